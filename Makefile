@@ -1,0 +1,32 @@
+# The two commands README.md opens with: `make demo` and `make test`.
+# Both create .venv on first use; nothing depends on what was installed by hand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint system-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Debian packages the e-ID token tests (SoftHSM2) and the browser test (Chromium) need.
+# Installed when missing and we may install; otherwise those tests say why they skip (and fail in CI).
+system-deps:
+	@./.ci/system-deps
+
+demo: $(STAMP)
+	$(BIN)/ivote demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

@@ -1,0 +1,10 @@
+"""`ivote bench`: Benchmarks."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(name="bench")
+def bench() -> None:
+    """Benchmarks."""

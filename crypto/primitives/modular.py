@@ -1,0 +1,126 @@
+"""Modular arithmetic over gmpy2: random units, inversion, multi-exponentiation, Lagrange.
+
+gmpy2 is a hard dependency: phe without it falls back to pure Python, about 8x slower.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Sequence
+
+import gmpy2
+from gmpy2 import mpz
+
+__all__ = [
+    "invert",
+    "is_unit",
+    "lagrange_at_zero_times",
+    "mpz",
+    "multiexp",
+    "powmod",
+    "powmod_secret",
+    "random_below",
+    "random_bits",
+    "random_unit",
+]
+
+powmod = gmpy2.powmod
+# Not constant time either, but avoids the data-dependent window choices of powmod; used by
+# trustees for exponents derived from their key share (REFERENCES.md, gmpy2 pitfalls).
+powmod_secret = gmpy2.powmod_sec
+
+
+def random_below(bound: int) -> int:
+    """Uniform integer in [0, bound) from `secrets`."""
+    return secrets.randbelow(int(bound))
+
+
+def random_bits(bits: int) -> int:
+    """Uniform integer in [0, 2**bits) from `secrets`."""
+    return secrets.randbits(bits)
+
+
+def random_unit(n: int) -> int:
+    """Uniform element of Z*_n (rejection sampling, gcd(r, n) = 1, r != 0)."""
+    while True:
+        r = secrets.randbelow(int(n))
+        if r > 0 and math.gcd(r, n) == 1:
+            return r
+
+
+def is_unit(x: int, modulus: int) -> bool:
+    """True when x is in [1, modulus) and invertible mod modulus."""
+    return 0 < x < modulus and gmpy2.gcd(x, modulus) == 1
+
+
+def invert(x: int, modulus: int) -> mpz:
+    return gmpy2.invert(x, modulus)
+
+
+def multiexp(bases: Sequence[int], exponents: Sequence[int], modulus: int, window: int = 4) -> mpz:
+    """prod(bases[i] ** exponents[i]) mod modulus by interleaved sliding windows (Straus).
+
+    The squarings are shared by all bases, so k exponentiations of b-bit exponents cost about
+    b squarings plus k*(b/(window+1) + 2**(window-1)) multiplications instead of k*b squarings.
+    Exponents must be non-negative; used only with public values (verification).
+    """
+    if len(bases) != len(exponents):
+        raise ValueError("multiexp: as many bases as exponents")
+    m = mpz(modulus)
+    result = mpz(1)
+    if not bases:
+        return result
+    half = 1 << (window - 1)
+    tables: list[list[mpz]] = []
+    digits: list[list[tuple[int, int]]] = []  # per base: (bit position, odd window value)
+    top = 0
+    for base, exponent in zip(bases, exponents, strict=True):
+        e = int(exponent)
+        if e < 0:
+            raise ValueError("multiexp: negative exponent")
+        b = mpz(base) % m
+        square = b * b % m
+        table = [b]
+        for _ in range(half - 1):
+            table.append(table[-1] * square % m)
+        tables.append(table)
+        # sliding-window recoding: windows end on an odd bit, so only odd powers are tabled
+        found: list[tuple[int, int]] = []
+        i = e.bit_length() - 1
+        while i >= 0:
+            if not (e >> i) & 1:
+                i -= 1
+                continue
+            low = max(i - window + 1, 0)
+            while not (e >> low) & 1:
+                low += 1
+            value = (e >> low) & ((1 << (i - low + 1)) - 1)
+            found.append((low, value))
+            i = low - 1
+        digits.append(found)
+        top = max(top, e.bit_length())
+    by_position: dict[int, list[tuple[int, int]]] = {}
+    for index, found in enumerate(digits):
+        for position, value in found:
+            by_position.setdefault(position, []).append((index, value))
+    for position in range(top - 1, -1, -1):
+        result = result * result % m
+        for index, value in by_position.get(position, ()):
+            result = result * tables[index][value >> 1] % m
+    return result
+
+
+def lagrange_at_zero_times(delta: int, index: int, subset: Sequence[int]) -> int:
+    """delta * lambda_{0,index}^S as an exact integer (Shoup: delta = N! clears denominators)."""
+    numerator = delta
+    denominator = 1
+    for j in subset:
+        if j == index:
+            continue
+        numerator *= j
+        denominator *= j - index
+    quotient, remainder = divmod(numerator, denominator)
+    if remainder:
+        raise ArithmeticError("delta does not clear the Lagrange denominator")
+    return quotient

@@ -1,0 +1,183 @@
+"""Canonical encoding and hashing: exactly one byte string for every signed or hashed object.
+
+Rules (docs/spec.md, "Canonical encoding"):
+- UTF-8 JSON, object keys sorted by code point, no insignificant whitespace, no NaN/floats.
+- JSON numbers only for small integers (|x| < 2**53, counters, indices, versions); big integers
+  (group elements, exponents, moduli) are lower-case hex strings without prefix or leading zeros,
+  written with `hex_int` by the format that owns the field.
+- Bytes are base64url without padding (`b64url`).
+- Every top-level object carries a `version` field (checked by the format that owns it).
+- Hash: SHA-256 over the canonical bytes; domain-separated hashes prefix the domain tag and a NUL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+FORMAT_VERSION = 1
+MAX_SAFE_INT = 2**53 - 1
+_HEX_RE = re.compile(r"^(0|[1-9a-f][0-9a-f]*)$")
+_B64URL_RE = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+class FormatError(ValueError):
+    """Input that does not follow the canonical formats; the message names the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def _check(value: Any, path: str) -> None:
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INT:
+            raise FormatError(path, "integer too large for a JSON number; encode it with hex_int")
+        return
+    if isinstance(value, float):
+        raise FormatError(path, "floats have no canonical encoding")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise FormatError(path, f"object key {key!r} is not a string")
+            _check(item, f"{path}.{key}")
+        return
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        for index, item in enumerate(value):
+            _check(item, f"{path}[{index}]")
+        return
+    raise FormatError(path, f"{type(value).__name__} has no canonical encoding")
+
+
+def canonical_bytes(obj: Any) -> bytes:
+    """The one canonical encoding of a JSON-shaped value (dicts, lists, str, small int, bool)."""
+    _check(obj, "$")
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def parse_canonical(data: bytes, what: str = "document") -> Any:
+    """Parse JSON from outside, refusing floats, NaN and duplicate keys; errors name `what`."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise FormatError(f"{what}.{key}", "duplicate key")
+            seen[key] = value
+        return seen
+
+    def no_float(text: str) -> Any:
+        raise FormatError(what, f"floats are not allowed ({text})")
+
+    def no_constant(text: str) -> Any:
+        raise FormatError(what, f"{text} is not allowed")
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(what, "not UTF-8") from exc
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=no_duplicates,
+            parse_float=no_float,
+            parse_constant=no_constant,
+        )
+    except json.JSONDecodeError as exc:
+        raise FormatError(what, f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def object_hash(obj: Any) -> bytes:
+    """SHA-256 of the canonical bytes: the identity of a signed or published object."""
+    return sha256(canonical_bytes(obj))
+
+
+def domain_hash(domain: str, obj: Any) -> bytes:
+    """Domain-separated hash: SHA-256(domain || 0x00 || canonical(obj)).
+
+    Every Fiat-Shamir challenge and every signed object uses its own domain tag (DOMAINS below),
+    so that no hash computed for one purpose can be replayed as another.
+    """
+    if domain not in DOMAINS.values():
+        raise ValueError(f"unregistered hash domain {domain!r}")
+    return sha256(domain.encode("ascii") + b"\x00" + canonical_bytes(obj))
+
+
+# One registry of hash domains, so that no two uses share a tag by accident.
+DOMAINS = {
+    "membership_proof": "ivote/v1/membership-proof",
+    "decryption_share_proof": "ivote/v1/decryption-share-proof",
+    "batch_weights": "ivote/v1/batch-weights",
+    "manifest": "ivote/v1/manifest",
+    "ballot": "ivote/v1/ballot",
+    "receipt": "ivote/v1/receipt",
+    "log_head": "ivote/v1/log-head",
+    "ballot_box": "ivote/v1/ballot-box",
+    "record": "ivote/v1/record",
+    "verification_code": "ivote/v1/verification-code",
+}
+
+
+def hex_int(value: int) -> str:
+    """A non-negative big integer as lower-case hex without prefix or leading zeros."""
+    value = int(value)
+    if value < 0:
+        raise ValueError("hex_int encodes non-negative integers only")
+    return format(value, "x")
+
+
+def parse_hex_int(text: Any, field: str) -> int:
+    if not isinstance(text, str) or not _HEX_RE.match(text):
+        raise FormatError(field, "expected a lower-case hex integer without leading zeros")
+    return int(text, 16)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def parse_b64url(text: Any, field: str) -> bytes:
+    if not isinstance(text, str) or not _B64URL_RE.match(text) or len(text) % 4 == 1:
+        raise FormatError(field, "expected base64url without padding")
+    try:
+        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise FormatError(field, "expected base64url without padding") from exc
+    if b64url(decoded) != text:
+        raise FormatError(field, "non-canonical base64url")
+    return decoded
+
+
+def require(obj: Any, field: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """Fetch obj[field], checking its JSON type; the error names where.field."""
+    if not isinstance(obj, Mapping):
+        raise FormatError(where, "expected an object")
+    if field not in obj:
+        raise FormatError(f"{where}.{field}", "missing")
+    value = obj[field]
+    if kind is int and isinstance(value, bool):
+        raise FormatError(f"{where}.{field}", "expected an integer")
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise FormatError(f"{where}.{field}", f"expected {names}")
+    return value
+
+
+def check_version(obj: Any, where: str, version: int = FORMAT_VERSION) -> None:
+    found = require(obj, "version", int, where)
+    if found != version:
+        raise FormatError(f"{where}.version", f"unsupported version {found} (expected {version})")

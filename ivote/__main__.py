@@ -1,0 +1,3 @@
+from ivote.cli import main
+
+main()

@@ -1,0 +1,10 @@
+"""`ivote vote`: Voters' commands."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(name="vote")
+def vote() -> None:
+    """Voters' commands."""
