@@ -1,0 +1,135 @@
+"""`ivote bench crypto`: key generation, ballot encryption and proofs, verification (individual
+and batched), decryption shares and combination, on a real-size key.
+
+Prints one JSON line last with keygen_s, encrypt_ms_per_ballot (encryption + proof),
+verify_ms_per_ballot (individual), batch_verify_ms_per_ballot, share_ms, share_verify_ms,
+combine_ms and correct (the decrypted tally equals the plaintext counts).
+"""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+import time
+from collections import Counter
+
+import click
+
+from bench.common import emit, machine, median_ms, timed
+from crypto import paillier
+from crypto.encoding import contest_encoding, decode_totals
+from crypto.membership import batch_verify, contest_statements, encrypt_contest, verify_membership
+from crypto.threshold import combine, decryption_share, generate, verify_decryption_share
+
+
+@click.command(name="crypto")
+@click.option("--key-bits", default=3072, show_default=True, help="Paillier modulus size.")
+@click.option("--candidates", default=10, show_default=True, help="Candidates in the contest.")
+@click.option("--ballots", default=50, show_default=True, help="Ballots to encrypt and verify.")
+@click.option("--trustees", default=5, show_default=True)
+@click.option("--threshold", default=3, show_default=True)
+@click.option("--max-voters", default=1_000_000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")
+def bench_crypto(
+    key_bits: int,
+    candidates: int,
+    ballots: int,
+    trustees: int,
+    threshold: int,
+    max_voters: int,
+    as_json: bool,
+) -> None:
+    """Time the crypto core on a real-size key (3072 bits by default)."""
+    if ballots < 1 or candidates < 2:
+        raise click.BadParameter("need at least one ballot and two candidates")
+    (key, shares), keygen_s = timed(lambda: generate(key_bits, trustees, threshold))
+    public = key.public_key
+    encoding = contest_encoding(candidates, max_voters, key_bits)
+    context = {
+        "election_id": "bench",
+        "manifest_hash": "bench",
+        "district": "d1",
+        "contest": "c1",
+    }
+    choices = [secrets.randbelow(candidates) for _ in range(ballots)]
+
+    encrypt_s: list[float] = []
+    contests = []
+    for choice in choices:
+        (contest, _randomness), seconds = timed(
+            lambda choice=choice: encrypt_contest(public, encoding, choice, context)
+        )
+        encrypt_s.append(seconds)
+        contests.append(contest)
+
+    statements_per_ballot = [
+        contest_statements(public, encoding, contest, context) for contest in contests
+    ]
+    verify_s: list[float] = []
+    for statements in statements_per_ballot[: min(ballots, 10)]:
+        _, seconds = timed(
+            lambda statements=statements: [
+                verify_membership(s.key, s.ciphertext, s.allowed, s.proof, s.context)
+                for s in statements
+            ]
+        )
+        verify_s.append(seconds)
+
+    everything = [s for statements in statements_per_ballot for s in statements]
+    batch_runs = []
+    for _ in range(3):
+        bad, seconds = timed(lambda: batch_verify(everything))
+        if bad:
+            raise click.ClickException(f"batch verification rejected honest proofs {bad}")
+        batch_runs.append(seconds / ballots)
+
+    totals = [
+        paillier.multiply(public, [contest.ciphertexts[part] for contest in contests])
+        for part in range(encoding.parts)
+    ]
+    share_s: list[float] = []
+    share_verify_s: list[float] = []
+    combine_s: list[float] = []
+    decrypted: list[int] = []
+    present = shares[:threshold]
+    for part, total in enumerate(totals):
+        part_context = {**context, "part": part}
+        made = []
+        for share in present:
+            start = time.perf_counter()
+            made.append(decryption_share(share, total, part_context))
+            share_s.append(time.perf_counter() - start)
+        for made_share in made:
+            start = time.perf_counter()
+            verify_decryption_share(key, total, made_share, part_context)
+            share_verify_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        combination = combine(key, total, made, part_context)
+        combine_s.append(time.perf_counter() - start)
+        decrypted.append(combination.plaintext)
+
+    counts = decode_totals(encoding, decrypted, max_voters)
+    expected = Counter(choices)
+    correct = counts == [expected.get(j, 0) for j in range(candidates)]
+    emit(
+        {
+            "bench": "crypto",
+            "key_bits": key_bits,
+            "candidates": candidates,
+            "ballots": ballots,
+            "trustees": trustees,
+            "threshold": threshold,
+            "keygen_s": round(keygen_s, 3),
+            "encrypt_ms_per_ballot": median_ms(encrypt_s),
+            "verify_ms_per_ballot": median_ms(verify_s),
+            "batch_verify_ms_per_ballot": round(statistics.median(batch_runs) * 1000, 3),
+            "share_ms": median_ms(share_s),
+            "share_verify_ms": median_ms(share_verify_s),
+            "combine_ms": median_ms(combine_s),
+            "correct": correct,
+            **machine(),
+        },
+        as_json,
+    )
+    if not correct:
+        raise SystemExit(1)
