@@ -129,6 +129,7 @@ DOMAINS = {
     "ballot_box": "ivote/v1/ballot-box",
     "record": "ivote/v1/record",
     "verification_code": "ivote/v1/verification-code",
+    "voter_list": "ivote/v1/voter-list",
 }
 
 
