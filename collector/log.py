@@ -1,0 +1,433 @@
+"""The ballot log in the database: append-only Merkle log, latest ballot per voter, one-time
+challenges, signed heads, proofs and vote-check fetches.
+
+Appends are serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL: a row lock on log_state), so that
+the log, the latest-per-voter table, the used challenges and the signed head move together in
+one transaction: concurrent casts by one voter leave exactly one latest ballot, and a receipt
+is only returned after the transaction that holds its ballot and head has committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from collector.db import Database, challenges, ciphertexts, entries, heads, latest, log_state
+from collector.errors import Refusal
+from crypto import merkle
+from formats.canonical import DOMAINS, canonical_bytes, parse_canonical
+from formats.receipt import LogHead, Receipt, entry_leaf_hash
+
+CHALLENGE_BYTES = 32
+# Subtrees at least this large are cached once complete (they never change in an append-only log).
+_CACHE_MIN = 64
+
+# (domain, payload) -> the signed document; the collector's key lives behind it.
+Sign = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def ciphertext_digest(value: str) -> bytes:
+    """Identity of a ciphertext for the copy check (its canonical hex, hashed)."""
+    return hashlib.sha256(value.encode("ascii")).digest()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A ballot that passed every check but the ones made at append time."""
+
+    ballot_hash: bytes
+    ballot: bytes  # canonical signed ballot
+    voter: str
+    district: str
+    challenge: bytes
+    ciphertext_digests: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class Appended:
+    receipt: bytes  # canonical signed receipt
+    log_index: int
+    repeated: bool  # the same signed ballot had been accepted before: the same receipt again
+
+
+def _frontier(row: Any) -> merkle.Frontier:
+    blob = bytes(row.frontier)
+    nodes = tuple(blob[i : i + 32] for i in range(0, len(blob), 32))
+    return merkle.Frontier(int(row.size), nodes)
+
+
+class BallotLog:
+    def __init__(self, database: Database, election_id: str, sign: Sign) -> None:
+        self.db = database
+        self.election_id = election_id
+        self.sign = sign
+        self._leaves: list[bytes] = []  # committed leaf hashes, a prefix of the log
+        self._subtrees: dict[tuple[int, int], bytes] = {}
+        self._cache_lock = threading.Lock()
+
+    # --- challenges --------------------------------------------------------------------------
+    def issue_challenge(self, ttl_ms: int) -> tuple[bytes, int]:
+        challenge = secrets.token_bytes(CHALLENGE_BYTES)
+        now = now_ms()
+        expires = now + ttl_ms
+        with self.db.writer.begin() as conn:
+            self._check_open(conn)
+            # Unused challenges long expired are of no use to anyone: keep the table small.
+            conn.execute(
+                sa.delete(challenges).where(
+                    challenges.c.expires < now - ttl_ms, challenges.c.ballot_hash.is_(None)
+                )
+            )
+            conn.execute(sa.insert(challenges).values(challenge=challenge, expires=expires))
+        return challenge, expires
+
+    def check_challenge(self, challenge: bytes, ballot_hash: bytes, at: int) -> None:
+        """Refuse unless the challenge was issued, is unexpired at `at` and unused by another
+        ballot (read-only: the append makes the same check again under the log lock)."""
+        with self.db.reader.connect() as conn:
+            row = conn.execute(
+                sa.select(challenges.c.expires, challenges.c.ballot_hash).where(
+                    challenges.c.challenge == challenge
+                )
+            ).first()
+        self._challenge_refusal(row, ballot_hash, at)
+
+    @staticmethod
+    def _challenge_refusal(row: Any, ballot_hash: bytes, at: int) -> None:
+        if row is None:
+            raise Refusal("challenge_unknown")
+        if row.ballot_hash is not None and bytes(row.ballot_hash) != ballot_hash:
+            raise Refusal("challenge_used")
+        if row.expires < at:
+            raise Refusal("challenge_expired")
+
+    # --- reads -------------------------------------------------------------------------------
+    def receipt_for(self, ballot_hash: bytes) -> bytes | None:
+        with self.db.reader.connect() as conn:
+            value = conn.execute(
+                sa.select(entries.c.receipt).where(entries.c.ballot_hash == ballot_hash)
+            ).scalar()
+        return None if value is None else bytes(value)
+
+    def state(self) -> tuple[int, int | None]:
+        """(size, closed_at)."""
+        with self.db.reader.connect() as conn:
+            row = conn.execute(sa.select(log_state).where(log_state.c.id == 1)).one()
+        return int(row.size), row.closed_at
+
+    def head(self, size: int | None = None) -> bytes | None:
+        """The signed head of `size` leaves, or the newest (the final head once closed); None
+        when none was signed."""
+        if size is None:
+            final = self.final_head()
+            if final is not None:
+                return final
+        query = sa.select(heads.c.document)
+        query = (
+            query.order_by(heads.c.size.desc()).limit(1)
+            if size is None
+            else query.where(heads.c.size == size)
+        )
+        with self.db.reader.connect() as conn:
+            value = conn.execute(query).scalar()
+        return None if value is None else bytes(value)
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        self._sync_leaves(end)
+        return self._leaves[start:end]
+
+    def _sync_leaves(self, size: int) -> None:
+        """Extend the in-memory copy of committed leaf hashes to at least `size`."""
+        with self._cache_lock:
+            have = len(self._leaves)
+            if have >= size:
+                return
+            with self.db.reader.connect() as conn:
+                rows = conn.execute(
+                    sa.select(entries.c.log_index, entries.c.leaf_hash)
+                    .where(entries.c.log_index >= have, entries.c.log_index < size)
+                    .order_by(entries.c.log_index)
+                ).all()
+            for expected, row in enumerate(rows, start=have):
+                if row.log_index != expected:
+                    raise RuntimeError(f"ballot log has a gap at index {expected}")
+                self._leaves.append(bytes(row.leaf_hash))
+            if len(self._leaves) < size:
+                raise Refusal("bad_request", f"the log has fewer than {size} leaves")
+
+    def _subtree(self, start: int, end: int) -> bytes:
+        n = end - start
+        if n == 0:
+            return merkle.EMPTY_ROOT
+        if n == 1:
+            return self._leaves[start]
+        key = (start, end)
+        cached = self._subtrees.get(key)
+        if cached is not None:
+            return cached
+        k = 1 << ((n - 1).bit_length() - 1)
+        value = merkle.node_hash(self._subtree(start, start + k), self._subtree(start + k, end))
+        # Only complete, aligned subtrees are final: cache those.
+        if n >= _CACHE_MIN and n & (n - 1) == 0 and start % n == 0:
+            self._subtrees[key] = value
+        return value
+
+    def _check_size(self, size: int) -> None:
+        current, _ = self.state()
+        if not 0 <= size <= current:
+            raise Refusal("bad_request", f"size {size} is not between 0 and {current}")
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise Refusal("bad_request", f"index {index} is not below size {size}")
+        self._sync_leaves(size)
+        return merkle.inclusion_proof(self._leaves, index, size, subtree=self._subtree)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        self._check_size(new_size)
+        if not 0 <= old_size <= new_size:
+            raise Refusal("bad_request", f"old size {old_size} is not between 0 and {new_size}")
+        self._sync_leaves(new_size)
+        return merkle.consistency_proof(self._leaves, old_size, new_size, subtree=self._subtree)
+
+    def index_of(self, ballot_hash: bytes) -> int | None:
+        with self.db.reader.connect() as conn:
+            return conn.execute(
+                sa.select(entries.c.log_index).where(entries.c.ballot_hash == ballot_hash)
+            ).scalar()
+
+    def fetch_for_check(
+        self, ballot_hash: bytes, window_ms: int, limit: int
+    ) -> tuple[bytes, bytes]:
+        """The stored (ballot, receipt) for the voter's check, counting the fetch; refused
+        after `window_ms` from reception or `limit` fetches."""
+        now = now_ms()
+        with self.db.writer.begin() as conn:
+            # One conditional update: concurrent fetches cannot exceed the limit.
+            counted = conn.execute(
+                sa.update(entries)
+                .where(
+                    entries.c.ballot_hash == ballot_hash,
+                    entries.c.fetches < limit,
+                    entries.c.received >= now - window_ms,
+                )
+                .values(fetches=entries.c.fetches + 1)
+            ).rowcount
+            row = conn.execute(
+                sa.select(entries.c.received, entries.c.ballot, entries.c.receipt).where(
+                    entries.c.ballot_hash == ballot_hash
+                )
+            ).first()
+        if row is None:
+            raise Refusal("not_found")
+        if not counted:
+            if now > row.received + window_ms:
+                raise Refusal("check_window_over")
+            raise Refusal("check_limit_reached")
+        return bytes(row.ballot), bytes(row.receipt)
+
+    def rows(self) -> Iterator[Any]:
+        """Every entry in log order (for the export), read in pages."""
+        start = 0
+        while True:
+            with self.db.reader.connect() as conn:
+                page = conn.execute(
+                    sa.select(entries)
+                    .where(entries.c.log_index >= start)
+                    .order_by(entries.c.log_index)
+                    .limit(1000)
+                ).all()
+            if not page:
+                return
+            yield from page
+            start = page[-1].log_index + 1
+
+    def latest_per_voter(self) -> dict[str, int]:
+        with self.db.reader.connect() as conn:
+            return {r.voter: int(r.log_index) for r in conn.execute(sa.select(latest))}
+
+    # --- writes ------------------------------------------------------------------------------
+    def _lock(self, conn: Connection) -> Any:
+        """Serialise with every other append (SQLite already holds the write lock)."""
+        query = sa.select(log_state).where(log_state.c.id == 1)
+        if not self.db.sqlite:
+            query = query.with_for_update()
+        return conn.execute(query).one()
+
+    def _check_open(self, conn: Connection) -> None:
+        if conn.execute(sa.select(log_state.c.closed_at).where(log_state.c.id == 1)).scalar():
+            raise Refusal("election_closed")
+
+    def _signed_head(self, size: int, root: bytes, timestamp: int) -> tuple[LogHead, bytes]:
+        head = LogHead(self.election_id, size, root, timestamp)
+        return head, canonical_bytes(self.sign(DOMAINS["log_head"], head.to_dict()))
+
+    def append(self, batch: Sequence[Candidate]) -> list[Appended | Refusal]:
+        """Append the batch in order in one transaction; one outcome per candidate. A ballot
+        already in the log gets its receipt again; challenge and copy checks are made here,
+        under the lock, so that racing requests cannot both pass them."""
+        outcomes: list[Appended | Refusal | None] = [None] * len(batch)
+        copies: dict[int, int] = {}  # position -> position of the same ballot earlier in the batch
+        with self.db.writer.begin() as conn:
+            state = self._lock(conn)
+            if state.closed_at is not None:
+                return [Refusal("election_closed") for _ in batch]
+            frontier = _frontier(state)
+            now = max(now_ms(), int(state.last_received))
+            new: list[tuple[int, Candidate, int, bytes]] = []  # (position, ballot, index, leaf)
+            seen: dict[bytes, int] = {}  # ballot hash -> position of its first copy in the batch
+            for position, ballot in enumerate(batch):
+                if ballot.ballot_hash in seen:
+                    copies[position] = seen[ballot.ballot_hash]
+                    continue
+                stored = conn.execute(
+                    sa.select(entries.c.receipt, entries.c.log_index).where(
+                        entries.c.ballot_hash == ballot.ballot_hash
+                    )
+                ).first()
+                if stored is not None:
+                    outcomes[position] = Appended(bytes(stored.receipt), stored.log_index, True)
+                    continue
+                try:
+                    self._claim(conn, ballot, now)
+                except Refusal as refusal:
+                    outcomes[position] = refusal
+                    continue
+                seen[ballot.ballot_hash] = position
+                leaf = entry_leaf_hash(ballot.ballot_hash, now)
+                new.append((position, ballot, frontier.size, leaf))
+                frontier = frontier.append(leaf)
+            if new:
+                head, head_document = self._signed_head(frontier.size, frontier.root(), now)
+                conn.execute(
+                    sa.insert(heads).values(
+                        size=head.size,
+                        root_hash=head.root_hash,
+                        timestamp=head.timestamp,
+                        document=head_document,
+                    )
+                )
+                head_dict = parse_canonical(head_document)
+                rows = []
+                for position, ballot, index, leaf in new:
+                    receipt = Receipt(
+                        self.election_id, ballot.ballot_hash, index, now, head_dict, head
+                    )
+                    receipt_bytes = canonical_bytes(
+                        self.sign(DOMAINS["receipt"], receipt.to_dict())
+                    )
+                    rows.append(
+                        {
+                            "log_index": index,
+                            "ballot_hash": ballot.ballot_hash,
+                            "leaf_hash": leaf,
+                            "voter": ballot.voter,
+                            "district": ballot.district,
+                            "received": now,
+                            "ballot": ballot.ballot,
+                            "receipt": receipt_bytes,
+                        }
+                    )
+                    outcomes[position] = Appended(receipt_bytes, index, False)
+                conn.execute(sa.insert(entries), rows)
+                # Later ballots of the same voter in this batch win: they come later in the log.
+                newest: dict[str, int] = {}
+                for _, ballot, index, _ in new:
+                    newest[ballot.voter] = index
+                for voter, index in newest.items():
+                    updated = conn.execute(
+                        sa.update(latest).where(latest.c.voter == voter).values(log_index=index)
+                    )
+                    if updated.rowcount == 0:
+                        conn.execute(sa.insert(latest).values(voter=voter, log_index=index))
+                conn.execute(
+                    sa.update(log_state)
+                    .where(log_state.c.id == 1)
+                    .values(
+                        size=frontier.size,
+                        frontier=b"".join(frontier.nodes),
+                        last_received=now,
+                    )
+                )
+        for position, first in copies.items():
+            outcomes[position] = outcomes[first]
+        return [o for o in outcomes if o is not None]
+
+    def _claim(self, conn: Connection, ballot: Candidate, now: int) -> None:
+        """Use the ballot's challenge and register its ciphertexts, or refuse (no writes
+        happen for a refused ballot: every check comes before the first write)."""
+        row = conn.execute(
+            sa.select(challenges.c.expires, challenges.c.ballot_hash).where(
+                challenges.c.challenge == ballot.challenge
+            )
+        ).first()
+        self._challenge_refusal(row, ballot.ballot_hash, now)
+        digests = sorted(set(ballot.ciphertext_digests))
+        known = conn.execute(
+            sa.select(ciphertexts.c.digest, ciphertexts.c.voter).where(
+                ciphertexts.c.digest.in_(digests)
+            )
+        ).all()
+        if any(r.voter != ballot.voter for r in known):
+            raise Refusal("ballot_copied")
+        conn.execute(
+            sa.update(challenges)
+            .where(challenges.c.challenge == ballot.challenge)
+            .values(ballot_hash=ballot.ballot_hash)
+        )
+        fresh = set(digests) - {bytes(r.digest) for r in known}
+        if fresh:
+            conn.execute(
+                sa.insert(ciphertexts), [{"digest": d, "voter": ballot.voter} for d in fresh]
+            )
+
+    def ensure_head(self) -> None:
+        """Sign the head of the log as it stands if no head was signed yet (a new log)."""
+        with self.db.writer.begin() as conn:
+            state = self._lock(conn)
+            if conn.execute(sa.select(sa.func.count()).select_from(heads)).scalar():
+                return
+            frontier = _frontier(state)
+            now = max(now_ms(), int(state.last_received))
+            head, document = self._signed_head(frontier.size, frontier.root(), now)
+            conn.execute(
+                sa.insert(heads).values(
+                    size=head.size, root_hash=head.root_hash, timestamp=now, document=document
+                )
+            )
+
+    def close(self) -> bytes:
+        """Close the log (no more ballots) and sign its final head; idempotent."""
+        with self.db.writer.begin() as conn:
+            state = self._lock(conn)
+            if state.final_head is not None:
+                return bytes(state.final_head)
+            frontier = _frontier(state)
+            now = max(now_ms(), int(state.last_received))
+            _, document = self._signed_head(frontier.size, frontier.root(), now)
+            conn.execute(
+                sa.update(log_state)
+                .where(log_state.c.id == 1)
+                .values(closed_at=now, final_head=document)
+            )
+        return document
+
+    def final_head(self) -> bytes | None:
+        with self.db.reader.connect() as conn:
+            value = conn.execute(
+                sa.select(log_state.c.final_head).where(log_state.c.id == 1)
+            ).scalar()
+        return None if value is None else bytes(value)

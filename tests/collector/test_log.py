@@ -1,0 +1,201 @@
+"""collector.log on SQLite and PostgreSQL: the append-only log, latest per voter, challenges,
+signed heads, proofs, copy detection, vote-check fetch limits, closing."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from collector import db as dbmod
+from collector.db import Database
+from collector.errors import Refusal
+from collector.log import BallotLog, Candidate, now_ms
+from crypto import merkle
+from formats.canonical import b64url, parse_b64url, parse_canonical
+from formats.receipt import LogHead, entry_leaf_hash
+
+
+def fake_sign(domain: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A stand-in for the collector's signature: the storage layer only stores documents."""
+    return {"version": 1, "domain": domain, "payload": payload, "signature": b64url(b"sig")}
+
+
+@pytest.fixture
+def log(db_url: str) -> BallotLog:
+    database = Database(db_url)
+    database.migrate()
+    yield BallotLog(database, "election-1", fake_sign)
+    database.dispose()
+
+
+def candidate(log: BallotLog, voter: str, ttl: int = 60_000, ciphertexts: int = 1) -> Candidate:
+    challenge, _ = log.issue_challenge(ttl)
+    body = secrets.token_bytes(16)
+    return Candidate(
+        ballot_hash=hashlib.sha256(body).digest(),
+        ballot=body,
+        voter=voter,
+        district="d1",
+        challenge=challenge,
+        ciphertext_digests=tuple(secrets.token_bytes(32) for _ in range(ciphertexts)),
+    )
+
+
+def head_of(document: bytes) -> LogHead:
+    return LogHead.from_dict(parse_canonical(document)["payload"])
+
+
+def test_migrations_match_the_tables_and_rerun(db_url: str) -> None:
+    database = Database(db_url)
+    database.migrate()
+    database.migrate()  # a second process starting on the same database
+    with database.writer.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), dbmod.metadata)
+        tables = set(sa.inspect(connection).get_table_names())
+    database.dispose()
+    assert diff == []
+    assert {"entries", "latest", "heads", "challenges", "ciphertexts", "log_state"} <= tables
+
+
+def test_appends_receipts_heads_and_proofs(log: BallotLog) -> None:
+    log.ensure_head()
+    assert head_of(log.head()).size == 0
+    ballots = [candidate(log, f"voter{i % 4}") for i in range(11)]
+    outcomes = log.append(ballots[:5]) + log.append(ballots[5:6]) + log.append(ballots[6:])
+    assert [o.log_index for o in outcomes] == list(range(11))
+    heads_seen = []
+    for ballot, outcome in zip(ballots, outcomes, strict=True):
+        receipt = parse_canonical(outcome.receipt)
+        assert receipt["domain"] == "ivote/v1/receipt"
+        payload = receipt["payload"]
+        assert parse_b64url(payload["ballot_hash"], "h") == ballot.ballot_hash
+        head = LogHead.from_dict(payload["log_head"]["payload"])
+        assert head.size > outcome.log_index
+        leaf = entry_leaf_hash(ballot.ballot_hash, payload["received"])
+        proof = log.inclusion_proof(outcome.log_index, head.size)
+        merkle.verify_inclusion(leaf, outcome.log_index, head.size, proof, head.root_hash)
+        heads_seen.append(head)
+    leaves = log.leaf_hashes(0, 11)
+    final = head_of(log.head())
+    assert final.size == 11 and final.root_hash == merkle.root_hash(leaves)
+    for head in heads_seen:
+        assert head_of(log.head(head.size)) == head
+        proof = log.consistency_proof(head.size, final.size)
+        merkle.verify_consistency(head.size, final.size, head.root_hash, final.root_hash, proof)
+    assert log.latest_per_voter() == {"voter0": 8, "voter1": 9, "voter2": 10, "voter3": 7}
+    with pytest.raises(Refusal, match="bad_request"):
+        log.inclusion_proof(3, 12)
+    with pytest.raises(Refusal, match="bad_request"):
+        log.consistency_proof(5, 4)
+
+
+def test_resend_gives_same_receipt_and_no_new_entry(log: BallotLog) -> None:
+    ballot = candidate(log, "v")
+    first = log.append([ballot])[0]
+    again = log.append([ballot])[0]
+    both = log.append([ballot, ballot])
+    assert again.receipt == first.receipt and again.repeated and not first.repeated
+    assert [b.receipt for b in both] == [first.receipt, first.receipt]
+    assert log.state()[0] == 1
+    # a fresh ballot in the same batch twice is appended once
+    other = candidate(log, "w")
+    twice = log.append([other, other])
+    assert twice[0].receipt == twice[1].receipt and log.state()[0] == 2
+
+
+def test_challenge_refusals(log: BallotLog) -> None:
+    ballot = candidate(log, "v")
+    unknown = Candidate(**{**ballot.__dict__, "challenge": secrets.token_bytes(32)})
+    with pytest.raises(Refusal, match="challenge_unknown"):
+        log.check_challenge(unknown.challenge, unknown.ballot_hash, 0)
+    assert log.append([unknown])[0].code == "challenge_unknown"
+    assert not isinstance(log.append([ballot])[0], Refusal)
+    # the same challenge in another ballot (another voter or the same one) is refused
+    reuse = Candidate(**{**candidate(log, "w").__dict__, "challenge": ballot.challenge})
+    with pytest.raises(Refusal, match="challenge_used"):
+        log.check_challenge(reuse.challenge, reuse.ballot_hash, 0)
+    assert log.append([reuse])[0].code == "challenge_used"
+    log.check_challenge(ballot.challenge, ballot.ballot_hash, 0)  # its own ballot: fine
+    expired = candidate(log, "x", ttl=-1)
+    with pytest.raises(Refusal, match="challenge_expired"):
+        log.check_challenge(expired.challenge, expired.ballot_hash, now_ms())
+    assert log.append([expired])[0].code == "challenge_expired"
+    assert log.state()[0] == 1  # nothing refused was stored
+
+
+def test_copied_ciphertext_refused_for_another_voter_only(log: BallotLog) -> None:
+    original = candidate(log, "alice", ciphertexts=2)
+    assert not isinstance(log.append([original])[0], Refusal)
+    copy = Candidate(
+        **{**candidate(log, "mallory").__dict__, "ciphertext_digests": original.ciphertext_digests}
+    )
+    refused = log.append([copy])[0]
+    assert isinstance(refused, Refusal) and refused.code == "ballot_copied"
+    # the copier's challenge stays unused: he may still cast a real ballot with it
+    log.check_challenge(copy.challenge, b"\x00" * 32, 0)
+    resent = Candidate(
+        **{**candidate(log, "alice").__dict__, "ciphertext_digests": original.ciphertext_digests}
+    )
+    assert not isinstance(log.append([resent])[0], Refusal)
+    assert log.latest_per_voter() == {"alice": 1}
+
+
+def test_concurrent_revotes_leave_one_latest(log: BallotLog) -> None:
+    ballots = [candidate(log, "same-voter" if i % 2 else f"voter{i}") for i in range(40)]
+    results: list[Any] = []
+    lock = threading.Lock()
+
+    def cast(chunk: list[Candidate]) -> None:
+        for ballot in chunk:
+            outcome = log.append([ballot])[0]
+            with lock:
+                results.append((ballot, outcome))
+
+    threads = [threading.Thread(target=cast, args=(ballots[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    indices = sorted(o.log_index for _, o in results)
+    assert indices == list(range(40))
+    same = [o.log_index for b, o in results if b.voter == "same-voter"]
+    assert log.latest_per_voter()["same-voter"] == max(same)
+    head = head_of(log.head())
+    assert head.size == 40 and merkle.root_hash(log.leaf_hashes(0, 40)) == head.root_hash
+    rows = list(log.rows())
+    assert [r.log_index for r in rows] == list(range(40))
+    assert [bytes(r.leaf_hash) for r in rows] == [
+        entry_leaf_hash(bytes(r.ballot_hash), r.received) for r in rows
+    ]
+    assert all(a.received <= b.received for a, b in zip(rows, rows[1:], strict=False))
+
+
+def test_vote_check_window_and_limit(log: BallotLog) -> None:
+    ballot = candidate(log, "v")
+    log.append([ballot])
+    for _ in range(3):
+        assert log.fetch_for_check(ballot.ballot_hash, 60_000, 3)[0] == ballot.ballot
+    with pytest.raises(Refusal, match="check_limit_reached"):
+        log.fetch_for_check(ballot.ballot_hash, 60_000, 3)
+    with pytest.raises(Refusal, match="check_window_over"):
+        log.fetch_for_check(ballot.ballot_hash, -1, 10)
+    with pytest.raises(Refusal, match="not_found"):
+        log.fetch_for_check(b"\x01" * 32, 60_000, 3)
+
+
+def test_close_is_final(log: BallotLog) -> None:
+    log.append([candidate(log, "v")])
+    pending = candidate(log, "w")
+    final = log.close()
+    assert log.close() == final and log.head() == final
+    assert head_of(final).size == 1
+    assert log.append([pending])[0].code == "election_closed"
+    with pytest.raises(Refusal, match="election_closed"):
+        log.issue_challenge(1000)
