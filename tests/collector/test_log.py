@@ -4,6 +4,7 @@ signed heads, proofs, copy detection, vote-check fetch limits, closing."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import secrets
 import threading
 from typing import Any
@@ -174,7 +175,7 @@ def test_concurrent_revotes_leave_one_latest(log: BallotLog) -> None:
     assert [bytes(r.leaf_hash) for r in rows] == [
         entry_leaf_hash(bytes(r.ballot_hash), r.received) for r in rows
     ]
-    assert all(a.received <= b.received for a, b in zip(rows, rows[1:], strict=False))
+    assert all(a.received <= b.received for a, b in itertools.pairwise(rows))
 
 
 def test_vote_check_window_and_limit(log: BallotLog) -> None:
