@@ -1,0 +1,391 @@
+"""The election definition (TOML, written by officials) -> a draft manifest and voter list v1.
+
+Every problem in the definition, the voter list and the certificate files it names is reported
+at once, each with file, line and field (formats.voters.InputFileError). The content rules are
+the manifest's own (formats.manifest.semantic_problems); this module adds what only makes
+sense when an election is being created: the period must not be over already, and the voter
+list must fit max_voters.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from formats.manifest import (
+    Candidate,
+    Contest,
+    District,
+    FieldPath,
+    Manifest,
+    Period,
+    Policy,
+    Trust,
+    VoterListRef,
+    format_time,
+    render_path,
+    semantic_problems,
+)
+from formats.voters import InputFileError, Problem, VoterList, read_voter_csv
+
+ELECTION_KEYS = {
+    "id", "name", "start", "end", "max_voters", "key_bits", "trustees", "threshold",
+}  # fmt: skip
+TOP_KEYS = {"election", "trust", "policy", "districts"}
+POLICY_DEFAULTS = Policy()
+
+
+@dataclass
+class Definition:
+    """A validated election: the draft manifest, voter list version 1 and any warnings."""
+
+    manifest: Manifest
+    voter_list: VoterList
+    warnings: list[str] = field(default_factory=list)
+
+
+# -- finding the line of a field in a TOML file ------------------------------------------
+
+_BARE_KEY = r"[A-Za-z0-9_-]+"
+_KEY_LINE = re.compile(rf"^\s*({_BARE_KEY}(?:\s*\.\s*{_BARE_KEY})*)\s*=")
+_HEADER = re.compile(rf"^\s*(\[\[?)\s*({_BARE_KEY}(?:\s*\.\s*{_BARE_KEY})*)\s*\]\]?")
+
+
+def toml_lines(text: str) -> dict[FieldPath, int]:
+    """Map field paths to the line that defines them, e.g. ("districts", 1, "name") -> 17.
+
+    tomllib gives no positions for values, so this follows headers, [[array]] counts and
+    `key =` lines. It only places error messages; the values come from tomllib.
+    """
+    lines: dict[FieldPath, int] = {}
+    array_counts: dict[FieldPath, int] = {}
+    current: FieldPath = ()
+    in_multiline: str | None = None
+
+    def resolve(keys: list[str]) -> FieldPath:
+        path: FieldPath = ()
+        for key in keys:
+            path = (*path, key)
+            if path in array_counts:
+                path = (*path, array_counts[path])
+        return path
+
+    for number, raw in enumerate(text.splitlines(), 1):
+        if in_multiline:
+            if raw.count(in_multiline) % 2 == 1:
+                in_multiline = None
+            continue
+        header = _HEADER.match(raw)
+        if header:
+            keys = [key.strip() for key in header.group(2).split(".")]
+            if header.group(1) == "[[":
+                base = (*resolve(keys[:-1]), keys[-1])
+                array_counts[base] = array_counts.get(base, -1) + 1
+                current = (*base, array_counts[base])
+                lines.setdefault(base, number)
+            else:
+                current = resolve(keys)
+            lines[current] = number
+            continue
+        key_line = _KEY_LINE.match(raw)
+        if key_line:
+            keys = [key.strip() for key in key_line.group(1).split(".")]
+            lines.setdefault((*current, *keys), number)
+            for quote in ('"""', "'''"):
+                if raw.count(quote) % 2 == 1:
+                    in_multiline = quote
+    return lines
+
+
+def line_of(lines: Mapping[FieldPath, int], path: FieldPath) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return None
+
+
+def toml_path(path: FieldPath) -> FieldPath:
+    """Where a manifest field comes from in the definition file."""
+    head = path[0] if path else ""
+    if head == "election_id":
+        return ("election", "id")
+    if head == "name":
+        return ("election", "name")
+    if head == "period":
+        return ("election", *path[1:]) if len(path) > 1 else ("election", "start")
+    if head in {"max_voters", "key_bits", "trustees", "threshold"}:
+        return ("election", head)
+    return path
+
+
+# -- reading the definition ---------------------------------------------------------------
+
+
+class _Collector:
+    """Gathers problems with their lines while the definition is read."""
+
+    def __init__(self, source: str, lines: Mapping[FieldPath, int]) -> None:
+        self.source = source
+        self.lines = lines
+        self.problems: list[Problem] = []
+
+    def add(self, path: FieldPath, message: str) -> None:
+        self.problems.append(
+            Problem(self.source, line_of(self.lines, path), render_path(path), message)
+        )
+
+    def table(self, obj: Any, path: FieldPath, allowed: set[str]) -> Mapping[str, Any]:
+        if not isinstance(obj, Mapping):
+            self.add(path, "expected a table")
+            return {}
+        for key in obj:
+            if key not in allowed:
+                self.add(
+                    (*path, key), f"unknown field (expected one of {', '.join(sorted(allowed))})"
+                )
+        return obj
+
+    def get(
+        self, obj: Mapping[str, Any], key: str, kind: type, path: FieldPath, default: Any = None
+    ) -> Any:
+        if key not in obj:
+            if default is not None:
+                return default
+            self.add((*path, key), "missing")
+            return None
+        value = obj[key]
+        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+            name = {int: "an integer", str: "a string", bool: "true or false", list: "an array"}
+            self.add((*path, key), f"expected {name.get(kind, kind.__name__)}, got {value!r}")
+            return None
+        return value
+
+    def time(self, obj: Mapping[str, Any], key: str, path: FieldPath) -> datetime | None:
+        if key not in obj:
+            self.add((*path, key), "missing")
+            return None
+        value = obj[key]
+        where = (*path, key)
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                self.add(where, f"not an RFC 3339 date-time: {value!r}")
+                return None
+        if not isinstance(value, datetime):
+            kind = "a date without a time" if isinstance(value, date) else repr(value)
+            self.add(where, f"expected a date-time with time zone, got {kind}")
+            return None
+        if value.tzinfo is None:
+            self.add(where, "needs a time zone offset (e.g. 2027-03-01T09:00:00+02:00)")
+            return None
+        if value.microsecond:
+            self.add(where, "fractional seconds are not supported")
+            return None
+        return value
+
+
+def _read_certificates(
+    paths: list[Any], base: Path, path: FieldPath, collect: _Collector
+) -> tuple[bytes, ...]:
+    found: list[bytes] = []
+    for index, name in enumerate(paths):
+        where = (*path, index)
+        if not isinstance(name, str) or not name:
+            collect.add(where, "expected a certificate file path")
+            continue
+        file = (base / name) if not Path(name).is_absolute() else Path(name)
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            collect.add(where, f"{file}: {exc.strerror or 'cannot read'}")
+            continue
+        try:
+            if b"-----BEGIN" in data:
+                certificates = x509.load_pem_x509_certificates(data)
+            else:
+                certificates = [x509.load_der_x509_certificate(data)]
+        except ValueError as exc:
+            collect.add(where, f"{file}: not a PEM or DER X.509 certificate ({exc})")
+            continue
+        found.extend(certificate.public_bytes(Encoding.DER) for certificate in certificates)
+    return tuple(found)
+
+
+def _parse_districts(raw: Any, collect: _Collector) -> tuple[District, ...]:
+    if not isinstance(raw, list):
+        collect.add(("districts",), "expected [[districts]] tables")
+        return ()
+    districts = []
+    for d_index, d_raw in enumerate(raw):
+        d_path: FieldPath = ("districts", d_index)
+        d_obj = collect.table(d_raw, d_path, {"id", "name", "contests"})
+        contests = []
+        for c_index, c_raw in enumerate(collect.get(d_obj, "contests", list, d_path) or []):
+            c_path: FieldPath = (*d_path, "contests", c_index)
+            c_obj = collect.table(c_raw, c_path, {"id", "name", "candidates"})
+            candidates = []
+            for k_index, k_raw in enumerate(
+                collect.get(c_obj, "candidates", list, c_path, []) or []
+            ):
+                k_path: FieldPath = (*c_path, "candidates", k_index)
+                k_obj = collect.table(k_raw, k_path, {"number", "name", "party"})
+                number = collect.get(k_obj, "number", int, k_path)
+                name = collect.get(k_obj, "name", str, k_path)
+                party = collect.get(k_obj, "party", str, k_path, "")
+                if number is not None and name is not None and party is not None:
+                    candidates.append(Candidate(number, name.strip(), party.strip()))
+            contest_id = collect.get(c_obj, "id", str, c_path)
+            contest_name = collect.get(c_obj, "name", str, c_path)
+            if contest_id is not None and contest_name is not None:
+                contests.append(Contest(contest_id, contest_name.strip(), tuple(candidates)))
+        district_id = collect.get(d_obj, "id", str, d_path)
+        district_name = collect.get(d_obj, "name", str, d_path)
+        if district_id is not None and district_name is not None:
+            districts.append(District(district_id, district_name.strip(), tuple(contests)))
+    return tuple(districts)
+
+
+def load_definition(
+    definition_path: str | Path, voters_path: str | Path, now: datetime | None = None
+) -> Definition:
+    """Read and validate the definition and the voter list; InputFileError lists every problem."""
+    definition_path = Path(definition_path)
+    source = str(definition_path)
+    now = now or datetime.now(UTC)
+    try:
+        data = definition_path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(
+            [Problem(source, None, "file", exc.strerror or "cannot read")]
+        ) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError([Problem(source, None, "encoding", "not UTF-8")]) from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        line = int(match.group(1)) if match else None
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        if match:
+            message += f" (column {match.group(2)})"
+        raise InputFileError(
+            [Problem(source, line, "syntax", f"malformed TOML: {message}")]
+        ) from exc
+
+    collect = _Collector(source, toml_lines(text))
+    collect.table(raw, (), TOP_KEYS)
+    election = collect.table(raw.get("election", {}), ("election",), ELECTION_KEYS)
+    if "election" not in raw:
+        collect.add(("election",), "missing [election] table")
+    ep: FieldPath = ("election",)
+    election_id = collect.get(election, "id", str, ep)
+    name = collect.get(election, "name", str, ep)
+    start = collect.time(election, "start", ep)
+    end = collect.time(election, "end", ep)
+    numbers = {
+        key: collect.get(election, key, int, ep)
+        for key in ("max_voters", "key_bits", "trustees", "threshold")
+    }
+
+    trust_raw = collect.table(
+        raw.get("trust", {}), ("trust",), {"eid_ca_certificates", "collector_certificates"}
+    )
+    if "trust" not in raw:
+        collect.add(("trust",), "missing [trust] table (eid_ca_certificates = [...])")
+    base = definition_path.parent
+    eid_paths = (
+        collect.get(trust_raw, "eid_ca_certificates", list, ("trust",)) if "trust" in raw else []
+    )
+    collector_paths = collect.get(trust_raw, "collector_certificates", list, ("trust",), [])
+    trust = Trust(
+        _read_certificates(eid_paths or [], base, ("trust", "eid_ca_certificates"), collect),
+        _read_certificates(
+            collector_paths or [], base, ("trust", "collector_certificates"), collect
+        ),
+    )
+
+    policy_raw = collect.table(
+        raw.get("policy", {}),
+        ("policy",),
+        {"vote_check_window_minutes", "max_checks", "publish_observer_bundle"},
+    )
+    pp: FieldPath = ("policy",)
+    window = collect.get(
+        policy_raw, "vote_check_window_minutes", int, pp, POLICY_DEFAULTS.vote_check_window_minutes
+    )
+    max_checks = collect.get(policy_raw, "max_checks", int, pp, POLICY_DEFAULTS.max_checks)
+    bundle = policy_raw.get("publish_observer_bundle", False)
+    if not isinstance(bundle, bool):
+        collect.add((*pp, "publish_observer_bundle"), f"expected true or false, got {bundle!r}")
+    districts = _parse_districts(raw.get("districts", []), collect)
+    if "districts" not in raw:
+        collect.add(("districts",), "missing [[districts]] tables")
+
+    # The voter list is checked against the districts we could read, even with other problems.
+    voter_problems: list[Problem] = []
+    voters = []
+    try:
+        voters = read_voter_csv(
+            voters_path, [district.id for district in districts] if districts else None
+        )
+    except InputFileError as exc:
+        voter_problems.extend(exc.problems)
+
+    fields = [election_id, name, start, end, window, max_checks, *numbers.values()]
+    if collect.problems or any(value is None for value in fields):
+        raise InputFileError(collect.problems + voter_problems)
+
+    assert election_id is not None and name is not None and start and end
+    voter_list = VoterList(election_id, 1, None, voters) if voters else None
+    manifest = Manifest(
+        election_id=election_id,
+        name=name.strip(),
+        period=Period(start, end),
+        districts=districts,
+        max_voters=numbers["max_voters"],
+        key_bits=numbers["key_bits"],
+        trustees=numbers["trustees"],
+        threshold=numbers["threshold"],
+        trust=trust,
+        voter_list=VoterListRef(1, voter_list.hash if voter_list else bytes(32), len(voters) or 1),
+        policy=Policy(window, max_checks, bool(bundle)),
+    )
+    for path, message in semantic_problems(manifest):
+        if path[0] == "voter_list":
+            voter_problems.append(Problem(str(voters_path), None, "voters", message))
+        else:
+            collect.add(toml_path(path), message)
+    warnings: list[str] = []
+    for path, message in _time_problems(manifest, now, warnings):
+        collect.add(path, message)
+    if collect.problems or voter_problems or voter_list is None:
+        raise InputFileError(collect.problems + voter_problems)
+    return Definition(manifest, voter_list, warnings)
+
+
+def _time_problems(
+    manifest: Manifest, now: datetime, warnings: list[str]
+) -> Iterator[tuple[FieldPath, str]]:
+    if manifest.period.end <= now:
+        yield (
+            ("election", "end"),
+            (f"the voting period is in the past (it ended {format_time(manifest.period.end)})"),
+        )
+    elif manifest.period.start <= now:
+        warnings.append(
+            f"voting opens at once: the period started {format_time(manifest.period.start)}"
+        )
+    if manifest.key_bits < 3072:
+        warnings.append(f"key_bits {manifest.key_bits} is a test size; a real election needs 3072")

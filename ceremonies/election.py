@@ -1,0 +1,67 @@
+"""Creating an election directory and keeping its voter list: `ceremony init` and `voters`.
+
+The directory layout is formats.manifest.ElectionDirectory's, so that the collector and the
+tallier find the same files.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from ceremonies.definition import Definition, load_definition
+from formats.canonical import FormatError, canonical_bytes
+from formats.files import write_atomic, write_canonical_json
+from formats.manifest import ElectionDirectory, Manifest
+from formats.voters import VoterList, read_change_csv, voter_list_path, write_voter_list
+
+
+class CeremonyError(FormatError):
+    """A ceremony step that cannot go ahead (e.g. it would overwrite an election)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ceremony", message)
+        self.args = (message,)
+
+
+def init_election(
+    definition: str | Path, voters: str | Path, out: str | Path, now: datetime | None = None
+) -> Definition:
+    """Validate the definition and voter list; write the draft manifest and voter list v1.
+
+    Refuses to touch a directory that already holds a manifest.
+    """
+    election = ElectionDirectory(out)
+    if election.manifest.exists() or election.signed_manifest.exists():
+        raise CeremonyError(
+            f"{election.root} already holds an election ({election.manifest.name}); "
+            "refusing to overwrite it"
+        )
+    loaded = load_definition(definition, voters, now)
+    # The voter list first and the manifest last: a manifest always has its list beside it.
+    write_atomic(
+        voter_list_path(election.voters, 1),
+        canonical_bytes(loaded.voter_list.to_dict()) + b"\n",
+    )
+    write_canonical_json(election.manifest, loaded.manifest.to_dict())
+    return loaded
+
+
+def update_voters(election_dir: str | Path, changes: str | Path) -> tuple[VoterList, VoterList]:
+    """Apply a change list to the latest voter list version; returns (previous, new)."""
+    election = ElectionDirectory(election_dir)
+    manifest = read_any_manifest(election)
+    lists = election.voter_lists(manifest)
+    latest = lists[-1]
+    updated = latest.apply(
+        read_change_csv(changes),
+        [district.id for district in manifest.districts],
+        manifest.max_voters,
+    )
+    write_voter_list(election.voters, updated)
+    return latest, updated
+
+
+def read_any_manifest(election: ElectionDirectory) -> Manifest:
+    """The manifest of an election directory, draft or keyed."""
+    return election.read_manifest()

@@ -1,0 +1,121 @@
+"""The key ceremony: deal the threshold key, seal one share per trustee, sign the manifest.
+
+Runs on the offline ceremony machine. The dealer's secrets (p, q, d, the polynomial) live in
+crypto.threshold's memory only; each share leaves this module sealed under its trustee's
+passphrase. Order of writes: shares, then manifest.json with the key, then the signed manifest;
+the signed manifest's presence marks a finished ceremony.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ceremonies.election import CeremonyError
+from crypto.sealing import DEFAULT_SCRYPT_N, write_sealed
+from crypto.threshold import KeyShare, ThresholdKey, deal, generate
+from formats.canonical import DOMAINS, canonical_bytes, parse_hex_int
+from formats.files import write_atomic, write_canonical_json
+from formats.manifest import TRUSTEE_SHARE_PURPOSE, ElectionDirectory, Manifest
+
+MIN_PASSPHRASE_LENGTH = 8
+
+
+def load_test_primes(path: str | Path, key_bits: int) -> tuple[int, int]:
+    """Fixed safe primes for tests and demos: {"p": hex, "q": hex}, or the fixture file's
+    {bits: {"p", "q"}} from which the manifest's size is taken. n must have key_bits bits."""
+    source = str(path)
+    try:
+        raw = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise CeremonyError(f"{source}: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise CeremonyError(f"{source}: not JSON ({exc.msg} at line {exc.lineno})") from exc
+    if isinstance(raw, dict) and "p" not in raw:
+        if str(key_bits) not in raw:
+            sizes = ", ".join(sorted(raw)) or "none"
+            raise CeremonyError(
+                f"{source}: no test primes for key_bits {key_bits} (it has {sizes})"
+            )
+        raw = raw[str(key_bits)]
+    if not isinstance(raw, dict):
+        raise CeremonyError(f"{source}: expected an object with p and q")
+    p = parse_hex_int(raw.get("p"), f"{source}: p")
+    q = parse_hex_int(raw.get("q"), f"{source}: q")
+    if (p * q).bit_length() != key_bits:
+        raise CeremonyError(
+            f"{source}: p*q has {(p * q).bit_length()} bits, the manifest's key_bits is {key_bits}"
+        )
+    return p, q
+
+
+def check_passphrases(passphrases: Sequence[str], trustees: int) -> None:
+    if len(passphrases) != trustees:
+        raise CeremonyError(f"{len(passphrases)} passphrases for {trustees} trustees")
+    for index, passphrase in enumerate(passphrases, start=1):
+        if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+            raise CeremonyError(
+                f"trustee {index}: the passphrase must have at least "
+                f"{MIN_PASSPHRASE_LENGTH} characters"
+            )
+
+
+def check_ready(election: ElectionDirectory) -> Manifest:
+    """The draft manifest, if this election can have its key ceremony; refuses otherwise."""
+    manifest = election.read_manifest()
+    if not manifest.is_draft or election.signed_manifest.exists():
+        raise CeremonyError(
+            f"{election.root} already has an election key; refusing to run the ceremony again"
+        )
+    leftovers = sorted(election.trustees.glob("trustee-*.share"))
+    if leftovers:
+        raise CeremonyError(
+            f"{election.trustees} already holds share files ({leftovers[0].name}...) from an "
+            "interrupted ceremony; move them away to start over"
+        )
+    return manifest
+
+
+def run_keygen(
+    election_dir: str | Path,
+    passphrases: Sequence[str],
+    signer: Any,
+    *,
+    test_primes: tuple[int, int] | None = None,
+    progress: Callable[[int], None] | None = None,
+    scrypt_cost: int = DEFAULT_SCRYPT_N,
+) -> Manifest:
+    """The whole ceremony; returns the final manifest (written and signed)."""
+    from formats.signed import sign_object
+
+    election = ElectionDirectory(election_dir)
+    manifest = check_ready(election)
+    check_passphrases(passphrases, manifest.trustees)
+    key: ThresholdKey
+    shares: list[KeyShare]
+    if test_primes is not None:
+        key, shares = deal(*test_primes, manifest.trustees, manifest.threshold)
+    else:
+        key, shares = generate(manifest.key_bits, manifest.trustees, manifest.threshold, progress)
+    keyed = manifest.with_key(key.to_dict(), test_key=test_primes is not None)
+    signed = sign_object(signer, DOMAINS["manifest"], keyed.to_dict())
+    for share, passphrase in zip(shares, passphrases, strict=True):
+        write_sealed(
+            election.share(share.index),
+            canonical_bytes(share.to_dict()),
+            passphrase,
+            TRUSTEE_SHARE_PURPOSE,
+            cost=scrypt_cost,
+        )
+    write_canonical_json(election.manifest, keyed.to_dict())
+    write_atomic(election.organiser_certificate, _pem(signer.certificate))
+    write_canonical_json(election.signed_manifest, signed)
+    return keyed
+
+
+def _pem(certificate: Any) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return certificate.public_bytes(Encoding.PEM)
