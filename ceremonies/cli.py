@@ -305,3 +305,8 @@ def voters_list(election: Path) -> None:
         counts = ", ".join(f"{d}: {c}" for d, c in sorted(version.district_counts().items()))
         click.echo(f"version {version.list_version}: {len(version)} voters ({counts})")
         click.echo(f"  hash {version.hash.hex()}")
+
+
+from ceremonies.pki_cli import pki  # noqa: E402
+
+ceremony.add_command(pki)

@@ -732,6 +732,17 @@ def issue_officials(
     return written
 
 
+def load_signer_file(path: str | os.PathLike[str], passphrase: str) -> KeySigner:
+    """A signing key from a file: an official's sealed key (<role>.key, its certificate in
+    <role>.pem beside it) or a PKCS#12 file (a voter's e-ID)."""
+    source = Path(path)
+    if source.suffix == ".p12" and not source.exists() and source.with_suffix(".key").exists():
+        source = source.with_suffix(".key")  # officials' keys were PKCS#12 files at first
+    if source.suffix == ".key":
+        return load_official(source.parent, source.stem, passphrase)
+    return load_eid_file(source, passphrase)
+
+
 def load_eid_file(path: str | os.PathLike[str], pin: str) -> KeySigner:
     """A voter's PKCS#12 e-ID file; WrongPin / MalformedKeyFile name the file."""
     return load_pkcs12_signer(_read(Path(path), "e-ID"), pin, str(path))

@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
 
-from crypto.errors import CryptoError
+from crypto import sealing
+from crypto.errors import CryptoError, SealError
 from formats.canonical import DOMAINS, canonical_bytes
 
 ALGORITHM = "ecdsa-p384-sha384"
@@ -306,8 +307,6 @@ OFFICIAL_KEY_PURPOSES = {
 def seal_signer(signer: KeySigner, passphrase: str, purpose: str, cost: int | None = None) -> bytes:
     """The signer's private key (PKCS#8 DER) sealed with crypto.sealing; the certificate is
     public and kept beside it."""
-    from crypto import sealing
-
     der = signer.private_key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
@@ -328,11 +327,12 @@ def load_sealed_signer(
     """A KeySigner from a sealed key (seal_signer) and its certificate (PEM/DER bytes or
     parsed): how the collector and the organiser load their signing keys. A wrong passphrase
     is crypto.errors.SealError; a key that does not match the certificate MalformedKeyFile."""
-    from crypto import sealing
-
     if isinstance(certificate, bytes):
         certificate = parse_certificate(certificate, f"{field} certificate")
-    der = sealing.unseal(sealed, passphrase, purpose)
+    try:
+        der = sealing.unseal(sealed, passphrase, purpose)
+    except SealError as exc:
+        raise SealError(f"{field}: {exc}") from exc
     try:
         key = serialization.load_der_private_key(der, password=None)
     except ValueError as exc:
