@@ -1,0 +1,680 @@
+"""1-out-of-L membership proofs for Paillier ciphertexts, and their batch verification.
+
+A proof shows that c = g^m r^n mod n^2 for some m in a public list of allowed values, without
+saying which: for each allowed m_j, u_j = c g^(-m_j) is an n-th residue exactly when c holds m_j.
+One Sigma protocol per branch (prove knowledge of an n-th root of u_j), OR-composed after
+Cramer-Damgard-Schoenmakers: the prover simulates every branch but the real one, and the
+branch challenges must add up to the Fiat-Shamir challenge. The hash binds the whole statement
+(context, key, allowed values, ciphertext, every commitment: strong Fiat-Shamir).
+
+Verification equation, per branch j: (z_j^n)^2 == (a_j u_j^(e_j))^2 mod n^2. The squares are
+deliberate: batch verification squares both sides (Boyd-Pavlovski) and so cannot see an order-2
+factor; individual verification squares too, so that the two agree exactly. Soundness is not
+lost: the order-2 elements of Z*_{n^2} are n-th residues (n is odd), so u_j^2 being an n-th
+residue means u_j is one. Responses are kept in the lower half [1, (n-1)/2], so that negating a
+response (the order-2 element any outsider can use) is refused instead of giving a second valid
+proof. docs/spec.md, "Membership proofs and batch verification", is the normative text.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import gmpy2
+
+from crypto import paillier
+from crypto.encoding import (
+    ContestEncoding,
+    allowed_plaintexts,
+    check_fits,
+    encode_choice,
+    sum_allowed_plaintexts,
+)
+from crypto.errors import InvalidInput, ProofInvalid
+from crypto.paillier import PublicKey
+from crypto.primitives.modular import is_unit, mpz, multiexp, multiexp_buckets, powmod, random_unit
+from formats.canonical import DOMAINS, FormatError, domain_hash, hex_int, parse_hex_int
+
+CHALLENGE_BITS = 128  # Fiat-Shamir challenge: the first 16 bytes of the domain hash
+CHALLENGE_MODULUS = 1 << CHALLENGE_BITS
+WEIGHT_BITS = 64  # batch verification: a bad statement passes a batch with probability 2^-64
+
+
+# --------------------------------------------------------------------------------------------
+# The proof object and its validation
+
+
+@dataclass(frozen=True)
+class MembershipProof:
+    """Per allowed value j: commitment a_j (mod n^2), challenge e_j, response z_j (mod n)."""
+
+    commitments: tuple[int, ...]
+    challenges: tuple[int, ...]
+    responses: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {
+            "commitments": [hex_int(a) for a in self.commitments],
+            "challenges": [hex_int(e) for e in self.challenges],
+            "responses": [hex_int(z) for z in self.responses],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, key: PublicKey, branches: int, field: str) -> MembershipProof:
+        """Parse and validate a proof from outside; every error names the offending field."""
+        if not isinstance(d, Mapping):
+            raise InvalidInput(field, "expected an object")
+        extra = set(d) - {"commitments", "challenges", "responses"}
+        if extra:
+            raise InvalidInput(field, f"unexpected fields {sorted(extra)}")
+        values = {name: _hex_list(d, name, branches, field) for name in _PROOF_FIELDS}
+        proof = cls(values["commitments"], values["challenges"], values["responses"])
+        check_proof(key, proof, branches, field)
+        return proof
+
+
+_PROOF_FIELDS = ("commitments", "challenges", "responses")
+
+
+def _hex_list(d: Mapping[str, Any], name: str, length: int, field: str) -> tuple[int, ...]:
+    where = f"{field}.{name}"
+    if name not in d:
+        raise InvalidInput(where, "missing")
+    items = d[name]
+    if not isinstance(items, list):
+        raise InvalidInput(where, "expected a list")
+    if len(items) != length:
+        raise InvalidInput(where, f"{len(items)} entries, expected {length}")
+    try:
+        return tuple(parse_hex_int(item, f"{where}[{i}]") for i, item in enumerate(items))
+    except FormatError as exc:
+        raise InvalidInput(exc.field, exc.problem) from exc
+
+
+def _unit_mod_n(x: int, n: int) -> bool:
+    # gcd with n decides invertibility mod n^2 as well (same prime factors), at half the cost
+    return gmpy2.gcd(x, n) == 1
+
+
+def _check_ranges(key: PublicKey, proof: MembershipProof, branches: int, field: str) -> None:
+    """Lengths and ranges, without the gcd tests (batch verification does those together)."""
+    if not isinstance(proof, MembershipProof):
+        raise InvalidInput(field, "not a membership proof")
+    n, n2 = key.n, key.n_squared
+    half = (n - 1) // 2
+    for name in _PROOF_FIELDS:
+        values = getattr(proof, name)
+        if not isinstance(values, tuple) or len(values) != branches:
+            raise InvalidInput(f"{field}.{name}", f"expected {branches} entries")
+        for i, value in enumerate(values):
+            if not isinstance(value, int | gmpy2.mpz) or isinstance(value, bool):
+                raise InvalidInput(f"{field}.{name}[{i}]", "not an integer")
+    for i, a in enumerate(proof.commitments):
+        if not 0 < a < n2:
+            raise InvalidInput(f"{field}.commitments[{i}]", "not in [1, n^2)")
+    for i, e in enumerate(proof.challenges):
+        if not 0 <= e < CHALLENGE_MODULUS:
+            raise InvalidInput(f"{field}.challenges[{i}]", f"not in [0, 2^{CHALLENGE_BITS})")
+    for i, z in enumerate(proof.responses):
+        if not 0 < z <= half:
+            raise InvalidInput(f"{field}.responses[{i}]", "not in [1, (n-1)/2]")
+
+
+def check_proof(key: PublicKey, proof: MembershipProof, branches: int, field: str) -> None:
+    """Sizes, ranges and units of a proof from outside (before any arithmetic on it)."""
+    _check_ranges(key, proof, branches, field)
+    for name in ("commitments", "responses"):
+        for i, value in enumerate(getattr(proof, name)):
+            if not _unit_mod_n(value, key.n):
+                raise InvalidInput(f"{field}.{name}[{i}]", "not a unit")
+
+
+def _check_statement_values(
+    key: PublicKey, ciphertext: int, allowed: Sequence[int], field: str
+) -> tuple[int, ...]:
+    if not isinstance(key, PublicKey) or not isinstance(key.n, int | gmpy2.mpz) or key.n < 3:
+        raise InvalidInput(f"{field}.key", "not a Paillier public key")
+    if not isinstance(ciphertext, int | gmpy2.mpz) or isinstance(ciphertext, bool):
+        raise InvalidInput(f"{field}.ciphertext", "not an integer")
+    if not 0 < ciphertext < key.n_squared:
+        raise InvalidInput(f"{field}.ciphertext", "not in [1, n^2)")
+    allowed = tuple(allowed)
+    if not allowed:
+        raise InvalidInput(f"{field}.allowed", "no allowed values")
+    for i, m in enumerate(allowed):
+        if not isinstance(m, int | gmpy2.mpz) or isinstance(m, bool) or not 0 <= m < key.n:
+            raise InvalidInput(f"{field}.allowed[{i}]", "not an integer in [0, n)")
+    return allowed
+
+
+# --------------------------------------------------------------------------------------------
+# Fiat-Shamir challenge
+
+
+def membership_challenge(
+    key: PublicKey,
+    ciphertext: int,
+    allowed: Sequence[int],
+    commitments: Sequence[int],
+    context: Mapping[str, Any],
+) -> int:
+    """e = first 128 bits (big-endian) of H_d(statement), d = ivote/v1/membership-proof."""
+    if not isinstance(context, Mapping):
+        raise InvalidInput("context", "expected a mapping")
+    statement = {
+        "version": 1,
+        "context": dict(context),
+        "public_key": hex_int(key.n),
+        "allowed": [hex_int(m) for m in allowed],
+        "ciphertext": hex_int(ciphertext),
+        "commitments": [hex_int(a) for a in commitments],
+    }
+    try:
+        digest = domain_hash(DOMAINS["membership_proof"], statement)
+    except FormatError as exc:
+        raise InvalidInput("context", exc.problem) from exc
+    return int.from_bytes(digest[: CHALLENGE_BITS // 8], "big")
+
+
+# --------------------------------------------------------------------------------------------
+# Prover
+
+
+@dataclass(frozen=True)
+class ProverNonces:
+    """The prover's random choices: rho for the real branch; (t_j, e_j) for each simulated one
+    (t_j a unit mod n, e_j < 2^128). Exposed for known-answer vectors only."""
+
+    rho: int
+    simulated: Mapping[int, tuple[int, int]]
+
+
+def draw_nonces(n: int, branches: int, index: int) -> ProverNonces:
+    """Fresh prover nonces from `secrets`."""
+    return ProverNonces(
+        random_unit(n),
+        {
+            j: (random_unit(n), secrets.randbits(CHALLENGE_BITS))
+            for j in range(branches)
+            if j != index
+        },
+    )
+
+
+def _powmod_released(base: int, exponent: int, modulus: int) -> mpz:
+    # gmpy2 contexts are per thread: let this worker's exponentiations run without the GIL
+    gmpy2.get_context().allow_release_gil = True
+    return powmod(base, exponent, modulus)
+
+
+_THREADS: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    """One thread per core for the prover's independent n-bit exponentiations (gmpy2 releases
+    the GIL during them). Recreated after a fork, whose child has none of the parent's
+    threads."""
+    global _THREADS
+    if _THREADS is None or _THREADS[0] != os.getpid():
+        pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="ivote-prover")
+        _THREADS = (os.getpid(), pool)
+    return _THREADS[1]
+
+
+def _submit_nth_powers(key: PublicKey, nonces: ProverNonces) -> dict[int, Future[mpz]]:
+    """Start t_j^n (simulated branches) and rho^n (real branch) mod n^2 on the thread pool."""
+    pool = _threads()
+    n, n2 = key.n, key.n_squared
+    powers = {j: pool.submit(_powmod_released, t, n, n2) for j, (t, _) in nonces.simulated.items()}
+    real = next(j for j in range(len(nonces.simulated) + 1) if j not in nonces.simulated)
+    powers[real] = pool.submit(_powmod_released, nonces.rho, n, n2)
+    return powers
+
+
+def _finish_proof(
+    key: PublicKey,
+    ciphertext: int,
+    randomness: int,
+    allowed: tuple[int, ...],
+    index: int,
+    context: Mapping[str, Any],
+    nonces: ProverNonces,
+    powers: Mapping[int, Future[mpz]],
+) -> MembershipProof:
+    """Commitments from the n-th powers, then the challenge, then the responses.
+
+    Simulated branch j: u_j = c g^(-m_j) = g^(m_k - m_j) r^n when c = Enc(m_k; r), so with
+    z_j = t_j r^(e_j) the verification equation z_j^n = a_j u_j^(e_j) gives
+    a_j = t_j^n g^((m_j - m_k) e_j): no exponentiation of u_j, and z_j is uniform like t_j.
+    """
+    n, n2 = mpz(key.n), mpz(key.n_squared)
+    r = mpz(randomness)
+    m_real = allowed[index]
+    branches = len(allowed)
+    commitments: list[mpz] = [mpz(0)] * branches
+    challenges: list[int] = [0] * branches
+    raw_responses: list[mpz] = [mpz(0)] * branches
+    for j, (t, e) in nonces.simulated.items():
+        commitments[j] = powers[j].result() * paillier.g_power(key, (allowed[j] - m_real) * e) % n2
+        challenges[j] = e
+        raw_responses[j] = t * powmod(r, e, n) % n
+    commitments[index] = powers[index].result()
+    e = membership_challenge(key, ciphertext, allowed, commitments, context)
+    challenges[index] = (e - sum(challenges)) % CHALLENGE_MODULUS
+    raw_responses[index] = nonces.rho * powmod(r, challenges[index], n) % n
+    # z and n - z satisfy the squared equation alike: publish the one in the lower half
+    half = (n - 1) // 2
+    responses = tuple(int(z if z <= half else n - z) for z in raw_responses)
+    return MembershipProof(tuple(int(a) for a in commitments), tuple(challenges), responses)
+
+
+def _check_nonces(key: PublicKey, nonces: ProverNonces, branches: int, index: int) -> None:
+    if not 0 <= index < branches:
+        raise InvalidInput("index", f"{index} is not in [0, {branches})")
+    if set(nonces.simulated) != set(range(branches)) - {index}:
+        raise InvalidInput("nonces", "one (t, e) per simulated branch")
+    if not is_unit(nonces.rho, key.n) or not all(
+        is_unit(t, key.n) and 0 <= e < CHALLENGE_MODULUS for t, e in nonces.simulated.values()
+    ):
+        raise InvalidInput("nonces", "out of range")
+
+
+def prove_with_nonces(
+    key: PublicKey,
+    ciphertext: int,
+    randomness: int,
+    allowed: Sequence[int],
+    index: int,
+    context: Mapping[str, Any],
+    nonces: ProverNonces,
+) -> MembershipProof:
+    """The prover with its random choices given (known-answer vectors); see prove_membership."""
+    allowed = _check_statement_values(key, ciphertext, allowed, "statement")
+    if not is_unit(randomness, key.n):
+        raise InvalidInput("randomness", "not a unit mod n")
+    _check_nonces(key, nonces, len(allowed), index)
+    powers = _submit_nth_powers(key, nonces)
+    return _finish_proof(key, ciphertext, randomness, allowed, index, context, nonces, powers)
+
+
+def prove_membership(
+    key: PublicKey,
+    ciphertext: int,
+    randomness: int,
+    allowed: Sequence[int],
+    index: int,
+    context: Mapping[str, Any],
+) -> MembershipProof:
+    """Prove that `ciphertext` = Enc(allowed[index]; randomness) holds one of `allowed`.
+
+    The caller must pass the ciphertext's true randomness; otherwise the proof will not verify.
+    """
+    if not isinstance(index, int) or not 0 <= index < len(allowed):
+        raise InvalidInput("index", f"{index!r} is not in [0, {len(allowed)})")
+    nonces = draw_nonces(key.n, len(allowed), index)
+    return prove_with_nonces(key, ciphertext, randomness, allowed, index, context, nonces)
+
+
+# --------------------------------------------------------------------------------------------
+# Individual verification
+
+
+def verify_membership(
+    key: PublicKey,
+    ciphertext: int,
+    allowed: Sequence[int],
+    proof: MembershipProof,
+    context: Mapping[str, Any],
+) -> None:
+    """Raise InvalidInput (malformed values) or ProofInvalid unless the proof verifies."""
+    allowed = _check_statement_values(key, ciphertext, allowed, "statement")
+    if not _unit_mod_n(ciphertext, key.n):
+        raise InvalidInput("statement.ciphertext", "not a unit")
+    check_proof(key, proof, len(allowed), "proof")
+    _check_challenge_sum(key, ciphertext, allowed, proof, context)
+    n, n2 = mpz(key.n), mpz(key.n_squared)
+    c = mpz(ciphertext)
+    for j, (a, e, z) in enumerate(
+        zip(proof.commitments, proof.challenges, proof.responses, strict=True)
+    ):
+        u = c * paillier.g_power(key, -allowed[j]) % n2
+        left = powmod(z, n, n2)
+        right = a * powmod(u, e, n2) % n2
+        if left * left % n2 != right * right % n2:
+            raise ProofInvalid("membership proof", f"branch {j} does not verify")
+
+
+def _check_challenge_sum(
+    key: PublicKey,
+    ciphertext: int,
+    allowed: Sequence[int],
+    proof: MembershipProof,
+    context: Mapping[str, Any],
+) -> None:
+    e = membership_challenge(key, ciphertext, allowed, proof.commitments, context)
+    if sum(proof.challenges) % CHALLENGE_MODULUS != e:
+        raise ProofInvalid("membership proof", "challenges do not add up to the hash challenge")
+
+
+# --------------------------------------------------------------------------------------------
+# Batch verification
+
+
+@dataclass(frozen=True)
+class MembershipStatement:
+    """One proof to check: `proof` shows that `ciphertext` holds one of `allowed`."""
+
+    key: PublicKey
+    ciphertext: int
+    allowed: tuple[int, ...]
+    proof: MembershipProof
+    context: Mapping[str, Any]
+
+
+def batch_verify(statements: Sequence[MembershipStatement]) -> list[int]:
+    """Indices of the statements whose proofs fail; [] when all verify.
+
+    Each statement's values are validated and its challenge sum checked on its own (cheap). The
+    branch equations of all statements under one key are then checked together with random
+    64-bit weights w_ij (Bellare-Garay-Rabin small-exponent test), both sides squared:
+        (prod z_ij^w_ij)^(2n) == (prod a_ij^w_ij * prod c_i^(sum_j e_ij w_ij)
+                                  * g^(-sum_ij m_ij e_ij w_ij))^2      mod n^2.
+    A valid set always passes; a set with a bad statement passes with probability at most 2^-64
+    (the squares of Z*_{n^2} have no element of order below min(p', q') for safe primes).
+    When a set fails it is halved until every bad statement is named, so the answer is the one
+    individual verification gives.
+    """
+    bad: set[int] = set()
+    groups: dict[int, list[tuple[int, _Prepared]]] = {}
+    for index, statement in enumerate(statements):
+        try:
+            prepared = _prepare(statement)
+        except (InvalidInput, ProofInvalid):
+            bad.add(index)
+            continue
+        groups.setdefault(int(statement.key.n), []).append((index, prepared))
+    for n, members in groups.items():
+        members = _drop_non_units(n, members, bad)
+        bad.update(_find_bad(mpz(n), members, known_bad=False))
+    return sorted(bad)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    ciphertext: mpz
+    allowed: tuple[int, ...]
+    commitments: tuple[int, ...]
+    challenges: tuple[int, ...]
+    responses: tuple[int, ...]
+
+
+def _prepare(statement: MembershipStatement) -> _Prepared:
+    if not isinstance(statement, MembershipStatement):
+        raise InvalidInput("statement", "not a MembershipStatement")
+    key = statement.key
+    allowed = _check_statement_values(key, statement.ciphertext, statement.allowed, "statement")
+    proof = statement.proof
+    _check_ranges(key, proof, len(allowed), "proof")
+    _check_challenge_sum(key, statement.ciphertext, allowed, proof, statement.context)
+    return _Prepared(
+        mpz(statement.ciphertext), allowed, proof.commitments, proof.challenges, proof.responses
+    )
+
+
+def _drop_non_units(
+    n: int, members: list[tuple[int, _Prepared]], bad: set[int]
+) -> list[tuple[int, _Prepared]]:
+    """A product is a unit mod n exactly when every factor is: one gcd for the whole group."""
+    modulus = mpz(n)
+    product = mpz(1)
+    for _, p in members:
+        product = product * p.ciphertext % modulus
+        for value in (*p.commitments, *p.responses):
+            product = product * value % modulus
+    if gmpy2.gcd(product, modulus) == 1:
+        return members
+    kept = []
+    for index, p in members:
+        values = (p.ciphertext, *p.commitments, *p.responses)
+        if all(_unit_mod_n(value, modulus) for value in values):
+            kept.append((index, p))
+        else:
+            bad.add(index)
+    return kept
+
+
+def _find_bad(n: mpz, members: list[tuple[int, _Prepared]], known_bad: bool) -> list[int]:
+    """Indices of the bad statements among members; known_bad: the set is known to fail."""
+    if not members:
+        return []
+    if not known_bad and _batch_holds(n, [p for _, p in members]):
+        return []
+    if len(members) == 1:
+        return [members[0][0]]
+    middle = len(members) // 2
+    left = _find_bad(n, members[:middle], known_bad=False)
+    # when the left half is clean, the right half holds the failure: no need to test it whole
+    right = _find_bad(n, members[middle:], known_bad=not left)
+    return left + right
+
+
+def _batch_holds(n: mpz, statements: Sequence[_Prepared]) -> bool:
+    """The squared small-exponent test over all branches of the statements (one key)."""
+    n2 = n * n
+    z_bases: list[int] = []
+    weights: list[int] = []
+    a_bases: list[int] = []
+    c_bases: list[int] = []
+    c_exponents: list[int] = []
+    g_exponent = 0
+    for p in statements:
+        ciphertext_exponent = 0
+        for m, a, e, z in zip(p.allowed, p.commitments, p.challenges, p.responses, strict=True):
+            w = secrets.randbits(WEIGHT_BITS)
+            z_bases.append(z)
+            weights.append(w)
+            a_bases.append(a)
+            ew = e * w
+            ciphertext_exponent += ew
+            g_exponent += m * ew
+        # prod_j u_ij^(e_ij w_ij) = c_i^(sum_j e_ij w_ij) * g^(-sum_j m_j e_ij w_ij)
+        c_bases.append(p.ciphertext)
+        c_exponents.append(ciphertext_exponent)
+    left = powmod(multiexp_buckets(z_bases, weights, n2), n, n2)
+    right = (
+        multiexp_buckets(a_bases, weights, n2)
+        * multiexp(c_bases, c_exponents, n2)
+        % n2
+        * (1 + (-g_exponent % n) * n)
+        % n2
+    )
+    return left * left % n2 == right * right % n2
+
+
+def batch_verify_parallel(
+    statements: Sequence[MembershipStatement], workers: int | None = None, chunk: int = 0
+) -> list[int]:
+    """batch_verify spread over a process pool; same answer, indices into `statements`.
+
+    Each chunk costs one n-bit exponentiation plus its multi-exponentiations, so chunks are
+    large: by default one per worker. workers=None uses every core.
+    """
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or len(statements) < 2:
+        return batch_verify(statements)
+    size = chunk or -(-len(statements) // workers)
+    starts = range(0, len(statements), size)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(batch_verify, [list(statements[s : s + size]) for s in starts])
+        return [start + i for start, bad in zip(starts, results, strict=True) for i in bad]
+
+
+# --------------------------------------------------------------------------------------------
+# Contests: the one home of "encrypt a 1-of-L contest" and "the statements that check it"
+
+
+@dataclass(frozen=True)
+class EncryptedContest:
+    """One ciphertext and proof per part; with several parts, a proof that their product holds
+    exactly one vote (one of B^0..B^(per-1))."""
+
+    ciphertexts: tuple[int, ...]
+    proofs: tuple[MembershipProof, ...]
+    sum_proof: MembershipProof | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ciphertexts": [hex_int(c) for c in self.ciphertexts],
+            "proofs": [proof.to_dict() for proof in self.proofs],
+            "sum_proof": None if self.sum_proof is None else self.sum_proof.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(
+        cls, d: Any, key: PublicKey, enc: ContestEncoding, field: str
+    ) -> EncryptedContest:
+        """Parse and validate a contest from outside (sizes, units, ranges; not the proofs)."""
+        check_fits(enc, key.bits)
+        if not isinstance(d, Mapping):
+            raise InvalidInput(field, "expected an object")
+        extra = set(d) - {"ciphertexts", "proofs", "sum_proof"}
+        if extra:
+            raise InvalidInput(field, f"unexpected fields {sorted(extra)}")
+        ciphertexts = _hex_list(d, "ciphertexts", enc.parts, field)
+        for i, c in enumerate(ciphertexts):
+            paillier.check_ciphertext(key, c, f"{field}.ciphertexts[{i}]")
+        proofs = d.get("proofs")
+        if not isinstance(proofs, list) or len(proofs) != enc.parts:
+            raise InvalidInput(f"{field}.proofs", f"expected a list of {enc.parts} proofs")
+        parsed = tuple(
+            MembershipProof.from_dict(
+                proof, key, len(allowed_plaintexts(enc, part)), f"{field}.proofs[{part}]"
+            )
+            for part, proof in enumerate(proofs)
+        )
+        if "sum_proof" not in d:
+            raise InvalidInput(f"{field}.sum_proof", "missing (null when the contest has one part)")
+        raw_sum = d["sum_proof"]
+        if enc.parts == 1:
+            if raw_sum is not None:
+                raise InvalidInput(f"{field}.sum_proof", "must be null: the contest has one part")
+            sum_proof = None
+        else:
+            sum_proof = MembershipProof.from_dict(
+                raw_sum, key, len(sum_allowed_plaintexts(enc)), f"{field}.sum_proof"
+            )
+        return cls(ciphertexts, parsed, sum_proof)
+
+
+def part_context(context: Mapping[str, Any], part: int | str) -> dict[str, Any]:
+    """The proof context of one part (an index) or of the sum of the parts ("sum")."""
+    return {"contest": dict(context), "part": part}
+
+
+def encrypt_contest(
+    key: PublicKey, enc: ContestEncoding, choice: int, context: Mapping[str, Any]
+) -> tuple[EncryptedContest, tuple[int, ...]]:
+    """Encrypt a 1-of-L choice with proofs; returns (contest, the randomness of each part).
+
+    The randomness lets the voter check the stored ballot later; it is secret otherwise.
+    """
+    check_fits(enc, key.bits)
+    plaintexts = encode_choice(enc, choice)
+    n = key.n
+    randomness = tuple(random_unit(n) for _ in plaintexts)
+    part_allowed = [allowed_plaintexts(enc, part) for part in range(enc.parts)]
+    part_index = [allowed.index(m) for allowed, m in zip(part_allowed, plaintexts, strict=True)]
+    part_nonces = [
+        draw_nonces(n, len(allowed), index)
+        for allowed, index in zip(part_allowed, part_index, strict=True)
+    ]
+    # Every n-bit exponentiation (encryptions and commitments) is independent of the others:
+    # start them all at once on the thread pool, then assemble.
+    pool = _threads()
+    encryptions = [
+        pool.submit(_encrypt_released, key, m, r)
+        for m, r in zip(plaintexts, randomness, strict=True)
+    ]
+    part_powers = [_submit_nth_powers(key, nonces) for nonces in part_nonces]
+    if enc.parts > 1:
+        sum_allowed = sum_allowed_plaintexts(enc)
+        sum_index = sum_allowed.index(sum(plaintexts))
+        sum_nonces = draw_nonces(n, len(sum_allowed), sum_index)
+        sum_powers = _submit_nth_powers(key, sum_nonces)
+    ciphertexts = tuple(future.result() for future in encryptions)
+    proofs = tuple(
+        _finish_proof(
+            key,
+            c,
+            r,
+            part_allowed[part],
+            part_index[part],
+            part_context(context, part),
+            part_nonces[part],
+            part_powers[part],
+        )
+        for part, (c, r) in enumerate(zip(ciphertexts, randomness, strict=True))
+    )
+    sum_proof = None
+    if enc.parts > 1:
+        # the product of the parts encrypts the sum of the plaintexts, under the product of r
+        total_randomness = 1
+        for r in randomness:
+            total_randomness = total_randomness * r % n
+        sum_proof = _finish_proof(
+            key,
+            paillier.multiply(key, ciphertexts),
+            total_randomness,
+            sum_allowed,
+            sum_index,
+            part_context(context, "sum"),
+            sum_nonces,
+            sum_powers,
+        )
+    return EncryptedContest(ciphertexts, proofs, sum_proof), randomness
+
+
+def _encrypt_released(key: PublicKey, plaintext: int, randomness: int) -> int:
+    gmpy2.get_context().allow_release_gil = True
+    return paillier.encrypt(key, plaintext, randomness)
+
+
+def contest_statements(
+    key: PublicKey, enc: ContestEncoding, contest: EncryptedContest, context: Mapping[str, Any]
+) -> list[MembershipStatement]:
+    """The statements whose proofs together show that `contest` holds exactly one choice.
+
+    Raises InvalidInput when the contest's shape does not match the encoding or a ciphertext is
+    not a unit; the proofs themselves are checked by verify_membership or batch_verify.
+    """
+    check_fits(enc, key.bits)
+    if len(contest.ciphertexts) != enc.parts or len(contest.proofs) != enc.parts:
+        raise InvalidInput("contest", f"expected {enc.parts} ciphertexts and proofs")
+    for i, c in enumerate(contest.ciphertexts):
+        paillier.check_ciphertext(key, c, f"contest.ciphertexts[{i}]")
+    statements = [
+        MembershipStatement(
+            key, c, allowed_plaintexts(enc, part), proof, part_context(context, part)
+        )
+        for part, (c, proof) in enumerate(zip(contest.ciphertexts, contest.proofs, strict=True))
+    ]
+    if enc.parts > 1:
+        if contest.sum_proof is None:
+            raise InvalidInput("contest.sum_proof", "missing: the contest has several parts")
+        statements.append(
+            MembershipStatement(
+                key,
+                paillier.multiply(key, contest.ciphertexts),
+                sum_allowed_plaintexts(enc),
+                contest.sum_proof,
+                part_context(context, "sum"),
+            )
+        )
+    elif contest.sum_proof is not None:
+        raise InvalidInput("contest.sum_proof", "must be absent: the contest has one part")
+    return statements
