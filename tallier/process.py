@@ -1,0 +1,432 @@
+"""Processing the ballot box on the air-gapped tallier (`ivote tally process`).
+
+In order (docs/spec.md, "Tally"):
+1. the ballot box: the export's signature and its log rebuilding to the signed head
+   (formats.ballotbox's reader);
+2. every ballot, in a process pool: envelope and signature, structure against the manifest,
+   received inside the voting period, the certificate valid and not revoked at the time the
+   collector received the ballot, the signer on the voter list, the ballot for the voter's
+   district;
+3. in log order: a ciphertext another voter cast earlier is refused (ballot copying); the
+   latest valid ballot of each voter is the one that counts, the earlier ones are superseded;
+   the counted ballot of a voter on the paper list is cancelled by the paper vote;
+4. every proof of the ballots that would count, batched across all cores; a voter whose latest
+   ballot fails falls back to their previous valid one (checked in turn);
+5. identities separated from ballots, the counted ballots shuffled (secrets), and the
+   ciphertexts multiplied per district, contest and part, on raw integers.
+
+Every ballot of the box is accounted for: counted, superseded, cancelled by paper, or invalid
+with its reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crypto import eid
+from crypto.errors import CryptoError, InvalidInput
+from crypto.membership import EncryptedContest, batch_verify
+from formats.ballot import Ballot, BallotError, ballot_statements, parse_ballot
+from formats.canonical import DOMAINS, FormatError
+from formats.manifest import Manifest
+from formats.record import (
+    UNASSIGNED,
+    AnonymousBallot,
+    BundleReference,
+    CountedVoters,
+    Counts,
+    EncryptedTotal,
+    InvalidBallot,
+    LogSnapshot,
+    ObserversBundle,
+    Tally,
+    TallyReport,
+)
+from formats.signed import open_signed
+from formats.voters import VoterList
+
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+ENTRIES_PER_TASK = 128
+BALLOTS_PER_PROOF_TASK = 256
+
+
+class TallyError(Exception):
+    """The tally cannot go ahead (bad ballot box, missing CRLs...); the message says why."""
+
+
+@dataclass(frozen=True)
+class BoxEntry:
+    """One ballot of the box: its log position, the signed ballot and when it was received."""
+
+    index: int
+    signed_ballot: dict[str, Any]
+    received: int  # ms since the epoch, from the collector's log entry
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The outcome of the per-ballot checks (step 2)."""
+
+    index: int
+    district: str  # the district the ballot names (UNASSIGNED when none of the manifest's)
+    voter: str | None = None  # personal code, when the ballot is valid
+    reason: str | None = None  # set when invalid
+    detail: str = ""
+    contests: dict[str, Any] = field(default_factory=dict)  # payload contests, when valid
+
+    @property
+    def valid(self) -> bool:
+        return self.reason is None
+
+
+@dataclass
+class TallyOutcome:
+    tally: Tally
+    bundle: ObserversBundle
+    counted_voters: CountedVoters
+    report: TallyReport
+
+
+def _no_progress(description: str, total: int) -> Callable[[int], None]:
+    return lambda advance: None
+
+
+# ------------------------------------------------------------------ step 2, in workers
+
+_STATE: dict[str, Any] = {}
+
+
+def _init_worker(
+    manifest_doc: dict[str, Any], voter_list_doc: dict[str, Any], crls: list[bytes]
+) -> None:
+    manifest = Manifest.from_dict(manifest_doc)
+    _STATE["manifest"] = manifest
+    _STATE["voters"] = VoterList.from_dict(voter_list_doc)
+    _STATE["trust"] = manifest.trust.eid_trust_store(crls)
+
+
+def _named_district(manifest: Manifest, document: Any) -> str:
+    payload = document.get("payload") if isinstance(document, Mapping) else None
+    district = payload.get("district") if isinstance(payload, Mapping) else None
+    known = {d.id for d in manifest.districts}
+    return district if isinstance(district, str) and district in known else UNASSIGNED
+
+
+_CERTIFICATE_REASONS: tuple[tuple[type[eid.EidError], str], ...] = (
+    (eid.CertificateRevoked, "certificate-revoked"),
+    (eid.CertificateExpired, "certificate-expired"),
+    (eid.CertificateNotYetValid, "certificate-expired"),
+    (eid.UntrustedIssuer, "certificate-untrusted"),
+)
+
+
+def check_entry(
+    manifest: Manifest, voters: VoterList, trust: eid.TrustStore, entry: BoxEntry
+) -> Checked:
+    """Step 2 for one ballot."""
+    district = _named_district(manifest, entry.signed_ballot)
+
+    def invalid(reason: str, detail: str) -> Checked:
+        return Checked(entry.index, district, reason=reason, detail=detail)
+
+    try:
+        payload, certificate, _ = open_signed(
+            entry.signed_ballot, DOMAINS["ballot"], where="ballot"
+        )
+    except eid.EidError as exc:
+        return invalid("signature", str(exc))
+    except FormatError as exc:
+        return invalid("malformed", str(exc))
+    try:
+        ballot = parse_ballot(manifest, payload)
+    except BallotError as exc:
+        wrong = exc.field in {"ballot.election_id", "ballot.manifest_hash"}
+        return invalid("wrong-election" if wrong else "malformed", str(exc))
+    at = dt.datetime.fromtimestamp(entry.received / 1000, dt.UTC)
+    if not manifest.period.contains(at):
+        return invalid(
+            "outside-voting-period",
+            f"received {at.isoformat()}, voting was open {manifest.period.start.isoformat()} "
+            f"to {manifest.period.end.isoformat()}",
+        )
+    try:
+        identity = eid.check_certificate(certificate, trust, at, field="certificate")
+    except eid.EidError as exc:
+        reason = next((r for kind, r in _CERTIFICATE_REASONS if isinstance(exc, kind)), None)
+        return invalid(reason or "certificate", str(exc))
+    home = voters.district_of(identity.personal_code)
+    if home is None:
+        return invalid("not-eligible", f"{identity.personal_code} is not on the voter list")
+    if home != ballot.district:
+        return invalid(
+            "wrong-district",
+            f"the ballot is for district {ballot.district}, the voter's district is {home}",
+        )
+    return Checked(
+        entry.index, ballot.district, voter=identity.personal_code, contests=payload["contests"]
+    )
+
+
+def _check_chunk(entries: Sequence[BoxEntry]) -> list[Checked]:
+    return [check_entry(_STATE["manifest"], _STATE["voters"], _STATE["trust"], e) for e in entries]
+
+
+def _proof_chunk(items: Sequence[tuple[int, str, dict[str, Any]]]) -> list[int]:
+    """Log indices of the ballots in `items` whose proofs fail (one batch per chunk)."""
+    manifest: Manifest = _STATE["manifest"]
+    statements = []
+    owners: list[int] = []
+    bad: set[int] = set()
+    for index, district, contests in items:
+        try:
+            ballot = _anonymous_ballot(manifest, district, contests)
+            for statement in ballot_statements(manifest, ballot):
+                statements.append(statement)
+                owners.append(index)
+        except (BallotError, InvalidInput):
+            bad.add(index)
+    bad.update(owners[position] for position in batch_verify(statements))
+    return sorted(bad)
+
+
+def _anonymous_ballot(manifest: Manifest, district: str, contests: dict[str, Any]) -> Ballot:
+    """The ballot without voter or challenge (no statement uses them), for ballot_statements."""
+    key = manifest.threshold_key.public_key
+    parsed = {
+        contest_id: EncryptedContest.from_dict(
+            raw, key, manifest.contest_encoding(district, contest_id), f"contests.{contest_id}"
+        )
+        for contest_id, raw in contests.items()
+    }
+    return Ballot(manifest.election_id, manifest.hash, district, b"", parsed)
+
+
+class _Pool:
+    """The worker pool (or, with one worker, this process) with the election loaded."""
+
+    def __init__(self, workers: int, initargs: tuple[Any, ...]) -> None:
+        self.workers = workers
+        self.initargs = initargs
+        self.executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Pool:
+        if self.workers > 1:
+            self.executor = ProcessPoolExecutor(
+                self.workers, initializer=_init_worker, initargs=self.initargs
+            )
+        else:
+            _init_worker(*self.initargs)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(cancel_futures=True)
+
+    def map(
+        self, function: Callable[[Any], Any], tasks: Sequence[Any], advance: Callable[[int], None]
+    ) -> Iterable[Any]:
+        if self.executor is None:
+            for task in tasks:
+                result = function(task)
+                advance(len(task))
+                yield result
+            return
+        futures = [self.executor.submit(function, task) for task in tasks]
+        for future, task in zip(futures, tasks, strict=True):
+            result = future.result()
+            advance(len(task))
+            yield result
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+# ------------------------------------------------------------------ the whole tally
+
+
+def process_entries(
+    manifest_document: dict[str, Any],
+    manifest: Manifest,
+    voter_list: VoterList,
+    crls: Sequence[bytes],
+    entries: Sequence[BoxEntry],
+    log: LogSnapshot,
+    paper_voters: Iterable[str] = (),
+    *,
+    workers: int | None = None,
+    progress: ProgressFactory = _no_progress,
+) -> TallyOutcome:
+    """Steps 2 to 5 over the ballot box's entries (in log order)."""
+    workers = workers or os.cpu_count() or 1
+    paper = set(paper_voters)
+    initargs = (manifest.to_dict(), voter_list.to_dict(), list(crls))
+    with _Pool(workers, initargs) as pool:
+        checked: list[Checked] = []
+        advance = progress("checking signatures and certificates", len(entries))
+        for results in pool.map(_check_chunk, _chunks(entries, ENTRIES_PER_TASK), advance):
+            checked.extend(results)
+        checked.sort(key=lambda c: c.index)
+
+        invalid: dict[int, Checked] = {c.index: c for c in checked if not c.valid}
+        valid = [c for c in checked if c.valid]
+        # ballot copying: a ciphertext first cast by another voter
+        first_voter: dict[str, str] = {}
+        by_voter: dict[str, list[Checked]] = defaultdict(list)
+        for c in valid:
+            copied = None
+            for contest in c.contests.values():
+                for ciphertext in contest["ciphertexts"]:
+                    owner = first_voter.setdefault(ciphertext, c.voter or "")
+                    if owner != c.voter:
+                        copied = ciphertext
+            if copied is not None:
+                invalid[c.index] = Checked(
+                    c.index,
+                    c.district,
+                    reason="copied-ciphertext",
+                    detail="a ciphertext of this ballot was cast earlier by another voter",
+                )
+                continue
+            assert c.voter is not None
+            by_voter[c.voter].append(c)
+
+        cancelled = {voter for voter in by_voter if voter in paper}
+        # each remaining voter's candidates, latest first; proofs decide which one counts
+        pending = {voter: list(reversed(ballots)) for voter, ballots in by_voter.items()}
+        counted: dict[str, Checked] = {}
+        to_check = {voter: ballots[0] for voter, ballots in pending.items() if voter not in paper}
+        total_checks = len(to_check)
+        advance = progress("verifying ballot proofs", total_checks)
+        while to_check:
+            items = [(c.index, c.district, c.contests) for c in to_check.values()]
+            bad: set[int] = set()
+            for result in pool.map(_proof_chunk, _chunks(items, BALLOTS_PER_PROOF_TASK), advance):
+                bad.update(result)
+            next_round: dict[str, Checked] = {}
+            for voter, candidate in to_check.items():
+                if candidate.index not in bad:
+                    counted[voter] = candidate
+                    continue
+                invalid[candidate.index] = Checked(
+                    candidate.index,
+                    candidate.district,
+                    reason="proof",
+                    detail="a validity proof does not verify",
+                )
+                pending[voter].pop(0)
+                if pending[voter]:
+                    next_round[voter] = pending[voter][0]
+            to_check = next_round
+
+    # account for every ballot
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(Counts().to_dict(), 0))
+    for c in checked:
+        counts[c.district]["received"] += 1
+    for c in invalid.values():
+        counts[c.district]["invalid"] += 1
+    counted_indices = {c.index for c in counted.values()}
+    for voter, ballots in by_voter.items():
+        for c in ballots:
+            if c.index in invalid or c.index in counted_indices:
+                continue
+            if voter in cancelled and c is ballots[-1]:
+                counts[c.district]["cancelled_by_paper"] += 1
+            else:
+                counts[c.district]["superseded"] += 1
+    for c in counted.values():
+        counts[c.district]["counted"] += 1
+    for district in manifest.districts:
+        counts[district.id]  # every district appears, even without ballots
+    report = TallyReport(
+        {name: Counts(**values) for name, values in counts.items()},
+        tuple(
+            InvalidBallot(c.index, c.district, c.reason or "", c.detail)
+            for c in sorted(invalid.values(), key=lambda c: c.index)
+        ),
+    )
+
+    # separate identities from ballots, shuffle, multiply
+    ballots = [AnonymousBallot(c.district, c.contests) for c in counted.values()]
+    secrets.SystemRandom().shuffle(ballots)
+    bundle = ObserversBundle(manifest.election_id, manifest.hash, tuple(ballots))
+    totals = encrypted_totals(manifest, ballots)
+    tally = Tally(
+        manifest_document,
+        log,
+        report.to_dict(),
+        tuple(totals),
+        BundleReference(bundle.hash, len(ballots)),
+    )
+    return TallyOutcome(
+        tally, bundle, CountedVoters(manifest.election_id, tuple(sorted(counted))), report
+    )
+
+
+def encrypted_totals(
+    manifest: Manifest, ballots: Sequence[AnonymousBallot]
+) -> list[EncryptedTotal]:
+    """The product of the counted ciphertexts per district, contest and part, in the
+    manifest's order, on raw integers (never re-randomised)."""
+    from crypto.primitives.modular import mpz
+    from formats.canonical import parse_hex_int
+
+    n2 = mpz(manifest.threshold_key.n_squared)
+    products: dict[tuple[str, str, int], Any] = {}
+    for district, contest in manifest.contests():
+        for part in range(manifest.contest_encoding(district.id, contest.id).parts):
+            products[(district.id, contest.id, part)] = mpz(1)
+    for ballot in ballots:
+        for contest_id, contest in ballot.contests.items():
+            for part, text in enumerate(contest["ciphertexts"]):
+                label = (ballot.district, contest_id, part)
+                products[label] = products[label] * parse_hex_int(text, "ciphertext") % n2
+    return [EncryptedTotal(d, c, p, int(value)) for (d, c, p), value in products.items()]
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def read_paper_voters(path: str | os.PathLike[str]) -> list[str]:
+    """Personal codes of voters who voted on paper: one per line (CSV with a personal_code
+    column also works); blank lines and # comments are ignored."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TallyError(f"{path}: cannot read the paper voter list: {exc.strerror}") from exc
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    if lines and "personal_code" in lines[0].split(","):
+        column = lines[0].split(",").index("personal_code")
+        return [line.split(",")[column].strip() for line in lines[1:]]
+    return lines
+
+
+def read_crls(election_dir: str | os.PathLike[str], named: Sequence[Path] = ()) -> list[bytes]:
+    """The e-ID CAs' CRLs: those named, else every file in ELECTION/crls/."""
+    paths = list(named)
+    if not paths:
+        directory = Path(election_dir) / "crls"
+        if directory.is_dir():
+            paths = sorted(p for p in directory.iterdir() if p.suffix in {".crl", ".pem", ".der"})
+    if not paths:
+        raise TallyError(
+            "no CRL: put the e-ID CAs' CRLs in ELECTION/crls/ or name them with --crl "
+            "(without one, no certificate's revocation at cast time can be checked)"
+        )
+    try:
+        return [p.read_bytes() for p in paths]
+    except OSError as exc:
+        raise TallyError(f"cannot read a CRL: {exc}") from exc
+
+
+def check_errors() -> tuple[type[Exception], ...]:
+    return (FormatError, CryptoError, TallyError)

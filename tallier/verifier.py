@@ -1,0 +1,845 @@
+"""The observers' verifier: re-check an election record from the published material alone.
+
+Independent of the code that produced the record: this module imports crypto/ and formats/
+only, never tallier's processing (tallier/process.py, tallier/combine.py). Each check is listed,
+with exactly what it compares, in docs/spec.md, "Verifier checks"; the ids below are the ones
+the spec uses.
+
+The verifier takes whatever it is given (the public record, optionally the observers'
+bundle) and says which checks it made and which needed material it was not given.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from crypto import merkle, paillier
+from crypto.encoding import decode_totals
+from crypto.errors import CryptoError, DecryptionError, InvalidInput, ProofInvalid
+from crypto.membership import EncryptedContest, batch_verify
+from crypto.threshold import DecryptionShare, ThresholdKey, combine, verify_decryption_share
+from formats.ballot import Ballot, ballot_statements
+from formats.canonical import DOMAINS, FormatError, b64url
+from formats.manifest import Manifest
+from formats.receipt import LogHead
+from formats.record import (
+    COUNT_FIELDS,
+    TALLY_KIND,
+    UNASSIGNED,
+    AnonymousBallot,
+    Counts,
+    Decryption,
+    ElectionRecord,
+    ObserversBundle,
+    Tally,
+    TallyReport,
+)
+from formats.signed import open_signed
+
+PASS, FAIL, NOT_MADE = "pass", "fail", "not made"
+# Ballots per task handed to a worker: each task is one batch (one n-bit exponentiation).
+BALLOTS_PER_TASK = 256
+MAX_PROBLEMS_LISTED = 20
+
+# (check id, title) in the order they run and print.
+CHECKS = (
+    ("record", "record format"),
+    ("manifest", "signed manifest and election key"),
+    ("manifest-anchor", "manifest is the one the officials published"),
+    ("log-head", "collector's signed log head"),
+    ("log-leaves", "leaf hashes rebuild the signed log head"),
+    ("report", "tally report counts add up"),
+    ("totals", "encrypted totals: one per district, contest and part, each valid"),
+    ("bundle", "observers' bundle matches the record"),
+    ("ballots", "counted ballots are well formed for their district"),
+    ("ballot-proofs", "every ballot validity proof verifies"),
+    ("duplicates", "no ciphertext appears twice"),
+    ("totals-products", "encrypted totals are the products of the counted ballots"),
+    ("shares", "every decryption share proof verifies against the verification keys"),
+    ("threshold", "at least t trustees' valid shares"),
+    ("plaintexts", "plaintexts are the combination of the decryption shares"),
+    ("results", "results decode from the plaintexts"),
+    ("results-report", "each contest's votes equal the district's counted ballots"),
+)
+TITLES = dict(CHECKS)
+
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+
+
+@dataclass
+class Check:
+    id: str
+    title: str
+    status: str
+    detail: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class Verdict:
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.status == PASS for check in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.status == FAIL]
+
+    @property
+    def not_made(self) -> list[Check]:
+        return [c for c in self.checks if c.status == NOT_MADE]
+
+    def check(self, check_id: str) -> Check:
+        for check in self.checks:
+            if check.id == check_id:
+                return check
+        raise KeyError(check_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "passed": sum(c.status == PASS for c in self.checks),
+            "failed": len(self.failed),
+            "not_made": len(self.not_made),
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+def _no_progress(description: str, total: int) -> Callable[[int], None]:
+    return lambda advance: None
+
+
+class _Run:
+    """One verification: collects the checks in order."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, Check] = {}
+
+    def passed(self, check_id: str, detail: str) -> None:
+        self.results[check_id] = Check(check_id, TITLES[check_id], PASS, detail)
+
+    def failed(self, check_id: str, problems: Sequence[str], detail: str = "") -> None:
+        listed = list(problems[:MAX_PROBLEMS_LISTED])
+        if len(problems) > MAX_PROBLEMS_LISTED:
+            listed.append(f"... and {len(problems) - MAX_PROBLEMS_LISTED} more")
+        self.results[check_id] = Check(check_id, TITLES[check_id], FAIL, detail, listed)
+
+    def outcome(self, check_id: str, problems: Sequence[str], detail: str) -> bool:
+        if problems:
+            self.failed(check_id, problems, detail)
+            return False
+        self.passed(check_id, detail)
+        return True
+
+    def not_made(self, check_id: str, why: str) -> None:
+        self.results.setdefault(check_id, Check(check_id, TITLES[check_id], NOT_MADE, why))
+
+    def verdict(self) -> Verdict:
+        return Verdict([self.results.get(i) or Check(i, t, NOT_MADE, "") for i, t in CHECKS])
+
+
+def verify_record(
+    record: Any,
+    bundle: Any | None = None,
+    *,
+    workers: int | None = None,
+    expected_fingerprint: str | None = None,
+    organiser_certificate: x509.Certificate | None = None,
+    progress: ProgressFactory = _no_progress,
+) -> Verdict:
+    """Run every check on a record document (parsed JSON) and, when given, the observers'
+    bundle document. Never raises for bad material: every problem is a failed check."""
+    run = _Run()
+    is_tally = isinstance(record, Mapping) and record.get("kind") == TALLY_KIND
+    try:
+        if is_tally:
+            parsed: ElectionRecord | Tally = Tally.from_dict(record)
+        else:
+            parsed = ElectionRecord.from_dict(record)
+    except (FormatError, InvalidInput) as exc:
+        run.failed("record", [f"the record is malformed: {exc}"])
+        for check_id, _ in CHECKS:
+            run.not_made(check_id, "the record could not be read")
+        return run.verdict()
+    tally = parsed if isinstance(parsed, Tally) else parsed.tally
+    decryption = None if isinstance(parsed, Tally) else parsed.decryption
+    run.passed(
+        "record",
+        ("a tally (not decrypted yet): " if decryption is None else "")
+        + f"{len(tally.totals)} encrypted totals, {len(tally.log.leaves)} log leaves"
+        + (f", {len(decryption.trustees)} trustees' shares" if decryption else ""),
+    )
+    _Verifier(
+        run, tally, decryption, workers, expected_fingerprint, organiser_certificate, progress
+    ).run(bundle)
+    return run.verdict()
+
+
+class _Verifier:
+    def __init__(
+        self,
+        run: _Run,
+        tally: Tally,
+        decryption: Decryption | None,
+        workers: int | None,
+        expected_fingerprint: str | None,
+        organiser_certificate: x509.Certificate | None,
+        progress: ProgressFactory,
+    ) -> None:
+        self.r = run
+        self.tally = tally
+        self.decryption = decryption
+        self.workers = workers or os.cpu_count() or 1
+        self.expected_fingerprint = expected_fingerprint
+        self.organiser_certificate = organiser_certificate
+        self.progress = progress
+        self.manifest: Manifest | None = None
+        self.key: ThresholdKey | None = None
+        self.report: TallyReport | None = None
+        self.totals_ok = False
+
+    # ----------------------------------------------------------------------------------
+
+    def run(self, bundle_doc: Any | None) -> None:
+        self.check_manifest()
+        self.check_log()
+        self.check_report()
+        self.check_totals()
+        if bundle_doc is None:
+            for check_id in ("bundle", "ballots", "ballot-proofs", "duplicates", "totals-products"):
+                self.r.not_made(check_id, "needs the observers' bundle (not given)")
+        elif self.manifest is None or self.key is None:
+            for check_id in ("bundle", "ballots", "ballot-proofs", "duplicates", "totals-products"):
+                self.r.not_made(check_id, "needs a readable manifest with its key")
+        else:
+            self.check_bundle(bundle_doc)
+        self.check_decryption()
+
+    # ---------------------------------------------------------------- manifest and log
+
+    def check_manifest(self) -> None:
+        manifest, certificate, problems = open_manifest(self.tally.manifest)
+        if manifest is None:
+            self.r.failed("manifest", problems)
+            self.r.not_made("manifest-anchor", "needs a readable manifest")
+            return
+        key: ThresholdKey | None = None
+        try:
+            key = manifest.threshold_key
+        except FormatError as exc:
+            problems.append(f"election key: {exc}")
+        self.manifest = manifest
+        self.key = key
+        signer = _certificate_line(certificate) if certificate is not None else "nobody"
+        self.r.outcome(
+            "manifest",
+            problems,
+            f"election {manifest.election_id}, signed by {signer}, {len(manifest.districts)} "
+            "districts"
+            + (f", {key.bits}-bit key, {key.threshold} of {key.trustees} trustees" if key else ""),
+        )
+        self.check_anchor(manifest, certificate)
+
+    def check_anchor(self, manifest: Manifest, certificate: x509.Certificate | None) -> None:
+        if self.expected_fingerprint is None and self.organiser_certificate is None:
+            self.r.not_made(
+                "manifest-anchor",
+                f"fingerprint {manifest.fingerprint}: compare it with the one the officials "
+                "published, or pass --fingerprint / --organiser-cert",
+            )
+            return
+        problems = []
+        if self.expected_fingerprint is not None:
+            expected = "".join(self.expected_fingerprint.split()).lower()
+            if manifest.fingerprint != expected:
+                problems.append(
+                    f"manifest fingerprint {manifest.fingerprint} is not the published {expected}"
+                )
+        if self.organiser_certificate is not None:
+            pinned = self.organiser_certificate.fingerprint(hashes.SHA256())
+            if certificate is None or certificate.fingerprint(hashes.SHA256()) != pinned:
+                problems.append(
+                    "manifest is not signed by the pinned organiser certificate "
+                    f"{_certificate_line(self.organiser_certificate)}"
+                )
+        self.r.outcome("manifest-anchor", problems, f"fingerprint {manifest.fingerprint}")
+
+    def check_log(self) -> None:
+        log = self.tally.log
+        if self.manifest is None:
+            self.r.not_made("log-head", "needs a readable manifest (the collector's certificate)")
+            head: LogHead | None = None
+            try:
+                head = LogHead.from_dict(_payload_of(log.head), "log.head")
+            except (FormatError, KeyError, TypeError):
+                head = None
+        else:
+            head, problems = open_log_head(log.head, self.manifest)
+            if head is not None and head.election_id != self.manifest.election_id:
+                problems.append(
+                    f"log head is for election {head.election_id!r}, "
+                    f"not {self.manifest.election_id!r}"
+                )
+            detail = f"size {head.size}, root {head.root_hash.hex()[:16]}..." if head else ""
+            self.r.outcome("log-head", problems, detail)
+        if head is None:
+            self.r.not_made("log-leaves", "needs a readable log head")
+            return
+        problems = []
+        if len(log.leaves) != head.size:
+            problems.append(
+                f"{len(log.leaves)} leaf hashes but the signed log head has size {head.size}"
+            )
+        root = merkle.root_hash(list(log.leaves))
+        if root != head.root_hash:
+            problems.append(
+                f"leaf hashes rebuild root {root.hex()[:16]}..., the signed head says "
+                f"{head.root_hash.hex()[:16]}..."
+            )
+        self.log_size = head.size
+        self.r.outcome("log-leaves", problems, f"{len(log.leaves)} leaves rebuild the signed root")
+
+    # ---------------------------------------------------------------- report
+
+    def check_report(self) -> None:
+        raw = self.tally.report
+        report = TallyReport.from_dict(raw)
+        self.report = report
+        problems: list[str] = []
+        stated = TallyReport.stated_total(raw)
+        total = report.total
+        if stated != total:
+            for name in COUNT_FIELDS:
+                if getattr(stated, name) != getattr(total, name):
+                    problems.append(
+                        f"report total {name} is {getattr(stated, name)}, the districts add up "
+                        f"to {getattr(total, name)}"
+                    )
+        for name, counts in sorted(report.districts.items()):
+            if counts.accounted != counts.received:
+                problems.append(
+                    f"district {name}: received {counts.received} but superseded + cancelled + "
+                    f"invalid + counted = {counts.accounted}"
+                )
+        if self.manifest is not None:
+            known = {d.id for d in self.manifest.districts}
+            for name in sorted(set(report.districts) - known - {UNASSIGNED}):
+                problems.append(f"report names district {name!r}, which the manifest has not")
+            unassigned = report.districts.get(UNASSIGNED, Counts())
+            if unassigned.counted or unassigned.superseded or unassigned.cancelled_by_paper:
+                problems.append("ballots naming no district of the manifest can only be invalid")
+        if len(self.tally.log.leaves) != stated.received:
+            problems.append(
+                f"report says {stated.received} ballots received, the log has "
+                f"{len(self.tally.log.leaves)} leaves"
+            )
+        invalid_by_district = Counter(b.district for b in report.invalid_ballots)
+        for name in sorted(set(invalid_by_district) | set(report.districts)):
+            listed = invalid_by_district.get(name, 0)
+            counted = report.districts.get(name, Counts()).invalid
+            if listed != counted:
+                problems.append(
+                    f"district {name}: {counted} invalid ballots counted, {listed} listed with "
+                    "a reason"
+                )
+        indices = [b.log_index for b in report.invalid_ballots]
+        duplicated = sorted(i for i, k in Counter(indices).items() if k > 1)
+        if duplicated:
+            problems.append(f"invalid ballot log indices listed twice: {duplicated[:10]}")
+        beyond = sorted(i for i in indices if i >= len(self.tally.log.leaves))
+        if beyond:
+            problems.append(f"invalid ballot log indices beyond the log: {beyond[:10]}")
+        if self.tally.bundle.ballots != stated.counted:
+            problems.append(
+                f"report says {stated.counted} ballots counted, the record's observers' bundle "
+                f"reference says {self.tally.bundle.ballots}"
+            )
+        self.r.outcome(
+            "report",
+            problems,
+            f"received {total.received} = superseded {total.superseded} + cancelled by paper "
+            f"{total.cancelled_by_paper} + invalid {total.invalid} + counted {total.counted}",
+        )
+
+    # ---------------------------------------------------------------- totals
+
+    def expected_totals(self) -> list[tuple[str, str, int]]:
+        assert self.manifest is not None
+        return [
+            (district.id, contest.id, part)
+            for district, contest in self.manifest.contests()
+            for part in range(self.manifest.contest_encoding(district.id, contest.id).parts)
+        ]
+
+    def check_totals(self) -> None:
+        if self.manifest is None or self.key is None:
+            self.r.not_made("totals", "needs a readable manifest with its key")
+            return
+        problems: list[str] = []
+        expected = self.expected_totals()
+        found = [(t.district, t.contest, t.part) for t in self.tally.totals]
+        for label in sorted(set(expected) - set(found)):
+            problems.append(f"no encrypted total for {'/'.join(map(str, label))}")
+        for label in sorted(set(found) - set(expected)):
+            problems.append(
+                f"encrypted total {'/'.join(map(str, label))} is not a contest part of the manifest"
+            )
+        if not problems and found != expected:
+            problems.append("encrypted totals are not in the manifest's order")
+        for total in self.tally.totals:
+            try:
+                paillier.check_ciphertext(self.key.public_key, total.ciphertext, "ciphertext")
+            except InvalidInput as exc:
+                problems.append(f"encrypted total {total.label}: {exc.problem}")
+        self.totals_ok = not problems
+        self.r.outcome("totals", problems, f"{len(found)} encrypted totals")
+
+    # ---------------------------------------------------------------- bundle
+
+    def check_bundle(self, bundle_doc: Any) -> None:
+        assert self.manifest is not None and self.key is not None
+        manifest = self.manifest
+        try:
+            bundle = ObserversBundle.from_dict(bundle_doc)
+        except (FormatError, InvalidInput) as exc:
+            self.r.failed("bundle", [f"the observers' bundle is malformed: {exc}"])
+            for check_id in ("ballots", "ballot-proofs", "duplicates", "totals-products"):
+                self.r.not_made(check_id, "the observers' bundle could not be read")
+            return
+        problems: list[str] = []
+        if bundle.hash != self.tally.bundle.hash:
+            problems.append(
+                f"observers' bundle hash {b64url(bundle.hash)} is not the one the record names "
+                f"({b64url(self.tally.bundle.hash)})"
+            )
+        if bundle.election_id != manifest.election_id:
+            problems.append(f"observers' bundle is for election {bundle.election_id!r}")
+        if bundle.manifest_hash != manifest.hash:
+            problems.append("observers' bundle names another manifest hash")
+        if len(bundle.ballots) != self.tally.bundle.ballots:
+            problems.append(
+                f"observers' bundle holds {len(bundle.ballots)} ballots, the record names "
+                f"{self.tally.bundle.ballots}"
+            )
+        by_district = Counter(b.district for b in bundle.ballots)
+        if self.report is not None:
+            for name in sorted(set(by_district) | set(self.report.districts)):
+                counted = self.report.districts.get(name, Counts()).counted
+                if by_district.get(name, 0) != counted:
+                    problems.append(
+                        f"district {name}: the report counts {counted} ballots, the observers' "
+                        f"bundle holds {by_district.get(name, 0)}"
+                    )
+        self.r.outcome("bundle", problems, f"{len(bundle.ballots)} counted ballots")
+
+        parsed, problems = self._parse_ballots(bundle.ballots)
+        self.r.outcome(
+            "ballots", problems, f"{len(parsed)} of {len(bundle.ballots)} ballots well formed"
+        )
+        self._check_proofs(bundle.ballots)
+        self._check_duplicates(parsed)
+        districts = [b.district for b in bundle.ballots]
+        self._check_products(parsed, districts, bad_shape=bool(problems))
+
+    def _parse_ballots(
+        self, ballots: Sequence[AnonymousBallot]
+    ) -> tuple[dict[int, dict[str, EncryptedContest]], list[str]]:
+        assert self.manifest is not None and self.key is not None
+        parsed: dict[int, dict[str, EncryptedContest]] = {}
+        problems: list[str] = []
+        public = self.key.public_key
+        for index, ballot in enumerate(ballots):
+            try:
+                parsed[index] = parse_anonymous_ballot(self.manifest, public, ballot, index)
+            except (InvalidInput, FormatError) as exc:
+                problems.append(str(exc))
+        return parsed, problems
+
+    def _check_proofs(self, ballots: Sequence[AnonymousBallot]) -> None:
+        assert self.manifest is not None
+        tasks = [
+            (start, [b.to_dict() for b in ballots[start : start + BALLOTS_PER_TASK]])
+            for start in range(0, len(ballots), BALLOTS_PER_TASK)
+        ]
+        advance = self.progress("ballot proofs", len(ballots))
+        bad: dict[int, str] = {}
+        manifest_doc = self.manifest.to_dict()
+        if self.workers <= 1 or len(tasks) <= 1:
+            _init_worker(manifest_doc)
+            for start, chunk in tasks:
+                bad.update(_verify_chunk(start, chunk))
+                advance(len(chunk))
+        else:
+            with ProcessPoolExecutor(
+                self.workers, initializer=_init_worker, initargs=(manifest_doc,)
+            ) as pool:
+                futures = [pool.submit(_verify_chunk, start, chunk) for start, chunk in tasks]
+                for future, (_, chunk) in zip(futures, tasks, strict=True):
+                    bad.update(future.result())
+                    advance(len(chunk))
+        problems = [f"ballot {index}: {bad[index]}" for index in sorted(bad)]
+        self.r.outcome(
+            "ballot-proofs",
+            problems,
+            f"{len(ballots) - len(bad)} of {len(ballots)} ballots' proofs verify "
+            f"(batched, {self.workers} workers)",
+        )
+
+    def _check_duplicates(self, parsed: Mapping[int, Mapping[str, EncryptedContest]]) -> None:
+        first: dict[int, tuple[int, str]] = {}
+        problems: list[str] = []
+        count = 0
+        for index, contests in sorted(parsed.items()):
+            for contest_id, contest in contests.items():
+                for part, ciphertext in enumerate(contest.ciphertexts):
+                    count += 1
+                    where = f"ballot {index} contest {contest_id} part {part}"
+                    if ciphertext in first:
+                        _, other_where = first[ciphertext]
+                        problems.append(f"ciphertext of {where} duplicates {other_where}")
+                    else:
+                        first[ciphertext] = (index, where)
+        self.r.outcome("duplicates", problems, f"{count} ciphertexts, all distinct")
+
+    def _check_products(
+        self,
+        parsed: Mapping[int, Mapping[str, EncryptedContest]],
+        districts: Sequence[str],
+        bad_shape: bool,
+    ) -> None:
+        assert self.manifest is not None and self.key is not None
+        if bad_shape:
+            self.r.not_made("totals-products", "some counted ballots are malformed")
+            return
+        n2 = self.key.n_squared
+        products: dict[tuple[str, str, int], int] = {label: 1 for label in self.expected_totals()}
+        for index, contests in parsed.items():
+            for contest_id, contest in contests.items():
+                for part, ciphertext in enumerate(contest.ciphertexts):
+                    label = (districts[index], contest_id, part)
+                    products[label] = products[label] * ciphertext % n2
+        problems = []
+        recorded = {(t.district, t.contest, t.part): t.ciphertext for t in self.tally.totals}
+        for label, product in products.items():
+            if recorded.get(label) != product:
+                problems.append(
+                    f"encrypted total {'/'.join(map(str, label))} is not the product of the "
+                    "counted ballots' ciphertexts"
+                )
+        self.r.outcome(
+            "totals-products", problems, f"{len(products)} totals recomputed from the ballots"
+        )
+
+    # ---------------------------------------------------------------- decryption
+
+    def check_decryption(self) -> None:
+        if self.decryption is None:
+            for check_id in ("shares", "threshold", "plaintexts", "results", "results-report"):
+                self.r.not_made(check_id, "the tally is not decrypted yet")
+            return
+        if self.manifest is None or self.key is None:
+            for check_id in ("shares", "threshold", "plaintexts", "results", "results-report"):
+                self.r.not_made(check_id, "needs a readable manifest with its key")
+            return
+        key, manifest = self.key, self.manifest
+        decryption = self.decryption
+        assert decryption is not None
+        totals = self.tally.totals
+        tally_hash = self.tally.hash
+        contexts = [
+            manifest.proof_context(t.district, t.contest, t.part) if self.totals_ok else None
+            for t in totals
+        ]
+        problems: list[str] = []
+        valid: dict[int, list[DecryptionShare]] = {}
+        seen: set[int] = set()
+        work = sum(len(t.shares) for t in decryption.trustees)
+        advance = self.progress("decryption shares", work)
+        for position, trustee in enumerate(decryption.trustees):
+            name = f"trustee {trustee.trustee}"
+            trustee_problems: list[str] = []
+            if not 1 <= trustee.trustee <= key.trustees:
+                problems.append(f"{name}: not a trustee of the key (indices 1..{key.trustees})")
+                advance(len(trustee.shares))
+                continue
+            if trustee.trustee in seen:
+                problems.append(f"{name}: shares given twice (shares[{position}])")
+                advance(len(trustee.shares))
+                continue
+            seen.add(trustee.trustee)
+            if trustee.tally_hash != tally_hash:
+                trustee_problems.append(f"{name}: shares are for another tally (tally hash)")
+            if len(trustee.shares) != len(totals):
+                trustee_problems.append(
+                    f"{name}: {len(trustee.shares)} shares for {len(totals)} encrypted totals"
+                )
+            parsed: list[DecryptionShare] = []
+            for total, raw, context in zip(totals, trustee.shares, contexts, strict=False):
+                try:
+                    share = DecryptionShare.from_dict(raw, key, f"{name} share of {total.label}")
+                    if share.index != trustee.trustee:
+                        raise ProofInvalid(
+                            name, f"share of {total.label} is for trustee {share.index}"
+                        )
+                    if context is None:
+                        raise ProofInvalid(name, "the encrypted totals are invalid")
+                    verify_decryption_share(key, total.ciphertext, share, context)
+                    parsed.append(share)
+                except ProofInvalid as exc:
+                    trustee_problems.append(f"{name}: share of {total.label}: {exc.problem}")
+                except (InvalidInput, FormatError) as exc:
+                    trustee_problems.append(f"{name}: {exc}")
+                advance(1)
+            problems.extend(trustee_problems)
+            if not trustee_problems:
+                valid[trustee.trustee] = parsed
+        self.r.outcome(
+            "shares",
+            problems,
+            f"{len(valid)} trustees' shares verify "
+            f"({', '.join(map(str, sorted(valid))) or 'none'})",
+        )
+        if len(valid) < key.threshold:
+            self.r.failed(
+                "threshold",
+                [f"only {len(valid)} trustees' shares verify, the key needs {key.threshold}"],
+            )
+        else:
+            self.r.passed("threshold", f"{len(valid)} valid of {key.threshold} needed")
+        self.check_plaintexts(valid, contexts)
+
+    def check_plaintexts(
+        self, valid: Mapping[int, list[DecryptionShare]], contexts: Sequence[Any]
+    ) -> None:
+        assert self.key is not None and self.manifest is not None
+        key = self.key
+        assert self.decryption is not None
+        totals = self.tally.totals
+        plaintexts = self.decryption.plaintexts
+        problems: list[str] = []
+        if len(plaintexts) != len(totals):
+            problems.append(f"{len(plaintexts)} plaintexts for {len(totals)} encrypted totals")
+        if len(valid) < key.threshold or not self.totals_ok:
+            self.r.not_made("plaintexts", "needs t trustees' valid shares of valid totals")
+            plaintexts_ok = False
+        else:
+            used = sorted(valid)[: key.threshold]
+            for position, (total, context) in enumerate(zip(totals, contexts, strict=True)):
+                shares = [valid[i][position] for i in used]
+                try:
+                    combination = combine(key, total.ciphertext, shares, context)
+                except CryptoError as exc:
+                    problems.append(f"encrypted total {total.label}: {exc}")
+                    continue
+                if position < len(plaintexts) and plaintexts[position] != combination.plaintext:
+                    problems.append(
+                        f"plaintext of {total.label} is not what the trustees' shares decrypt to"
+                    )
+            plaintexts_ok = self.r.outcome(
+                "plaintexts",
+                problems,
+                f"{len(totals)} plaintexts combined from trustees {', '.join(map(str, used))}",
+            )
+        self.check_results(plaintexts_ok or len(plaintexts) == len(totals))
+
+    def check_results(self, plaintexts_usable: bool) -> None:
+        assert self.manifest is not None
+        manifest = self.manifest
+        if not plaintexts_usable or not self.totals_ok:
+            self.r.not_made("results", "needs one plaintext per valid encrypted total")
+            self.r.not_made("results-report", "needs the results")
+            return
+        plaintexts = self.decryption.plaintexts
+        by_label = {
+            (t.district, t.contest, t.part): p
+            for t, p in zip(self.tally.totals, plaintexts, strict=True)
+        }
+        recorded: dict[tuple[str, str], tuple[int, ...]] = {}
+        problems: list[str] = []
+        for result in self.decryption.results:
+            label = (result.district, result.contest)
+            if label in recorded:
+                problems.append(f"results for {result.district}/{result.contest} given twice")
+            recorded[label] = result.counts
+        decoded: dict[tuple[str, str], list[int]] = {}
+        for district, contest in manifest.contests():
+            label = (district.id, contest.id)
+            enc = manifest.contest_encoding(district.id, contest.id)
+            parts = [by_label[(district.id, contest.id, part)] for part in range(enc.parts)]
+            try:
+                counts = decode_totals(enc, parts, manifest.max_voters)
+            except (DecryptionError, InvalidInput) as exc:
+                problems.append(f"{district.id}/{contest.id}: plaintexts do not decode: {exc}")
+                continue
+            decoded[label] = counts
+            if label not in recorded:
+                problems.append(f"no results for {district.id}/{contest.id}")
+            elif list(recorded[label]) != counts:
+                problems.append(
+                    f"results for {district.id}/{contest.id} are {list(recorded[label])}, the "
+                    f"plaintexts decode to {counts}"
+                )
+        for label in sorted(set(recorded) - {(d.id, c.id) for d, c in manifest.contests()}):
+            problems.append(f"results for {'/'.join(label)}, which the manifest has not")
+        self.r.outcome("results", problems, f"{len(decoded)} contests decoded")
+        if self.report is None:
+            self.r.not_made("results-report", "needs the report")
+            return
+        problems = []
+        for (district_id, contest_id), counts in sorted(decoded.items()):
+            counted = self.report.districts.get(district_id, Counts()).counted
+            if sum(counts) != counted:
+                problems.append(
+                    f"{district_id}/{contest_id}: {sum(counts)} votes, but the report counts "
+                    f"{counted} ballots in district {district_id}"
+                )
+        self.r.outcome(
+            "results-report", problems, "every 1-of-L contest has one vote per counted ballot"
+        )
+
+
+def _payload_of(document: Mapping[str, Any]) -> Any:
+    return document.get("payload", document)
+
+
+def _certificate_line(certificate: x509.Certificate) -> str:
+    fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
+    return f"{certificate.subject.rfc4514_string()} (SHA-256 {fingerprint[:16]}...)"
+
+
+def open_manifest(document: Any) -> tuple[Manifest | None, x509.Certificate | None, list[str]]:
+    """The manifest, its signer's certificate and the problems found. A manifest whose
+    signature fails is still parsed (unsigned) so that the other checks can say more."""
+    problems: list[str] = []
+    certificate = None
+    payload: Any = None
+    try:
+        payload, certificate, _ = open_signed(document, DOMAINS["manifest"], where="manifest")
+    except (CryptoError, FormatError) as exc:
+        problems.append(f"manifest signature: {exc}")
+        payload = document.get("payload") if isinstance(document, Mapping) else None
+    if payload is None:
+        return None, certificate, problems
+    try:
+        manifest = Manifest.from_dict(payload)
+    except (FormatError, CryptoError) as exc:
+        problems.append(f"manifest: {exc}")
+        return None, certificate, problems
+    if manifest.is_draft:
+        problems.append("manifest: has no election key")
+    return manifest, certificate, problems
+
+
+def open_log_head(document: Any, manifest: Manifest) -> tuple[LogHead | None, list[str]]:
+    """The log head, if one of the manifest's collector certificates signed it."""
+    problems: list[str] = []
+    collectors = manifest.trust.collectors()
+    payload: Any = None
+    if not collectors:
+        problems.append("the manifest names no collector certificate to check the head with")
+    for certificate in collectors:
+        try:
+            payload, _, _ = open_signed(
+                document, DOMAINS["log_head"], expected_cert=certificate, where="log.head"
+            )
+            break
+        except (CryptoError, FormatError) as exc:
+            last = exc
+    else:
+        if collectors:
+            problems.append(f"log head signature: {last}")
+    if payload is None:
+        payload = document.get("payload") if isinstance(document, Mapping) else None
+    try:
+        return LogHead.from_dict(payload, "log.head.payload"), problems
+    except FormatError as exc:
+        problems.append(str(exc))
+        return None, problems
+
+
+# ------------------------------------------------------------------------ ballots
+
+
+def parse_anonymous_ballot(
+    manifest: Manifest, public: paillier.PublicKey, ballot: AnonymousBallot, index: int
+) -> dict[str, EncryptedContest]:
+    """Its contests, parsed and validated: exactly the contests of its district."""
+    where = f"ballot {index}"
+    try:
+        district = manifest.district(ballot.district)
+    except FormatError:
+        raise InvalidInput(where, f"district {ballot.district!r} is not in the manifest") from None
+    wanted = [c.id for c in district.contests]
+    if sorted(ballot.contests) != sorted(wanted):
+        raise InvalidInput(
+            where,
+            f"contests {sorted(ballot.contests)} are not those of district {district.id} "
+            f"({sorted(wanted)})",
+        )
+    return {
+        contest_id: EncryptedContest.from_dict(
+            ballot.contests[contest_id],
+            public,
+            manifest.contest_encoding(district.id, contest_id),
+            f"{where} contest {contest_id}",
+        )
+        for contest_id in wanted
+    }
+
+
+_WORKER_MANIFEST: Manifest | None = None
+
+
+def _init_worker(manifest_doc: dict[str, Any]) -> None:
+    global _WORKER_MANIFEST
+    _WORKER_MANIFEST = Manifest.from_dict(manifest_doc)
+
+
+def _verify_chunk(start: int, ballots: Sequence[dict[str, Any]]) -> dict[int, str]:
+    """Bad ballots of a chunk (global index -> reason): one batch over all their proofs."""
+    manifest = _WORKER_MANIFEST
+    assert manifest is not None
+    public = manifest.threshold_key.public_key
+    bad: dict[int, str] = {}
+    statements = []
+    owners: list[int] = []
+    for offset, raw in enumerate(ballots):
+        index = start + offset
+        try:
+            ballot = AnonymousBallot.from_dict(raw, f"ballot {index}")
+            contests = parse_anonymous_ballot(manifest, public, ballot, index)
+            # ballot_statements (formats.ballot) is the one home of which proofs a ballot
+            # needs; the anonymous ballot has no challenge, which no statement uses.
+            parsed = Ballot(manifest.election_id, manifest.hash, ballot.district, b"", contests)
+            for statement in ballot_statements(manifest, parsed):
+                statements.append(statement)
+                owners.append(index)
+        except (InvalidInput, FormatError) as exc:
+            bad[index] = f"malformed: {exc}"
+    for position in batch_verify(statements):
+        bad.setdefault(owners[position], "a validity proof does not verify")
+    return bad
+
+
+def chunked(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
