@@ -310,3 +310,5 @@ def voters_list(election: Path) -> None:
 from ceremonies.pki_cli import pki  # noqa: E402
 
 ceremony.add_command(pki)
+from ceremonies.decrypt_cli import decrypt  # noqa: E402
+ceremony.add_command(decrypt)

@@ -1,10 +1,202 @@
-"""`ivote tally`: The air-gapped tallier."""
+"""`ivote tally`: the air-gapped tallier: process the ballot box, combine the decryption."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+F = TypeVar("F", bound=Callable[..., Any])
+_err = Console(stderr=True)
+
+
+def _clean_errors(command: F) -> F:
+    """The project's errors become a one-line message and a non-zero exit, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from crypto.errors import CryptoError
+        from formats.canonical import FormatError
+        from tallier.combine import CombineError
+        from tallier.process import TallyError
+
+        try:
+            return command(*args, **kwargs)
+        except (FormatError, CryptoError, TallyError, CombineError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """A factory of rich progress bars on stderr: factory(description, total) -> advance."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=_err,
+        transient=False,
+        disable=not enabled,
+    )
+
+    def factory(description: str, total: int) -> Callable[[int], None]:
+        task = progress.add_task(description, total=total)
+        return lambda advance: progress.advance(task, advance)
+
+    with progress:
+        yield factory
 
 
 @click.group(name="tally")
 def tally() -> None:
     """The air-gapped tallier."""
+
+
+@tally.command(name="process")
+@click.option(
+    "--election",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The election directory (signed manifest, organiser.pem, voter lists, crls/).",
+)
+@click.option(
+    "--ballot-box",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The collector's export (ballotbox.zip).",
+)
+@click.option(
+    "--paper-voters",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Personal codes of voters who voted on paper, one per line: their i-votes are cancelled.",
+)
+@click.option(
+    "--crl",
+    "crls",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="An e-ID CA's CRL (default: every file in ELECTION/crls/).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The tally directory to write (tally.json, observers-bundle.json, counted-voters.json).",
+)
+@click.option("--workers", type=int, default=None, help="Processes (default: every core).")
+@_clean_errors
+def process(
+    election: Path,
+    ballot_box: Path,
+    paper_voters: Path | None,
+    crls: tuple[Path, ...],
+    out: Path,
+    workers: int | None,
+) -> None:
+    """Check the ballot box and every ballot, keep the latest per voter, drop paper voters,
+    shuffle, verify every proof and multiply the encrypted totals."""
+    from formats.record import TALLY_FILE, write_tally_dir
+    from tallier.process import TallyError, process_ballot_box
+
+    if (out / TALLY_FILE).exists():
+        raise TallyError(f"{out} already holds a tally; refusing to overwrite it")
+    with progress_bars() as factory:
+        outcome = process_ballot_box(
+            election, ballot_box, paper_voters, list(crls), workers=workers, progress=factory
+        )
+    write_tally_dir(out, outcome.tally, outcome.bundle, outcome.counted_voters)
+    _print_report(outcome.report)
+    click.echo(
+        f"Tally written to {out}. The list of voters whose i-vote counts "
+        f"({out / 'counted-voters.json'}) is for the polling stations only: never publish it "
+        "with the record."
+    )
+
+
+def _print_report(report: Any) -> None:
+    from formats.record import COUNT_FIELDS
+
+    table = Table(title="Tally report")
+    table.add_column("district")
+    for name in COUNT_FIELDS:
+        table.add_column(name.replace("_", " "), justify="right")
+    for district, counts in sorted(report.districts.items()):
+        table.add_row(district, *(str(getattr(counts, n)) for n in COUNT_FIELDS))
+    total = report.total
+    table.add_row("total", *(str(getattr(total, n)) for n in COUNT_FIELDS), style="bold")
+    Console().print(table)
+    reasons: dict[str, int] = {}
+    for ballot in report.invalid_ballots:
+        reasons[ballot.reason] = reasons.get(ballot.reason, 0) + 1
+    for reason, count in sorted(reasons.items()):
+        click.echo(f"invalid: {count} x {reason}")
+
+
+@tally.command(name="combine")
+@click.option(
+    "--tally",
+    "tally_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The tally directory from `ivote tally process`.",
+)
+@click.option(
+    "--shares",
+    "share_paths",
+    required=True,
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A trustee's decryption shares (from `ivote ceremony decrypt`); give at least t.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The record directory to write (record.json and the observers' bundle).",
+)
+@_clean_errors
+def combine(tally_path: Path, share_paths: tuple[Path, ...], out: Path) -> None:
+    """Verify every decryption share, combine t valid ones, decode, write the record."""
+    from formats.record import read_bundle, read_shares, read_tally, write_record_dir
+    from tallier.combine import combine_tally
+
+    tally_doc = read_tally(tally_path)
+    trustees = [read_shares(path) for path in share_paths]
+    with progress_bars() as factory:
+        combined = combine_tally(tally_doc, trustees, factory("checking trustees", len(trustees)))
+    for trustee, reason in sorted(combined.rejected.items()):
+        click.echo(f"REJECTED trustee {trustee}: {reason}", err=True)
+    bundle = read_bundle(tally_path) if tally_path.is_dir() else None
+    write_record_dir(out, combined.record, bundle)
+    _print_results(combined)
+    click.echo(
+        f"Decrypted with trustees {', '.join(map(str, combined.used))}; record written to {out}"
+    )
+
+
+def _print_results(combined: Any) -> None:
+    manifest = combined.manifest
+    console = Console()
+    from formats.record import results_by_district
+
+    for district_id, results in results_by_district(combined.record.decryption.results).items():
+        district = manifest.district(district_id)
+        for result in results:
+            contest = district.contest(result.contest)
+            table = Table(title=f"{district.name} - {contest.name}")
+            table.add_column("no.", justify="right")
+            table.add_column("candidate")
+            table.add_column("party")
+            table.add_column("votes", justify="right")
+            for candidate, votes in zip(contest.candidates, result.counts, strict=True):
+                table.add_row(str(candidate.number), candidate.name, candidate.party, str(votes))
+            console.print(table)

@@ -430,3 +430,58 @@ def read_crls(election_dir: str | os.PathLike[str], named: Sequence[Path] = ()) 
 
 def check_errors() -> tuple[type[Exception], ...]:
     return (FormatError, CryptoError, TallyError)
+
+
+def process_ballot_box(
+    election_dir: str | os.PathLike[str],
+    box_path: str | os.PathLike[str],
+    paper_voters_path: str | os.PathLike[str] | None = None,
+    crl_paths: Sequence[Path] = (),
+    *,
+    workers: int | None = None,
+    progress: ProgressFactory = _no_progress,
+) -> TallyOutcome:
+    """The whole of `ivote tally process`: step 1 here, steps 2-5 in process_entries."""
+    from formats.ballotbox import read_ballot_box
+    from formats.files import read_json_file
+    from formats.manifest import ElectionDirectory, load_signed_manifest
+
+    election = ElectionDirectory(election_dir)
+    manifest = load_signed_manifest(
+        election.signed_manifest,
+        organiser_certificate=_read_pinned(election.organiser_certificate),
+    )
+    document = read_json_file(election.signed_manifest, str(election.signed_manifest))
+    lists = election.voter_lists(manifest)
+    crls = read_crls(election_dir, crl_paths)
+    paper = read_paper_voters(paper_voters_path) if paper_voters_path else []
+    box = read_ballot_box(box_path, manifest)
+    if box.voter_lists[-1].hash != lists[-1].hash:
+        raise TallyError(
+            f"the ballot box was exported with voter list version "
+            f"{box.voter_lists[-1].list_version}, the election directory's newest is version "
+            f"{lists[-1].list_version}: bring the election directory up to date"
+        )
+    entries = [BoxEntry(e.log_index, e.ballot, e.receipt.received) for e in box.entries]
+    log = LogSnapshot(box.index["log_head"], tuple(e.receipt.leaf_hash for e in box.entries))
+    return process_entries(
+        document,
+        manifest,
+        lists[-1],
+        crls,
+        entries,
+        log,
+        paper,
+        workers=workers,
+        progress=progress,
+    )
+
+
+def _read_pinned(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise TallyError(
+            f"{path}: cannot read the organiser's certificate to check the manifest "
+            f"({exc.strerror})"
+        ) from exc
