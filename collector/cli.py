@@ -1,10 +1,177 @@
-"""`ivote collector`: The online ballot collector."""
+"""`ivote collector`: the online ballot collector (serve) and the officials' close and export."""
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
 import click
+
+from crypto.errors import CryptoError
+from formats.canonical import FormatError
+
+PASSPHRASE_ENV = "IVOTE_COLLECTOR_PASSPHRASE"  # noqa: S105 (the name of the variable)
+
+
+def _settings(
+    election: Path, db: str | None, key: Path | None, passphrase_file: Path | None, crl: tuple
+) -> Any:
+    from collector.db import default_url
+    from collector.service import Settings
+
+    if passphrase_file is not None:
+        try:
+            passphrase = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise click.ClickException(f"{passphrase_file}: cannot read ({exc.strerror})") from exc
+    elif os.environ.get(PASSPHRASE_ENV):
+        passphrase = os.environ[PASSPHRASE_ENV]
+    else:
+        passphrase = click.prompt("Collector key passphrase", hide_input=True)
+    return Settings(
+        election_dir=election,
+        db_url=db or default_url(election),
+        key_path=key or election / "collector.p12",
+        passphrase=passphrase,
+        crl_paths=tuple(crl),
+    )
+
+
+def _open(settings: Any) -> Any:
+    from collector.service import ConfigurationError, Election
+
+    try:
+        return Election(settings)
+    except (ConfigurationError, FormatError, CryptoError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _common(function: Any) -> Any:
+    options = [
+        click.option(
+            "--election",
+            "election",
+            required=True,
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            help="The election directory (signed manifest, voter lists, crls/).",
+        ),
+        click.option(
+            "--db",
+            default=None,
+            help="SQLAlchemy URL; default: a SQLite file in the election directory. "
+            "postgresql+psycopg://... for several collector processes.",
+        ),
+        click.option(
+            "--key",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="The collector's PKCS#12 key (default ELECTION/collector.p12).",
+        ),
+        click.option(
+            "--passphrase-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help=f"File holding the key's passphrase (else ${PASSPHRASE_ENV}, else a prompt).",
+        ),
+        click.option(
+            "--crl",
+            multiple=True,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="e-ID CA CRL file (repeatable); default every file in ELECTION/crls/.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
 
 
 @click.group(name="collector")
 def collector() -> None:
     """The online ballot collector."""
+
+
+@collector.command()
+@_common
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8420, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Worker processes (default: one per CPU).",
+)
+@click.option("--log-level", default="info", show_default=True)
+def serve(
+    election: Path,
+    db: str | None,
+    key: Path | None,
+    passphrase_file: Path | None,
+    crl: tuple,
+    host: str,
+    port: int,
+    workers: int | None,
+    log_level: str,
+) -> None:
+    """Serve the collector's /v1 API (OpenAPI at /docs) under uvicorn."""
+    import sqlalchemy.exc
+
+    from collector.server import serve as run
+    from collector.service import default_worker_count
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
+    )
+    settings = _settings(election, db, key, passphrase_file, crl)
+    opened = _open(settings)
+    try:
+        run(opened, settings.db_url, host, port, workers or default_worker_count())
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        problem = exc.args[0] if exc.args else exc.__class__.__name__
+        raise click.ClickException(f"database {settings.db_url}: {problem}") from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+
+
+@collector.command()
+@_common
+def close(
+    election: Path, db: str | None, key: Path | None, passphrase_file: Path | None, crl: tuple
+) -> None:
+    """Close the ballot log: no more ballots; sign and print the final log head."""
+    from collector.db import Database
+    from collector.log import BallotLog
+
+    opened = _open(_settings(election, db, key, passphrase_file, crl))
+    database = Database(opened.settings.db_url)
+    try:
+        database.migrate()
+        document = BallotLog(database, opened.manifest.election_id, opened.sign).close()
+    finally:
+        database.dispose()
+    click.echo(document.decode("utf-8"))
+
+
+@collector.command()
+@_common
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The zip file."
+)
+def export(
+    election: Path,
+    db: str | None,
+    key: Path | None,
+    passphrase_file: Path | None,
+    crl: tuple,
+    out: Path,
+) -> None:
+    """Write the signed ballot box of a closed log (every ballot in log order)."""
+    from collector.export import ExportError, export_ballot_box
+
+    opened = _open(_settings(election, db, key, passphrase_file, crl))
+    try:
+        count = export_ballot_box(opened, opened.settings.db_url, out)
+    except (ExportError, FormatError, CryptoError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {out}: {count} ballots")

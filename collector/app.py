@@ -1,0 +1,255 @@
+"""The collector's HTTP API (FastAPI): /v1, JSON in and out, OpenAPI at /docs and
+/openapi.json. docs/spec.md, "Collector API", is the normative description.
+
+Every response body is canonical JSON; every refusal is {"detail": {"code", "message"}} with
+the HTTP status of collector.errors.CODES. Requests are logged (method, path, status, time,
+and for casts the ballot hash and outcome), never ballot contents, identities or keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+
+from collector.db import Database
+from collector.errors import Refusal
+from collector.log import BallotLog
+from collector.service import Checked, Election, ProofBatcher, precheck
+from formats.ballot import verification_code
+from formats.canonical import FORMAT_VERSION, b64url, canonical_bytes, parse_b64url, parse_canonical
+
+log = logging.getLogger("ivote.collector")
+access = logging.getLogger("ivote.collector.access")
+
+MAX_LEAVES_PER_REQUEST = 10_000
+
+
+class CanonicalJSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else canonical_bytes(content)
+
+
+def _refusal_response(refusal: Refusal) -> Response:
+    return CanonicalJSON({"detail": refusal.to_dict()}, status_code=refusal.status)
+
+
+def _hash_param(value: str, name: str) -> bytes:
+    try:
+        digest = parse_b64url(value, name)
+    except ValueError as exc:
+        raise Refusal("bad_request", str(exc)) from exc
+    if len(digest) != 32:
+        raise Refusal("bad_request", f"{name}: expected a 32-byte hash in base64url")
+    return digest
+
+
+def create_app(election: Election, database_url: str) -> FastAPI:
+    settings = election.settings
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        database = Database(database_url)
+        ballot_log = BallotLog(database, election.manifest.election_id, election.sign)
+        batcher = ProofBatcher(ballot_log, settings.batch_wait_ms, settings.max_batch)
+        batcher.start()
+        state.update(db=database, log=ballot_log, batcher=batcher)
+        try:
+            yield
+        finally:
+            await batcher.stop()
+            database.dispose()
+
+    app = FastAPI(
+        title="ivote collector",
+        version="1",
+        summary="Takes signed encrypted ballots, keeps them in a Merkle log, signs receipts.",
+        lifespan=lifespan,
+    )
+
+    def ballot_log() -> BallotLog:
+        return state["log"]
+
+    @app.exception_handler(Refusal)
+    async def refused(_: Request, exc: Refusal) -> Response:
+        return _refusal_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        return _refusal_response(Refusal("bad_request", problems))
+
+    @app.middleware("http")
+    async def log_requests(request: Request, call_next: Any) -> Response:
+        start = time.perf_counter()
+        request.state.note = ""
+        response = await call_next(request)
+        access.info(
+            "%s %s %d %.1fms %s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - start) * 1000,
+            request.state.note,
+        )
+        return response
+
+    @app.get("/v1/manifest", summary="The organiser-signed manifest of this election.")
+    async def manifest() -> Response:
+        return CanonicalJSON(election.signed_manifest_bytes.rstrip(b"\n"))
+
+    @app.post(
+        "/v1/challenges",
+        summary="A one-time challenge to put in the next ballot (expires, single use).",
+    )
+    async def challenge() -> Response:
+        value, expires = await asyncio.to_thread(
+            ballot_log().issue_challenge, settings.challenge_ttl_s * 1000
+        )
+        return CanonicalJSON(
+            {"version": FORMAT_VERSION, "challenge": b64url(value), "expires": expires}
+        )
+
+    @app.post(
+        "/v1/ballots",
+        summary="Cast a signed ballot; answers with the collector's signed receipt.",
+        responses={400: {}, 403: {}, 409: {}, 413: {}, 422: {}},
+    )
+    async def cast(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if (
+            declared is not None
+            and declared.isdigit()
+            and int(declared) > election.max_ballot_bytes
+        ):
+            raise Refusal("too_large", f"{declared} bytes, at most {election.max_ballot_bytes}")
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > election.max_ballot_bytes:
+                raise Refusal("too_large", f"more than {election.max_ballot_bytes} bytes")
+        try:
+            checked = await asyncio.to_thread(precheck, election, ballot_log(), bytes(body))
+            receipt = (
+                checked
+                if not isinstance(checked, Checked)
+                else await state["batcher"].submit(checked)
+            )
+        except Refusal as refusal:
+            request.state.note = f"refused {refusal.code}"
+            raise
+        payload = parse_canonical(receipt)["payload"]
+        request.state.note = f"ballot {payload['ballot_hash'][:12]} index {payload['log_index']}"
+        return CanonicalJSON(receipt)
+
+    @app.get(
+        "/v1/ballots/{ballot_hash}",
+        summary="The stored ballot and its receipt, for the voter's check (limited).",
+    )
+    async def fetch(ballot_hash: str) -> Response:
+        digest = _hash_param(ballot_hash, "ballot_hash")
+        policy = election.manifest.policy
+        ballot, receipt = await asyncio.to_thread(
+            ballot_log().fetch_for_check,
+            digest,
+            policy.vote_check_window_minutes * 60_000,
+            policy.max_checks,
+        )
+        return CanonicalJSON(
+            b'{"ballot":'
+            + ballot
+            + b',"receipt":'
+            + receipt
+            + b',"verification_code":'
+            + canonical_bytes(verification_code(digest))
+            + b',"version":1}'
+        )
+
+    @app.get("/v1/log/head", summary="The newest signed log head (the final one once closed).")
+    async def head() -> Response:
+        document = await asyncio.to_thread(ballot_log().head)
+        if document is None:
+            raise Refusal("not_found", "no log head signed yet")
+        return CanonicalJSON(document)
+
+    @app.get("/v1/log/heads/{size}", summary="The signed log head of a given size.")
+    async def head_of_size(size: int) -> Response:
+        document = await asyncio.to_thread(ballot_log().head, size)
+        if document is None:
+            raise Refusal("not_found", f"no head of size {size} was signed")
+        return CanonicalJSON(document)
+
+    @app.get("/v1/log/inclusion", summary="Inclusion proof of a leaf in the tree of `size`.")
+    async def inclusion(
+        size: int = Query(ge=1),
+        index: int | None = Query(default=None, ge=0),
+        ballot_hash: str | None = None,
+    ) -> Response:
+        if (index is None) == (ballot_hash is None):
+            raise Refusal("bad_request", "give exactly one of index and ballot_hash")
+        the_log = ballot_log()
+        if ballot_hash is not None:
+            found = await asyncio.to_thread(
+                the_log.index_of, _hash_param(ballot_hash, "ballot_hash")
+            )
+            if found is None:
+                raise Refusal("not_found")
+            index = found
+        assert index is not None
+        proof = await asyncio.to_thread(the_log.inclusion_proof, index, size)
+        leaf = (await asyncio.to_thread(the_log.leaf_hashes, index, index + 1))[0]
+        return CanonicalJSON(
+            {
+                "version": FORMAT_VERSION,
+                "index": index,
+                "size": size,
+                "leaf_hash": b64url(leaf),
+                "proof": [b64url(p) for p in proof],
+            }
+        )
+
+    @app.get("/v1/log/consistency", summary="Consistency proof between two log sizes.")
+    async def consistency(old: int = Query(ge=0), new: int = Query(ge=0)) -> Response:
+        proof = await asyncio.to_thread(ballot_log().consistency_proof, old, new)
+        return CanonicalJSON(
+            {
+                "version": FORMAT_VERSION,
+                "old_size": old,
+                "new_size": new,
+                "proof": [b64url(p) for p in proof],
+            }
+        )
+
+    @app.get("/v1/log/leaves", summary="Leaf hashes [start, end) of the log, for auditors.")
+    async def leaves(start: int = Query(ge=0), end: int = Query(ge=0)) -> Response:
+        if not start <= end <= start + MAX_LEAVES_PER_REQUEST:
+            raise Refusal("bad_request", f"need start <= end <= start + {MAX_LEAVES_PER_REQUEST}")
+        the_log = ballot_log()
+        size, _ = await asyncio.to_thread(the_log.state)
+        if end > size:
+            raise Refusal("bad_request", f"the log has {size} leaves")
+        hashes = await asyncio.to_thread(the_log.leaf_hashes, start, end)
+        return CanonicalJSON(
+            {"version": FORMAT_VERSION, "start": start, "leaf_hashes": [b64url(h) for h in hashes]}
+        )
+
+    @app.get("/v1/health", summary="Whether this collector process can reach its database.")
+    async def health() -> Response:
+        size, closed_at = await asyncio.to_thread(ballot_log().state)
+        return CanonicalJSON(
+            {"version": FORMAT_VERSION, "size": size, "closed": closed_at is not None}
+        )
+
+    return app

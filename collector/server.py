@@ -1,0 +1,113 @@
+"""Running the collector: uvicorn in one process, or several worker processes on one socket.
+
+The parent opens the election (manifest, voter list, CRLs, the collector's key: the passphrase
+is asked once, never passed on through the environment), applies the database migrations and
+binds the socket; then it forks the workers, which share the socket and the database. Each
+worker dies with the parent (PR_SET_PDEATHSIG), so that killing the server kills it whole, and
+a worker that dies is replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+
+import uvicorn
+
+from collector.app import create_app
+from collector.db import Database
+from collector.log import BallotLog
+from collector.service import Election
+
+log = logging.getLogger("ivote.collector")
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def prepare(election: Election, database_url: str) -> None:
+    """Migrations, and a signed head for a new log, before any worker takes a request."""
+    database = Database(database_url)
+    try:
+        database.migrate()
+        BallotLog(database, election.manifest.election_id, election.sign).ensure_head()
+    finally:
+        database.dispose()
+
+
+def _config(election: Election, database_url: str, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(election, database_url),
+        host=host,
+        port=port,
+        log_config=None,  # our logging setup (the CLI's) stays in charge
+        access_log=False,  # collector.app logs each request, without secrets
+        timeout_graceful_shutdown=5,
+        backlog=2048,
+    )
+
+
+def _worker(election: Election, database_url: str, sock: socket.socket, parent: int) -> None:
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before we could ask to die with it
+        os._exit(1)
+    config = _config(election, database_url, "", 0)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve(election: Election, database_url: str, host: str, port: int, workers: int) -> None:
+    prepare(election, database_url)
+    if workers <= 1:
+        uvicorn.Server(_config(election, database_url, host, port)).run()
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    log.info("collector on http://%s:%d with %d workers", host, port, workers)
+    context = multiprocessing.get_context("fork")
+    parent = os.getpid()
+    children: list[multiprocessing.process.BaseProcess] = []
+    stopping = False
+
+    def start_one() -> multiprocessing.process.BaseProcess:
+        child = context.Process(target=_worker, args=(election, database_url, sock, parent))
+        child.start()
+        return child
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    children = [start_one() for _ in range(workers)]
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for i, child in enumerate(children):
+                if not child.is_alive() and not stopping:
+                    log.error("worker %s exited (%s); starting another", child.pid, child.exitcode)
+                    children[i] = start_one()
+    finally:
+        for child in children:
+            if child.is_alive() and child.pid:
+                os.kill(child.pid, signal.SIGTERM)
+        for child in children:
+            child.join(10)
+            if child.is_alive() and child.pid:
+                os.kill(child.pid, signal.SIGKILL)
+        sock.close()
+    sys.exit(0)

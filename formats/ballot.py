@@ -1,0 +1,258 @@
+"""The ballot: what the voter signs, how it is checked, its hash and verification code.
+
+docs/spec.md, "Ballot". The payload
+
+    {"version": 1, "election_id", "manifest_hash": b64url, "district", "challenge": b64url,
+     "contests": {contest_id: EncryptedContest dict}}
+
+is signed by the voter's e-ID in the formats.signed envelope under DOMAINS["ballot"]. The
+contests are exactly the district's contests; each is encrypted and proved against the
+manifest's key and the proof context of its contest. `ballot_statements` is the one home of
+"which statements check a ballot": the collector, the tallier and the verifier all call it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from crypto import paillier
+from crypto.encoding import encode_choice
+from crypto.errors import InvalidInput
+from crypto.membership import (
+    EncryptedContest,
+    MembershipStatement,
+    contest_statements,
+    encrypt_contest,
+)
+from formats.canonical import (
+    DOMAINS,
+    FORMAT_VERSION,
+    FormatError,
+    b64url,
+    check_version,
+    domain_hash,
+    hex_int,
+    object_hash,
+    parse_b64url,
+    require,
+)
+
+if TYPE_CHECKING:
+    from formats.manifest import Manifest
+
+CHALLENGE_BYTES = 32
+PAYLOAD_FIELDS = frozenset(
+    {"version", "election_id", "manifest_hash", "district", "challenge", "contests"}
+)
+# Envelope, certificate (formats.signed allows 16 KiB of DER) and JSON framing.
+_FIXED_OVERHEAD = 48 * 1024
+
+
+class BallotError(FormatError):
+    """A ballot that does not follow the format or does not fit the manifest; names the field."""
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """A parsed, structurally checked ballot payload (the proofs are not checked here)."""
+
+    election_id: str
+    manifest_hash: bytes
+    district: str
+    challenge: bytes
+    contests: Mapping[str, EncryptedContest]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": FORMAT_VERSION,
+            "election_id": self.election_id,
+            "manifest_hash": b64url(self.manifest_hash),
+            "district": self.district,
+            "challenge": b64url(self.challenge),
+            "contests": {cid: contest.to_dict() for cid, contest in self.contests.items()},
+        }
+
+    def ciphertexts(self) -> list[int]:
+        return [c for contest in self.contests.values() for c in contest.ciphertexts]
+
+
+def contest_context(manifest: Manifest, district: str, contest: str) -> dict[str, Any]:
+    """The proof context of a whole contest; crypto.membership adds the part ("part": i or
+    "sum") itself. Built from Manifest.proof_context, the one place that builds contexts."""
+    context = manifest.proof_context(district, contest, 0)
+    context.pop("part")
+    return context
+
+
+def build_ballot(
+    manifest: Manifest, district: str, choices: Mapping[str, int], challenge: bytes
+) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
+    """Encrypt the voter's choices (contest id -> candidate number, as on the paper ballot)
+    into a ballot payload to sign; returns (payload, randomness per contest). The randomness
+    lets the voter check the stored ballot later (`choices_in`) and is secret otherwise."""
+    where = "choices"
+    the_district = manifest.district(district)
+    expected = [contest.id for contest in the_district.contests]
+    if set(choices) != set(expected):
+        missing = sorted(set(expected) - set(choices))
+        extra = sorted(set(choices) - set(expected))
+        problem = f"missing contest {missing[0]!r}" if missing else f"no contest {extra[0]!r}"
+        raise BallotError(where, f"{problem} in district {district!r}")
+    if not isinstance(challenge, bytes) or len(challenge) != CHALLENGE_BYTES:
+        raise BallotError("challenge", f"expected {CHALLENGE_BYTES} bytes from the collector")
+    key = manifest.threshold_key.public_key
+    contests: dict[str, Any] = {}
+    randomness: dict[str, tuple[int, ...]] = {}
+    for contest in the_district.contests:
+        number = choices[contest.id]
+        try:
+            index = contest.index_of(number)
+        except (KeyError, ValueError) as exc:
+            raise BallotError(
+                f"{where}.{contest.id}", f"{number!r} is not a candidate number"
+            ) from exc
+        encrypted, r = encrypt_contest(
+            key,
+            manifest.contest_encoding(district, contest.id),
+            index,
+            contest_context(manifest, district, contest.id),
+        )
+        contests[contest.id] = encrypted.to_dict()
+        randomness[contest.id] = r
+    payload = {
+        "version": FORMAT_VERSION,
+        "election_id": manifest.election_id,
+        "manifest_hash": b64url(manifest.hash),
+        "district": district,
+        "challenge": b64url(challenge),
+        "contests": contests,
+    }
+    return payload, randomness
+
+
+def parse_ballot(manifest: Manifest, payload: Any, where: str = "ballot") -> Ballot:
+    """Check a ballot payload's structure against the manifest: fields, election, manifest
+    hash, district, exactly the district's contests, ciphertexts and proofs of the right
+    shapes and ranges. Raises BallotError naming the field; the proofs are checked by
+    `ballot_statements` + crypto.membership."""
+    check_version(payload, where)
+    extra = set(payload) - PAYLOAD_FIELDS
+    if extra:
+        raise BallotError(f"{where}.{sorted(extra)[0]}", "unexpected field")
+    election_id = require(payload, "election_id", str, where)
+    if election_id != manifest.election_id:
+        raise BallotError(f"{where}.election_id", f"{election_id!r} is not this election")
+    manifest_hash = parse_b64url(
+        require(payload, "manifest_hash", str, where), f"{where}.manifest_hash"
+    )
+    if manifest_hash != manifest.hash:
+        raise BallotError(f"{where}.manifest_hash", "not this election's manifest")
+    district = require(payload, "district", str, where)
+    if district not in {d.id for d in manifest.districts}:
+        raise BallotError(f"{where}.district", f"no district {district!r} in the manifest")
+    challenge = parse_b64url(require(payload, "challenge", str, where), f"{where}.challenge")
+    if len(challenge) != CHALLENGE_BYTES:
+        raise BallotError(f"{where}.challenge", f"expected {CHALLENGE_BYTES} bytes")
+    raw = require(payload, "contests", dict, where)
+    expected = [c.id for c in manifest.district(district).contests]
+    for contest_id in raw:
+        if contest_id not in expected:
+            raise BallotError(f"{where}.contests.{contest_id}", "not a contest of the district")
+    key = manifest.threshold_key.public_key
+    contests: dict[str, EncryptedContest] = {}
+    for contest_id in expected:
+        field = f"{where}.contests.{contest_id}"
+        if contest_id not in raw:
+            raise BallotError(field, "missing")
+        try:
+            contests[contest_id] = EncryptedContest.from_dict(
+                raw[contest_id], key, manifest.contest_encoding(district, contest_id), field
+            )
+        except InvalidInput as exc:
+            raise BallotError(exc.field, exc.problem) from exc
+    return Ballot(election_id, manifest_hash, district, challenge, contests)
+
+
+def ballot_statements(manifest: Manifest, ballot: Ballot) -> list[MembershipStatement]:
+    """Every membership statement whose proof must hold for the ballot to be valid, in
+    contest order (batch them with crypto.membership.batch_verify)."""
+    key = manifest.threshold_key.public_key
+    statements: list[MembershipStatement] = []
+    for contest_id, contest in ballot.contests.items():
+        try:
+            statements.extend(
+                contest_statements(
+                    key,
+                    manifest.contest_encoding(ballot.district, contest_id),
+                    contest,
+                    contest_context(manifest, ballot.district, contest_id),
+                )
+            )
+        except InvalidInput as exc:
+            raise BallotError(f"ballot.contests.{contest_id}", exc.problem) from exc
+    return statements
+
+
+def ballot_hash(signed_ballot: Mapping[str, Any]) -> bytes:
+    """H(signed ballot): SHA-256 of the canonical signed envelope. Names the ballot in the
+    log, in receipts and in the vote check."""
+    return object_hash(dict(signed_ballot))
+
+
+def verification_code(ballot_hash_value: bytes) -> str:
+    """The short code the voter's app shows after casting and the checking device shows for
+    the fetched ballot: 80 bits of H_d(verification-code, ballot hash), base32 in groups of 4."""
+    digest = domain_hash(DOMAINS["verification_code"], {"ballot_hash": b64url(ballot_hash_value)})
+    text = base64.b32encode(digest[:10]).decode("ascii")
+    return "-".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def choices_in(
+    manifest: Manifest, ballot: Ballot, randomness: Mapping[str, tuple[int, ...]]
+) -> dict[str, int]:
+    """The vote check: re-encrypt every candidate of every contest with the voter's randomness
+    and return the candidate number each stored contest holds; BallotError when none matches
+    (the stored ballot is not the one this randomness made)."""
+    key = manifest.threshold_key.public_key
+    found: dict[str, int] = {}
+    for contest in manifest.district(ballot.district).contests:
+        stored = ballot.contests[contest.id].ciphertexts
+        enc = manifest.contest_encoding(ballot.district, contest.id)
+        r = randomness.get(contest.id)
+        if r is None or len(r) != len(stored):
+            raise BallotError(f"randomness.{contest.id}", "missing or of the wrong length")
+        for index, candidate in enumerate(contest.candidates):
+            plaintexts = encode_choice(enc, index)
+            if all(
+                paillier.encrypt(key, m, rj) == c
+                for m, rj, c in zip(plaintexts, r, stored, strict=True)
+            ):
+                found[contest.id] = candidate.number
+                break
+        else:
+            raise BallotError(
+                f"ballot.contests.{contest.id}", "holds none of the candidates for this randomness"
+            )
+    return found
+
+
+def max_ballot_bytes(manifest: Manifest) -> int:
+    """An upper bound on the size of a signed ballot for this manifest (the collector refuses
+    larger requests before parsing them)."""
+    n_hex = len(hex_int((1 << manifest.key_bits) - 1))
+    n2_hex = 2 * n_hex
+    per_branch = n2_hex + n_hex + 32 + 16  # commitment, response, challenge, JSON framing
+    largest = 0
+    for district in manifest.districts:
+        size = 0
+        for contest in district.contests:
+            enc = manifest.contest_encoding(district.id, contest.id)
+            branches = sum(enc.digits_in(p) + (enc.parts > 1) for p in range(enc.parts))
+            if enc.parts > 1:
+                branches += enc.per_ciphertext
+            size += enc.parts * (n2_hex + 8) + branches * per_branch + 256 + len(contest.id)
+        largest = max(largest, size)
+    return _FIXED_OVERHEAD + largest + largest // 4
