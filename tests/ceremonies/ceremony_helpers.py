@@ -105,6 +105,7 @@ class Workspace:
     organiser: Path
     organiser_passphrase: Path
     runner: CliRunner
+    keygen_output: str = ""
 
     def write_definition(self, text: str) -> Path:
         self.definition.write_text(text)

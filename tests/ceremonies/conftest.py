@@ -59,4 +59,5 @@ def keyed(workspace: Workspace) -> Workspace:
     assert result.exit_code == 0, result.output
     result = workspace.keygen()
     assert result.exit_code == 0, result.output
+    workspace.keygen_output = result.output
     return workspace
