@@ -34,6 +34,7 @@ from crypto.threshold import (
 from formats.canonical import (
     DOMAINS,
     FormatError,
+    b64url,
     canonical_bytes,
     domain_hash,
     hex_int,
@@ -41,7 +42,7 @@ from formats.canonical import (
 )
 
 VECTOR = Path(__file__).parent.parent / "vectors" / "decryption_share.json"
-CONTEXT = {"election": "test-2026", "manifest_hash": "abc", "contest": "mayor", "part": 0}
+CONTEXT = {"election_id": "test-2026", "manifest_hash": "abc", "contest": "mayor", "part": 0}
 
 
 @pytest.fixture(scope="module")
@@ -527,9 +528,9 @@ def make_vector(p: int, q: int) -> dict:
     key, shares = deal(p, q, 3, 2)
     plaintext = 2**40 + 7
     ciphertext = paillier.encrypt_random(key.public_key, plaintext)[0]
-    context = {
-        "election": "vector-2026",
-        "manifest_hash": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    context = {  # the shape of formats.manifest.Manifest.proof_context
+        "election_id": "vector-2026",
+        "manifest_hash": b64url(bytes(range(32))),
         "district": "north",
         "contest": "mayor",
         "part": 0,
