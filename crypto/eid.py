@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -135,7 +136,7 @@ class KeySigner:
 
     def __post_init__(self) -> None:
         _require_p384(self.private_key.public_key(), "private_key")
-        if self.private_key.public_key() != self.certificate.public_key():
+        if self.private_key.public_key() != certificate_public_key(self.certificate):
             raise MalformedKeyFile("private_key", "does not belong to the certificate")
 
     def sign(self, data: bytes) -> bytes:
@@ -169,7 +170,7 @@ def verify(
     """Check a signature made by `sign`; raises SignatureInvalid naming `field` (and
     MalformedCertificate naming `key_field` for a key that is not P-384)."""
     if isinstance(public_key_or_cert, x509.Certificate):
-        public_key = public_key_or_cert.public_key()
+        public_key = certificate_public_key(public_key_or_cert, key_field)
     else:
         public_key = public_key_or_cert
     key = _require_p384(public_key, key_field)
@@ -195,6 +196,15 @@ _P384_ORDER = int(
 )
 
 
+def certificate_public_key(certificate: x509.Certificate, field: str = "certificate") -> Any:
+    """The certificate's public key; MalformedCertificate for an unparseable or unsupported
+    one (e.g. an unknown curve)."""
+    try:
+        return certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise MalformedCertificate(field, f"unusable public key ({exc})") from exc
+
+
 def _require_p384(public_key: Any, field: str) -> ec.EllipticCurvePublicKey:
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != CURVE_NAME:
         raise MalformedCertificate(field, "key is not an ECDSA P-384 key")
@@ -204,8 +214,13 @@ def _require_p384(public_key: Any, field: str) -> ec.EllipticCurvePublicKey:
 # -- parsing ------------------------------------------------------------------------------
 
 
-def parse_certificate(data: bytes, field: str = "certificate") -> x509.Certificate:
-    """One certificate from PEM or DER bytes; MalformedCertificate naming `field` otherwise."""
+def parse_certificate(
+    data: bytes, field: str = "certificate", der_only: bool = False
+) -> x509.Certificate:
+    """One certificate from PEM or DER bytes (DER only if asked); MalformedCertificate naming
+    `field` otherwise."""
+    if der_only and data.lstrip().startswith(b"-----"):
+        raise MalformedCertificate(field, "expected DER, found PEM")
     certificates = parse_certificates(data, field)
     if len(certificates) != 1:
         raise MalformedCertificate(field, f"expected one certificate, found {len(certificates)}")
@@ -217,17 +232,40 @@ def parse_certificates(data: bytes, field: str = "certificates") -> list[x509.Ce
     if not isinstance(data, bytes) or not data:
         raise MalformedCertificate(field, "empty")
     try:
-        if b"-----BEGIN" in data:
-            certificates = x509.load_pem_x509_certificates(data)
-        else:
-            certificates = [x509.load_der_x509_certificate(data)]
-        for certificate in certificates:
-            # Parsing is lazy in places: touch what the checks read so that errors surface here.
-            certificate.extensions  # noqa: B018
-            certificate.subject  # noqa: B018
-    except ValueError as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # non-positive serials: refused in check_structure
+            if b"-----BEGIN" in data:
+                certificates = x509.load_pem_x509_certificates(data)
+            else:
+                certificates = [x509.load_der_x509_certificate(data)]
+    except Exception as exc:  # the parser's errors (ValueError, InvalidVersion...) on bad input
         raise MalformedCertificate(field, f"not a PEM or DER X.509 certificate ({exc})") from exc
+    for certificate in certificates:
+        check_structure(certificate, field)
     return certificates
+
+
+def check_structure(certificate: x509.Certificate, field: str = "certificate") -> None:
+    """Parsing is lazy in places: read every part the checks use, so that a malformed
+    certificate is MalformedCertificate here rather than a ValueError somewhere later."""
+    if not isinstance(certificate, x509.Certificate):
+        raise MalformedCertificate(field, "not an X.509 certificate")
+    try:
+        certificate.subject.rfc4514_string()
+        certificate.issuer.rfc4514_string()
+        certificate.extensions  # noqa: B018
+        certificate.not_valid_before_utc  # noqa: B018
+        certificate.not_valid_after_utc  # noqa: B018
+        certificate.signature_hash_algorithm  # noqa: B018
+        with warnings.catch_warnings():
+            # cryptography warns about non-positive serials; we refuse them below
+            warnings.simplefilter("ignore")
+            serial = certificate.serial_number
+    except Exception as exc:  # the lazy parser's errors (DuplicateExtension, ...) on bad input
+        raise MalformedCertificate(field, f"malformed X.509 certificate ({exc})") from exc
+    if serial <= 0:
+        raise MalformedCertificate(field, "serial number is not positive (RFC 5280)")
+    certificate_public_key(certificate, field)
 
 
 def parse_crls(data: bytes, field: str = "crl") -> list[x509.CertificateRevocationList]:
@@ -244,8 +282,12 @@ def parse_crls(data: bytes, field: str = "crl") -> list[x509.CertificateRevocati
         else:
             crls = [x509.load_der_x509_crl(data)]
         for crl in crls:
-            list(crl)  # the revoked entries are parsed lazily
-    except ValueError as exc:
+            crl.issuer.rfc4514_string()
+            crl.next_update_utc  # noqa: B018
+            crl.extensions  # noqa: B018
+            for entry in crl:  # the revoked entries are parsed lazily
+                entry.revocation_date_utc  # noqa: B018
+    except Exception as exc:  # the parser's errors on bad input
         raise CrlInvalid(field, f"not a PEM or DER X.509 CRL ({exc})") from exc
     return crls
 
@@ -256,7 +298,9 @@ def load_pkcs12_signer(data: bytes, pin: str, field: str = "e-ID") -> KeySigner:
     if not _looks_like_pfx(data):
         raise MalformedKeyFile(field, "not a PKCS#12 file")
     try:
-        loaded = pkcs12.load_pkcs12(data, pin.encode("utf-8"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # BER fallback notices; the MAC still decides
+            loaded = pkcs12.load_pkcs12(data, pin.encode("utf-8"))
     except ValueError as exc:
         # The file has a PFX's shape, so a failure here is the MAC or decryption: the PIN.
         raise WrongPin(field, "wrong PIN or passphrase") from exc
@@ -409,7 +453,7 @@ def load_trust_store(
 
 
 def _spki(certificate: x509.Certificate) -> bytes:
-    return certificate.public_key().public_bytes(
+    return certificate_public_key(certificate, "trust").public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
@@ -427,7 +471,7 @@ def _crl_signed_by(crl: x509.CertificateRevocationList, ca: x509.Certificate) ->
         return False
     try:
         return crl.is_signature_valid(ca.public_key())  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, UnsupportedAlgorithm):
         return False
 
 
@@ -454,11 +498,10 @@ def check_certificate(
     """Check a voter's e-ID certificate at time `at` (the cast time, not the check time):
     validity period, key usage, chain to a trusted root, revocation by the issuers' CRLs.
     Each failure is its own EidError subclass naming `field`."""
-    if not isinstance(certificate, x509.Certificate):
-        raise MalformedCertificate(field, "not an X.509 certificate")
+    check_structure(certificate, field)
     if at.tzinfo is None:
         raise ValueError("check_certificate needs a timezone-aware time")
-    _require_p384(certificate.public_key(), field)
+    _require_p384(certificate_public_key(certificate, field), field)
     if at < certificate.not_valid_before_utc:
         raise CertificateNotYetValid(
             field, f"not valid before {certificate.not_valid_before_utc.isoformat()}"

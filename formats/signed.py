@@ -21,12 +21,12 @@ from cryptography.hazmat.primitives import serialization
 
 from crypto.eid import (
     ALGORITHM,
-    MalformedCertificate,
     Signer,
     TrustStore,
     VoterIdentity,
     WrongSigner,
     check_certificate,
+    parse_certificate,
     sign,
     verify,
 )
@@ -110,13 +110,7 @@ def open_signed(
     value = parse_b64url(require(signature, "value", str, at_sig), f"{at_sig}.value")
     if len(value) > MAX_SIGNATURE_BYTES:
         raise FormatError(f"{at_sig}.value", "too large for an ECDSA P-384 signature")
-    try:
-        certificate = x509.load_der_x509_certificate(certificate_der)
-        certificate.extensions  # noqa: B018  (parsed lazily; surface errors here)
-    except ValueError as exc:
-        raise MalformedCertificate(
-            f"{at_sig}.certificate", f"not a DER X.509 certificate ({exc})"
-        ) from exc
+    certificate = parse_certificate(certificate_der, f"{at_sig}.certificate", der_only=True)
     verify(
         certificate,
         domain,
