@@ -141,7 +141,7 @@ class TestElection:
             self.manifest.election_id,
             len(leaves),
             merkle.root_hash(leaves),
-            self.at(60 * 24 * 3),
+            max([c.received for c in self.casts], default=self.at(0)) + 1000,
         )
         document = sign_object(self.collector, DOMAINS["log_head"], head.to_dict())
         return LogSnapshot(document, tuple(leaves))
@@ -216,3 +216,30 @@ def make_election(root: Path, safe_primes: dict[int, tuple[int, int]]) -> TestEl
     )
     election.write_crl()
     return election
+
+
+def write_box(election: TestElection, path: Path) -> Path:
+    """The collector's export of the casts so far (formats.ballotbox), receipts signed with
+    the final head."""
+    from formats.ballotbox import write_ballot_box
+    from formats.canonical import b64url, canonical_bytes
+    from formats.manifest import ElectionDirectory
+
+    log = election.log()
+    entries = []
+    for index, cast in enumerate(election.casts):
+        receipt = {
+            "version": 1,
+            "election_id": election.manifest.election_id,
+            "ballot_hash": b64url(ballot_hash(cast.signed)),
+            "log_index": index,
+            "received": cast.received,
+            "log_head": log.head,
+        }
+        signed_receipt = sign_object(election.collector, DOMAINS["receipt"], receipt)
+        entries.append((index, canonical_bytes(cast.signed), canonical_bytes(signed_receipt)))
+    lists = ElectionDirectory(election.directory).voter_lists(election.manifest)
+    write_ballot_box(
+        path, election.collector, election.manifest, entries, lists, log.head, election.at(5000)
+    )
+    return path

@@ -1,0 +1,156 @@
+"""Helpers of the tallier tests: the scenario of a real small election, run once per session
+(conftest.py) through the real commands: `ivote tally process`, `ivote ceremony decrypt`
+(trustees 1 and 3), `ivote tally combine`. It exercises every way a ballot can fail to count."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from tally_election import (
+    DISTRICTS,
+    TestElection,
+    make_election,
+    trustee_passphrase,
+    write_box,
+)
+
+from ceremonies.pki import make_eid
+from formats.canonical import DOMAINS
+from formats.manifest import ElectionDirectory
+from formats.signed import sign_object
+from formats.voters import Voter
+from ivote.cli import main
+
+
+@dataclass
+class Finished:
+    election: TestElection
+    root: Path
+    box: Path
+    tally: Path
+    shares: dict[int, Path]
+    record: Path
+    expected: dict[tuple[str, str], list[int]]  # (district, contest) -> counts
+    expected_reasons: Counter[str]
+    paper: list[str]
+    counted_voters: list[str]
+
+    def record_doc(self) -> dict[str, Any]:
+        return json.loads((self.record / "record.json").read_text())
+
+    def bundle_doc(self) -> dict[str, Any]:
+        return json.loads((self.record / "observers-bundle.json").read_text())
+
+
+def run(*args: str) -> Any:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result
+
+
+def scenario(election: TestElection) -> tuple[dict[str, dict[str, int]], Counter[str], list[str]]:
+    """Cast the ballots; returns (each counted voter's choices, invalid reasons, paper list)."""
+    e = election
+    final: dict[str, dict[str, int]] = {}
+    reasons: Counter[str] = Counter()
+    # north: a revote, a paper voter, a revoked e-ID, a ballot for the wrong district,
+    # someone not on the list
+    e.cast("38001010001", {"council": 101}, 10)
+    e.cast("38001010002", {"council": 102}, 11)  # cancelled by the paper vote below
+    e.cast("38001010001", {"council": 103}, 12)  # supersedes the first
+    final["38001010001"] = {"council": 103}
+    e.cast("38001010003", {"council": 101}, 13)
+    final["38001010003"] = {"council": 101}
+    e.cast("38001010003", {"council": 201, "mayor": 211}, 14, district="south")
+    reasons["wrong-district"] += 1  # the voter's earlier ballot still counts
+    e.revoke("38001010004", 5)
+    e.cast("38001010004", {"council": 102}, 15)
+    reasons["certificate-revoked"] += 1
+    stranger = Voter("39901010099", "Stranger", "Person", "north")
+    stranger_eid = make_eid(e.issuing, stranger, not_before=e.start - dt.timedelta(days=1))
+    e.cast("38001010004", {"council": 101}, 16, signer=stranger_eid)
+    reasons["not-eligible"] += 1
+    # south: revoked only after casting (counts), a revote with a broken proof (falls back)
+    e.cast("48001010005", {"council": 201, "mayor": 213}, 20)
+    final["48001010005"] = {"council": 201, "mayor": 213}
+    e.cast("48001010007", {"council": 202, "mayor": 212}, 21)
+    final["48001010007"] = {"council": 202, "mayor": 212}
+    e.revoke("48001010007", 60)
+    e.cast("48001010006", {"council": 202, "mayor": 211}, 22)
+    final["48001010006"] = {"council": 202, "mayor": 211}
+    broken = e.cast("48001010006", {"council": 201, "mayor": 212}, 23)
+    payload = copy.deepcopy(broken.signed["payload"])
+    proof = payload["contests"]["mayor"]["proofs"][0]
+    proof["responses"][0], proof["responses"][1] = proof["responses"][1], proof["responses"][0]
+    broken.signed = sign_object(e.eids["48001010006"], DOMAINS["ballot"], payload)
+    reasons["proof"] += 1
+    # east: a contest in two ciphertexts, a copied ballot, a forged signature, a late ballot
+    original = e.cast("38001010008", {"council": 330}, 30)
+    final["38001010008"] = {"council": 330}
+    e.cast("38001010009", {"council": 301}, 31)
+    final["38001010009"] = {"council": 301}
+    copied = copy.deepcopy(original.signed["payload"])
+    e.append_raw(sign_object(e.eids["38001010009"], DOMAINS["ballot"], copied), 32)
+    reasons["copied-ciphertext"] += 1
+    forged = e.cast("38001010009", {"council": 302}, 33)
+    forged.signed = copy.deepcopy(forged.signed)
+    forged.signed["payload"]["district"] = "east"  # unchanged value, but re-sign another body
+    forged.signed["payload"]["contests"] = copy.deepcopy(copied["contests"])
+    reasons["signature"] += 1
+    e.cast("38001010009", {"council": 303}, 60 * 24 * 8)  # after the period ended
+    reasons["outside-voting-period"] += 1
+    paper = ["38001010002", "00000000000"]  # a paper voter who never i-voted too
+    return final, reasons, paper
+
+
+def build_finished(root: Path, safe_primes: dict) -> Finished:
+    election = make_election(root, safe_primes)
+    final, reasons, paper = scenario(election)
+    box = write_box(election, root / "ballotbox.zip")
+    (root / "paper.txt").write_text("# voted on paper\n" + "\n".join(paper) + "\n")
+    tally = root / "tally"
+    result = run(
+        "tally", "process", "--election", str(election.directory), "--ballot-box", str(box),
+        "--paper-voters", str(root / "paper.txt"), "--out", str(tally),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shares = {}
+    for trustee in (1, 3):
+        passphrase = root / f"trustee-{trustee}.pass"
+        passphrase.write_text(trustee_passphrase(trustee) + "\n")
+        shares[trustee] = root / f"shares-{trustee}.json"
+        result = run(
+            "ceremony", "decrypt",
+            "--share", str(ElectionDirectory(election.directory).share(trustee)),
+            "--tally", str(tally), "--out", str(shares[trustee]),
+            "--passphrase-file", str(passphrase),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+    record = root / "record"
+    result = run(
+        "tally", "combine", "--tally", str(tally),
+        "--shares", str(shares[1]), "--shares", str(shares[3]), "--out", str(record),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    expected: dict[tuple[str, str], list[int]] = {}
+    for district, contests in DISTRICTS.items():
+        for contest, numbers in contests.items():
+            votes = Counter(
+                choices[contest]
+                for voter, choices in final.items()
+                if election.voters[voter].district == district
+            )
+            expected[(district, contest)] = [votes.get(number, 0) for number in numbers]
+    return Finished(
+        election, root, box, tally, shares, record, expected, reasons, paper, sorted(final)
+    )
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
