@@ -1,0 +1,566 @@
+"""What the voter app does, for the CLI and the local page alike: fetch and check the election,
+prepare a ballot, cast it or audit it, check a cast ballot from a second device.
+
+Every format and check is imported from formats/ and crypto/; this module only puts them in the
+voter's order and turns their errors into messages a voter can act on (VoterAppError).
+docs/spec.md, "Voter app", lists the checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from crypto import eid as eid_errors
+from crypto.eid import Signer, VoterIdentity, check_certificate
+from crypto.errors import CryptoError, InvalidInput, ProofInvalid
+from crypto.membership import verify_membership
+from crypto.merkle import verify_inclusion
+from formats.ballot import (
+    Ballot,
+    ballot_hash,
+    ballot_statements,
+    build_ballot,
+    choices_in,
+    parse_ballot,
+    verification_code,
+)
+from formats.canonical import (
+    DOMAINS,
+    FORMAT_VERSION,
+    FormatError,
+    b64url,
+    check_version,
+    hex_int,
+    object_hash,
+    parse_b64url,
+    parse_hex_int,
+    require,
+)
+from formats.manifest import Contest, District, Manifest, load_signed_manifest
+from formats.receipt import LogHead, Receipt
+from formats.signed import open_signed, sign_object
+from voter_app.code import CheckCode
+from voter_app.store import Pin, VoterStore
+from voter_app.transport import (
+    CollectorClient,
+    CollectorMisbehaved,
+    CollectorRefused,
+    VoterAppError,
+)
+
+AUDIT_KIND = "ivote-ballot-audit"
+LATEST_COUNTS_TEXT = (
+    "Only your latest ballot counts: you may vote again at any time during the voting "
+    "period, and the new ballot replaces this one."
+)
+
+# The collector's refusals that the voter can act on, reworded for them.
+REFUSAL_ADVICE = {
+    "election_not_open": "voting has not started yet; try again when the voting period opens",
+    "election_over": "the voting period is over; no more ballots are accepted",
+    "election_closed": "the collector has been closed by the officials",
+    "certificate_revoked": "your e-ID certificate is revoked; contact your e-ID issuer",
+    "certificate_expired": "your e-ID certificate is expired or not yet valid",
+    "certificate_untrusted": "your e-ID was not issued by a CA this election trusts",
+    "not_eligible": "you are not on the voter list of this election",
+    "wrong_district": "you are registered in another district: choose your own district",
+    "check_window_over": "the time to check this vote is over (the collector allows checks "
+    "only for a while after casting)",
+    "check_limit_reached": "this vote has been checked as many times as the collector allows",
+    "not_found": "the collector has no such ballot",
+}
+
+
+def refusal_message(exc: CollectorRefused) -> str:
+    advice = REFUSAL_ADVICE.get(exc.code)
+    return f"{advice} ({exc.message})" if advice else f"the collector refused: {exc.message}"
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _der(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _sha256_hex(certificate: x509.Certificate) -> str:
+    return hashlib.sha256(_der(certificate)).hexdigest()
+
+
+# --- the election ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Election:
+    manifest: Manifest
+    organiser: x509.Certificate
+    collectors: tuple[x509.Certificate, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        return self.manifest.fingerprint_groups
+
+    def status(self, now: dt.datetime | None = None) -> str:
+        """'open', 'not_open' or 'over', by this computer's clock (the collector decides)."""
+        now = now or _utc_now()
+        if now < self.manifest.period.start:
+            return "not_open"
+        if now >= self.manifest.period.end:
+            return "over"
+        return "open"
+
+    def require_open(self, now: dt.datetime | None = None) -> None:
+        status = self.status(now)
+        period = self.manifest.period
+        if status == "not_open":
+            raise VoterAppError(
+                f"voting in {self.manifest.name} has not started yet: it opens "
+                f"{period.start.isoformat()}"
+            )
+        if status == "over":
+            raise VoterAppError(
+                f"voting in {self.manifest.name} is over: it closed {period.end.isoformat()}"
+            )
+
+    def district(self, district_id: str) -> District:
+        try:
+            return self.manifest.district(district_id)
+        except FormatError:
+            known = ", ".join(f"{d.id} ({d.name})" for d in self.manifest.districts)
+            raise VoterAppError(
+                f"no district {district_id!r} in this election; it has {known}"
+            ) from None
+
+
+def _manifest_signer(document: Any) -> x509.Certificate:
+    """The certificate in the manifest's signature (the signature itself is checked by
+    load_signed_manifest); the voter app compares it with the organiser it pinned."""
+    try:
+        _, certificate, _ = open_signed(document, DOMAINS["manifest"], where="manifest")
+    except (FormatError, CryptoError) as exc:
+        raise VoterAppError(f"the collector's manifest is not validly signed: {exc}") from exc
+    return certificate
+
+
+def fetch_election(
+    client: CollectorClient,
+    store: VoterStore | None = None,
+    fingerprint: str | bytes | None = None,
+    organiser_certificate: bytes | None = None,
+    confirm: Callable[[Manifest], bool] | None = None,
+) -> Election:
+    """Fetch the signed manifest and check it: a valid organiser signature, the fingerprint the
+    voter was told (given, or confirmed by the voter once and pinned for this collector), and
+    the same organiser as the pinned one."""
+    document = client.get("/v1/manifest")
+    signer = _manifest_signer(document)
+    pin = store.pin_for(client.base_url) if store else None
+    expected = fingerprint
+    if expected is None and pin is not None:
+        expected = pin.fingerprint
+    try:
+        manifest = load_signed_manifest(
+            document,
+            organiser_certificate=organiser_certificate or signer,
+            expected_fingerprint=expected,
+        )
+    except FormatError as exc:
+        if expected is not None and exc.field == "manifest" and "fingerprint" in exc.problem:
+            told = "you were told" if fingerprint is not None else "you confirmed before"
+            raise VoterAppError(
+                f"the collector serves an election whose fingerprint is not the one {told}: "
+                f"{exc.problem}. Do not vote here unless the officials published this one."
+            ) from exc
+        if organiser_certificate is not None and "pinned organiser" in exc.problem:
+            raise VoterAppError(
+                "the manifest is signed by someone other than the organiser whose certificate "
+                "you gave"
+            ) from exc
+        raise VoterAppError(f"the collector's manifest is not valid: {exc}") from exc
+    except CryptoError as exc:
+        raise VoterAppError(f"the collector's manifest is not valid: {exc}") from exc
+    if (
+        pin is not None
+        and pin.fingerprint == manifest.fingerprint
+        and pin.organiser_certificate_sha256 != _sha256_hex(signer)
+        and organiser_certificate is None
+    ):
+        raise VoterAppError(
+            f"the manifest is signed by someone other than the organiser who signed it before "
+            f"({signer.subject.rfc4514_string()}); do not vote here"
+        )
+    if expected is None and (confirm is None or not confirm(manifest)):
+        raise VoterAppError(
+            "the election's fingerprint was not confirmed: compare it with the one the "
+            "election officials published and pass it with --fingerprint"
+        )
+    if store is not None:
+        store.save_pin(client.base_url, Pin(manifest.fingerprint, _sha256_hex(signer)))
+    collectors = tuple(manifest.trust.collectors())
+    if not collectors:
+        raise VoterAppError(
+            "the manifest names no collector certificate: receipts cannot be checked"
+        )
+    return Election(manifest, signer, collectors)
+
+
+# --- receipts and the log --------------------------------------------------------------------
+
+
+def _open_official(election: Election, document: Any, domain: str, where: str) -> dict[str, Any]:
+    """A document signed by one of the manifest's collector certificates."""
+    try:
+        payload, certificate, _ = open_signed(document, domain, where=where)
+    except (FormatError, CryptoError) as exc:
+        raise CollectorMisbehaved(f"the collector's {where} is not validly signed: {exc}") from exc
+    if _der(certificate) not in {_der(c) for c in election.collectors}:
+        raise CollectorMisbehaved(
+            f"the collector's {where} is signed by {certificate.subject.rfc4514_string()}, "
+            "not by a collector the manifest names"
+        )
+    return payload
+
+
+def check_receipt(
+    client: CollectorClient, election: Election, document: Any, expected_hash: bytes
+) -> Receipt:
+    """The receipt's signature, its signed log head, that it names this ballot, and that the
+    ballot's leaf is in the tree the head signs (inclusion proof fetched from the collector)."""
+    try:
+        payload = _open_official(election, document, DOMAINS["receipt"], "receipt")
+        head_payload = _open_official(
+            election,
+            require(payload, "log_head", dict, "receipt"),
+            DOMAINS["log_head"],
+            "receipt.log_head",
+        )
+        head = LogHead.from_dict(head_payload, "receipt.log_head")
+        receipt = Receipt.from_dict(payload, head)
+    except FormatError as exc:
+        raise CollectorMisbehaved(f"the collector's receipt is malformed: {exc}") from exc
+    if receipt.election_id != election.manifest.election_id:
+        raise CollectorMisbehaved("the receipt is for another election")
+    if receipt.ballot_hash != expected_hash:
+        raise CollectorMisbehaved("the receipt names another ballot than the one sent")
+    proof = inclusion_proof(client, receipt.log_index, head.size)
+    try:
+        verify_inclusion(receipt.leaf_hash, receipt.log_index, head.size, proof, head.root_hash)
+    except (ProofInvalid, InvalidInput) as exc:
+        raise CollectorMisbehaved(
+            f"the ballot is not in the log the receipt's head signs: {exc}"
+        ) from exc
+    return receipt
+
+
+def inclusion_proof(client: CollectorClient, index: int, size: int) -> list[bytes]:
+    answer = client.get("/v1/log/inclusion", {"index": index, "size": size})
+    try:
+        items = require(answer, "proof", list, "inclusion proof")
+        return [parse_b64url(item, f"inclusion proof.proof[{i}]") for i, item in enumerate(items)]
+    except FormatError as exc:
+        raise CollectorMisbehaved(f"the collector's inclusion proof is malformed: {exc}") from exc
+
+
+# --- the voter's e-ID ------------------------------------------------------------------------
+
+
+def check_own_certificate(election: Election, certificate: x509.Certificate) -> VoterIdentity:
+    """Before anything is sent: the e-ID chains to a CA the election trusts and is valid now.
+    Revocation needs the CRL, which the collector checks (a refusal says so)."""
+    store = election.manifest.trust.eid_trust_store(require_crl=False)
+    try:
+        return check_certificate(certificate, store, _utc_now(), field="your e-ID")
+    except eid_errors.CertificateExpired as exc:
+        raise VoterAppError(f"your e-ID certificate has expired ({exc.problem})") from exc
+    except eid_errors.CertificateNotYetValid as exc:
+        raise VoterAppError(f"your e-ID certificate is not valid yet ({exc.problem})") from exc
+    except eid_errors.UntrustedIssuer as exc:
+        raise VoterAppError(
+            f"your e-ID is not issued by a CA this election trusts ({exc.problem})"
+        ) from exc
+    except CryptoError as exc:
+        raise VoterAppError(f"your e-ID cannot sign ballots: {exc}") from exc
+
+
+# --- choices ---------------------------------------------------------------------------------
+
+
+def resolve_choice(contest: Contest, text: str) -> int:
+    """A candidate number from what the voter typed: the number or the name (case-insensitive,
+    whole name or unique prefix)."""
+    wanted = text.strip()
+    if wanted.isdigit():
+        number = int(wanted)
+        if any(c.number == number for c in contest.candidates):
+            return number
+        raise VoterAppError(f"{contest.name} has no candidate number {number}")
+    folded = wanted.casefold()
+    exact = [c for c in contest.candidates if c.name.casefold() == folded]
+    if len(exact) == 1:
+        return exact[0].number
+    partial = [c for c in contest.candidates if c.name.casefold().startswith(folded)]
+    if folded and len(partial) == 1:
+        return partial[0].number
+    if len(partial) > 1:
+        names = ", ".join(f"{c.number} {c.name}" for c in partial)
+        raise VoterAppError(f"{wanted!r} matches several candidates ({names}): give the number")
+    raise VoterAppError(f"{contest.name} has no candidate {wanted!r}")
+
+
+def describe(contest: Contest, number: int) -> str:
+    candidate = contest.candidate(number)
+    party = f" ({candidate.party})" if candidate.party else ""
+    return f"{candidate.number} {candidate.name}{party}"
+
+
+# --- preparing, casting, auditing ------------------------------------------------------------
+
+
+@dataclass
+class PreparedBallot:
+    """An encrypted ballot the voter has not yet decided to cast or audit. `payload_hash`
+    (H of the unsigned payload) is shown before the decision: Benaloh's commitment."""
+
+    election: Election
+    district: str
+    choices: dict[str, int]
+    payload: dict[str, Any]
+    randomness: dict[str, tuple[int, ...]]
+    payload_hash: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.payload_hash = object_hash(self.payload)
+
+
+def fetch_challenge(client: CollectorClient) -> bytes:
+    answer = client.post("/v1/challenges")
+    try:
+        return parse_b64url(require(answer, "challenge", str, "challenge"), "challenge")
+    except FormatError as exc:
+        raise CollectorMisbehaved(f"the collector's challenge is malformed: {exc}") from exc
+
+
+def prepare_ballot(
+    client: CollectorClient, election: Election, district: str, choices: Mapping[str, int]
+) -> PreparedBallot:
+    """Fetch a one-time challenge and encrypt the choices with their proofs."""
+    the_district = election.district(district)
+    for contest in the_district.contests:
+        if contest.id not in choices:
+            raise VoterAppError(f"no choice made in {contest.name}")
+    challenge = fetch_challenge(client)
+    try:
+        payload, randomness = build_ballot(election.manifest, district, choices, challenge)
+    except (FormatError, CryptoError) as exc:
+        raise VoterAppError(f"the ballot cannot be made: {exc}") from exc
+    return PreparedBallot(election, district, dict(choices), payload, randomness)
+
+
+@dataclass(frozen=True)
+class CastResult:
+    receipt: Receipt
+    receipt_document: dict[str, Any]
+    ballot_hash: bytes
+    check_code: CheckCode
+    verification_code: str
+    record_path: str | None
+
+
+def _randomness_in_order(
+    manifest: Manifest, district: str, randomness: Mapping[str, tuple[int, ...]]
+) -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(randomness[c.id]) for c in manifest.district(district).contests)
+
+
+def _record(
+    prepared: PreparedBallot, client: CollectorClient, signed: dict[str, Any], status: str
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "collector": client.base_url,
+        "election_id": prepared.election.manifest.election_id,
+        "manifest_hash": b64url(prepared.election.manifest.hash),
+        "district": prepared.district,
+        "choices": dict(prepared.choices),
+        "signed_ballot": signed,
+        "randomness": {cid: [hex_int(r) for r in rs] for cid, rs in prepared.randomness.items()},
+    }
+
+
+def cast_ballot(
+    client: CollectorClient,
+    prepared: PreparedBallot,
+    signer: Signer,
+    store: VoterStore | None = None,
+    pin: str | None = None,
+) -> CastResult:
+    """Sign and send the prepared ballot, check the receipt, seal the record under the PIN.
+
+    The record is sealed before sending (status "sent"), so a ballot whose answer is lost is
+    still on disk; the transport resends the same signed ballot on transient failures."""
+    election = prepared.election
+    signed = sign_object(signer, DOMAINS["ballot"], prepared.payload)
+    this_hash = ballot_hash(signed)
+    saving = store is not None and pin is not None
+    record = _record(prepared, client, signed, "sent")
+    if saving:
+        store.save_record(this_hash, record, pin)  # type: ignore[union-attr, arg-type]
+    try:
+        document = client.post("/v1/ballots", signed)
+    except CollectorRefused as exc:
+        raise VoterAppError(refusal_message(exc)) from exc
+    receipt = check_receipt(client, election, document, this_hash)
+    code = CheckCode(
+        election.manifest.hash,
+        this_hash,
+        _randomness_in_order(election.manifest, prepared.district, prepared.randomness),
+    )
+    path = None
+    if saving:
+        record.update(status="received", receipt=document, check_code=code.text)
+        path = str(store.save_record(this_hash, record, pin))  # type: ignore[union-attr, arg-type]
+    return CastResult(receipt, document, this_hash, code, verification_code(this_hash), path)
+
+
+def audit_document(prepared: PreparedBallot) -> dict[str, Any]:
+    """Benaloh's challenge: reveal the randomness and the choices of a prepared ballot. The
+    ballot is never signed or sent; anyone can re-encrypt with `verify_audit`."""
+    return {
+        "version": FORMAT_VERSION,
+        "kind": AUDIT_KIND,
+        "payload": prepared.payload,
+        "payload_hash": b64url(prepared.payload_hash),
+        "choices": dict(prepared.choices),
+        "randomness": {cid: [hex_int(r) for r in rs] for cid, rs in prepared.randomness.items()},
+    }
+
+
+def _parse_randomness(obj: Any, where: str) -> dict[str, tuple[int, ...]]:
+    if not isinstance(obj, dict):
+        raise FormatError(where, "expected an object")
+    out = {}
+    for contest_id, values in obj.items():
+        if not isinstance(values, list):
+            raise FormatError(f"{where}.{contest_id}", "expected a list")
+        out[contest_id] = tuple(
+            parse_hex_int(v, f"{where}.{contest_id}[{i}]") for i, v in enumerate(values)
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    payload_hash: bytes
+    district: District
+    choices: dict[str, int]  # what the ciphertexts hold, found by re-encryption
+
+
+def verify_audit(manifest: Manifest, document: Any) -> AuditResult:
+    """Check an audited ballot: the payload is a well-formed ballot of this election with valid
+    proofs, and re-encrypting with the revealed randomness gives exactly its ciphertexts for
+    the revealed choices."""
+    try:
+        check_version(document, "audit")
+        if require(document, "kind", str, "audit") != AUDIT_KIND:
+            raise FormatError("audit.kind", f"expected {AUDIT_KIND!r}")
+        payload = require(document, "payload", dict, "audit")
+        shown = parse_b64url(require(document, "payload_hash", str, "audit"), "audit.payload_hash")
+        claimed = require(document, "choices", dict, "audit")
+        randomness = _parse_randomness(require(document, "randomness", dict, "audit"), "audit")
+        if object_hash(payload) != shown:
+            raise VoterAppError("the audited ballot is not the one whose hash was shown")
+        ballot = parse_ballot(manifest, payload, "audit.payload")
+        _verify_proofs(manifest, ballot)
+        found = choices_in(manifest, ballot, randomness)
+    except (FormatError, CryptoError) as exc:
+        raise VoterAppError(f"the audit does not verify: {exc}") from exc
+    if found != claimed:
+        raise VoterAppError(
+            f"the ballot holds {found}, not the choices the app revealed ({claimed}): "
+            "the app did not encrypt honestly"
+        )
+    return AuditResult(shown, manifest.district(ballot.district), found)
+
+
+def _verify_proofs(manifest: Manifest, ballot: Ballot) -> None:
+    for statement in ballot_statements(manifest, ballot):
+        verify_membership(
+            statement.key,
+            statement.ciphertext,
+            statement.allowed,
+            statement.proof,
+            statement.context,
+        )
+
+
+# --- the vote check (second device) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    election: Election
+    district: District
+    choices: dict[str, int]
+    voter: VoterIdentity
+    receipt: Receipt
+    verification_code: str
+
+
+def check_vote(client: CollectorClient, code: CheckCode) -> CheckResult:
+    """Fetch the stored ballot named by the check code and show what it holds and who signed
+    it: the manifest by the code's fingerprint, the ballot's hash, signature and e-ID, its
+    receipt and inclusion in the signed log, then re-encryption of every candidate."""
+    election = fetch_election(client, fingerprint=code.manifest_hash)
+    manifest = election.manifest
+    try:
+        answer = client.get(f"/v1/ballots/{b64url(code.ballot_hash)}")
+    except CollectorRefused as exc:
+        raise VoterAppError(refusal_message(exc)) from exc
+    try:
+        signed = require(answer, "ballot", dict, "stored ballot")
+        receipt_document = require(answer, "receipt", dict, "stored ballot")
+    except FormatError as exc:
+        raise CollectorMisbehaved(f"the collector's answer is malformed: {exc}") from exc
+    if ballot_hash(signed) != code.ballot_hash:
+        raise CollectorMisbehaved("the collector returned another ballot than the code names")
+    receipt = check_receipt(client, election, receipt_document, code.ballot_hash)
+    received = dt.datetime.fromtimestamp(receipt.received / 1000, dt.UTC)
+    try:
+        payload, _, identity = open_signed(
+            signed,
+            DOMAINS["ballot"],
+            trust=manifest.trust.eid_trust_store(require_crl=False),
+            at=received,
+            where="stored ballot",
+        )
+        ballot = parse_ballot(manifest, payload, "stored ballot")
+    except (FormatError, CryptoError) as exc:
+        raise CollectorMisbehaved(f"the stored ballot does not check: {exc}") from exc
+    assert identity is not None  # open_signed returns one whenever a trust store is given
+    contests = manifest.district(ballot.district).contests
+    if len(code.randomness) != len(contests):
+        raise VoterAppError("the check code does not fit this ballot (wrong number of contests)")
+    randomness = {c.id: r for c, r in zip(contests, code.randomness, strict=True)}
+    try:
+        found = choices_in(manifest, ballot, randomness)
+    except FormatError as exc:
+        raise VoterAppError(
+            f"the stored ballot holds no candidate for this check code ({exc.problem}): it is "
+            "not the ballot your app made"
+        ) from exc
+    return CheckResult(
+        election,
+        manifest.district(ballot.district),
+        found,
+        identity,
+        receipt,
+        verification_code(code.ballot_hash),
+    )
