@@ -4,6 +4,7 @@ makes a draft manifest and voter list v1; an existing election is never overwrit
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from ceremony_helpers import DEFINITION, VOTERS, Workspace, line_of, make_ca
@@ -331,3 +332,22 @@ def test_manifest_json_is_canonical_and_names_no_voter(workspace: Workspace) -> 
     parsed = json.loads(manifest_text)
     assert manifest_text == json.dumps(parsed, sort_keys=True, separators=(",", ":")) + "\n"
     assert "38001010001" not in manifest_text and "Maasikas, Mari" not in manifest_text
+
+
+def test_the_example_election_is_valid(tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from ceremonies.definition import load_definition
+
+    examples = Path(__file__).parents[2] / "examples"
+    (tmp_path / "election.toml").write_bytes((examples / "election.toml").read_bytes())
+    for name, ca in (("pki/root-ca.pem", True), ("pki/id-card-ca.pem", True)):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(make_ca(name, ca=ca))
+    (tmp_path / "officials").mkdir()
+    (tmp_path / "officials/collector.pem").write_bytes(make_ca("collector", ca=False))
+    loaded = load_definition(
+        tmp_path / "election.toml", examples / "voters.csv", now=datetime(2027, 1, 1, tzinfo=UTC)
+    )
+    assert loaded.manifest.key_bits == 3072 and loaded.manifest.trustees == 5
+    assert len(loaded.voter_list) == 8 and not loaded.warnings
