@@ -552,6 +552,11 @@ def issue_eids(
     issuer = ca.issuing_signer(passphrase)
     not_before = not_before or utc_now()
     not_after = not_before + dt.timedelta(days=days)
+    if not_before < issuer.certificate.not_valid_before_utc:
+        raise PkiError(
+            "the e-IDs would be valid before the issuing CA "
+            f"({iso(issuer.certificate.not_valid_before_utc)})"
+        )
     if not_after > issuer.certificate.not_valid_after_utc:
         raise PkiError(
             "the e-IDs would outlive the issuing CA "
