@@ -236,7 +236,17 @@ def _keygen_with_progress(
         def update(tested: int) -> None:
             progress.update(task, tested=tested)
 
-        final = run_keygen(election, passphrases, signer, progress=update, scrypt_cost=scrypt_cost)
+        def stage(text: str) -> None:
+            progress.update(task, description=text)
+
+        final = run_keygen(
+            election,
+            passphrases,
+            signer,
+            progress=update,
+            stage=stage,
+            scrypt_cost=scrypt_cost,
+        )
         progress.update(task, description="Key dealt, shares sealed, manifest signed")
     return final
 
@@ -311,4 +321,5 @@ from ceremonies.pki_cli import pki  # noqa: E402
 
 ceremony.add_command(pki)
 from ceremonies.decrypt_cli import decrypt  # noqa: E402
+
 ceremony.add_command(decrypt)

@@ -12,7 +12,7 @@ from pathlib import Path
 from ceremonies.definition import Definition, load_definition
 from formats.canonical import FormatError, canonical_bytes
 from formats.files import write_atomic, write_canonical_json
-from formats.manifest import ElectionDirectory, Manifest
+from formats.manifest import ElectionDirectory
 from formats.voters import VoterList, read_change_csv, voter_list_path, write_voter_list
 
 
@@ -50,7 +50,7 @@ def init_election(
 def update_voters(election_dir: str | Path, changes: str | Path) -> tuple[VoterList, VoterList]:
     """Apply a change list to the latest voter list version; returns (previous, new)."""
     election = ElectionDirectory(election_dir)
-    manifest = read_any_manifest(election)
+    manifest = election.read_manifest()
     lists = election.voter_lists(manifest)
     latest = lists[-1]
     updated = latest.apply(
@@ -60,8 +60,3 @@ def update_voters(election_dir: str | Path, changes: str | Path) -> tuple[VoterL
     )
     write_voter_list(election.voters, updated)
     return latest, updated
-
-
-def read_any_manifest(election: ElectionDirectory) -> Manifest:
-    """The manifest of an election directory, draft or keyed."""
-    return election.read_manifest()

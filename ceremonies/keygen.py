@@ -85,9 +85,12 @@ def run_keygen(
     *,
     test_primes: tuple[int, int] | None = None,
     progress: Callable[[int], None] | None = None,
+    stage: Callable[[str], None] | None = None,
     scrypt_cost: int = DEFAULT_SCRYPT_N,
 ) -> Manifest:
-    """The whole ceremony; returns the final manifest (written and signed)."""
+    """The whole ceremony; returns the final manifest (written and signed).
+
+    `progress(candidates_tested)` follows the prime search; `stage(text)` names each step."""
     from formats.signed import sign_object
 
     election = ElectionDirectory(election_dir)
@@ -101,6 +104,8 @@ def run_keygen(
         key, shares = generate(manifest.key_bits, manifest.trustees, manifest.threshold, progress)
     keyed = manifest.with_key(key.to_dict(), test_key=test_primes is not None)
     signed = sign_object(signer, DOMAINS["manifest"], keyed.to_dict())
+    if stage is not None:
+        stage(f"Sealing {len(shares)} share files")
     for share, passphrase in zip(shares, passphrases, strict=True):
         write_sealed(
             election.share(share.index),
