@@ -156,6 +156,26 @@ def _check_statement_values(
 # Fiat-Shamir challenge
 
 
+def membership_statement(
+    key: PublicKey,
+    ciphertext: int,
+    allowed: Sequence[int],
+    commitments: Sequence[int],
+    context: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The object whose domain hash is the challenge: the whole statement and every commitment."""
+    if not isinstance(context, Mapping):
+        raise InvalidInput("context", "expected a mapping")
+    return {
+        "version": 1,
+        "context": dict(context),
+        "public_key": hex_int(key.n),
+        "allowed": [hex_int(m) for m in allowed],
+        "ciphertext": hex_int(ciphertext),
+        "commitments": [hex_int(a) for a in commitments],
+    }
+
+
 def membership_challenge(
     key: PublicKey,
     ciphertext: int,
@@ -164,16 +184,7 @@ def membership_challenge(
     context: Mapping[str, Any],
 ) -> int:
     """e = first 128 bits (big-endian) of H_d(statement), d = ivote/v1/membership-proof."""
-    if not isinstance(context, Mapping):
-        raise InvalidInput("context", "expected a mapping")
-    statement = {
-        "version": 1,
-        "context": dict(context),
-        "public_key": hex_int(key.n),
-        "allowed": [hex_int(m) for m in allowed],
-        "ciphertext": hex_int(ciphertext),
-        "commitments": [hex_int(a) for a in commitments],
-    }
+    statement = membership_statement(key, ciphertext, allowed, commitments, context)
     try:
         digest = domain_hash(DOMAINS["membership_proof"], statement)
     except FormatError as exc:

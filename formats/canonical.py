@@ -36,7 +36,10 @@ class FormatError(ValueError):
 
 
 def _check(value: Any, path: str) -> None:
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        _check_text(value, path)
         return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INT:
@@ -48,6 +51,7 @@ def _check(value: Any, path: str) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise FormatError(path, f"object key {key!r} is not a string")
+            _check_text(key, path)
             _check(item, f"{path}.{key}")
         return
     if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
@@ -55,6 +59,14 @@ def _check(value: Any, path: str) -> None:
             _check(item, f"{path}[{index}]")
         return
     raise FormatError(path, f"{type(value).__name__} has no canonical encoding")
+
+
+def _check_text(text: str, path: str) -> None:
+    # a lone surrogate (which JSON's \ud800 escape can produce) has no UTF-8 encoding
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise FormatError(path, "string with a lone surrogate has no UTF-8 encoding") from exc
 
 
 def canonical_bytes(obj: Any) -> bytes:
@@ -82,6 +94,12 @@ def parse_canonical(data: bytes, what: str = "document") -> Any:
     def no_constant(text: str) -> Any:
         raise FormatError(what, f"{text} is not allowed")
 
+    def small_int(text: str) -> int:
+        value = int(text)
+        if abs(value) > MAX_SAFE_INT:
+            raise FormatError(what, "integer too large for a JSON number (big integers are hex)")
+        return value
+
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -92,9 +110,12 @@ def parse_canonical(data: bytes, what: str = "document") -> Any:
             object_pairs_hook=no_duplicates,
             parse_float=no_float,
             parse_constant=no_constant,
+            parse_int=small_int,
         )
     except json.JSONDecodeError as exc:
         raise FormatError(what, f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except RecursionError as exc:
+        raise FormatError(what, "nested too deeply") from exc
 
 
 def sha256(data: bytes) -> bytes:
@@ -142,7 +163,7 @@ def hex_int(value: int) -> str:
 
 
 def parse_hex_int(text: Any, field: str) -> int:
-    if not isinstance(text, str) or not _HEX_RE.match(text):
+    if not isinstance(text, str) or not _HEX_RE.fullmatch(text):
         raise FormatError(field, "expected a lower-case hex integer without leading zeros")
     return int(text, 16)
 
