@@ -10,6 +10,7 @@ import click
 # role's whole stack, which the others do not need.
 BENCHMARKS = {
     "crypto": "bench.crypto:bench_crypto",
+    "tally": "bench.tally:bench_tally",
 }
 
 

@@ -1,0 +1,244 @@
+"""`ivote bench tally`: the offline half on a real-size key: process a ballot box, decrypt,
+verify the record.
+
+Builds an election with the real ceremony code (test PKI, key ceremony, one district with one
+1-of-L contest), one e-ID per voter, one signed ballot each, and the collector's signed export;
+then times `tally process` (box checks, e-ID checks, proofs, totals), the decryption ceremony
+(t trustees + combine) and the verifier. Ballot generation is setup, not measured; it runs on
+every core and is the slow part (each ballot's proof costs L-1 n-bit exponentiations).
+
+Last line JSON: process_s, decrypt_s, verify_s, verify_ms_per_ballot, process_ms_per_ballot,
+projected_324k_s (process + verify of Estonia 2023's 324,301 ballots at the measured rates,
+plus one decryption), correct.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import tempfile
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bench.common import emit, machine, timed
+
+ESTONIA_2023_BALLOTS = 324_301
+TRUSTEES, THRESHOLD = 3, 2
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_ballot_worker(manifest_doc: dict[str, Any]) -> None:
+    from formats.manifest import Manifest
+
+    _WORKER["manifest"] = Manifest.from_dict(manifest_doc)
+
+
+def _make_ballot(choice_number: int) -> dict[str, Any]:
+    from formats.ballot import build_ballot
+
+    manifest = _WORKER["manifest"]
+    payload, _ = build_ballot(manifest, "d1", {"c1": choice_number}, secrets.token_bytes(32))
+    return payload
+
+
+def _definition(candidates: int, start: dt.datetime, end: dt.datetime, key_bits: int) -> str:
+    lines = [
+        "[election]",
+        'id = "bench-tally"',
+        'name = "Tally benchmark"',
+        f"start = {start.isoformat(timespec='seconds')}",
+        f"end = {end.isoformat(timespec='seconds')}",
+        "max_voters = 1000000",
+        f"key_bits = {key_bits}",
+        f"trustees = {TRUSTEES}",
+        f"threshold = {THRESHOLD}",
+        "",
+        "[trust]",
+        'eid_ca_certificates = ["root.pem", "issuing.pem"]',
+        'collector_certificates = ["collector.pem"]',
+        "",
+        "[[districts]]",
+        'id = "d1"',
+        'name = "District 1"',
+        "",
+        "[[districts.contests]]",
+        'id = "c1"',
+        'name = "Contest 1"',
+    ]
+    for number in range(1, candidates + 1):
+        lines += [
+            "[[districts.contests.candidates]]",
+            f"number = {number}",
+            f'name = "Candidate {number}"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@click.command(name="tally")
+@click.option("--key-bits", default=3072, show_default=True, help="Paillier modulus size.")
+@click.option("--candidates", default=10, show_default=True, help="Candidates in the contest.")
+@click.option("--ballots", default=2000, show_default=True, help="Ballots in the box.")
+@click.option("--workers", type=int, default=None, help="Processes (default: every core).")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")
+def bench_tally(
+    key_bits: int, candidates: int, ballots: int, workers: int | None, as_json: bool
+) -> None:
+    """Time process + decrypt + verify of a ballot box on a real-size key."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from ceremonies.election import init_election
+    from ceremonies.keygen import run_keygen
+    from ceremonies.pki import (
+        make_crl,
+        make_eid,
+        make_intermediate_ca,
+        make_official,
+        make_root_ca,
+    )
+    from crypto.threshold import decryption_share
+    from formats.ballot import ballot_hash
+    from formats.ballotbox import write_ballot_box
+    from formats.canonical import DOMAINS, b64url, canonical_bytes
+    from formats.manifest import ElectionDirectory, open_trustee_share
+    from formats.receipt import LogHead, entry_leaf_hash
+    from formats.record import TrusteeShares
+    from formats.signed import sign_object
+    from formats.voters import Voter
+    from tallier.combine import combine_tally
+    from tallier.process import process_ballot_box
+    from tallier.verifier import verify_record
+
+    if ballots < 1 or candidates < 2:
+        raise click.BadParameter("need at least one ballot and two candidates")
+    workers = workers or os.cpu_count() or 1
+    say = (lambda text: None) if as_json else (lambda text: click.echo(text, err=True))
+    with tempfile.TemporaryDirectory(prefix="ivote-bench-tally-") as temporary:
+        root = Path(temporary)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=1)
+        ca = make_root_ca(now=now - dt.timedelta(days=2))
+        issuing = make_intermediate_ca(ca, now=now - dt.timedelta(days=2))
+        organiser = make_official(ca, "organiser", now=now - dt.timedelta(days=2))
+        collector = make_official(ca, "collector", now=now - dt.timedelta(days=2))
+        for name, signer in (("root", ca), ("issuing", issuing), ("collector", collector)):
+            (root / f"{name}.pem").write_bytes(signer.certificate.public_bytes(Encoding.PEM))
+        (root / "election.toml").write_text(_definition(candidates, start, end, key_bits))
+        voters = [Voter(f"3{i:010d}", "Given", "Surname", "d1") for i in range(ballots)]
+        (root / "voters.csv").write_text(
+            "personal_code,given_name,surname,district\n"
+            + "".join(f"{v.personal_code},Given,Surname,d1\n" for v in voters)
+        )
+        directory = root / "election"
+        init_election(
+            root / "election.toml", root / "voters.csv", directory, now=start - dt.timedelta(1)
+        )
+        say(f"key ceremony ({key_bits} bits)...")
+        passphrases = [f"trustee {i} passphrase" for i in range(1, TRUSTEES + 1)]
+        manifest, keygen_s = timed(
+            lambda: run_keygen(directory, passphrases, organiser, scrypt_cost=1024)
+        )
+        election = ElectionDirectory(directory)
+        crl = make_crl(issuing, [], 1, this_update=start, next_update=end)
+        (directory / "crls").mkdir()
+        (directory / "crls" / "issuing.crl").write_bytes(crl.public_bytes(Encoding.PEM))
+
+        say(f"encrypting {ballots} ballots on {workers} workers (setup, not measured)...")
+        choices = [secrets.randbelow(candidates) + 1 for _ in range(ballots)]
+        with ProcessPoolExecutor(
+            workers, initializer=_init_ballot_worker, initargs=(manifest.to_dict(),)
+        ) as pool:
+            payloads = list(pool.map(_make_ballot, choices, chunksize=16))
+        received0 = int(start.timestamp() * 1000) + 60_000
+        signed = [
+            sign_object(make_eid(issuing, v, not_before=start), DOMAINS["ballot"], payload)
+            for v, payload in zip(voters, payloads, strict=True)
+        ]
+        times = [received0 + i for i in range(ballots)]
+        leaves = [entry_leaf_hash(ballot_hash(s), t) for s, t in zip(signed, times, strict=True)]
+        from crypto import merkle
+
+        head = sign_object(
+            collector,
+            DOMAINS["log_head"],
+            LogHead(
+                manifest.election_id, ballots, merkle.root_hash(leaves), times[-1] + 1
+            ).to_dict(),
+        )
+        entries = []
+        for index, (ballot, received) in enumerate(zip(signed, times, strict=True)):
+            receipt = {
+                "version": 1,
+                "election_id": manifest.election_id,
+                "ballot_hash": b64url(ballot_hash(ballot)),
+                "log_index": index,
+                "received": received,
+                "log_head": head,
+            }
+            signed_receipt = sign_object(collector, DOMAINS["receipt"], receipt)
+            entries.append((index, canonical_bytes(ballot), canonical_bytes(signed_receipt)))
+        box = root / "ballotbox.zip"
+        write_ballot_box(
+            box, collector, manifest, entries, election.voter_lists(manifest), head, times[-1]
+        )
+
+        say("tally process...")
+        outcome, process_s = timed(lambda: process_ballot_box(directory, box, workers=workers))
+        say("decryption ceremony...")
+
+        def decrypt() -> Any:
+            trustees = []
+            for index in range(1, THRESHOLD + 1):
+                share = open_trustee_share(election.share(index), passphrases[index - 1], manifest)
+                values = tuple(
+                    decryption_share(
+                        share,
+                        total.ciphertext,
+                        manifest.proof_context(total.district, total.contest, total.part),
+                    ).to_dict()
+                    for total in outcome.tally.totals
+                )
+                trustees.append(TrusteeShares(outcome.tally.hash, index, values))
+            return combine_tally(outcome.tally, trustees)
+
+        combined, decrypt_s = timed(decrypt)
+        say("verify...")
+        verdict, verify_s = timed(
+            lambda: verify_record(
+                combined.record.to_dict(), outcome.bundle.to_dict(), workers=workers
+            )
+        )
+    expected = Counter(choices)
+    counts = list(combined.record.decryption.results[0].counts)
+    correct = (
+        counts == [expected.get(j, 0) for j in range(1, candidates + 1)]
+        and not verdict.failed
+        and outcome.report.total.counted == ballots
+    )
+    per_ballot = (process_s + verify_s) / ballots
+    emit(
+        {
+            "bench": "tally",
+            "key_bits": key_bits,
+            "candidates": candidates,
+            "ballots": ballots,
+            "workers": workers,
+            "keygen_s": round(keygen_s, 3),
+            "process_s": round(process_s, 3),
+            "process_ms_per_ballot": round(process_s / ballots * 1000, 3),
+            "decrypt_s": round(decrypt_s, 3),
+            "verify_s": round(verify_s, 3),
+            "verify_ms_per_ballot": round(verify_s / ballots * 1000, 3),
+            "projected_324k_s": round(per_ballot * ESTONIA_2023_BALLOTS + decrypt_s, 1),
+            "correct": correct,
+            **machine(),
+        },
+        as_json,
+    )
+    if not correct:
+        raise SystemExit(1)
