@@ -294,3 +294,21 @@ def test_verify_cli_exits_non_zero_and_names_the_problem(
     verdict = json.loads(result.output.strip().splitlines()[-1])
     failed = [c for c in verdict["checks"] if c["status"] == "fail"]
     assert [c["id"] for c in failed] == ["results"]
+
+
+def test_the_process_pool_names_the_same_bad_ballot(
+    originals: tuple[Doc, Doc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tallier.verifier
+
+    monkeypatch.setattr(tallier.verifier, "BALLOTS_PER_TASK", 2)
+    record, bundle = copy.deepcopy(originals)
+    contest = next(iter(bundle["ballots"][5]["contests"].values()))
+    responses = contest["proofs"][0]["responses"]
+    responses[0] = hex_int(parse_hex_int(responses[0], "z") + 2)
+    _rehash(record, bundle)
+    verdict = verify_record(record, bundle, workers=2)
+    check = verdict.check("ballot-proofs")
+    assert check.status == "fail"
+    assert check.problems == ["ballot 5: a validity proof does not verify"]
+    assert "2 workers" in check.detail
