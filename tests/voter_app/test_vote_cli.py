@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import png
-from voter_helpers import CollectorProcess, VoterElection, run_vote
+from voter_helpers import CollectorProcess, FakeCollector, VoterElection, run_vote
 
 from voter_app.code import CheckCode
 from voter_app.qr import qr_matrix
@@ -61,3 +62,102 @@ def test_cast_then_check_on_a_second_device(
     assert verification in checked.stdout
     parsed = CheckCode.parse(code)
     assert parsed.manifest_hash == election.manifest.hash
+
+
+def test_revote_appends_and_both_records_are_kept(
+    collector: CollectorProcess, election: VoterElection, pin_file: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    before = collector.log_size()
+    args = cast_args(collector, election, "38001010003", pin_file, data)
+    first = run_vote(*args, "--choice", "101", data_dir=data)
+    second = run_vote(*args, "--choice", "Kai", data_dir=data)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "103 Kai Kask" in second.stdout
+    assert "Only your latest ballot counts" in second.stdout
+    assert collector.log_size() == before + 2
+    listed = run_vote(
+        "receipts", "--data-dir", str(data), "--pin-file", str(pin_file), data_dir=data
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("received") == 2
+
+
+def test_audit_reveals_and_never_casts(
+    collector: CollectorProcess, election: VoterElection, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    before = collector.log_size()
+    audit_file = tmp_path / "audit.json"
+    result = run_vote(
+        "cast", "--collector", collector.url, "--fingerprint", election.fingerprint,
+        "--district", "north", "--choice", "101", "--audit", "--audit-out", str(audit_file),
+        "--data-dir", str(data), data_dir=data,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "NOT cast" in result.stdout
+    assert "encodes 101 Mari Maasikas" in result.stdout
+    shown_hash = re.search(r"its hash: ([0-9a-f]{64})", result.stdout).group(1)
+    assert collector.log_size() == before  # an audited ballot is never sent
+    verified = run_vote(
+        "verify-audit", str(audit_file), "--collector", collector.url, data_dir=tmp_path / "other"
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert shown_hash in verified.stdout
+    assert "101 Mari Maasikas" in verified.stdout
+    # an app that claims another choice than it encrypted is caught
+    document = json.loads(audit_file.read_text())
+    document["choices"]["council"] = 102
+    audit_file.write_text(json.dumps(document))
+    caught = run_vote(
+        "verify-audit", str(audit_file), "--collector", collector.url, data_dir=tmp_path / "other"
+    )
+    assert caught.returncode == 1
+    assert "did not encrypt honestly" in caught.stderr
+    assert "Traceback" not in caught.stderr
+
+
+def test_check_is_refused_politely_after_the_fetch_limit(
+    collector: CollectorProcess, election: VoterElection, pin_file: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    args = cast_args(collector, election, "38001010004", pin_file, data)
+    result = run_vote(*args, "--choice", "101", data_dir=data)
+    assert result.returncode == 0, result.stderr
+    code = check_code_of(result.stdout)
+    for _ in range(election.manifest.policy.max_checks):
+        ok = run_vote("check", "--collector", collector.url, "--code", code, data_dir=data)
+        assert ok.returncode == 0, ok.stderr
+        assert "101 Mari Maasikas" in ok.stdout
+    refused = run_vote("check", "--collector", collector.url, "--code", code, data_dir=data)
+    assert refused.returncode == 1
+    assert "checked as many times as the collector allows" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_check_refused_after_the_window(
+    collector: CollectorProcess, election: VoterElection, pin_file: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    args = cast_args(collector, election, "38001010002", pin_file, data)
+    result = run_vote(*args, "--choice", "101", data_dir=data)
+    assert result.returncode == 0, result.stderr
+    code = check_code_of(result.stdout)
+    over = {"detail": {"code": "check_window_over", "message": "the time to check is over"}}
+
+    def window_over(method: str, path: str, status: int, body: bytes) -> tuple[int, bytes] | None:
+        return (403, json.dumps(over).encode()) if path.startswith("/v1/ballots/") else None
+
+    with FakeCollector(collector.url, window_over) as fake:
+        refused = run_vote("check", "--collector", fake.url, "--code", code, data_dir=data)
+    assert refused.returncode == 1
+    assert "the time to check this vote is over" in refused.stderr
+
+
+def test_mistyped_check_code_is_refused_before_fetching(tmp_path: Path) -> None:
+    result = run_vote(
+        "check", "--collector", "http://127.0.0.1:9", "--code", "ABCDEFGHIJ" * 12,
+        data_dir=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "checksum" in result.stderr or "too short" in result.stderr

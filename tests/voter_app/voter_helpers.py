@@ -11,8 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -249,3 +252,70 @@ def run_vote(
         input=input,
         timeout=timeout,
     )
+
+
+Tamper = Callable[[str, str, int, bytes], tuple[int, bytes] | None]
+
+
+class FakeCollector:
+    """A tiny HTTP server on loopback in front of a real collector: forwards every request and
+    lets a test rewrite answers (`tamper(method, path, status, body)` returns a new (status,
+    body) or None to pass it through) or drop the connection (`drop` for a path prefix)."""
+
+    def __init__(self, upstream: str, tamper: Tamper | None = None) -> None:
+        self.upstream = upstream
+        self.tamper = tamper
+        self.drops: dict[str, int] = {}  # path prefix -> how many more answers to drop
+        self.requests: list[tuple[str, str, bytes]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self, method: str) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                fake.requests.append((method, self.path, body))
+                response = httpx.request(
+                    method,
+                    fake.upstream + self.path,
+                    content=body or None,
+                    headers={"content-type": "application/json"} if body else {},
+                    timeout=60,
+                )
+                for prefix, count in fake.drops.items():
+                    if count and self.path.startswith(prefix):
+                        fake.drops[prefix] = count - 1
+                        # the collector took the request; the answer is lost on the way
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        self.close_connection = True
+                        return
+                status, content = response.status_code, response.content
+                if fake.tamper is not None:
+                    changed = fake.tamper(method, self.path, status, content)
+                    if changed is not None:
+                        status, content = changed
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            def do_GET(self) -> None:
+                self._forward("GET")
+
+            def do_POST(self) -> None:
+                self._forward("POST")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeCollector:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
