@@ -164,7 +164,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_env(data_dir: Path | None = None) -> dict[str, str]:
+def voter_env(data_dir: Path | None = None) -> dict[str, str]:
     env = {
         **os.environ,
         "IVOTE_COLLECTOR_PASSPHRASE": COLLECTOR_PASSPHRASE,
@@ -204,7 +204,7 @@ class CollectorProcess:
                     "--log-level",
                     "warning",
                 ],
-                env=test_env(),
+                env=voter_env(),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -246,7 +246,7 @@ def run_vote(
     """`ivote vote ...` as a voter runs it: a real process."""
     return subprocess.run(
         [IVOTE, "vote", *args],
-        env=test_env(data_dir),
+        env=voter_env(data_dir),
         capture_output=True,
         text=True,
         input=input,
