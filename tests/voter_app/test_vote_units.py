@@ -1,0 +1,159 @@
+"""The check code, choices, retries and the local store, without a collector."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crypto.errors import SealError
+from formats.manifest import Candidate, Contest
+from voter_app.code import CheckCode, CodeError
+from voter_app.store import Pin, VoterStore
+from voter_app.transport import (
+    CollectorClient,
+    CollectorRefused,
+    CollectorUnreachable,
+    RetryPolicy,
+    VoterAppError,
+)
+from voter_app.voting import resolve_choice
+
+hashes = st.binary(min_size=32, max_size=32)
+randomness = st.lists(
+    st.lists(st.integers(min_value=1, max_value=2**3072), min_size=1, max_size=3),
+    min_size=1,
+    max_size=3,
+).map(lambda contests: tuple(tuple(parts) for parts in contests))
+
+
+@given(hashes, hashes, randomness)
+def test_check_code_round_trips(manifest_hash: bytes, ballot_hash: bytes, r: tuple) -> None:
+    code = CheckCode(manifest_hash, ballot_hash, r)
+    assert set(code.text) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")  # QR alphanumeric mode
+    assert CheckCode.parse(code.text) == code
+    assert CheckCode.parse(code.grouped.lower()) == code  # as typed: spaces, lower case
+
+
+@given(hashes, hashes, randomness, st.data())
+def test_a_changed_character_is_refused(
+    manifest_hash: bytes, ballot_hash: bytes, r: tuple, data: st.DataObject
+) -> None:
+    text = CheckCode(manifest_hash, ballot_hash, r).text
+    position = data.draw(st.integers(0, len(text) - 1))
+    replacement = data.draw(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"))
+    if replacement == text[position]:
+        return
+    typo = text[:position] + replacement + text[position + 1 :]
+    try:
+        parsed = CheckCode.parse(typo)
+    except CodeError:
+        return
+    # only a change in the unused low bits of the last character decodes to the same bytes
+    assert position == len(text) - 1
+    assert parsed == CheckCode(manifest_hash, ballot_hash, r)
+
+
+def test_check_code_errors_say_why() -> None:
+    with pytest.raises(CodeError, match="empty"):
+        CheckCode.parse("  ")
+    with pytest.raises(CodeError, match="A-Z and 2-7"):
+        CheckCode.parse("ABC1")
+    with pytest.raises(CodeError, match="too short"):
+        CheckCode.parse(base64.b32encode(b"short").decode())
+
+
+def test_a_3072_bit_one_contest_code_fits_a_qr_code() -> None:
+    code = CheckCode(b"m" * 32, b"b" * 32, ((2**3072 - 1,),))
+    # QR version 40-M holds 3391 alphanumeric characters; one contest needs about a fifth
+    assert len(code.text) < 800
+
+
+CONTEST = Contest(
+    "council",
+    "City council",
+    (Candidate(101, "Mari Maasikas", "Green"), Candidate(102, "Mart Tamm"), Candidate(7, "Ott")),
+)
+
+
+def test_resolve_choice() -> None:
+    assert resolve_choice(CONTEST, "101") == 101
+    assert resolve_choice(CONTEST, "mari maasikas") == 101
+    assert resolve_choice(CONTEST, "Ott") == 7
+    with pytest.raises(VoterAppError, match="several candidates"):
+        resolve_choice(CONTEST, "Ma")
+    with pytest.raises(VoterAppError, match="no candidate number 5"):
+        resolve_choice(CONTEST, "5")
+    with pytest.raises(VoterAppError, match="no candidate 'Nobody'"):
+        resolve_choice(CONTEST, "Nobody")
+
+
+def _client(handler, attempts: int = 4) -> tuple[CollectorClient, list[float]]:  # type: ignore[no-untyped-def]
+    waits: list[float] = []
+    client = CollectorClient(
+        "http://collector.test", RetryPolicy(attempts=attempts), sleep=waits.append
+    )
+    client._http = httpx.Client(base_url=client.base_url, transport=httpx.MockTransport(handler))
+    return client, waits
+
+
+def test_transient_failures_are_retried_with_the_same_bytes() -> None:
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        if len(bodies) == 1:
+            raise httpx.ConnectError("refused")
+        if len(bodies) == 2:
+            return httpx.Response(503)
+        return httpx.Response(200, content=b'{"ok":true}')
+
+    client, waits = _client(handler)
+    assert client.post("/v1/ballots", {"version": 1, "x": "y"}) == {"ok": True}
+    assert len(bodies) == 3 and len(set(bodies)) == 1
+    assert len(waits) == 2 and waits[0] <= waits[1] * 2  # backoff grows
+
+
+def test_refusals_are_not_retried() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(
+            403, json={"detail": {"code": "certificate_revoked", "message": "revoked"}}
+        )
+
+    client, _ = _client(handler)
+    with pytest.raises(CollectorRefused) as refused:
+        client.get("/v1/manifest")
+    assert refused.value.code == "certificate_revoked" and len(calls) == 1
+
+
+def test_unreachable_after_every_attempt() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("timed out")
+
+    client, waits = _client(handler, attempts=3)
+    with pytest.raises(CollectorUnreachable, match="after 3 attempts"):
+        client.get("/v1/manifest")
+    assert len(waits) == 2
+
+
+def test_store_seals_records_and_keeps_pins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVOTE_SEAL_COST", "1024")
+    store = VoterStore(tmp_path)
+    path = store.save_record(b"\x01" * 32, {"status": "sent", "district": "north"}, "1234")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert b"north" not in path.read_bytes()  # sealed, not readable
+    assert store.load_record(path, "1234")["district"] == "north"
+    with pytest.raises(SealError):
+        store.load_record(path, "9999")
+    assert store.pin_for("http://c") is None
+    store.save_pin("http://c", Pin("ab" * 32, "cd" * 32))
+    assert VoterStore(tmp_path).pin_for("http://c") == Pin("ab" * 32, "cd" * 32)
