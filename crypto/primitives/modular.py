@@ -13,6 +13,7 @@ import gmpy2
 from gmpy2 import mpz
 
 __all__ = [
+    "FixedBase",
     "invert",
     "is_unit",
     "lagrange_at_zero_times",
@@ -157,6 +158,56 @@ def multiexp_buckets(
         if total is not None:
             result = result * total % m
     return result
+
+
+class FixedBase:
+    """base^k mod modulus for many exponents k < 2^max_bits, from precomputed base^(2^(w i)).
+
+    Each power costs about max_bits/w + 2^(w+1) multiplications (bucket method over the w-bit
+    digits of k) and no squarings, against max_bits squarings for powmod: about 4x faster for
+    3000-bit exponents with w = 6. The table holds max_bits/w residues. Exponents must be
+    non-negative; the running time depends on their digits (not for secret exponents that an
+    observer could time, e.g. trustee key shares).
+    """
+
+    def __init__(self, base: int, modulus: int, max_bits: int, window: int = 6) -> None:
+        if max_bits < 1 or window < 1:
+            raise ValueError("FixedBase: max_bits and window must be positive")
+        self.modulus = mpz(modulus)
+        self.max_bits = max_bits
+        self.window = window
+        step = 1 << window
+        power = mpz(base) % self.modulus
+        self._table: list[mpz] = []
+        for _ in range(-(-max_bits // window)):
+            self._table.append(power)
+            power = gmpy2.powmod(power, step, self.modulus)
+
+    def power(self, exponent: int) -> mpz:
+        e = int(exponent)
+        if not 0 <= e < 1 << self.max_bits:
+            raise ValueError(f"FixedBase: exponent not in [0, 2^{self.max_bits})")
+        m = self.modulus
+        mask = (1 << self.window) - 1
+        buckets: list[mpz | None] = [None] * (mask + 1)
+        for entry in self._table:
+            if not e:
+                break
+            digit = e & mask
+            if digit:
+                held = buckets[digit]
+                buckets[digit] = entry if held is None else held * entry % m
+            e >>= self.window
+        # prod_d bucket[d]^d as a running product, as in multiexp_buckets
+        running: mpz | None = None
+        total = mpz(1)
+        for digit in range(mask, 0, -1):
+            held = buckets[digit]
+            if held is not None:
+                running = held if running is None else running * held % m
+            if running is not None:
+                total = total * running % m
+        return total
 
 
 def lagrange_at_zero_times(delta: int, index: int, subset: Sequence[int]) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gmpy2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,18 +30,21 @@ from crypto.membership import (
     EncryptedContest,
     MembershipProof,
     MembershipStatement,
+    NthResidues,
     ProverNonces,
     batch_verify,
     batch_verify_parallel,
     contest_statements,
     encrypt_contest,
     membership_challenge,
+    nth_residues,
     part_context,
     prove_membership,
     prove_with_nonces,
     verify_membership,
 )
 from crypto.paillier import PublicKey
+from crypto.primitives.modular import FixedBase, multiexp, multiexp_buckets
 from formats.canonical import canonical_bytes, parse_canonical
 
 VECTOR = Path(__file__).parent.parent / "vectors" / "membership_proof.json"
@@ -575,3 +579,55 @@ def test_invalid_vector(key: PublicKey) -> None:
         u = s.ciphertext * paillier.g_power(key, -m) % n2
         holds.append(pow(z, 2 * n, n2) == pow(a * pow(u, e_j, n2), 2, n2))
     assert [j for j, ok in enumerate(holds) if not ok] == [case["failing_branch"]]
+
+
+# --------------------------------------------------------------------------------------------
+# The number theory under the prover and the batch verifier
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 2**1024), st.integers(0, 2**80)), min_size=0, max_size=90),
+    st.sampled_from([None, 2, 5]),
+)
+@settings(max_examples=15)
+def test_multiexp_buckets_is_the_product_of_powers(
+    key: PublicKey, pairs: list[tuple[int, int]], window: int | None
+) -> None:
+    n2 = key.n_squared
+    expected = 1
+    for base, exponent in pairs:
+        expected = expected * pow(base, exponent, n2) % n2
+    bases = [b for b, _ in pairs]
+    exponents = [e for _, e in pairs]
+    assert multiexp_buckets(bases, exponents, n2, window) == expected
+    assert multiexp(bases, exponents, n2) == expected
+
+
+@given(st.integers(0, 2**640 - 1), st.sampled_from([1, 3, 6, 8]))
+@settings(max_examples=20)
+def test_fixed_base_power(key: PublicKey, exponent: int, window: int) -> None:
+    base = 0xC0FFEE
+    fixed = FixedBase(base, key.n_squared, 640, window)
+    assert fixed.power(exponent) == pow(base, exponent, key.n_squared)
+    assert fixed.power(0) == 1
+    with pytest.raises(ValueError, match="exponent"):
+        fixed.power(2**640)
+    with pytest.raises(ValueError, match="exponent"):
+        fixed.power(-1)
+
+
+def test_nth_residues_are_uniform_units_with_their_powers(
+    key: PublicKey, factors: tuple[int, int]
+) -> None:
+    """Each t comes with t^n mod n^2, and t falls in all four cosets of the squares (its
+    quadratic characters mod p and mod q): the source covers Z*_n, not only the squares."""
+    p, q = factors
+    source = NthResidues(key.n)
+    characters = Counter()
+    for _ in range(200):
+        t, t_n = source.draw()
+        assert 0 < t < key.n and gmpy2.gcd(t, key.n) == 1
+        assert t_n == pow(t, key.n, key.n_squared)
+        characters[gmpy2.legendre(t, p), gmpy2.legendre(t, q)] += 1
+    assert set(characters) == {(1, 1), (1, -1), (-1, 1), (-1, -1)}
+    assert nth_residues(key.n) is nth_residues(key.n)  # tables made once per key
