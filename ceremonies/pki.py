@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import multiprocessing
 import os
 import re
 import secrets
@@ -32,7 +33,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +56,7 @@ from crypto.eid import (
 from crypto.sealing import DEFAULT_SCRYPT_N
 from formats.canonical import FormatError, canonical_bytes, check_version, parse_canonical, require
 from formats.files import write_atomic
-from formats.voters import Voter
+from formats.voters import PERSONAL_CODE_RE, Voter
 
 EID_KDF_ROUNDS = 2_048
 # scrypt cost for the sealed CA and officials' keys; tests lower it (monkeypatch).
@@ -529,6 +531,7 @@ def issue_eids(
     not_before: dt.datetime | None = None,
     days: int = EID_DAYS,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> IssueReport:
     """One e-ID per voter, written as OUT/<personal code>.p12 under the voter's PIN, plus
     OUT/index.csv (personal_code,serial,not_after,file) and OUT/chain.pem.
@@ -536,13 +539,21 @@ def issue_eids(
     PINs come from `pins` (every voter needs one); without it each voter gets a random
     5-digit PIN, written to OUT/pins.csv (mode 0600): the PIN envelopes, to hand out and
     delete. OUT appears whole or not at all: files are staged in a sibling directory that is
-    renamed into place after the CA has recorded every certificate."""
+    flushed to disk and renamed into place after the CA has recorded every certificate.
+    Large batches are made by `workers` processes (default: one per CPU)."""
     voters = list(voters)
     target = Path(out)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise PkiError(f"{target} already exists and is not empty; choose another --out")
     if not voters:
         raise PkiError("no voters to issue e-IDs for")
+    seen: set[str] = set()
+    for voter in voters:
+        if not PERSONAL_CODE_RE.match(voter.personal_code):
+            raise PkiError(f"{voter.personal_code!r} is not a personal code")
+        if voter.personal_code in seen:
+            raise PkiError(f"{voter.personal_code} appears twice")
+        seen.add(voter.personal_code)
     if pins is not None:
         missing = [voter.personal_code for voter in voters if voter.personal_code not in pins]
         if missing:
@@ -563,31 +574,29 @@ def issue_eids(
             f"({iso(issuer.certificate.not_valid_after_utc)}); issue for fewer days"
         )
     started = time.perf_counter()
+    orders = [
+        (voter, pins[voter.personal_code] if pins is not None else random_pin()) for voter in voters
+    ]
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
         index_rows = []
-        pin_rows = []
         records = []
-        for count, voter in enumerate(voters, 1):
-            pin = pins[voter.personal_code] if pins is not None else random_pin()
-            eid = make_eid(issuer, voter, not_before, not_after)
-            name = f"{voter.personal_code}.p12"
-            data = pkcs12_bytes(eid, pin, EID_KDF_ROUNDS, voter.personal_code)
+        for code, data, serial_number in _make_eids(
+            issuer, orders, not_before, not_after, workers, progress
+        ):
+            name = f"{code}.p12"
             _write_private(staging / name, data)
-            serial = format(eid.certificate.serial_number, "x")
-            index_rows.append((voter.personal_code, serial, iso(not_after), name))
-            pin_rows.append((voter.personal_code, pin))
+            serial = format(serial_number, "x")
+            index_rows.append((code, serial, iso(not_after), name))
             records.append(
                 {
                     "serial": serial,
-                    "personal_code": voter.personal_code,
+                    "personal_code": code,
                     "not_before": iso(not_before),
                     "not_after": iso(not_after),
                 }
             )
-            if progress:
-                progress(count)
         _write_csv(
             staging / "index.csv", ("personal_code", "serial", "not_after", "file"), index_rows
         )
@@ -595,8 +604,10 @@ def issue_eids(
         pins_file = None
         if pins is None:
             pins_file = target / "pins.csv"
+            pin_rows = [(voter.personal_code, pin) for voter, pin in orders]
             _write_csv(staging / "pins.csv", ("personal_code", "pin"), pin_rows, private=True)
-        _fsync_directory_tree(staging)
+        # One flush of everything staged (an fsync per file costs more than making the e-ID).
+        os.sync()
         # Record first: an unrecorded e-ID could not be revoked by personal code.
         issued_path = ca.path / ISSUED_FILE
         issued = _read_json(issued_path)
@@ -605,10 +616,88 @@ def issue_eids(
         if target.exists():
             target.rmdir()  # empty (checked above); rename needs the name free
         os.replace(staging, target)
+        _fsync_directory(target.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return IssueReport(len(voters), time.perf_counter() - started, target, pins_file)
+
+
+# Below this many e-IDs, starting worker processes costs more than it saves.
+PARALLEL_FROM = 400
+BATCH = 250
+_worker_issuer: KeySigner | None = None
+
+
+def _make_eids(
+    issuer: KeySigner,
+    orders: list[tuple[Voter, str]],
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    workers: int | None,
+    progress: Callable[[int], None] | None,
+) -> Iterator[tuple[str, bytes, int]]:
+    """(personal code, PKCS#12 bytes, serial) per order, in order."""
+    workers = workers or os.cpu_count() or 1
+    batches = [orders[i : i + BATCH] for i in range(0, len(orders), BATCH)]
+    done = 0
+    if workers == 1 or len(orders) < PARALLEL_FROM:
+        results: Iterable[list[tuple[str, bytes, int]]] = (
+            _eid_batch(issuer, batch, not_before, not_after) for batch in batches
+        )
+        for result in results:
+            yield from result
+            done += len(result)
+            if progress:
+                progress(done)
+        return
+    key_der = issuer.private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    cert_der = issuer.certificate.public_bytes(serialization.Encoding.DER)
+    # spawn, not fork: the parent may run threads (the progress bar) and hold token sessions.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(key_der, cert_der),
+    ) as pool:
+        for result in pool.map(
+            _worker_batch, batches, [not_before] * len(batches), [not_after] * len(batches)
+        ):
+            yield from result
+            done += len(result)
+            if progress:
+                progress(done)
+
+
+def _init_worker(key_der: bytes, cert_der: bytes) -> None:
+    global _worker_issuer
+    key = serialization.load_der_private_key(key_der, password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    _worker_issuer = KeySigner(key, x509.load_der_x509_certificate(cert_der))
+
+
+def _worker_batch(
+    batch: list[tuple[Voter, str]], not_before: dt.datetime, not_after: dt.datetime
+) -> list[tuple[str, bytes, int]]:
+    assert _worker_issuer is not None
+    return _eid_batch(_worker_issuer, batch, not_before, not_after)
+
+
+def _eid_batch(
+    issuer: KeySigner,
+    batch: list[tuple[Voter, str]],
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+) -> list[tuple[str, bytes, int]]:
+    made = []
+    for voter, pin in batch:
+        eid = make_eid(issuer, voter, not_before, not_after)
+        data = pkcs12_bytes(eid, pin, EID_KDF_ROUNDS, voter.personal_code)
+        made.append((voter.personal_code, data, eid.certificate.serial_number))
+    return made
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -630,14 +719,7 @@ def _write_csv(
         path.write_text(buffer.getvalue(), encoding="utf-8")
 
 
-def _fsync_directory_tree(directory: Path) -> None:
-    """Flush every staged file and the directory before the rename makes them visible."""
-    for path in directory.iterdir():
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def _fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

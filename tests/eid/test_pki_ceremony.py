@@ -18,6 +18,7 @@ from crypto import eid
 from crypto.errors import SealError
 from formats.canonical import DOMAINS
 from formats.signed import open_signed, sign_object
+from formats.voters import Voter
 from ivote.cli import main
 from voter_app.eid import open_eid
 
@@ -294,3 +295,37 @@ def test_crl_is_signed_by_the_issuing_ca(workdir: Path) -> None:
     assert crl.next_update_utc is not None
     assert crl.next_update_utc - crl.last_update_utc == dt.timedelta(days=7)
     assert crl.public_bytes(serialization.Encoding.DER) == (workdir / "crl.der").read_bytes()
+
+
+def test_parallel_issuing_matches_each_voter(
+    tmp_path: Path, cheap_sealing: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large batches are made in worker processes; each voter still gets their own e-ID."""
+    monkeypatch.setattr(pki, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(pki, "BATCH", 2)
+    ca = pki.open_ca(pki.init_ca(tmp_path / "ca", CA_PASS))
+    voters = [
+        Voter(f"PNOEE-3800108571{index}", f"Given{index}", f"Surname{index}", "d1")
+        for index in range(5)
+    ]
+    pins = {voter.personal_code: f"{index:04d}" for index, voter in enumerate(voters)}
+    seen = []
+    report = pki.issue_eids(
+        ca, CA_PASS, voters, tmp_path / "eids", pins=pins, workers=2, progress=seen.append
+    )
+    assert report.count == 5 and seen == [2, 4, 5]
+    serials = set()
+    for voter in voters:
+        signer = open_eid(
+            str(tmp_path / "eids" / f"{voter.personal_code}.p12"), pins[voter.personal_code]
+        )
+        identity = eid.check_certificate(
+            signer.certificate,
+            eid.TrustStore((ca.root_certificate,), (ca.issuing_certificate,), require_crl=False),
+            dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1),
+        )
+        assert (identity.personal_code, identity.surname) == (voter.personal_code, voter.surname)
+        serials.add(identity.serial)
+    assert len(serials) == 5
+    recorded = [record.personal_code for record in pki.issued_records(ca)]
+    assert recorded == [voter.personal_code for voter in voters]
