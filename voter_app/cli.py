@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import sys
@@ -230,7 +231,7 @@ def cast(
     )
 
     store = VoterStore(data_dir)
-    with _client(collector, retries) as client:
+    with _client(collector, retries) as client, contextlib.ExitStack() as closing:
         election = fetch_election(
             client,
             store,
@@ -248,6 +249,8 @@ def cast(
                 raise click.ClickException("give your e-ID with --eid FILE or --eid pkcs11:...")
             pin = _read_pin(pin_file)
             signer = open_eid(eid_spec, pin)
+            # a token session stays open until the ballot is signed, then closes with us
+            closing.callback(getattr(signer, "close", lambda: None))
             identity = check_own_certificate(election, signer.certificate)
             click.echo(
                 f"Voter: {identity.given_name} {identity.surname} ({identity.personal_code})"

@@ -202,6 +202,9 @@ def create_app(
             if not isinstance(district_id, str):
                 raise PageError("Choose your district.")
             view = _district_view(election, district_id)
+            previous = session.signer
+            if previous is not None and hasattr(previous, "close"):
+                previous.close()  # a token session of an earlier e-ID
             session.signer, session.pin, session.district = signer, pin, district_id
             session.prepared = None
             return {

@@ -202,3 +202,13 @@ def test_cast_stays_unanswered(
         result = run_vote(*args, "--choice", "102", "--retries", "2", data_dir=tmp_path)
     assert_clean_failure(result, "could not be reached after 2 attempts")
     assert len(list((tmp_path / "ballots").glob("*.sealed"))) == 1
+
+
+def test_first_contact_needs_the_fingerprint(
+    collector: CollectorProcess, election: VoterElection, pin_file: Path, tmp_path: Path
+) -> None:
+    args = cast_args(collector, election, "38001010001", pin_file, tmp_path)
+    at = args.index("--fingerprint")
+    del args[at : at + 2]
+    result = run_vote(*args, "--choice", "101", data_dir=tmp_path)
+    assert_clean_failure(result, "fingerprint was not confirmed", "--fingerprint")
