@@ -1,0 +1,142 @@
+"""The `ivote demo` command: options, and a clean stop on failure, Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    # SystemExit unwinds through every `finally`, so the collector is stopped on the way out.
+    raise SystemExit(128 + signum)
+
+
+@click.command(name="demo")
+@click.option("--voters", default=300, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--districts", default=3, show_default=True, type=click.IntRange(1, 50))
+@click.option(
+    "--candidates", default=8, show_default=True, type=click.IntRange(1, 99), help="Per district."
+)
+@click.option(
+    "--revote-rate",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of voters who vote a second time (only the latest ballot counts).",
+)
+@click.option(
+    "--paper-rate",
+    default=0.02,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of voters who also vote on paper (their i-vote is cancelled).",
+)
+@click.option(
+    "--check-rate",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of voters who check their vote from a second device.",
+)
+@click.option("--trustees", default=5, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--threshold",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Trustees needed to decrypt; exactly this many come to the decryption ceremony.",
+)
+@click.option(
+    "--key-bits",
+    default=3072,
+    show_default=True,
+    type=click.IntRange(512, 8192),
+    help="Paillier modulus size (3072 for 128-bit security).",
+)
+@click.option(
+    "--db",
+    help="The collector's database URL (default: a SQLite file in the election directory), "
+    "e.g. postgresql+psycopg://user@host/emptydb.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A new directory for every file of the election (default demo-out/<timestamp>).",
+)
+@click.option(
+    "--test-primes",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    hidden=True,
+    help="TESTS ONLY: deal the key from these fixed public primes (ceremony keygen "
+    "--test-primes), e.g. tests/fixtures/safe_primes.json with --key-bits 512.",
+)
+@click.option("--voter-processes", default=0, type=click.IntRange(0, 64), hidden=True)
+def demo(
+    voters: int,
+    districts: int,
+    candidates: int,
+    revote_rate: float,
+    paper_rate: float,
+    check_rate: float,
+    trustees: int,
+    threshold: int,
+    key_bits: int,
+    db: str | None,
+    out: Path | None,
+    test_primes: Path | None,
+    voter_processes: int,
+) -> None:
+    """Run a whole election on this machine and print the result.
+
+    Officials' ceremonies (test CA, e-IDs, manifest, threshold key), the collector server on
+    loopback, voters casting, revoting, voting on paper and checking their votes through the
+    voter app over HTTP, close and export, the tally, a decryption ceremony with only
+    THRESHOLD of TRUSTEES trustees, and the observers' verifier on the record. Exits 0 only
+    when the decrypted results equal the simulated voters' last choices and the record
+    verifies."""
+    from rich.console import Console
+
+    from ivote.demo.runner import DemoFailed, Options, run_demo
+
+    if threshold > trustees:
+        raise click.BadParameter(
+            f"{threshold} is more than the {trustees} trustees", param_hint="--threshold"
+        )
+    if key_bits % 2:
+        raise click.BadParameter("must be even", param_hint="--key-bits")
+    options = Options(
+        voters=voters,
+        districts=districts,
+        candidates=candidates,
+        revote_rate=revote_rate,
+        paper_rate=paper_rate,
+        check_rate=check_rate,
+        trustees=trustees,
+        threshold=threshold,
+        key_bits=key_bits,
+        db=db,
+        out=out,
+        test_primes=test_primes.resolve() if test_primes else None,
+        voter_processes=voter_processes,
+    )
+    console = Console()
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    where: list[Path] = []
+    try:
+        passed = run_demo(options, console, where.append)
+    except DemoFailed as exc:
+        console.print(f"\n[bold red]The demo failed:[/] {exc}")
+        if where:
+            console.print(f"Files and logs so far: {where[0]}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("\n[bold red]Interrupted[/]; the collector is stopped.")
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not passed:
+        sys.exit(1)

@@ -1,0 +1,161 @@
+"""The demo's outcome: the election record's results and tally report, compared with what the
+simulated voters did, and printed per district."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from formats.record import (
+    COUNT_FIELDS,
+    Counts,
+    ElectionRecord,
+    TallyReport,
+    read_record_document,
+)
+from ivote.demo.scenario import CONTEST_ID, CONTEST_NAME, Plan
+
+if TYPE_CHECKING:
+    from ivote.demo.runner import Layout
+
+
+@dataclass
+class Comparison:
+    results: dict[str, tuple[int, ...]]  # district -> counts decrypted from the record
+    expected: dict[str, list[int]]  # district -> counts from the voters' last choices
+    report: TallyReport
+    expected_counts: dict[str, Counts]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def matches(self) -> bool:
+        return not self.problems
+
+
+def expected_counts(plan: Plan) -> dict[str, Counts]:
+    """What the tally report must say per district: every cast received, all but each voter's
+    last superseded, the last cancelled for paper voters and counted for the others."""
+    counts: dict[str, Counts] = {}
+    for voter in plan.voters:
+        casts = plan.casts.get(voter.personal_code, [])
+        if not casts:
+            continue
+        paper = voter.personal_code in plan.paper_voters
+        mine = Counts(
+            received=len(casts),
+            superseded=len(casts) - 1,
+            cancelled_by_paper=int(paper),
+            counted=int(not paper),
+        )
+        counts[voter.district] = counts.get(voter.district, Counts()).plus(mine)
+    return counts
+
+
+def compare(plan: Plan, record_dir: Path) -> Comparison:
+    record = ElectionRecord.from_dict(read_record_document(record_dir))
+    report = TallyReport.from_dict(record.tally.report)
+    results = {r.district: r.counts for r in record.decryption.results if r.contest == CONTEST_ID}
+    comparison = Comparison(results, plan.expected_results(), report, expected_counts(plan))
+    for district in plan.districts:
+        found = results.get(district.id)
+        wanted = comparison.expected[district.id]
+        if found is None:
+            comparison.problems.append(f"{district.name}: no result in the record")
+        elif list(found) != wanted:
+            comparison.problems.append(
+                f"{district.name}: the record says {list(found)}, the voters chose {wanted}"
+            )
+        reported = report.districts.get(district.id, Counts())
+        if reported != comparison.expected_counts.get(district.id, Counts()):
+            comparison.problems.append(
+                f"{district.name}: the tally report says {reported.to_dict()}, expected "
+                f"{comparison.expected_counts.get(district.id, Counts()).to_dict()}"
+            )
+    extra = sorted(set(report.districts) - {d.id for d in plan.districts})
+    for name in extra:
+        if report.districts[name] != Counts():
+            comparison.problems.append(f"the tally report has ballots under {name!r}")
+    return comparison
+
+
+def print_outcome(
+    console: Console,
+    plan: Plan,
+    comparison: Comparison,
+    verified: bool,
+    layout: Layout,
+    timings: list[tuple[str, float]],
+) -> None:
+    console.rule("[bold]Results")
+    for district in plan.districts:
+        found = comparison.results.get(district.id, ())
+        wanted = comparison.expected[district.id]
+        table = Table(title=f"{district.name} — {CONTEST_NAME}", title_justify="left")
+        table.add_column("no.", justify="right")
+        table.add_column("candidate")
+        table.add_column("party")
+        table.add_column("votes", justify="right", style="bold")
+        table.add_column("voters' last choices", justify="right")
+        for position, candidate in enumerate(district.candidates):
+            votes = found[position] if position < len(found) else None
+            expected = wanted[position]
+            style = "" if votes == expected else "bold red"
+            table.add_row(
+                str(candidate.number),
+                candidate.name,
+                candidate.party or "independent",
+                "-" if votes is None else str(votes),
+                str(expected),
+                style=style,
+            )
+        console.print(table)
+
+    report = Table(title="Tally report (what happened to every ballot received)")
+    report.add_column("district")
+    for name in COUNT_FIELDS:
+        report.add_column(name.replace("_", " "), justify="right")
+    for district in plan.districts:
+        counts = comparison.report.districts.get(district.id, Counts())
+        report.add_row(district.name, *(str(getattr(counts, n)) for n in COUNT_FIELDS))
+    total = comparison.report.total
+    report.add_row("total", *(str(getattr(total, n)) for n in COUNT_FIELDS), style="bold")
+    console.print(report)
+    reasons: dict[str, int] = {}
+    for ballot in comparison.report.invalid_ballots:
+        reasons[ballot.reason] = reasons.get(ballot.reason, 0) + 1
+    for reason, count in sorted(reasons.items()):
+        console.print(f"invalid: {count} x {reason}")
+
+    paper = len([c for c in plan.paper_voters if plan.casts.get(c)])
+    revotes = plan.cast_count() - len(plan.casts)
+    if comparison.matches:
+        console.print(
+            f"[bold green]OK[/] the results match: the decrypted counts equal the simulated "
+            f"voters' last choices ({total.counted} counted; {revotes} earlier ballots "
+            f"superseded by revotes; {paper} paper voters' i-votes cancelled)."
+        )
+    else:
+        console.print("[bold red]MISMATCH[/] the results do not match the voters' choices:")
+        for problem in comparison.problems:
+            console.print(f"  [red]{problem}[/]")
+    if verified:
+        console.print("[bold green]OK[/] `ivote verify` passes on the election record.")
+    else:
+        console.print("[bold red]FAILED[/] `ivote verify` does not pass on the election record.")
+    total_seconds = sum(seconds for _, seconds in timings)
+    console.print(
+        f"Election record: {layout.record / 'record.json'} (observers' bundle beside it)\n"
+        f"Everything else (ceremony files, e-IDs, ballot box, tally, trustees' shares, logs): "
+        f"{layout.root}\n"
+        f"Re-check it yourself: ivote verify {layout.record}\n"
+        f"Time: {total_seconds:.0f} s in {len(timings)} steps; slowest: "
+        + ", ".join(f"{title.split(':')[0]} {s:.0f} s" for title, s in _slowest(timings))
+    )
+
+
+def _slowest(timings: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    return sorted(timings, key=lambda item: -item[1])[:3]

@@ -1,0 +1,618 @@
+"""`ivote demo`, step by step: every real part of an election, each as the process it is in real
+life, on this machine.
+
+Officials' ceremonies, the tally, each trustee and the verifier run as `ivote ...`
+subprocesses (their own progress bars on stderr, their other output in OUT/logs/); the
+collector is `ivote collector serve` on a loopback port; the voters run the voter app's library
+in a pool of processes and talk to the collector over HTTP. The demo only orchestrates: every
+format and check is the roles' own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from ivote.demo.scenario import Plan, definition_toml, make_plan, voters_csv
+from ivote.demo.voters import (
+    CastJob,
+    CastOutcome,
+    CheckOutcome,
+    cast,
+    check_job,
+    die_with_parent,
+    init_worker,
+)
+
+IVOTE = (sys.executable, "-m", "ivote")
+COLLECTOR_START_TIMEOUT_S = 90
+COLLECTOR_P12_ROUNDS = 100_000
+
+
+class DemoFailed(Exception):
+    """A step failed or a result did not check; the message says which and where to look."""
+
+
+@dataclass(frozen=True)
+class Options:
+    voters: int = 300
+    districts: int = 3
+    candidates: int = 8
+    revote_rate: float = 0.1
+    paper_rate: float = 0.02
+    check_rate: float = 0.05
+    trustees: int = 5
+    threshold: int = 3
+    key_bits: int = 3072
+    db: str | None = None
+    out: Path | None = None
+    test_primes: Path | None = None
+    voter_processes: int = 0  # 0: one per core
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each party's files go under OUT (a real election spreads them over machines)."""
+
+    root: Path
+
+    @property
+    def secrets(self) -> Path:  # the passphrases typed at the ceremonies, kept for the demo
+        return self.root / "secrets"
+
+    @property
+    def pki(self) -> Path:
+        return self.root / "pki"
+
+    @property
+    def officials(self) -> Path:
+        return self.root / "officials"
+
+    @property
+    def eids(self) -> Path:
+        return self.root / "eids"
+
+    @property
+    def definition(self) -> Path:
+        return self.root / "definition"
+
+    @property
+    def election(self) -> Path:
+        return self.root / "election"
+
+    @property
+    def collector(self) -> Path:
+        return self.root / "collector"
+
+    @property
+    def paper_voters(self) -> Path:
+        return self.root / "paper-voters.txt"
+
+    @property
+    def ballot_box(self) -> Path:
+        return self.root / "ballotbox.zip"
+
+    @property
+    def tally(self) -> Path:
+        return self.root / "tally"
+
+    @property
+    def shares(self) -> Path:
+        return self.root / "shares"
+
+    @property
+    def record(self) -> Path:
+        return self.root / "record"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def passphrase(self, name: str) -> Path:
+        return self.secrets / f"{name}.pass"
+
+
+def default_out() -> Path:
+    return Path("demo-out") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _write_secret(path: Path, secret: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secret + "\n")
+
+
+class Collector:
+    """`ivote collector serve` as a subprocess on a free loopback port. It dies with the demo:
+    stop() in a finally, and PR_SET_PDEATHSIG in case the demo is killed outright."""
+
+    def __init__(self, arguments: list[str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.arguments = [*arguments, "--port", str(self.port), "--log-level", "warning"]
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [*IVOTE, "collector", "serve", *self.arguments],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own group: Ctrl-C is the demo's to handle
+                preexec_fn=die_with_parent,  # the demo has started no threads yet
+            )
+        deadline = time.monotonic() + COLLECTOR_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DemoFailed(f"the collector exited at start; its log: {self.log}")
+            try:
+                if httpx.get(f"{self.url}/v1/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise DemoFailed(f"the collector did not answer within {COLLECTOR_START_TIMEOUT_S} s")
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+        except ProcessLookupError:
+            pass
+
+
+@dataclass
+class Demo:
+    options: Options
+    console: Console
+    layout: Layout = field(init=False)
+    plan: Plan = field(init=False)
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    step_number: int = 0
+    collector: Collector | None = None
+
+    def __post_init__(self) -> None:
+        self.layout = Layout((self.options.out or default_out()).resolve())
+
+    # ---------------------------------------------------------------- running commands
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        self.step_number += 1
+        self.console.print(f"\n[bold cyan]{self.step_number:2d}. {title}[/]")
+        started = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - started
+        self.timings.append((title, seconds))
+        self.console.print(f"    [green]done[/] in {seconds:.1f} s")
+
+    def ivote(
+        self, log_name: str, *arguments: str | Path, live: bool = False, show: bool = False
+    ) -> str:
+        """Run `ivote ARGUMENTS` to completion. Its stdout goes to OUT/logs/LOG_NAME.log (and
+        to the screen with show); with live its stderr (progress bars, errors) is this
+        terminal's, otherwise it joins the log. Fails the demo on a non-zero exit."""
+        log = self.layout.logs / f"{log_name}.log"
+        command = [*IVOTE, *map(str, arguments)]
+        with log.open("ab") as out:
+            out.write(("$ ivote " + " ".join(command[3:]) + "\n").encode())
+            out.flush()
+            result = subprocess.run(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=None if live else subprocess.STDOUT,
+                check=False,
+            )
+            out.write(result.stdout)
+        text = result.stdout.decode("utf-8", errors="replace")
+        if show:
+            self.console.out(text.rstrip("\n"), highlight=False)
+        if result.returncode != 0:
+            tail = "\n".join(text.splitlines()[-15:])
+            raise DemoFailed(
+                f"`ivote {' '.join(command[3:5])}` exited with status {result.returncode}; "
+                f"full output in {log}" + (f"\n{tail}" if tail and not show else "")
+            )
+        return text
+
+    def progress(self, with_bar: bool = True) -> Progress:
+        columns: list[Any] = [SpinnerColumn(), TextColumn("    {task.description}")]
+        if with_bar:
+            columns += [BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+        columns.append(TimeElapsedColumn())
+        return Progress(*columns, console=self.console, transient=False)
+
+    # ---------------------------------------------------------------- the election
+
+    def run(self) -> bool:
+        """The whole election; True when the results match and the record verifies."""
+        options = self.options
+        self.prepare_out()
+        self.console.print(
+            f"[bold]ivote demo[/]: {options.voters} voters in {options.districts} districts, "
+            f"{options.candidates} candidates each, {options.key_bits}-bit key, "
+            f"{options.threshold} of {options.trustees} trustees; "
+            f"{'PostgreSQL' if options.db and options.db.startswith('postgres') else 'SQLite'}"
+            f" collector database.\nEverything is written to {self.layout.root}"
+        )
+        self.plan = make_plan(
+            options.voters,
+            options.districts,
+            options.candidates,
+            options.revote_rate,
+            options.paper_rate,
+            options.check_rate,
+            dt.datetime.now(),
+        )
+        self.pki_ceremony()
+        self.election_ceremony()
+        fingerprint = self.key_ceremony()
+        self.collector_key()
+        self.collector = self.start_collector()
+        try:
+            self.voting(self.collector.url, fingerprint)
+            self.close_collector()
+        finally:
+            self.collector.stop()
+        self.export()
+        self.tally()
+        trustees = self.decryption_ceremony()
+        self.combine(trustees)
+        verified = self.verify(fingerprint)
+        return self.report(verified)
+
+    def prepare_out(self) -> None:
+        root = self.layout.root
+        if root.exists() and any(root.iterdir()):
+            raise DemoFailed(f"{root} is not empty; give a new --out directory")
+        root.mkdir(parents=True, exist_ok=True)
+        self.layout.logs.mkdir()
+        self.layout.secrets.mkdir(mode=0o700)
+        self.layout.definition.mkdir()
+        self.layout.collector.mkdir()
+        self.layout.shares.mkdir()
+        names = ["ca", "organiser", "collector"]
+        names += [f"trustee-{i}" for i in range(1, self.options.trustees + 1)]
+        for name in names:
+            _write_secret(self.layout.passphrase(name), secrets.token_urlsafe(18))
+
+    def pki_ceremony(self) -> None:
+        layout = self.layout
+        with self.step("Officials: test CA, organiser's and collector's signing keys"):
+            self.ivote(
+                "01-pki-init", "ceremony", "pki", "init", "--out", layout.pki,
+                "--passphrase-file", layout.passphrase("ca"),
+            )  # fmt: skip
+            self.ivote(
+                "02-pki-officials", "ceremony", "pki", "officials", "--ca", layout.pki,
+                "--out", layout.officials, "--passphrase-file", layout.passphrase("ca"),
+                "--organiser-passphrase-file", layout.passphrase("organiser"),
+                "--collector-passphrase-file", layout.passphrase("collector"),
+            )  # fmt: skip
+        (layout.definition / "voters.csv").write_text(voters_csv(self.plan), encoding="utf-8")
+        with self.step(f"Officials: e-IDs for {len(self.plan.voters)} voters (PIN envelopes)"):
+            self.ivote(
+                "03-pki-issue", "ceremony", "pki", "issue", "--ca", layout.pki,
+                "--voters", layout.definition / "voters.csv", "--out", layout.eids,
+                "--passphrase-file", layout.passphrase("ca"), live=True,
+            )  # fmt: skip
+
+    def election_ceremony(self) -> None:
+        from ceremonies.pki import ISSUING_CERT, ROOT_CERT
+
+        layout, options = self.layout, self.options
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        toml = definition_toml(
+            self.plan,
+            start=now - dt.timedelta(minutes=1),  # open at once (init warns: that is fine)
+            end=now + dt.timedelta(days=1),  # the officials close the collector before that
+            key_bits=options.key_bits,
+            trustees=options.trustees,
+            threshold=options.threshold,
+            trust={
+                "eid": [f"../pki/{ROOT_CERT}", f"../pki/{ISSUING_CERT}"],
+                "collector": ["../officials/collector.pem"],
+            },
+        )
+        (layout.definition / "election.toml").write_text(toml, encoding="utf-8")
+        with self.step("Officials: election definition and voter list -> draft manifest; CRL"):
+            self.ivote(
+                "04-init", "ceremony", "init", "--definition", layout.definition / "election.toml",
+                "--voters", layout.definition / "voters.csv", "--out", layout.election,
+            )  # fmt: skip
+            (layout.election / "crls").mkdir()
+            self.ivote(
+                "05-crl", "ceremony", "pki", "crl", "--ca", layout.pki,
+                "--out", layout.election / "crls" / "id-card-ca.crl",
+                "--passphrase-file", layout.passphrase("ca"),
+            )  # fmt: skip
+
+    def key_ceremony(self) -> str:
+        """The threshold key; returns the manifest fingerprint the officials publish."""
+        from formats.manifest import ElectionDirectory
+
+        layout, options = self.layout, self.options
+        source = "fixed TEST primes" if options.test_primes else "a fresh search for safe primes"
+        title = (
+            f"Key ceremony: {options.key_bits}-bit threshold key from {source}, "
+            f"{options.trustees} sealed shares, signed manifest"
+        )
+        arguments: list[str | Path] = [
+            "ceremony", "keygen", "--election", layout.election,
+            "--organiser-key", layout.officials,
+            "--organiser-passphrase-file", layout.passphrase("organiser"),
+        ]  # fmt: skip
+        for index in range(1, options.trustees + 1):
+            arguments += ["--passphrase-file", layout.passphrase(f"trustee-{index}")]
+        if options.test_primes:
+            arguments += ["--test-primes", options.test_primes]
+        with self.step(title):
+            self.ivote("06-keygen", *arguments, live=True)
+        manifest = ElectionDirectory(layout.election).read_manifest()
+        self.console.print(f"    manifest fingerprint: [bold]{manifest.fingerprint_groups}[/]")
+        return manifest.fingerprint
+
+    def collector_key(self) -> None:
+        """WORKAROUND: `ivote ceremony pki officials` writes the collector's key sealed
+        (collector.key, crypto.sealing) but `ivote collector serve --key` reads only PKCS#12.
+        Re-wrap the same key as PKCS#12 under the same passphrase with the roles' own code."""
+        from ceremonies.pki import load_official
+        from crypto.eid import pkcs12_bytes
+
+        passphrase = self.layout.passphrase("collector").read_text(encoding="utf-8").strip()
+        signer = load_official(self.layout.officials, "collector", passphrase)
+        data = pkcs12_bytes(signer, passphrase, COLLECTOR_P12_ROUNDS, "collector")
+        _write_secret_bytes(self.layout.collector / "collector.p12", data)
+
+    def _collector_arguments(self) -> list[str]:
+        arguments = [
+            "--election", str(self.layout.election),
+            "--key", str(self.layout.collector / "collector.p12"),
+            "--passphrase-file", str(self.layout.passphrase("collector")),
+        ]  # fmt: skip
+        if self.options.db:
+            arguments += ["--db", self.options.db]
+        return arguments
+
+    def start_collector(self) -> Collector:
+        from collector.db import default_url
+
+        database = self.options.db or default_url(self.layout.election)
+        collector = Collector(self._collector_arguments(), self.layout.logs / "collector.log")
+        with self.step("Collector: `ivote collector serve` on loopback"):
+            try:
+                collector.start()
+            except BaseException:
+                collector.stop()
+                raise
+            self.console.print(f"    {collector.url} (database {_hide_password(database)})")
+        return collector
+
+    # ---------------------------------------------------------------- voting
+
+    def voting(self, url: str, fingerprint: str) -> None:
+        from ceremonies.pki import read_pin_file
+
+        plan = self.plan
+        pins = read_pin_file(self.layout.eids / "pins.csv")
+        processes = self.options.voter_processes or os.cpu_count() or 1
+
+        def job(voter_code: str) -> CastJob:
+            voter = next(v for v in plan.voters if v.personal_code == voter_code)
+            return CastJob(
+                voter.personal_code,
+                voter.district,
+                plan.district(voter.district).draw(),
+                str(self.layout.eids / f"{voter.personal_code}.p12"),
+                pins[voter.personal_code],
+            )
+
+        first = [job(v.personal_code) for v in plan.voters]
+        revotes = [job(code) for code in sorted(plan.revoters)]
+        last_cast: dict[str, CastOutcome] = {}
+        context = multiprocessing.get_context("spawn")
+        pool = context.Pool(processes, init_worker, (url, fingerprint))
+        try:
+            with self.step(
+                f"Voters: {len(first)} cast through the voter app over HTTP ({processes} processes)"
+            ):
+                self._cast_all(pool, first, "casting", last_cast)
+            with self.step(f"Voters: {len(revotes)} change their minds and vote again"):
+                self._cast_all(pool, revotes, "revoting", last_cast)
+            checkers = sorted(plan.checkers)
+            with self.step(f"Voters: {len(checkers)} check their vote from a second device"):
+                self._check_all(pool, [(c, last_cast[c].check_code) for c in checkers])
+            pool.close()
+        finally:
+            pool.terminate()
+            pool.join()
+        paper = sorted(plan.paper_voters)
+        self.layout.paper_voters.write_text(
+            "# Voted on paper at a polling station: their i-votes are cancelled.\n"
+            + "".join(f"{code}\n" for code in paper),
+            encoding="utf-8",
+        )
+        self.console.print(
+            f"    {len(paper)} voters also voted on paper: {self.layout.paper_voters.name}"
+        )
+
+    def _cast_all(
+        self, pool: Any, jobs: list[CastJob], label: str, last_cast: dict[str, CastOutcome]
+    ) -> None:
+        errors: list[str] = []
+        with self.progress() as progress:
+            task = progress.add_task(label, total=len(jobs))
+            for outcome in pool.imap_unordered(cast, jobs):
+                progress.advance(task)
+                if outcome.error:
+                    errors.append(f"{outcome.job.personal_code}: {outcome.error}")
+                    continue
+                self.plan.casts.setdefault(outcome.job.personal_code, []).append(outcome.job.choice)
+                last_cast[outcome.job.personal_code] = outcome
+        if errors:
+            raise DemoFailed(
+                f"{len(errors)} of {len(jobs)} ballots were not accepted:\n  "
+                + "\n  ".join(errors[:10])
+            )
+
+    def _check_all(self, pool: Any, jobs: list[tuple[str, str]]) -> None:
+        problems: list[str] = []
+        with self.progress() as progress:
+            task = progress.add_task("checking", total=len(jobs))
+            outcome: CheckOutcome
+            for outcome in pool.imap_unordered(check_job, jobs):
+                progress.advance(task)
+                expected = self.plan.casts[outcome.personal_code][-1]
+                if outcome.error:
+                    problems.append(f"{outcome.personal_code}: {outcome.error}")
+                elif outcome.found != expected or outcome.signer != outcome.personal_code:
+                    problems.append(
+                        f"{outcome.personal_code}: the stored ballot holds {outcome.found} "
+                        f"signed by {outcome.signer}, the voter chose {expected}"
+                    )
+        if problems:
+            raise DemoFailed("vote checks failed:\n  " + "\n  ".join(problems))
+        self.console.print(
+            f"    each of the {len(jobs)} checks shows the voter's own last choice and e-ID"
+        )
+
+    # ---------------------------------------------------------------- close, tally, decrypt
+
+    def close_collector(self) -> None:
+        with self.step("Officials: close the collector (final signed log head)"):
+            self.ivote("07-collector-close", "collector", "close", *self._collector_arguments())
+
+    def export(self) -> None:
+        with self.step("Officials: export the signed ballot box (to the air-gapped tallier)"):
+            output = self.ivote(
+                "08-collector-export", "collector", "export", *self._collector_arguments(),
+                "--out", self.layout.ballot_box,
+            )  # fmt: skip
+            self.console.print(f"    {output.strip()}")
+
+    def tally(self) -> None:
+        layout = self.layout
+        with self.step("Tallier: check every ballot, cancel paper voters, shuffle, add up"):
+            self.ivote(
+                "09-tally-process", "tally", "process", "--election", layout.election,
+                "--ballot-box", layout.ballot_box, "--paper-voters", layout.paper_voters,
+                "--out", layout.tally, live=True,
+            )  # fmt: skip
+
+    def decryption_ceremony(self) -> list[int]:
+        options, layout = self.options, self.layout
+        present = sorted(
+            secrets.SystemRandom().sample(range(1, options.trustees + 1), options.threshold)
+        )
+        title = (
+            f"Decryption ceremony: trustees {', '.join(map(str, present))} of "
+            f"{options.trustees} come; each checks the tally, then decrypts with a proof"
+        )
+        with self.step(title), self.progress() as progress:
+            task = progress.add_task("trustees", total=len(present))
+            for index in present:
+                progress.update(task, description=f"trustee {index}")
+                self.ivote(
+                    f"10-decrypt-trustee-{index}", "ceremony", "decrypt",
+                    "--share", layout.election / "trustees" / f"trustee-{index}.share",
+                    "--tally", layout.tally, "--out", layout.shares / f"trustee-{index}.json",
+                    "--passphrase-file", layout.passphrase(f"trustee-{index}"),
+                )  # fmt: skip
+                progress.advance(task)
+        return present
+
+    def combine(self, trustees: Iterable[int]) -> None:
+        arguments: list[str | Path] = ["tally", "combine", "--tally", self.layout.tally]
+        for index in trustees:
+            arguments += ["--shares", self.layout.shares / f"trustee-{index}.json"]
+        arguments += ["--out", self.layout.record]
+        with self.step("Tallier: check the shares, combine, decode, write the election record"):
+            self.ivote("11-tally-combine", *arguments)
+
+    def verify(self, fingerprint: str) -> bool:
+        with self.step("Observer: `ivote verify` on the published record"):
+            try:
+                self.ivote(
+                    "12-verify", "verify", self.layout.record, "--fingerprint", fingerprint,
+                    "--organiser-cert", self.layout.officials / "organiser.pem",
+                    live=True, show=True,
+                )  # fmt: skip
+            except DemoFailed as exc:
+                self.console.print(f"    [bold red]{exc}[/]")
+                return False
+        return True
+
+    # ---------------------------------------------------------------- the outcome
+
+    def report(self, verified: bool) -> bool:
+        from ivote.demo.report import compare, print_outcome
+
+        comparison = compare(self.plan, self.layout.record)
+        print_outcome(self.console, self.plan, comparison, verified, self.layout, self.timings)
+        expected_path = self.layout.root / "expected-results.json"
+        expected_path.write_text(
+            json.dumps(self.plan.expected_results(), indent=2, sort_keys=True) + "\n",
+            encoding="utf-8",
+        )
+        return verified and comparison.matches
+
+
+def _write_secret_bytes(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _hide_password(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is the collector's to refuse
+        return url
+
+
+def run_demo(options: Options, console: Console, on_start: Callable[[Path], None]) -> bool:
+    demo = Demo(options, console)
+    on_start(demo.layout.root)
+    return demo.run()

@@ -1,0 +1,113 @@
+"""The simulated voters: each one runs the voter app's own library code (voter_app.voting) over
+real HTTP to the collector process, in a pool of worker processes so that preparing ballots
+(encryption and proofs, the costly part) uses every core.
+
+Jobs and outcomes are plain picklable values; a worker never raises across the pool: a voter
+app error comes back as `error` (its message), so one refusal cannot hang or kill the demo.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+from ivote.demo.scenario import CONTEST_ID
+
+_STATE: dict[str, Any] = {}
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process when its parent dies (so nothing outlives the demo,
+    even when the demo itself is killed with SIGKILL)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def init_worker(collector_url: str, fingerprint: str) -> None:
+    """Pool initializer: one voter app client per worker process."""
+    from voter_app.transport import CollectorClient
+
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the demo decides what Ctrl-C does
+    _STATE["client"] = CollectorClient(collector_url)
+    _STATE["fingerprint"] = fingerprint
+
+
+@dataclass(frozen=True)
+class CastJob:
+    personal_code: str
+    district: str
+    choice: int  # candidate number in the district's one contest
+    eid_path: str
+    pin: str
+
+
+@dataclass(frozen=True)
+class CastOutcome:
+    job: CastJob
+    error: str | None = None
+    ballot_hash: str = ""
+    log_index: int = -1
+    check_code: str = ""
+    verification_code: str = ""
+
+
+def cast(job: CastJob) -> CastOutcome:
+    """One voter casting, as `ivote vote cast` does it: fetch and check the election by its
+    published fingerprint, open the e-ID with the PIN, check it, encrypt with proofs, sign,
+    send, and check the receipt (collector signature, inclusion in the signed log)."""
+    from voter_app.eid import open_eid
+    from voter_app.voting import cast_ballot, check_own_certificate, fetch_election, prepare_ballot
+
+    client = _STATE["client"]
+    try:
+        election = fetch_election(client, fingerprint=_STATE["fingerprint"])
+        election.require_open()
+        signer = open_eid(job.eid_path, job.pin)
+        identity = check_own_certificate(election, signer.certificate)
+        if identity.personal_code != job.personal_code:
+            return CastOutcome(job, f"the e-ID belongs to {identity.personal_code}")
+        prepared = prepare_ballot(client, election, job.district, {CONTEST_ID: job.choice})
+        # No sealed ballot store: sealing costs a 128 MiB scrypt per save, twice per ballot,
+        # which is the voter's computer's business, not the demo's.
+        result = cast_ballot(client, prepared, signer)
+    except Exception as exc:  # any failure is reported by the demo, with the voter named
+        return CastOutcome(job, f"{type(exc).__name__}: {exc}")
+    return CastOutcome(
+        job,
+        None,
+        result.ballot_hash.hex(),
+        result.receipt.log_index,
+        result.check_code.text,
+        result.verification_code,
+    )
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    personal_code: str
+    error: str | None = None
+    found: int | None = None  # the candidate the stored ballot holds
+    signer: str = ""  # personal code of the e-ID that signed it
+
+
+def check(personal_code: str, check_code: str) -> CheckOutcome:
+    """The vote check from a second device (`ivote vote check`): fetch the stored ballot by
+    the check code, verify signature, receipt and log inclusion, re-encrypt the candidates."""
+    from voter_app.code import CheckCode
+    from voter_app.voting import check_vote
+
+    try:
+        result = check_vote(_STATE["client"], CheckCode.parse(check_code))
+    except Exception as exc:  # reported by the demo
+        return CheckOutcome(personal_code, f"{type(exc).__name__}: {exc}")
+    return CheckOutcome(
+        personal_code, None, result.choices.get(CONTEST_ID), result.voter.personal_code
+    )
+
+
+def check_job(arguments: tuple[str, str]) -> CheckOutcome:
+    return check(*arguments)
