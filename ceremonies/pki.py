@@ -389,7 +389,7 @@ class CaDirectory:
         self, name: str, certificate: x509.Certificate, purpose: str, passphrase: str
     ) -> KeySigner:
         sealed = _read(self.path / name, "CA key")
-        return load_sealed_signer(sealed, certificate, passphrase, purpose, str(self.path / name))
+        return load_sealed_signer(sealed, passphrase, purpose, certificate, str(self.path / name))
 
     def chain_pem(self) -> bytes:
         return _pem(self.issuing_certificate) + _pem(self.root_certificate)
@@ -843,7 +843,7 @@ def load_official(directory: str | os.PathLike[str], role: str, passphrase: str)
     certificate = parse_certificate(_read(base / f"{role}.pem", "certificate"), f"{role}.pem")
     sealed = _read(base / f"{role}.key", "sealed key")
     return load_sealed_signer(
-        sealed, certificate, passphrase, OFFICIAL_KEY_PURPOSES[role], str(base / f"{role}.key")
+        sealed, passphrase, OFFICIAL_KEY_PURPOSES[role], certificate, str(base / f"{role}.key")
     )
 
 

@@ -27,7 +27,16 @@ from cryptography.x509.oid import NameOID
 
 from crypto import sealing
 from crypto.errors import CryptoError, SealError
-from formats.canonical import DOMAINS, canonical_bytes
+from formats.canonical import (
+    DOMAINS,
+    FormatError,
+    b64url,
+    canonical_bytes,
+    check_version,
+    parse_b64url,
+    parse_canonical,
+    require,
+)
 
 ALGORITHM = "ecdsa-p384-sha384"
 CURVE_NAME = "secp384r1"
@@ -294,7 +303,11 @@ def parse_crls(data: bytes, field: str = "crl") -> list[x509.CertificateRevocati
 
 def load_pkcs12_signer(data: bytes, pin: str, field: str = "e-ID") -> KeySigner:
     """A KeySigner from a PKCS#12 file's bytes: WrongPin if the PIN does not open it,
-    MalformedKeyFile if it is not a PKCS#12 file holding a P-384 key and its certificate."""
+    MalformedKeyFile if it is not a PKCS#12 file holding a P-384 key and its certificate.
+    An official's sealed key file (seal_signer) is accepted too, so that one call loads any
+    signing key file (the passphrase opens it; SealError if it does not)."""
+    if isinstance(data, bytes) and data.lstrip()[:1] == b"{":
+        return load_sealed_signer(data, pin, field=field)
     if not _looks_like_pfx(data):
         raise MalformedKeyFile(field, "not a PKCS#12 file")
     try:
@@ -349,42 +362,63 @@ OFFICIAL_KEY_PURPOSES = {
 
 
 def seal_signer(signer: KeySigner, passphrase: str, purpose: str, cost: int | None = None) -> bytes:
-    """The signer's private key (PKCS#8 DER) sealed with crypto.sealing; the certificate is
-    public and kept beside it."""
-    der = signer.private_key.private_bytes(
+    """The signer sealed with crypto.sealing: a self-contained key file. The plaintext is the
+    canonical JSON {"version": 1, "key": b64url(PKCS#8 DER), "certificate": b64url(DER)}."""
+    key = signer.private_key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    plaintext = canonical_bytes(
+        {
+            "version": 1,
+            "key": b64url(key),
+            "certificate": b64url(signer.certificate.public_bytes(serialization.Encoding.DER)),
+        }
+    )
     if cost is None:
-        return sealing.seal(der, passphrase, purpose)
-    return sealing.seal(der, passphrase, purpose, cost=cost)
+        return sealing.seal(plaintext, passphrase, purpose)
+    return sealing.seal(plaintext, passphrase, purpose, cost=cost)
 
 
 def load_sealed_signer(
     sealed: bytes,
-    certificate: x509.Certificate | bytes,
     passphrase: str,
-    purpose: str,
+    purpose: str | None = None,
+    certificate: x509.Certificate | bytes | None = None,
     field: str = "sealed key",
 ) -> KeySigner:
-    """A KeySigner from a sealed key (seal_signer) and its certificate (PEM/DER bytes or
-    parsed): how the collector and the organiser load their signing keys. A wrong passphrase
-    is crypto.errors.SealError; a key that does not match the certificate MalformedKeyFile."""
-    if isinstance(certificate, bytes):
-        certificate = parse_certificate(certificate, f"{field} certificate")
+    """A KeySigner from a sealed key file (seal_signer): how the organiser and the collector
+    load their signing keys. `purpose` None accepts any officials' purpose (the purpose is
+    authenticated on opening); `certificate`, when given, must be the sealed one. A wrong
+    passphrase is crypto.errors.SealError naming the file; a bad content MalformedKeyFile."""
     try:
-        der = sealing.unseal(sealed, passphrase, purpose)
+        if purpose is None:
+            purpose = sealing.sealed_purpose(sealed)
+            if purpose not in OFFICIAL_KEY_PURPOSES.values():
+                raise MalformedKeyFile(field, f"sealed for {purpose!r}, not a signing key")
+        plaintext = sealing.unseal(sealed, passphrase, purpose)
     except SealError as exc:
         raise SealError(f"{field}: {exc}") from exc
+    except FormatError as exc:
+        raise MalformedKeyFile(field, f"not a sealed key file ({exc})") from exc
     try:
-        key = serialization.load_der_private_key(der, password=None)
-    except ValueError as exc:
-        raise MalformedKeyFile(field, "the sealed data is not a PKCS#8 private key") from exc
+        content = parse_canonical(plaintext, field)
+        check_version(content, field)
+        key_der = parse_b64url(require(content, "key", str, field), f"{field}.key")
+        cert_der = parse_b64url(require(content, "certificate", str, field), f"{field}.certificate")
+        key = serialization.load_der_private_key(key_der, password=None)
+    except (FormatError, ValueError) as exc:
+        raise MalformedKeyFile(field, f"the sealed content is not a signing key ({exc})") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise MalformedKeyFile(field, "not an ECDSA key")
+    sealed_certificate = parse_certificate(cert_der, f"{field}.certificate", der_only=True)
+    if isinstance(certificate, bytes):
+        certificate = parse_certificate(certificate, f"{field} certificate")
+    if certificate is not None and certificate != sealed_certificate:
+        raise MalformedKeyFile(field, "the key file belongs to another certificate")
     try:
-        return KeySigner(key, certificate)
+        return KeySigner(key, sealed_certificate)
     except EidError as exc:
         raise MalformedKeyFile(field, exc.problem) from exc
 

@@ -274,6 +274,16 @@ def test_officials(workdir: Path) -> None:
         eid.check_certificate(collector.certificate, officials_trust, dt.datetime.now(dt.UTC))
     with pytest.raises(SealError, match="wrong passphrase"):
         pki.load_official(out, "organiser", "collector secret")
+    # One call loads any signing key file: the collector's server reads its sealed key so.
+    sealed = (out / "collector.key").read_bytes()
+    assert eid.load_pkcs12_signer(sealed, "collector secret").certificate == (collector.certificate)
+    ca_key = (workdir / "ca" / "root-ca.key").read_bytes()
+    with pytest.raises(eid.MalformedKeyFile, match="not a signing key"):
+        eid.load_pkcs12_signer(ca_key, CA_PASS)
+    # the certificate beside the key must be the sealed one
+    (out / "organiser.pem").write_bytes((out / "collector.pem").read_bytes())
+    with pytest.raises(eid.MalformedKeyFile, match="another certificate"):
+        pki.load_official(out, "organiser", "organiser secret")
     # the collector's sealed key does not open as the organiser's (purpose is bound)
     (out / "organiser.key").write_bytes((out / "collector.key").read_bytes())
     with pytest.raises(SealError, match="sealed for 'collector-signing-key'"):
