@@ -624,7 +624,7 @@ def issue_eids(
 
 
 # Below this many e-IDs, starting worker processes costs more than it saves.
-PARALLEL_FROM = 400
+PARALLEL_FROM = 2000
 BATCH = 250
 _worker_issuer: KeySigner | None = None
 
