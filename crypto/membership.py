@@ -52,6 +52,7 @@ from formats.canonical import DOMAINS, FormatError, domain_hash, hex_int, parse_
 CHALLENGE_BITS = 128  # Fiat-Shamir challenge: the first 16 bytes of the domain hash
 CHALLENGE_MODULUS = 1 << CHALLENGE_BITS
 WEIGHT_BITS = 64  # batch verification: a bad statement passes a batch with probability 2^-64
+BATCH_CHUNK = 1024  # statements per batch equation
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,8 +442,11 @@ def batch_verify(statements: Sequence[MembershipStatement]) -> list[int]:
             continue
         groups.setdefault(int(statement.key.n), []).append((index, prepared))
     for n, members in groups.items():
-        members = _drop_non_units(n, members, bad)
-        bad.update(_find_bad(mpz(n), members, known_bad=False))
+        # bounded chunks keep memory flat; each costs one more n-bit exponentiation, which is
+        # small next to a chunk's multi-exponentiations
+        for start in range(0, len(members), BATCH_CHUNK):
+            chunk = _drop_non_units(n, members[start : start + BATCH_CHUNK], bad)
+            bad.update(_find_bad(mpz(n), chunk, known_bad=False))
     return sorted(bad)
 
 
@@ -544,13 +548,13 @@ def batch_verify_parallel(
 ) -> list[int]:
     """batch_verify spread over a process pool; same answer, indices into `statements`.
 
-    Each chunk costs one n-bit exponentiation plus its multi-exponentiations, so chunks are
-    large: by default one per worker. workers=None uses every core.
+    Chunks (by default one per worker, at most BATCH_CHUNK statements) go to worker processes;
+    the tallier and the verifier use this for whole ballot boxes. workers=None uses every core.
     """
     workers = workers or os.cpu_count() or 1
     if workers <= 1 or len(statements) < 2:
         return batch_verify(statements)
-    size = chunk or -(-len(statements) // workers)
+    size = chunk or min(-(-len(statements) // workers), BATCH_CHUNK)
     starts = range(0, len(statements), size)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = pool.map(batch_verify, [list(statements[s : s + size]) for s in starts])

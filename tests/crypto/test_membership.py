@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import paillier
+from crypto import membership, paillier
 from crypto.encoding import (
     allowed_plaintexts,
     contest_encoding,
@@ -394,6 +394,19 @@ def test_parallel_batch_matches(
     assert batch_verify_parallel(statements, workers=2) == expected
     assert batch_verify_parallel(statements, workers=2, chunk=4) == expected
     assert batch_verify_parallel(statements, workers=1) == expected
+
+
+def test_batch_in_small_chunks_matches(
+    key: PublicKey, factors: tuple[int, int], honest_pool: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kinds = _tamper_kinds(key, factors)
+    statements = list(honest_pool)
+    for i in (0, 4, 5, 11):
+        statements[i] = kinds[i % len(kinds)](statements[i], 0)
+    expected = [i for i, s in enumerate(statements) if not verdict(s)]
+    assert expected == [0, 4, 5, 11]
+    monkeypatch.setattr(membership, "BATCH_CHUNK", 3)
+    assert batch_verify(statements) == expected
 
 
 # --------------------------------------------------------------------------------------------
