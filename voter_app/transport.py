@@ -138,10 +138,6 @@ class CollectorClient:
                 raise CollectorMisbehaved(str(exc)) from exc
         raise CollectorUnreachable(
             f"the collector at {self.base_url} could not be reached after "
-            f"{self.retry.attempts} attempts ({problem}); nothing was lost: try again later "
-            "and the same ballot is sent again"
-            if method == "POST"
-            else f"the collector at {self.base_url} could not be reached after "
             f"{self.retry.attempts} attempts ({problem}); try again later"
         )
 

@@ -52,6 +52,7 @@ from voter_app.transport import (
     CollectorClient,
     CollectorMisbehaved,
     CollectorRefused,
+    CollectorUnreachable,
     VoterAppError,
 )
 
@@ -417,6 +418,12 @@ def cast_ballot(
         document = client.post("/v1/ballots", signed)
     except CollectorRefused as exc:
         raise VoterAppError(refusal_message(exc)) from exc
+    except CollectorUnreachable as exc:
+        kept = " (kept, sealed, in your data directory)" if saving else ""
+        raise CollectorUnreachable(
+            f"{exc}. The ballot{kept} may or may not have arrived: cast again later; only "
+            "your latest ballot counts"
+        ) from exc
     receipt = check_receipt(client, election, document, this_hash)
     code = CheckCode(
         election.manifest.hash,

@@ -200,7 +200,7 @@ def test_cast_stays_unanswered(
         args = cast_args(collector, election, "38001010004", pin_file, tmp_path)
         args[args.index("--collector") + 1] = fake.url
         result = run_vote(*args, "--choice", "102", "--retries", "2", data_dir=tmp_path)
-    assert_clean_failure(result, "could not be reached after 2 attempts")
+    assert_clean_failure(result, "could not be reached after 2 attempts", "may or may not")
     assert len(list((tmp_path / "ballots").glob("*.sealed"))) == 1
 
 
