@@ -339,3 +339,11 @@ def test_parallel_issuing_matches_each_voter(
     assert len(serials) == 5
     recorded = [record.personal_code for record in pki.issued_records(ca)]
     assert recorded == [voter.personal_code for voter in voters]
+
+
+def test_the_benchmark_runs_the_real_ceremony() -> None:
+    from bench.eid import bench_issue
+
+    result = bench_issue(count=3, samples=2)
+    assert result["issue_count"] == 3
+    assert result["issue_cpu_s"] > 0 and result["open_signed_ms"] > 0
