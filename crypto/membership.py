@@ -234,9 +234,12 @@ class NthResidues:
         self.exponent_bits = int(n).bit_length() + 128
         x = random_unit(n)
         s = x * x % self.n
-        y = random_unit(n)
-        while gmpy2.jacobi(y, self.n) != -1:
+        for _ in range(128):  # half of all units qualify when n is an RSA modulus
             y = random_unit(n)
+            if gmpy2.jacobi(y, self.n) == -1:
+                break
+        else:
+            raise InvalidInput("public_key.n", "no unit of Jacobi symbol -1: not an RSA modulus")
         y_n = powmod(y, self.n, self.n_squared)
         self._mod_n = FixedBase(s, self.n, self.exponent_bits)
         self._mod_n2 = FixedBase(

@@ -644,3 +644,5 @@ def test_nth_residues_are_uniform_units_with_their_powers(
         characters[gmpy2.legendre(t, p), gmpy2.legendre(t, q)] += 1
     assert set(characters) == {(1, 1), (1, -1), (-1, 1), (-1, -1)}
     assert nth_residues(key.n) is nth_residues(key.n)  # tables made once per key
+    with pytest.raises(InvalidInput, match="not an RSA modulus"):
+        NthResidues(key.n * key.n)  # a square has no unit of Jacobi symbol -1
