@@ -54,9 +54,9 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         patch.setenv("SOFTHSM2_CONF", str(config))
         patch.delenv("IVOTE_PKCS11_MODULE", raising=False)
         yield base
-        import pkcs11
+    import pkcs11
 
-        pkcs11.lib(MODULE).reinitialize()  # forget this configuration's tokens
+    pkcs11.lib(MODULE).reinitialize()  # forget this configuration and its tokens
 
 
 @pytest.fixture(scope="module")
