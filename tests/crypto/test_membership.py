@@ -4,6 +4,7 @@ agrees with individual verification, contest-level encryption and checks, known-
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import secrets
 from collections import Counter
@@ -45,6 +46,7 @@ from crypto.membership import (
 )
 from crypto.paillier import PublicKey
 from crypto.primitives.modular import FixedBase, multiexp, multiexp_buckets
+from crypto.threshold import combine, deal, decryption_share
 from formats.canonical import canonical_bytes, parse_canonical
 
 VECTOR = Path(__file__).parent.parent / "vectors" / "membership_proof.json"
@@ -646,3 +648,37 @@ def test_nth_residues_are_uniform_units_with_their_powers(
     assert nth_residues(key.n) is nth_residues(key.n)  # tables made once per key
     with pytest.raises(InvalidInput, match="not an RSA modulus"):
         NthResidues(key.n * key.n)  # a square has no unit of Jacobi symbol -1
+
+
+@given(
+    st.lists(st.integers(0, 119), min_size=1, max_size=6), st.sampled_from([(1, 2, 3), (2, 4, 5)])
+)
+@settings(max_examples=4)
+def test_threshold_tally_of_verified_ballots(
+    safe_primes: dict, choices: list[int], trustees: tuple[int, ...]
+) -> None:
+    """End to end on a dealt key: encrypt, batch-verify, multiply, decrypt with t of N
+    trustees, decode: the counts are the choices."""
+    threshold_key, shares = _dealt(safe_primes)
+    key = threshold_key.public_key
+    enc = contest_encoding(120, 1000, key.bits)
+    contests = [encrypt_contest(key, enc, choice, CONTEXT)[0] for choice in choices]
+    statements = [s for c in contests for s in contest_statements(key, enc, c, CONTEXT)]
+    assert batch_verify(statements) == []
+    totals = []
+    for part in range(enc.parts):
+        total = paillier.multiply(key, [c.ciphertexts[part] for c in contests])
+        context = {**CONTEXT, "part": part}
+        made = [decryption_share(shares[i - 1], total, context) for i in trustees]
+        totals.append(combine(threshold_key, total, made, context).plaintext)
+    counts = Counter(choices)
+    assert decode_totals(enc, totals, 1000) == [counts[j] for j in range(120)]
+
+
+@functools.cache
+def _dealt_cached(p: int, q: int) -> tuple[Any, list[Any]]:
+    return deal(p, q, 5, 3)
+
+
+def _dealt(safe_primes: dict) -> tuple[Any, list[Any]]:
+    return _dealt_cached(*safe_primes[512])
