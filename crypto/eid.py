@@ -616,28 +616,13 @@ def _check_revocation(
     chain: list[x509.Certificate], trust: TrustStore, at: dt.datetime, field: str
 ) -> None:
     """RFC 5280 revocation by CRL, at time `at`: a certificate revoked after `at` was valid
-    then. A CRL counts if its issuer signed it and its nextUpdate is not before `at` (a CRL
-    issued later still lists every earlier revocation)."""
+    then. Every CRL its issuer signed is searched (a revocation is never undone); one of them
+    must be current at `at`: nextUpdate not before `at` (a CRL issued later still lists every
+    earlier revocation)."""
     for depth, (subject, issuer) in enumerate(itertools.pairwise(chain)):
         where = field if depth == 0 else f"{field}.chain[{depth}]"
         issued_by = trust.crls_of(issuer)
-        current = [
-            crl
-            for crl in issued_by
-            if crl.next_update_utc is not None and crl.next_update_utc >= at
-        ]
-        if not current:
-            if depth == 0 and trust.require_crl:
-                problem = (
-                    "expired" if issued_by else "missing"
-                )  # stale CRLs are worth naming as such
-                raise RevocationUnknown(
-                    where,
-                    f"no CRL from {issuer.subject.rfc4514_string()} covering "
-                    f"{at.isoformat()} ({problem})",
-                )
-            continue
-        for crl in current:
+        for crl in issued_by:
             entry = crl.get_revoked_certificate_by_serial_number(subject.serial_number)
             if entry is not None and entry.revocation_date_utc <= at:
                 raise CertificateRevoked(
@@ -645,6 +630,16 @@ def _check_revocation(
                     f"serial {subject.serial_number:x} revoked "
                     f"{entry.revocation_date_utc.isoformat()}",
                 )
+        current = any(
+            crl.next_update_utc is not None and crl.next_update_utc >= at for crl in issued_by
+        )
+        if not current and depth == 0 and trust.require_crl:
+            problem = "expired" if issued_by else "missing"  # name a stale CRL as such
+            raise RevocationUnknown(
+                where,
+                f"no CRL from {issuer.subject.rfc4514_string()} covering {at.isoformat()} "
+                f"({problem})",
+            )
 
 
 def certificate_fingerprint(certificate: x509.Certificate) -> bytes:

@@ -200,6 +200,15 @@ def test_stale_crl_means_revocation_unknown(test_pki: Pki) -> None:
     later = CRL_TIME + dt.timedelta(days=8)
     with pytest.raises(eid.RevocationUnknown, match="expired"):
         eid.check_certificate(test_pki.alice.certificate, test_pki.trust(), later)
+    # but what a stale CRL says was revoked stays revoked, CRL required or not
+    relaxed = eid.TrustStore(
+        (test_pki.root.certificate,), (test_pki.issuing.certificate,), (test_pki.crl,), False
+    )
+    eid.check_certificate(test_pki.alice.certificate, relaxed, later)
+    with pytest.raises(eid.CertificateRevoked):
+        eid.check_certificate(test_pki.carol.certificate, relaxed, later)
+    with pytest.raises(eid.CertificateRevoked):
+        eid.check_certificate(test_pki.carol.certificate, test_pki.trust(), later)
 
 
 def test_crl_not_signed_by_a_trusted_ca_is_refused(test_pki: Pki) -> None:
