@@ -9,6 +9,7 @@ import click
 # name -> "module:attribute" of the click command. Loaded lazily: a benchmark imports its
 # role's whole stack, which the others do not need.
 BENCHMARKS = {
+    "collector": "bench.collector:bench_collector",
     "crypto": "bench.crypto:bench_crypto",
     "tally": "bench.tally:bench_tally",
 }

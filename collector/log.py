@@ -104,6 +104,29 @@ class BallotLog:
             ).first()
         self._challenge_refusal(row, ballot_hash, at)
 
+    def lookup(self, ballot_hash: bytes, challenge: bytes) -> tuple[bytes | None, bool, Any]:
+        """One read for a cast: the stored receipt of this ballot (a resend), whether the log
+        is closed, and the challenge's row for `challenge_refusal` (None when never issued)."""
+        with self.db.reader.connect() as conn:
+            receipt = conn.execute(
+                sa.select(entries.c.receipt).where(entries.c.ballot_hash == ballot_hash)
+            ).scalar()
+            if receipt is not None:
+                return bytes(receipt), False, None
+            closed = conn.execute(
+                sa.select(log_state.c.closed_at).where(log_state.c.id == 1)
+            ).scalar()
+            row = conn.execute(
+                sa.select(challenges.c.expires, challenges.c.ballot_hash).where(
+                    challenges.c.challenge == challenge
+                )
+            ).first()
+        return None, closed is not None, row
+
+    @staticmethod
+    def challenge_refusal(row: Any, ballot_hash: bytes, at: int) -> None:
+        BallotLog._challenge_refusal(row, ballot_hash, at)
+
     @staticmethod
     def _challenge_refusal(row: Any, ballot_hash: bytes, at: int) -> None:
         if row is None:
@@ -278,121 +301,148 @@ class BallotLog:
     def append(self, batch: Sequence[Candidate]) -> list[Appended | Refusal]:
         """Append the batch in order in one transaction; one outcome per candidate. A ballot
         already in the log gets its receipt again; challenge and copy checks are made here,
-        under the lock, so that racing requests cannot both pass them."""
+        under the lock, so that racing requests cannot both pass them. A handful of
+        set-based statements per batch, whatever its size."""
         outcomes: list[Appended | Refusal | None] = [None] * len(batch)
-        copies: dict[int, int] = {}  # position -> position of the same ballot earlier in the batch
         with self.db.writer.begin() as conn:
             state = self._lock(conn)
             if state.closed_at is not None:
                 return [Refusal("election_closed") for _ in batch]
             frontier = _frontier(state)
             now = max(now_ms(), int(state.last_received))
-            new: list[tuple[int, Candidate, int, bytes]] = []  # (position, ballot, index, leaf)
-            seen: dict[bytes, int] = {}  # ballot hash -> position of its first copy in the batch
-            for position, ballot in enumerate(batch):
-                if ballot.ballot_hash in seen:
-                    copies[position] = seen[ballot.ballot_hash]
-                    continue
-                stored = conn.execute(
-                    sa.select(entries.c.receipt, entries.c.log_index).where(
-                        entries.c.ballot_hash == ballot.ballot_hash
+            stored = {
+                bytes(r.ballot_hash): r
+                for r in conn.execute(
+                    sa.select(entries.c.ballot_hash, entries.c.receipt, entries.c.log_index).where(
+                        entries.c.ballot_hash.in_({b.ballot_hash for b in batch})
                     )
-                ).first()
-                if stored is not None:
-                    outcomes[position] = Appended(bytes(stored.receipt), stored.log_index, True)
+                )
+            }
+            issued = {
+                bytes(r.challenge): r
+                for r in conn.execute(
+                    sa.select(challenges).where(
+                        challenges.c.challenge.in_({b.challenge for b in batch})
+                    )
+                )
+            }
+            owners = {
+                bytes(r.digest): r.voter
+                for r in conn.execute(
+                    sa.select(ciphertexts).where(
+                        ciphertexts.c.digest.in_({d for b in batch for d in b.ciphertext_digests})
+                    )
+                )
+            }
+            new: list[tuple[int, Candidate, int, bytes]] = []  # (position, ballot, index, leaf)
+            first: dict[bytes, int] = {}  # ballot hash -> position of its first copy
+            used: dict[bytes, bytes] = {}  # challenge -> ballot hash, claimed in this batch
+            fresh: dict[bytes, str] = {}  # ciphertext digest -> voter, new in this batch
+            for position, ballot in enumerate(batch):
+                if ballot.ballot_hash in first:
+                    continue
+                if ballot.ballot_hash in stored:
+                    row = stored[ballot.ballot_hash]
+                    outcomes[position] = Appended(bytes(row.receipt), row.log_index, True)
                     continue
                 try:
-                    self._claim(conn, ballot, now)
+                    row = issued.get(ballot.challenge)
+                    claimed = used.get(ballot.challenge)
+                    if claimed is not None and claimed != ballot.ballot_hash:
+                        raise Refusal("challenge_used")
+                    self._challenge_refusal(row, ballot.ballot_hash, now)
+                    for digest in ballot.ciphertext_digests:
+                        owner = owners.get(digest, fresh.get(digest))
+                        if owner is not None and owner != ballot.voter:
+                            raise Refusal("ballot_copied")
                 except Refusal as refusal:
                     outcomes[position] = refusal
                     continue
-                seen[ballot.ballot_hash] = position
+                used[ballot.challenge] = ballot.ballot_hash
+                for digest in ballot.ciphertext_digests:
+                    if digest not in owners:
+                        fresh[digest] = ballot.voter
+                first[ballot.ballot_hash] = position
                 leaf = entry_leaf_hash(ballot.ballot_hash, now)
                 new.append((position, ballot, frontier.size, leaf))
                 frontier = frontier.append(leaf)
             if new:
-                head, head_document = self._signed_head(frontier.size, frontier.root(), now)
-                conn.execute(
-                    sa.insert(heads).values(
-                        size=head.size,
-                        root_hash=head.root_hash,
-                        timestamp=head.timestamp,
-                        document=head_document,
-                    )
-                )
-                head_dict = parse_canonical(head_document)
-                rows = []
-                for position, ballot, index, leaf in new:
-                    receipt = Receipt(
-                        self.election_id, ballot.ballot_hash, index, now, head_dict, head
-                    )
-                    receipt_bytes = canonical_bytes(
-                        self.sign(DOMAINS["receipt"], receipt.to_dict())
-                    )
-                    rows.append(
-                        {
-                            "log_index": index,
-                            "ballot_hash": ballot.ballot_hash,
-                            "leaf_hash": leaf,
-                            "voter": ballot.voter,
-                            "district": ballot.district,
-                            "received": now,
-                            "ballot": ballot.ballot,
-                            "receipt": receipt_bytes,
-                        }
-                    )
-                    outcomes[position] = Appended(receipt_bytes, index, False)
-                conn.execute(sa.insert(entries), rows)
-                # Later ballots of the same voter in this batch win: they come later in the log.
-                newest: dict[str, int] = {}
-                for _, ballot, index, _ in new:
-                    newest[ballot.voter] = index
-                for voter, index in newest.items():
-                    updated = conn.execute(
-                        sa.update(latest).where(latest.c.voter == voter).values(log_index=index)
-                    )
-                    if updated.rowcount == 0:
-                        conn.execute(sa.insert(latest).values(voter=voter, log_index=index))
-                conn.execute(
-                    sa.update(log_state)
-                    .where(log_state.c.id == 1)
-                    .values(
-                        size=frontier.size,
-                        frontier=b"".join(frontier.nodes),
-                        last_received=now,
-                    )
-                )
-        for position, first in copies.items():
-            outcomes[position] = outcomes[first]
+                self._write(conn, new, frontier, now, used, fresh, outcomes)
+        for position, ballot in enumerate(batch):
+            if outcomes[position] is None:  # a second copy of a ballot new in this batch
+                outcomes[position] = outcomes[first[ballot.ballot_hash]]
         return [o for o in outcomes if o is not None]
 
-    def _claim(self, conn: Connection, ballot: Candidate, now: int) -> None:
-        """Use the ballot's challenge and register its ciphertexts, or refuse (no writes
-        happen for a refused ballot: every check comes before the first write)."""
-        row = conn.execute(
-            sa.select(challenges.c.expires, challenges.c.ballot_hash).where(
-                challenges.c.challenge == ballot.challenge
+    def _write(
+        self,
+        conn: Connection,
+        new: list[tuple[int, Candidate, int, bytes]],
+        frontier: merkle.Frontier,
+        now: int,
+        used: dict[bytes, bytes],
+        fresh: dict[bytes, str],
+        outcomes: list[Appended | Refusal | None],
+    ) -> None:
+        head, head_document = self._signed_head(frontier.size, frontier.root(), now)
+        conn.execute(
+            sa.insert(heads).values(
+                size=head.size,
+                root_hash=head.root_hash,
+                timestamp=head.timestamp,
+                document=head_document,
             )
-        ).first()
-        self._challenge_refusal(row, ballot.ballot_hash, now)
-        digests = sorted(set(ballot.ciphertext_digests))
-        known = conn.execute(
-            sa.select(ciphertexts.c.digest, ciphertexts.c.voter).where(
-                ciphertexts.c.digest.in_(digests)
+        )
+        head_dict = parse_canonical(head_document)
+        rows = []
+        for position, ballot, index, leaf in new:
+            receipt = Receipt(self.election_id, ballot.ballot_hash, index, now, head_dict, head)
+            receipt_bytes = canonical_bytes(self.sign(DOMAINS["receipt"], receipt.to_dict()))
+            rows.append(
+                {
+                    "log_index": index,
+                    "ballot_hash": ballot.ballot_hash,
+                    "leaf_hash": leaf,
+                    "voter": ballot.voter,
+                    "district": ballot.district,
+                    "received": now,
+                    "ballot": ballot.ballot,
+                    "receipt": receipt_bytes,
+                }
             )
-        ).all()
-        if any(r.voter != ballot.voter for r in known):
-            raise Refusal("ballot_copied")
+            outcomes[position] = Appended(receipt_bytes, index, False)
+        conn.execute(sa.insert(entries), rows)
         conn.execute(
             sa.update(challenges)
-            .where(challenges.c.challenge == ballot.challenge)
-            .values(ballot_hash=ballot.ballot_hash)
+            .where(challenges.c.challenge == sa.bindparam("c"))
+            .values(ballot_hash=sa.bindparam("h")),
+            [{"c": c, "h": h} for c, h in used.items()],
         )
-        fresh = set(digests) - {bytes(r.digest) for r in known}
         if fresh:
             conn.execute(
-                sa.insert(ciphertexts), [{"digest": d, "voter": ballot.voter} for d in fresh]
+                sa.insert(ciphertexts), [{"digest": d, "voter": v} for d, v in fresh.items()]
             )
+        # Later ballots of the same voter in this batch win: they come later in the log.
+        newest: dict[str, int] = {}
+        for _, ballot, index, _ in new:
+            newest[ballot.voter] = index
+        present = set(
+            conn.execute(sa.select(latest.c.voter).where(latest.c.voter.in_(newest))).scalars()
+        )
+        if present:
+            conn.execute(
+                sa.update(latest)
+                .where(latest.c.voter == sa.bindparam("v"))
+                .values(log_index=sa.bindparam("i")),
+                [{"v": v, "i": i} for v, i in newest.items() if v in present],
+            )
+        missing = [{"voter": v, "log_index": i} for v, i in newest.items() if v not in present]
+        if missing:
+            conn.execute(sa.insert(latest), missing)
+        conn.execute(
+            sa.update(log_state)
+            .where(log_state.c.id == 1)
+            .values(size=frontier.size, frontier=b"".join(frontier.nodes), last_received=now)
+        )
 
     def ensure_head(self) -> None:
         """Sign the head of the log as it stands if no head was signed yet (a new log)."""

@@ -268,13 +268,15 @@ def precheck(election: Election, ballot_log: BallotLog, body: bytes) -> Checked 
     except FormatError as exc:
         raise Refusal("malformed", str(exc)) from exc
     digest = ballot_hash(document)
-    stored = ballot_log.receipt_for(digest)
+    stored, closed, challenge_row = ballot_log.lookup(digest, ballot.challenge)
     if stored is not None:
         return stored
     now = now_ms()
     at = dt.datetime.fromtimestamp(now / 1000, dt.UTC)
     election.check_open(at)
-    ballot_log.check_challenge(ballot.challenge, digest, now)
+    if closed:
+        raise Refusal("election_closed")
+    ballot_log.challenge_refusal(challenge_row, digest, now)
     if signature_error is not None:
         raise _eid_refusal(signature_error)
     assert certificate is not None
