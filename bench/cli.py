@@ -11,6 +11,7 @@ import click
 BENCHMARKS = {
     "collector": "bench.collector:bench_collector",
     "crypto": "bench.crypto:bench_crypto",
+    "eid": "bench.eid:bench_eid",
     "tally": "bench.tally:bench_tally",
 }
 
