@@ -75,6 +75,12 @@ def _terminate(signum: int, frame: Any) -> None:
     "--test-primes), e.g. tests/fixtures/safe_primes.json with --key-bits 512.",
 )
 @click.option("--voter-processes", default=0, type=click.IntRange(0, 64), hidden=True)
+@click.option(
+    "--scrypt-cost",
+    type=int,
+    hidden=True,
+    help="TESTS ONLY: scrypt cost sealing the trustees' shares (ceremony keygen --scrypt-cost).",
+)
 def demo(
     voters: int,
     districts: int,
@@ -89,6 +95,7 @@ def demo(
     out: Path | None,
     test_primes: Path | None,
     voter_processes: int,
+    scrypt_cost: int | None,
 ) -> None:
     """Run a whole election on this machine and print the result.
 
@@ -122,6 +129,7 @@ def demo(
         out=out,
         test_primes=test_primes.resolve() if test_primes else None,
         voter_processes=voter_processes,
+        scrypt_cost=scrypt_cost,
     )
     console = Console()
     previous = signal.signal(signal.SIGTERM, _terminate)

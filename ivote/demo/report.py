@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -23,22 +23,35 @@ if TYPE_CHECKING:
     from ivote.demo.runner import Layout
 
 
-@dataclass
-class Comparison:
-    results: dict[str, tuple[int, ...]]  # district -> counts decrypted from the record
-    expected: dict[str, list[int]]  # district -> counts from the voters' last choices
-    report: TallyReport
-    expected_counts: dict[str, Counts]
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def matches(self) -> bool:
-        return not self.problems
+EXPECTED_FILE = "expected-results.json"
 
 
-def expected_counts(plan: Plan) -> dict[str, Counts]:
-    """What the tally report must say per district: every cast received, all but each voter's
-    last superseded, the last cancelled for paper voters and counted for the others."""
+@dataclass(frozen=True)
+class Expected:
+    """What the record must say, from the simulated voters' own choices: per district, votes
+    per candidate (in the definition's order) and the tally report's counts."""
+
+    results: dict[str, list[int]]
+    counts: dict[str, Counts]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "results": self.results,
+            "report": {district: c.to_dict() for district, c in self.counts.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Expected:
+        return cls(
+            {district: list(counts) for district, counts in obj["results"].items()},
+            {d: Counts.from_dict(c, f"report.{d}") for d, c in obj["report"].items()},
+        )
+
+
+def expected_from(plan: Plan) -> Expected:
+    """Votes from each voter's last cast, leaving out the paper voters; in the report every
+    cast received, all but each voter's last superseded, the last cancelled for paper voters
+    and counted for the others."""
     counts: dict[str, Counts] = {}
     for voter in plan.voters:
         casts = plan.casts.get(voter.personal_code, [])
@@ -52,39 +65,51 @@ def expected_counts(plan: Plan) -> dict[str, Counts]:
             counted=int(not paper),
         )
         counts[voter.district] = counts.get(voter.district, Counts()).plus(mine)
-    return counts
+    return Expected(plan.expected_results(), counts)
 
 
-def compare(plan: Plan, record_dir: Path) -> Comparison:
+@dataclass
+class Comparison:
+    results: dict[str, tuple[int, ...]]  # district -> counts decrypted from the record
+    report: TallyReport
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def matches(self) -> bool:
+        return not self.problems
+
+
+def compare(expected: Expected, district_names: dict[str, str], record_dir: Path) -> Comparison:
+    """The record's results and report against the expected ones; every difference named."""
     record = ElectionRecord.from_dict(read_record_document(record_dir))
     report = TallyReport.from_dict(record.tally.report)
     results = {r.district: r.counts for r in record.decryption.results if r.contest == CONTEST_ID}
-    comparison = Comparison(results, plan.expected_results(), report, expected_counts(plan))
-    for district in plan.districts:
-        found = results.get(district.id)
-        wanted = comparison.expected[district.id]
+    comparison = Comparison(results, report)
+    for district, name in district_names.items():
+        found = results.get(district)
+        wanted = expected.results[district]
         if found is None:
-            comparison.problems.append(f"{district.name}: no result in the record")
+            comparison.problems.append(f"{name}: no result in the record")
         elif list(found) != wanted:
             comparison.problems.append(
-                f"{district.name}: the record says {list(found)}, the voters chose {wanted}"
+                f"{name}: the record says {list(found)}, the voters chose {wanted}"
             )
-        reported = report.districts.get(district.id, Counts())
-        if reported != comparison.expected_counts.get(district.id, Counts()):
+        reported = report.districts.get(district, Counts())
+        should = expected.counts.get(district, Counts())
+        if reported != should:
             comparison.problems.append(
-                f"{district.name}: the tally report says {reported.to_dict()}, expected "
-                f"{comparison.expected_counts.get(district.id, Counts()).to_dict()}"
+                f"{name}: the tally report says {reported.to_dict()}, expected {should.to_dict()}"
             )
-    extra = sorted(set(report.districts) - {d.id for d in plan.districts})
-    for name in extra:
-        if report.districts[name] != Counts():
-            comparison.problems.append(f"the tally report has ballots under {name!r}")
+    for other in sorted(set(report.districts) - set(district_names)):
+        if report.districts[other] != Counts():
+            comparison.problems.append(f"the tally report has ballots under {other!r}")
     return comparison
 
 
 def print_outcome(
     console: Console,
     plan: Plan,
+    expected: Expected,
     comparison: Comparison,
     verified: bool,
     layout: Layout,
@@ -93,7 +118,7 @@ def print_outcome(
     console.rule("[bold]Results")
     for district in plan.districts:
         found = comparison.results.get(district.id, ())
-        wanted = comparison.expected[district.id]
+        wanted = expected.results[district.id]
         table = Table(title=f"{district.name} — {CONTEST_NAME}", title_justify="left")
         table.add_column("no.", justify="right")
         table.add_column("candidate")
@@ -102,14 +127,14 @@ def print_outcome(
         table.add_column("voters' last choices", justify="right")
         for position, candidate in enumerate(district.candidates):
             votes = found[position] if position < len(found) else None
-            expected = wanted[position]
-            style = "" if votes == expected else "bold red"
+            chosen = wanted[position]
+            style = "" if votes == chosen else "bold red"
             table.add_row(
                 str(candidate.number),
                 candidate.name,
                 candidate.party or "independent",
                 "-" if votes is None else str(votes),
-                str(expected),
+                str(chosen),
                 style=style,
             )
         console.print(table)
@@ -136,7 +161,7 @@ def print_outcome(
         console.print(
             f"[bold green]OK[/] the results match: the decrypted counts equal the simulated "
             f"voters' last choices ({total.counted} counted; {revotes} earlier ballots "
-            f"superseded by revotes; {paper} paper voters' i-votes cancelled)."
+            f"superseded by revotes; {paper} i-votes cancelled by paper votes)."
         )
     else:
         console.print("[bold red]MISMATCH[/] the results do not match the voters' choices:")

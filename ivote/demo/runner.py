@@ -73,6 +73,7 @@ class Options:
     out: Path | None = None
     test_primes: Path | None = None
     voter_processes: int = 0  # 0: one per core
+    scrypt_cost: int | None = None  # tests: cheaper sealing of the trustees' shares
 
 
 @dataclass(frozen=True)
@@ -386,6 +387,8 @@ class Demo:
             arguments += ["--passphrase-file", layout.passphrase(f"trustee-{index}")]
         if options.test_primes:
             arguments += ["--test-primes", options.test_primes]
+        if options.scrypt_cost:
+            arguments += ["--scrypt-cost", str(options.scrypt_cost)]
         with self.step(title):
             self.ivote("06-keygen", *arguments, live=True)
         manifest = ElectionDirectory(layout.election).read_manifest()
@@ -457,10 +460,14 @@ class Demo:
                 f"Voters: {len(first)} cast through the voter app over HTTP ({processes} processes)"
             ):
                 self._cast_all(pool, first, "casting", last_cast)
-            with self.step(f"Voters: {len(revotes)} change their minds and vote again"):
+            with self.step(
+                f"Voters: {_count(len(revotes), 'voter')} change their minds and vote again"
+            ):
                 self._cast_all(pool, revotes, "revoting", last_cast)
             checkers = sorted(plan.checkers)
-            with self.step(f"Voters: {len(checkers)} check their vote from a second device"):
+            with self.step(
+                f"Voters: {_count(len(checkers), 'voter')} check their vote from a second device"
+            ):
                 self._check_all(pool, [(c, last_cast[c].check_code) for c in checkers])
             pool.close()
         finally:
@@ -473,7 +480,7 @@ class Demo:
             encoding="utf-8",
         )
         self.console.print(
-            f"    {len(paper)} voters also voted on paper: {self.layout.paper_voters.name}"
+            f"    {_count(len(paper), 'voter')} also voted on paper: {self.layout.paper_voters}"
         )
 
     def _cast_all(
@@ -513,7 +520,7 @@ class Demo:
         if problems:
             raise DemoFailed("vote checks failed:\n  " + "\n  ".join(problems))
         self.console.print(
-            f"    each of the {len(jobs)} checks shows the voter's own last choice and e-ID"
+            f"    {_count(len(jobs), 'check')}: each shows the voter's own last choice and e-ID"
         )
 
     # ---------------------------------------------------------------- close, tally, decrypt
@@ -585,16 +592,28 @@ class Demo:
     # ---------------------------------------------------------------- the outcome
 
     def report(self, verified: bool) -> bool:
-        from ivote.demo.report import compare, print_outcome
+        from formats.canonical import FormatError
+        from formats.files import write_atomic
+        from ivote.demo.report import EXPECTED_FILE, compare, expected_from, print_outcome
 
-        comparison = compare(self.plan, self.layout.record)
-        print_outcome(self.console, self.plan, comparison, verified, self.layout, self.timings)
-        expected_path = self.layout.root / "expected-results.json"
-        expected_path.write_text(
-            json.dumps(self.plan.expected_results(), indent=2, sort_keys=True) + "\n",
-            encoding="utf-8",
+        expected = expected_from(self.plan)
+        write_atomic(
+            self.layout.root / EXPECTED_FILE,
+            (json.dumps(expected.to_dict(), indent=2, sort_keys=True) + "\n").encode(),
+        )
+        names = {district.id: district.name for district in self.plan.districts}
+        try:
+            comparison = compare(expected, names, self.layout.record)
+        except (FormatError, OSError) as exc:
+            raise DemoFailed(f"the election record cannot be read: {exc}") from exc
+        print_outcome(
+            self.console, self.plan, expected, comparison, verified, self.layout, self.timings
         )
         return verified and comparison.matches
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _write_secret_bytes(path: Path, data: bytes) -> None:

@@ -1,0 +1,164 @@
+"""`ivote demo` end to end: a small election (512-bit key from the fixture primes, 10 voters
+in 2 districts, revotes, a paper voter, vote checks) through every real command, with the
+collector as a real subprocess on loopback, on SQLite and on PostgreSQL; and a Ctrl-C in the
+middle of voting, which must leave no collector behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from formats.record import ElectionRecord
+from ivote.demo.report import EXPECTED_FILE, Expected, compare
+
+FIXTURE_PRIMES = Path(__file__).parents[1] / "fixtures" / "safe_primes.json"
+IVOTE = str(Path(sys.executable).parent / "ivote")
+SMALL = [
+    "--voters", "10", "--districts", "2", "--candidates", "3",
+    "--revote-rate", "0.3", "--paper-rate", "0.1", "--check-rate", "0.2",
+    "--trustees", "3", "--threshold", "2",
+    "--key-bits", "512", "--test-primes", str(FIXTURE_PRIMES), "--scrypt-cost", "1024",
+]  # fmt: skip
+COLLECTOR_URL = re.compile(r"http://127\.0\.0\.1:\d+")
+# a wide terminal so rich does not wrap the lines the tests look for
+ENV = {**os.environ, "COLUMNS": "200"}
+
+
+def run_demo(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [IVOTE, "demo", *SMALL, "--out", str(out), *extra],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=ENV,
+    )
+
+
+def collector_gone(url: str) -> bool:
+    try:
+        httpx.get(f"{url}/v1/health", timeout=2)
+    except httpx.TransportError:
+        return True
+    return False
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that mention `text` (the demo's out directory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in command:
+            found.append(command)
+    return found
+
+
+def test_demo_end_to_end(db_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = run_demo(out, "--db", db_url)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "OK the results match" in result.stdout, output
+    assert "OK `ivote verify` passes on the election record" in result.stdout, output
+    url = COLLECTOR_URL.search(result.stdout)
+    assert url is not None and collector_gone(url.group(0))
+    assert not processes_mentioning(str(out))
+
+    # An observer's own run of the verifier on the record the demo wrote.
+    verify = subprocess.run(
+        [IVOTE, "verify", str(out / "record"), "--json"], capture_output=True, text=True
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    verdict = json.loads(verify.stdout.strip().splitlines()[-1])
+    statuses = {check["id"]: check["status"] for check in verdict["checks"]}
+    assert "fail" not in statuses.values(), statuses
+
+    # The record's decrypted results are the simulated voters' choices the demo wrote down,
+    # and its report shows the revotes and the paper voter.
+    expected = Expected.from_dict(json.loads((out / EXPECTED_FILE).read_text()))
+    record = ElectionRecord.from_dict(json.loads((out / "record" / "record.json").read_text()))
+    results = {r.district: list(r.counts) for r in record.decryption.results}
+    assert results == expected.results
+    report = record.tally.report["total"]
+    assert report["received"] == 13  # 10 voters + 3 revotes
+    assert report["superseded"] == 3
+    assert report["cancelled_by_paper"] == 1
+    assert report["invalid"] == 0
+    assert report["counted"] == 9
+    assert sum(sum(counts) for counts in results.values()) == 9
+    # t of N: exactly the threshold's number of trustees decrypted
+    assert len(record.decryption.trustees) == 2
+    assert len(list((out / "shares").glob("trustee-*.json"))) == 2
+    paper = [
+        line
+        for line in (out / "paper-voters.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert len(paper) == 1
+
+    # The demo's comparison is a real one: a record whose results differ is caught.
+    tampered = tmp_path / "tampered"
+    shutil.copytree(out / "record", tampered)
+    document = json.loads((tampered / "record.json").read_text())
+    counts = document["decryption"]["results"][0]["counts"]
+    counts[0] += 1
+    (tampered / "record.json").write_text(json.dumps(document))
+    names = {district: district for district in expected.results}
+    assert compare(expected, names, out / "record").matches
+    problems = compare(expected, names, tampered).problems
+    assert problems and "the voters chose" in problems[0]
+
+
+def test_demo_refuses_a_used_out_directory(tmp_path: Path) -> None:
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "something").write_text("x")
+    result = run_demo(tmp_path / "demo")
+    assert result.returncode == 1
+    assert "is not empty" in result.stdout
+
+
+def test_ctrl_c_while_voting_stops_the_collector(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    process = subprocess.Popen(
+        [IVOTE, "demo", *SMALL, "--voters", "40", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+        start_new_session=True,  # its own group, as a terminal's foreground job is
+    )
+    assert process.stdout is not None
+    seen: list[str] = []
+    url = None
+    deadline = time.monotonic() + 300
+    for line in process.stdout:
+        seen.append(line)
+        match = COLLECTOR_URL.search(line)
+        if match:
+            url = match.group(0)
+        if url and "Voters:" in line:
+            break
+        assert time.monotonic() < deadline, "".join(seen)
+    assert url is not None, "".join(seen)
+    assert not collector_gone(url)
+    time.sleep(0.5)  # some ballots on their way
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    rest, _ = process.communicate(timeout=60)
+    output = "".join(seen) + rest
+    assert process.returncode == 130, output
+    assert "Interrupted" in output
+    assert collector_gone(url)
+    assert not processes_mentioning(str(out)), output
