@@ -10,9 +10,12 @@ from typing import Any
 import click
 
 
+class Terminated(SystemExit):
+    """SIGTERM: unwinds through every `finally`, so the collector is stopped on the way out."""
+
+
 def _terminate(signum: int, frame: Any) -> None:
-    # SystemExit unwinds through every `finally`, so the collector is stopped on the way out.
-    raise SystemExit(128 + signum)
+    raise Terminated(128 + signum)
 
 
 @click.command(name="demo")
@@ -144,6 +147,9 @@ def demo(
     except KeyboardInterrupt:
         console.print("\n[bold red]Interrupted[/]; the collector is stopped.")
         sys.exit(130)
+    except Terminated:
+        console.print("\n[bold red]Terminated[/]; the collector is stopped.")
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
     if not passed:

@@ -72,7 +72,7 @@ class Options:
     db: str | None = None
     out: Path | None = None
     test_primes: Path | None = None
-    voter_processes: int = 0  # 0: one per core
+    voter_processes: int = 0  # 0: two per core
     scrypt_cost: int | None = None  # tests: cheaper sealing of the trustees' shares
 
 
@@ -178,7 +178,10 @@ class Collector:
         deadline = time.monotonic() + COLLECTOR_START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise DemoFailed(f"the collector exited at start; its log: {self.log}")
+                tail = self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-3:]
+                raise DemoFailed(
+                    f"the collector exited at start (log: {self.log}):\n" + "\n".join(tail)
+                )
             try:
                 if httpx.get(f"{self.url}/v1/health", timeout=2).status_code == 200:
                     return
@@ -438,7 +441,8 @@ class Demo:
 
         plan = self.plan
         pins = read_pin_file(self.layout.eids / "pins.csv")
-        processes = self.options.voter_processes or os.cpu_count() or 1
+        # Twice the cores: while one voter waits for the collector, another one encrypts.
+        processes = self.options.voter_processes or 2 * (os.cpu_count() or 1)
 
         def job(voter_code: str) -> CastJob:
             voter = next(v for v in plan.voters if v.personal_code == voter_code)

@@ -27,6 +27,7 @@ SMALL = [
     "--revote-rate", "0.3", "--paper-rate", "0.1", "--check-rate", "0.2",
     "--trustees", "3", "--threshold", "2",
     "--key-bits", "512", "--test-primes", str(FIXTURE_PRIMES), "--scrypt-cost", "1024",
+    "--voter-processes", "2",
 ]  # fmt: skip
 COLLECTOR_URL = re.compile(r"http://127\.0\.0\.1:\d+")
 # a wide terminal so rich does not wrap the lines the tests look for
