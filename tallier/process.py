@@ -160,11 +160,15 @@ def check_entry(
     try:
         identity = eid.check_certificate(certificate, trust, at, field="certificate")
     except eid.EidError as exc:
+        # The record is public: say what was wrong, never whose certificate (serial, name).
         reason = next((r for kind, r in _CERTIFICATE_REASONS if isinstance(exc, kind)), None)
-        return invalid(reason or "certificate", str(exc))
+        return invalid(
+            reason or "certificate",
+            f"{type(exc).__name__} at {at.isoformat()}" if reason else type(exc).__name__,
+        )
     home = voters.district_of(identity.personal_code)
     if home is None:
-        return invalid("not-eligible", f"{identity.personal_code} is not on the voter list")
+        return invalid("not-eligible", "the signer is not on the voter list")
     if home != ballot.district:
         return invalid(
             "wrong-district",
