@@ -114,6 +114,7 @@ def print_outcome(
     verified: bool,
     layout: Layout,
     timings: list[tuple[str, float]],
+    fingerprint: str,
 ) -> None:
     console.rule("[bold]Results")
     for district in plan.districts:
@@ -176,7 +177,11 @@ def print_outcome(
         f"Election record: {layout.record / 'record.json'} (observers' bundle beside it)\n"
         f"Everything else (ceremony files, e-IDs, ballot box, tally, trustees' shares, logs): "
         f"{layout.root}\n"
-        f"Re-check it yourself: ivote verify {layout.record}\n"
+        "Re-check it as an observer who knows the published fingerprint:"
+    )
+    # soft_wrap: a command line to copy stays on one line
+    console.print(f"  ivote verify {layout.record} --fingerprint {fingerprint}", soft_wrap=True)
+    console.print(
         f"Time: {total_seconds:.0f} s in {len(timings)} steps; slowest: "
         + ", ".join(f"{title.split(':')[0]} {s:.0f} s" for title, s in _slowest(timings))
     )

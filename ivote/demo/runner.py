@@ -303,7 +303,7 @@ class Demo:
         trustees = self.decryption_ceremony()
         self.combine(trustees)
         verified = self.verify(fingerprint)
-        return self.report(verified)
+        return self.report(verified, fingerprint)
 
     def prepare_out(self) -> None:
         root = self.layout.root
@@ -595,7 +595,7 @@ class Demo:
 
     # ---------------------------------------------------------------- the outcome
 
-    def report(self, verified: bool) -> bool:
+    def report(self, verified: bool, fingerprint: str) -> bool:
         from formats.canonical import FormatError
         from formats.files import write_atomic
         from ivote.demo.report import EXPECTED_FILE, compare, expected_from, print_outcome
@@ -611,7 +611,14 @@ class Demo:
         except (FormatError, OSError) as exc:
             raise DemoFailed(f"the election record cannot be read: {exc}") from exc
         print_outcome(
-            self.console, self.plan, expected, comparison, verified, self.layout, self.timings
+            self.console,
+            self.plan,
+            expected,
+            comparison,
+            verified,
+            self.layout,
+            self.timings,
+            fingerprint,
         )
         return verified and comparison.matches
 
