@@ -51,7 +51,6 @@ from ivote.demo.voters import (
 
 IVOTE = (sys.executable, "-m", "ivote")
 COLLECTOR_START_TIMEOUT_S = 90
-COLLECTOR_P12_ROUNDS = 100_000
 
 
 class DemoFailed(Exception):
@@ -105,10 +104,6 @@ class Layout:
     @property
     def election(self) -> Path:
         return self.root / "election"
-
-    @property
-    def collector(self) -> Path:
-        return self.root / "collector"
 
     @property
     def paper_voters(self) -> Path:
@@ -291,7 +286,6 @@ class Demo:
         self.pki_ceremony()
         self.election_ceremony()
         fingerprint = self.key_ceremony()
-        self.collector_key()
         self.collector = self.start_collector()
         try:
             self.voting(self.collector.url, fingerprint)
@@ -313,7 +307,6 @@ class Demo:
         self.layout.logs.mkdir()
         self.layout.secrets.mkdir(mode=0o700)
         self.layout.definition.mkdir()
-        self.layout.collector.mkdir()
         self.layout.shares.mkdir()
         names = ["ca", "organiser", "collector"]
         names += [f"trustee-{i}" for i in range(1, self.options.trustees + 1)]
@@ -398,22 +391,10 @@ class Demo:
         self.console.print(f"    manifest fingerprint: [bold]{manifest.fingerprint_groups}[/]")
         return manifest.fingerprint
 
-    def collector_key(self) -> None:
-        """WORKAROUND: `ivote ceremony pki officials` writes the collector's key sealed
-        (collector.key, crypto.sealing) but `ivote collector serve --key` reads only PKCS#12.
-        Re-wrap the same key as PKCS#12 under the same passphrase with the roles' own code."""
-        from ceremonies.pki import load_official
-        from crypto.eid import pkcs12_bytes
-
-        passphrase = self.layout.passphrase("collector").read_text(encoding="utf-8").strip()
-        signer = load_official(self.layout.officials, "collector", passphrase)
-        data = pkcs12_bytes(signer, passphrase, COLLECTOR_P12_ROUNDS, "collector")
-        _write_secret_bytes(self.layout.collector / "collector.p12", data)
-
     def _collector_arguments(self) -> list[str]:
         arguments = [
             "--election", str(self.layout.election),
-            "--key", str(self.layout.collector / "collector.p12"),
+            "--key", str(self.layout.officials / "collector.key"),
             "--passphrase-file", str(self.layout.passphrase("collector")),
         ]  # fmt: skip
         if self.options.db:
@@ -625,12 +606,6 @@ class Demo:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
-def _write_secret_bytes(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 def _hide_password(url: str) -> str:
