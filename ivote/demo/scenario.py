@@ -151,12 +151,9 @@ def make_plan(
     made_districts = []
     for d in range(districts):
         name = _district_name(d)
+        names = _random.sample([f"{g} {s}" for g in GIVEN_NAMES for s in SURNAMES], candidates)
         people = [
-            Candidate(
-                100 * (d + 1) + c + 1,
-                f"{_random.choice(GIVEN_NAMES)} {_random.choice(SURNAMES)}",
-                PARTIES[c % len(PARTIES)],
-            )
+            Candidate(100 * (d + 1) + c + 1, names[c], PARTIES[c % len(PARTIES)])
             for c in range(candidates)
         ]
         popularity = tuple(1 + _random.randrange(10) for _ in people)
