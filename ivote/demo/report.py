@@ -161,8 +161,8 @@ def print_outcome(
     if comparison.matches:
         console.print(
             f"[bold green]OK[/] the results match: the decrypted counts equal the simulated "
-            f"voters' last choices ({total.counted} counted; {revotes} earlier ballots "
-            f"superseded by revotes; {paper} i-votes cancelled by paper votes)."
+            f"voters' last choices ({total.counted} counted; {_count(revotes, 'earlier ballot')} "
+            f"superseded by revotes; {_count(paper, 'i-vote')} cancelled by paper votes)."
         )
     else:
         console.print("[bold red]MISMATCH[/] the results do not match the voters' choices:")
@@ -185,6 +185,10 @@ def print_outcome(
         f"Time: {total_seconds:.0f} s in {len(timings)} steps; slowest: "
         + ", ".join(f"{title.split(':')[0]} {s:.0f} s" for title, s in _slowest(timings))
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _slowest(timings: list[tuple[str, float]]) -> list[tuple[str, float]]:

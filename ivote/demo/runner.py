@@ -38,7 +38,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ivote.demo.scenario import Plan, definition_toml, make_plan, voters_csv
+from ivote.demo.scenario import Plan, SimVoter, definition_toml, make_plan, voters_csv
 from ivote.demo.voters import (
     CastJob,
     CastOutcome,
@@ -425,18 +425,22 @@ class Demo:
         # Twice the cores: while one voter waits for the collector, another one encrypts.
         processes = self.options.voter_processes or 2 * (os.cpu_count() or 1)
 
-        def job(voter_code: str) -> CastJob:
-            voter = next(v for v in plan.voters if v.personal_code == voter_code)
+        def job(voter: SimVoter, other_than: int | None = None) -> CastJob:
             return CastJob(
                 voter.personal_code,
                 voter.district,
-                plan.district(voter.district).draw(),
+                plan.district(voter.district).draw(other_than),
                 str(self.layout.eids / f"{voter.personal_code}.p12"),
                 pins[voter.personal_code],
             )
 
-        first = [job(v.personal_code) for v in plan.voters]
-        revotes = [job(code) for code in sorted(plan.revoters)]
+        first = [job(voter) for voter in plan.voters]
+        # a revoter changes their mind: another candidate than the first time
+        revotes = [
+            job(voter, cast.choice)
+            for voter, cast in zip(plan.voters, first, strict=True)
+            if voter.personal_code in plan.revoters
+        ]
         last_cast: dict[str, CastOutcome] = {}
         context = multiprocessing.get_context("spawn")
         pool = context.Pool(processes, init_worker, (url, fingerprint))

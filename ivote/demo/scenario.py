@@ -50,9 +50,12 @@ class District:
     candidates: tuple[Candidate, ...]
     popularity: tuple[int, ...]  # relative weights the simulated voters choose by
 
-    def draw(self) -> int:
-        """A candidate number, drawn by popularity."""
-        return _random.choices(self.candidates, weights=self.popularity)[0].number
+    def draw(self, other_than: int | None = None) -> int:
+        """A candidate number, drawn by popularity (another one than `other_than`, when there
+        is another)."""
+        pool = [c for c in self.candidates if c.number != other_than] or list(self.candidates)
+        weights = [self.popularity[self.candidates.index(c)] for c in pool]
+        return _random.choices(pool, weights=weights)[0].number
 
 
 CONTEST_ID = "council"

@@ -38,6 +38,17 @@ def test_personal_codes_carry_the_estonian_check_digit() -> None:
         assert int(code[-1]) == _check_digit(code[:-1])
 
 
+def test_a_revoter_changes_their_mind() -> None:
+    plan = make_plan(5, 1, 3, 0, 0, 0, NOW)
+    district = plan.districts[0]
+    for candidate in district.candidates:
+        for _ in range(20):
+            assert district.draw(other_than=candidate.number) != candidate.number
+    lonely = make_plan(5, 1, 1, 0, 0, 0, NOW).districts[0]
+    only = lonely.candidates[0].number
+    assert lonely.draw(other_than=only) == only  # nobody else to vote for
+
+
 @given(
     voters=st.integers(1, 40),
     districts=st.integers(1, 10),
