@@ -7,57 +7,50 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from collector_helpers import Client, CollectorElection, Pki, Server, make_election, make_pki
+from collector_helpers import (
+    Client,
+    CollectorElection,
+    Pki,
+    Server,
+    collector_pki,
+    make_election,
+)
+from support.election import utc_now
 
 
 @pytest.fixture(scope="session")
 def pki() -> Pki:
-    return make_pki(dt.datetime.now(dt.UTC).replace(microsecond=0))
+    return collector_pki(utc_now())
+
+
+def _election(
+    factory: pytest.TempPathFactory, pki: Pki, primes: dict, kind: str, days: tuple[int, int]
+) -> CollectorElection:
+    """An election `kind` (also its id's suffix) from `days[0]` to `days[1]` days from now."""
+    now = utc_now()
+    start, end = (now + dt.timedelta(days=offset) for offset in days)
+    return make_election(factory.mktemp(kind), pki, primes[512], f"collector-{kind}", start, end)
 
 
 @pytest.fixture(scope="session")
 def election(
     pki: Pki, safe_primes: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> CollectorElection:
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return make_election(
-        tmp_path_factory.mktemp("open"),
-        pki,
-        safe_primes[512],
-        "collector-test",
-        now - dt.timedelta(days=1),
-        now + dt.timedelta(days=5),
-    )
+    return _election(tmp_path_factory, pki, safe_primes, "test", (-1, 5))
 
 
 @pytest.fixture(scope="session")
 def future_election(
     pki: Pki, safe_primes: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> CollectorElection:
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return make_election(
-        tmp_path_factory.mktemp("future"),
-        pki,
-        safe_primes[512],
-        "collector-future",
-        now + dt.timedelta(days=1),
-        now + dt.timedelta(days=5),
-    )
+    return _election(tmp_path_factory, pki, safe_primes, "future", (1, 5))
 
 
 @pytest.fixture(scope="session")
 def past_election(
     pki: Pki, safe_primes: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> CollectorElection:
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return make_election(
-        tmp_path_factory.mktemp("past"),
-        pki,
-        safe_primes[512],
-        "collector-past",
-        now - dt.timedelta(days=5),
-        now - dt.timedelta(days=1),
-    )
+    return _election(tmp_path_factory, pki, safe_primes, "past", (-5, -1))
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ from voter_helpers import PIN, CollectorProcess, VoterElection, build_election
 
 @pytest.fixture(scope="session")
 def election(safe_primes: dict, tmp_path_factory: pytest.TempPathFactory) -> VoterElection:
-    return build_election(
-        tmp_path_factory.mktemp("voter-election"), safe_primes[512], "voter-app-test"
-    )
+    return build_election(tmp_path_factory.mktemp("voter-election"), safe_primes[512])
 
 
 @pytest.fixture(scope="session")

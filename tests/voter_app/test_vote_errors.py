@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from support.collector_process import free_port
 from test_vote_cli import cast_args
 from voter_helpers import (
     EXPIRED,
@@ -13,7 +14,6 @@ from voter_helpers import (
     CollectorProcess,
     FakeCollector,
     VoterElection,
-    free_port,
     run_vote,
 )
 

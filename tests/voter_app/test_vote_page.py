@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from voter_helpers import IVOTE, PIN, CollectorProcess, VoterElection, voter_env
+from support.collector_process import IVOTE
+from voter_helpers import PIN, CollectorProcess, VoterElection, voter_env
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
