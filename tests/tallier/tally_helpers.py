@@ -13,13 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from tally_election import (
-    DISTRICTS,
-    TestElection,
-    make_election,
-    trustee_passphrase,
-    write_box,
-)
+from support.election import trustee_passphrase
+from tally_election import DISTRICTS, TallyElection, make_election, write_box
 
 from ceremonies.pki import make_eid
 from formats.canonical import DOMAINS
@@ -31,7 +26,7 @@ from ivote.cli import main
 
 @dataclass
 class Finished:
-    election: TestElection
+    election: TallyElection
     root: Path
     box: Path
     tally: Path
@@ -54,7 +49,7 @@ def run(*args: str) -> Any:
     return result
 
 
-def scenario(election: TestElection) -> tuple[dict[str, dict[str, int]], Counter[str], list[str]]:
+def scenario(election: TallyElection) -> tuple[dict[str, dict[str, int]], Counter[str], list[str]]:
     """Cast the ballots; returns (each counted voter's choices, invalid reasons, paper list)."""
     e = election
     final: dict[str, dict[str, int]] = {}
@@ -69,7 +64,7 @@ def scenario(election: TestElection) -> tuple[dict[str, dict[str, int]], Counter
     final["38001010003"] = {"council": 101}
     e.cast("38001010003", {"council": 201, "mayor": 211}, 14, district="south")
     reasons["wrong-district"] += 1  # the voter's earlier ballot still counts
-    e.revoke("38001010004", 5)
+    e.revoke("38001010004", e.moment(5))
     e.cast("38001010004", {"council": 102}, 15)
     reasons["certificate-revoked"] += 1
     stranger = Voter("39901010099", "Stranger", "Person", "north")
@@ -81,7 +76,7 @@ def scenario(election: TestElection) -> tuple[dict[str, dict[str, int]], Counter
     final["48001010005"] = {"council": 201, "mayor": 213}
     e.cast("48001010007", {"council": 202, "mayor": 212}, 21)
     final["48001010007"] = {"council": 202, "mayor": 212}
-    e.revoke("48001010007", 60)
+    e.revoke("48001010007", e.moment(60))
     e.cast("48001010006", {"council": 202, "mayor": 211}, 22)
     final["48001010006"] = {"council": 202, "mayor": 211}
     broken = e.cast("48001010006", {"council": 201, "mayor": 212}, 23)
@@ -150,7 +145,3 @@ def build_finished(root: Path, safe_primes: dict) -> Finished:
     return Finished(
         election, root, box, tally, shares, record, expected, reasons, paper, sorted(final)
     )
-
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tally_election import trustee_passphrase
+from support.election import trustee_passphrase
 from tally_helpers import Finished, run
 
 from formats.manifest import ElectionDirectory
