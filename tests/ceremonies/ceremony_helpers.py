@@ -13,12 +13,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from support.election import FIXTURE_PRIMES, SCRYPT_COST, trustee_passphrase
 
 from ivote.cli import main
 
-FIXTURE_PRIMES = Path(__file__).parents[1] / "fixtures" / "safe_primes.json"
 ORGANISER_PASSPHRASE = "organiser passphrase"
-SCRYPT_COST = "1024"  # tests only: the default takes about half a second per seal
 
 DEFINITION = """\
 [election]
@@ -147,16 +146,12 @@ class Workspace:
             "--organiser-passphrase-file",
             str(self.organiser_passphrase),
             "--scrypt-cost",
-            SCRYPT_COST,
+            str(SCRYPT_COST),
             *self.passphrase_files(trustees),
         ]
         if primes:
             args += ["--test-primes", str(FIXTURE_PRIMES)]
         return self.run(*args, *extra)
-
-
-def trustee_passphrase(index: int) -> str:
-    return f"trustee {index} correct horse"
 
 
 def line_of(text: str, fragment: str, occurrence: int = 1) -> int:

@@ -15,6 +15,7 @@ from ceremony_helpers import (
 )
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import Encoding
+from support.election import SCRYPT_COST
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +27,7 @@ def organiser_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
     directory = tmp_path_factory.mktemp("officials")
     organiser = make_official(make_root_ca(), "organiser")
     sealed = seal_signer(
-        organiser, ORGANISER_PASSPHRASE, OFFICIAL_KEY_PURPOSES["organiser"], cost=1024
+        organiser, ORGANISER_PASSPHRASE, OFFICIAL_KEY_PURPOSES["organiser"], cost=SCRYPT_COST
     )
     (directory / "organiser.key").write_bytes(sealed)
     (directory / "organiser.pem").write_bytes(organiser.certificate.public_bytes(Encoding.PEM))

@@ -10,13 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
-from ceremony_helpers import (
-    DEFINITION,
-    FIXTURE_PRIMES,
-    Workspace,
-    make_ca,
-    trustee_passphrase,
-)
+from ceremony_helpers import DEFINITION, Workspace, make_ca
+from support.election import FIXTURE_PRIMES, trustee_passphrase
 
 from crypto import paillier
 from crypto.eid import SignatureInvalid, WrongSigner

@@ -1,5 +1,5 @@
 """Helpers for the e-ID tests: a small fixed PKI (root CA, TEST ID-card CA, a few voters'
-e-IDs, a CRL).
+e-IDs, a CRL), made with the shared test election's CAs (tests/support/election.py).
 
 Times are fixed (CA from 2025-01-01, e-IDs from 2025-06-01 for five years, checks at NOW), so
 that validity and revocation tests do not depend on the clock."""
@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from support.election import make_cas
 
 from ceremonies import pki
 from crypto.eid import KeySigner, TrustStore
@@ -51,8 +51,7 @@ class Pki:
 
 
 def make_test_pki() -> Pki:
-    root = pki.make_root_ca(now=CA_START)
-    issuing = pki.make_intermediate_ca(root, now=CA_START)
+    root, issuing = make_cas(CA_START)
     start, end = EID_START, EID_START + dt.timedelta(days=5 * 365)
     alice = pki.make_eid(issuing, ALICE, start, end)
     bob = pki.make_eid(issuing, BOB, start, end)
@@ -66,11 +65,3 @@ def make_test_pki() -> Pki:
         next_update=CRL_TIME + dt.timedelta(days=7),
     )
     return Pki(root, issuing, alice, bob, carol, crl, carol_revoked)
-
-
-def pem(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
-def der(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(serialization.Encoding.DER)

@@ -10,9 +10,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from eid_helpers import ALICE, BOB, CAROL, CRL_TIME, EID_START, NOW, UTC, Pki, der, pem
+from eid_helpers import ALICE, BOB, CAROL, CRL_TIME, EID_START, NOW, UTC, Pki
 from hypothesis import given
 from hypothesis import strategies as st
+from support.election import der, pem
 
 from ceremonies import pki
 from crypto import eid

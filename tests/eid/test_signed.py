@@ -7,9 +7,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from eid_helpers import ALICE, NOW, Pki, der
+from eid_helpers import ALICE, NOW, Pki
 from hypothesis import given
 from hypothesis import strategies as st
+from support.election import der
 
 from crypto import eid
 from formats.canonical import DOMAINS, FormatError, b64url, canonical_bytes, parse_canonical
@@ -137,7 +138,7 @@ def test_malformed_envelopes_name_the_field(
 
 
 def test_pem_where_der_belongs(test_pki: Pki) -> None:
-    from eid_helpers import pem
+    from support.election import pem
 
     doc = sign_object(test_pki.alice, BALLOT, PAYLOAD)
     doc["signature"]["certificate"] = b64url(pem(test_pki.alice.certificate))
