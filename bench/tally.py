@@ -9,13 +9,20 @@ every core and is the slow part (each ballot's proof costs L-1 n-bit exponentiat
 
 Last line JSON: process_s, decrypt_s, verify_s, verify_ms_per_ballot, process_ms_per_ballot,
 projected_324k_s (process + verify of Estonia 2023's 324,301 ballots at the measured rates,
-plus one decryption), correct.
+plus one decryption), correct; process_cpu_ms_per_ballot and verify_cpu_ms_per_ballot are the
+CPU time of each pass per ballot, worker processes included (the figure to compare on a
+shared machine).
+
+`--workdir DIR` keeps the built election in DIR and reuses it on the next run with the same
+parameters, so that repeated measurements skip the setup.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import resource
 import secrets
 import tempfile
 from collections import Counter
@@ -31,6 +38,22 @@ ESTONIA_2023_BALLOTS = 324_301
 TRUSTEES, THRESHOLD = 3, 2
 
 _WORKER: dict[str, Any] = {}
+STATE_FILE = "bench-state.json"
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its waited-for children (finished worker pools)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed_cpu(function: Any) -> tuple[Any, float, float]:
+    """Run once; return (result, wall-clock seconds, CPU seconds with worker processes).
+    Pools must be shut down inside `function` for their CPU time to count."""
+    before = cpu_seconds()
+    result, wall = timed(function)
+    return result, wall, cpu_seconds() - before
 
 
 def _init_ballot_worker(manifest_doc: dict[str, Any]) -> None:
@@ -80,16 +103,10 @@ def _definition(candidates: int, start: dt.datetime, end: dt.datetime, key_bits:
     return "\n".join(lines) + "\n"
 
 
-@click.command(name="tally")
-@click.option("--key-bits", default=3072, show_default=True, help="Paillier modulus size.")
-@click.option("--candidates", default=10, show_default=True, help="Candidates in the contest.")
-@click.option("--ballots", default=2000, show_default=True, help="Ballots in the box.")
-@click.option("--workers", type=int, default=None, help="Processes (default: every core).")
-@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")
-def bench_tally(
-    key_bits: int, candidates: int, ballots: int, workers: int | None, as_json: bool
-) -> None:
-    """Time process + decrypt + verify of a ballot box on a real-size key."""
+def _build(
+    root: Path, key_bits: int, candidates: int, ballots: int, workers: int, say: Any
+) -> dict[str, Any]:
+    """The election and its ballot box under `root`; returns what the measurement needs."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from ceremonies.election import init_election
@@ -101,119 +118,197 @@ def bench_tally(
         make_official,
         make_root_ca,
     )
-    from crypto.threshold import decryption_share
+    from crypto import merkle
     from formats.ballot import ballot_hash
     from formats.ballotbox import write_ballot_box
     from formats.canonical import DOMAINS, b64url, canonical_bytes
-    from formats.manifest import ElectionDirectory, open_trustee_share
+    from formats.manifest import ElectionDirectory
     from formats.receipt import LogHead, entry_leaf_hash
-    from formats.record import TrusteeShares
     from formats.signed import sign_object
     from formats.voters import Voter
-    from tallier.combine import combine_tally
-    from tallier.process import process_ballot_box
-    from tallier.verifier import verify_record
 
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=1)
+    ca = make_root_ca(now=now - dt.timedelta(days=2))
+    issuing = make_intermediate_ca(ca, now=now - dt.timedelta(days=2))
+    organiser = make_official(ca, "organiser", now=now - dt.timedelta(days=2))
+    collector = make_official(ca, "collector", now=now - dt.timedelta(days=2))
+    for name, signer in (("root", ca), ("issuing", issuing), ("collector", collector)):
+        (root / f"{name}.pem").write_bytes(signer.certificate.public_bytes(Encoding.PEM))
+    (root / "election.toml").write_text(_definition(candidates, start, end, key_bits))
+    voters = [Voter(f"3{i:010d}", "Given", "Surname", "d1") for i in range(ballots)]
+    (root / "voters.csv").write_text(
+        "personal_code,given_name,surname,district\n"
+        + "".join(f"{v.personal_code},Given,Surname,d1\n" for v in voters)
+    )
+    directory = root / "election"
+    init_election(
+        root / "election.toml", root / "voters.csv", directory, now=start - dt.timedelta(1)
+    )
+    say(f"key ceremony ({key_bits} bits)...")
+    passphrases = [f"trustee {i} passphrase" for i in range(1, TRUSTEES + 1)]
+    manifest, keygen_s = timed(
+        lambda: run_keygen(directory, passphrases, organiser, scrypt_cost=1024)
+    )
+    election = ElectionDirectory(directory)
+    crl = make_crl(issuing, [], 1, this_update=start, next_update=end)
+    (directory / "crls").mkdir()
+    (directory / "crls" / "issuing.crl").write_bytes(crl.public_bytes(Encoding.PEM))
+
+    say(f"encrypting {ballots} ballots on {workers} workers (setup, not measured)...")
+    choices = [secrets.randbelow(candidates) + 1 for _ in range(ballots)]
+    with ProcessPoolExecutor(
+        workers, initializer=_init_ballot_worker, initargs=(manifest.to_dict(),)
+    ) as pool:
+        payloads = list(pool.map(_make_ballot, choices, chunksize=16))
+    received0 = int(start.timestamp() * 1000) + 60_000
+    signed = [
+        sign_object(make_eid(issuing, v, not_before=start), DOMAINS["ballot"], payload)
+        for v, payload in zip(voters, payloads, strict=True)
+    ]
+    times = [received0 + i for i in range(ballots)]
+    leaves = [entry_leaf_hash(ballot_hash(s), t) for s, t in zip(signed, times, strict=True)]
+    head = sign_object(
+        collector,
+        DOMAINS["log_head"],
+        LogHead(manifest.election_id, ballots, merkle.root_hash(leaves), times[-1] + 1).to_dict(),
+    )
+    entries = []
+    for index, (ballot, received) in enumerate(zip(signed, times, strict=True)):
+        receipt = {
+            "version": 1,
+            "election_id": manifest.election_id,
+            "ballot_hash": b64url(ballot_hash(ballot)),
+            "log_index": index,
+            "received": received,
+            "log_head": head,
+        }
+        signed_receipt = sign_object(collector, DOMAINS["receipt"], receipt)
+        entries.append((index, canonical_bytes(ballot), canonical_bytes(signed_receipt)))
+    write_ballot_box(
+        root / "ballotbox.zip",
+        collector,
+        manifest,
+        entries,
+        election.voter_lists(manifest),
+        head,
+        times[-1],
+    )
+    return {
+        "key_bits": key_bits,
+        "candidates": candidates,
+        "ballots": ballots,
+        "choices": choices,
+        "passphrases": passphrases,
+        "keygen_s": round(keygen_s, 3),
+    }
+
+
+def _prepared(
+    root: Path, key_bits: int, candidates: int, ballots: int, workers: int, say: Any
+) -> dict[str, Any]:
+    """A built election in `root`: the one kept there with these parameters, else a new one."""
+    state_path = root / STATE_FILE
+    wanted = {"key_bits": key_bits, "candidates": candidates, "ballots": ballots}
+    if state_path.exists():
+        state = json.loads(state_path.read_text())
+        if {name: state.get(name) for name in wanted} == wanted:
+            say(f"reusing the election built in {root}")
+            return state
+        raise click.ClickException(
+            f"{root} holds an election built with other parameters "
+            f"({ {name: state.get(name) for name in wanted} }): use another --workdir"
+        )
+    if any(root.iterdir()):
+        raise click.ClickException(f"{root} is neither empty nor a kept bench election")
+    state = _build(root, key_bits, candidates, ballots, workers, say)
+    state_path.write_text(json.dumps(state))
+    return state
+
+
+@click.command(name="tally")
+@click.option("--key-bits", default=3072, show_default=True, help="Paillier modulus size.")
+@click.option("--candidates", default=10, show_default=True, help="Candidates in the contest.")
+@click.option("--ballots", default=2000, show_default=True, help="Ballots in the box.")
+@click.option("--workers", type=int, default=None, help="Processes (default: every core).")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the built election here and reuse it on later runs (default: a temporary one).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")
+def bench_tally(
+    key_bits: int,
+    candidates: int,
+    ballots: int,
+    workers: int | None,
+    workdir: Path | None,
+    as_json: bool,
+) -> None:
+    """Time process + decrypt + verify of a ballot box on a real-size key."""
     if ballots < 1 or candidates < 2:
         raise click.BadParameter("need at least one ballot and two candidates")
     workers = workers or os.cpu_count() or 1
     say = (lambda text: None) if as_json else (lambda text: click.echo(text, err=True))
     with tempfile.TemporaryDirectory(prefix="ivote-bench-tally-") as temporary:
         root = Path(temporary)
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=1)
-        ca = make_root_ca(now=now - dt.timedelta(days=2))
-        issuing = make_intermediate_ca(ca, now=now - dt.timedelta(days=2))
-        organiser = make_official(ca, "organiser", now=now - dt.timedelta(days=2))
-        collector = make_official(ca, "collector", now=now - dt.timedelta(days=2))
-        for name, signer in (("root", ca), ("issuing", issuing), ("collector", collector)):
-            (root / f"{name}.pem").write_bytes(signer.certificate.public_bytes(Encoding.PEM))
-        (root / "election.toml").write_text(_definition(candidates, start, end, key_bits))
-        voters = [Voter(f"3{i:010d}", "Given", "Surname", "d1") for i in range(ballots)]
-        (root / "voters.csv").write_text(
-            "personal_code,given_name,surname,district\n"
-            + "".join(f"{v.personal_code},Given,Surname,d1\n" for v in voters)
-        )
-        directory = root / "election"
-        init_election(
-            root / "election.toml", root / "voters.csv", directory, now=start - dt.timedelta(1)
-        )
-        say(f"key ceremony ({key_bits} bits)...")
-        passphrases = [f"trustee {i} passphrase" for i in range(1, TRUSTEES + 1)]
-        manifest, keygen_s = timed(
-            lambda: run_keygen(directory, passphrases, organiser, scrypt_cost=1024)
-        )
-        election = ElectionDirectory(directory)
-        crl = make_crl(issuing, [], 1, this_update=start, next_update=end)
-        (directory / "crls").mkdir()
-        (directory / "crls" / "issuing.crl").write_bytes(crl.public_bytes(Encoding.PEM))
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+            root = workdir
+        state = _prepared(root, key_bits, candidates, ballots, workers, say)
+        result = _measure(root, state, workers, say)
+    emit(result, as_json)
+    if not result["correct"]:
+        raise SystemExit(1)
 
-        say(f"encrypting {ballots} ballots on {workers} workers (setup, not measured)...")
-        choices = [secrets.randbelow(candidates) + 1 for _ in range(ballots)]
-        with ProcessPoolExecutor(
-            workers, initializer=_init_ballot_worker, initargs=(manifest.to_dict(),)
-        ) as pool:
-            payloads = list(pool.map(_make_ballot, choices, chunksize=16))
-        received0 = int(start.timestamp() * 1000) + 60_000
-        signed = [
-            sign_object(make_eid(issuing, v, not_before=start), DOMAINS["ballot"], payload)
-            for v, payload in zip(voters, payloads, strict=True)
-        ]
-        times = [received0 + i for i in range(ballots)]
-        leaves = [entry_leaf_hash(ballot_hash(s), t) for s, t in zip(signed, times, strict=True)]
-        from crypto import merkle
 
-        head = sign_object(
-            collector,
-            DOMAINS["log_head"],
-            LogHead(
-                manifest.election_id, ballots, merkle.root_hash(leaves), times[-1] + 1
-            ).to_dict(),
-        )
-        entries = []
-        for index, (ballot, received) in enumerate(zip(signed, times, strict=True)):
-            receipt = {
-                "version": 1,
-                "election_id": manifest.election_id,
-                "ballot_hash": b64url(ballot_hash(ballot)),
-                "log_index": index,
-                "received": received,
-                "log_head": head,
-            }
-            signed_receipt = sign_object(collector, DOMAINS["receipt"], receipt)
-            entries.append((index, canonical_bytes(ballot), canonical_bytes(signed_receipt)))
-        box = root / "ballotbox.zip"
-        write_ballot_box(
-            box, collector, manifest, entries, election.voter_lists(manifest), head, times[-1]
-        )
+def _measure(root: Path, state: dict[str, Any], workers: int, say: Any) -> dict[str, Any]:
+    from crypto.threshold import decryption_share
+    from formats.manifest import ElectionDirectory, load_signed_manifest, open_trustee_share
+    from formats.record import TrusteeShares
+    from tallier.combine import combine_tally
+    from tallier.process import process_ballot_box
+    from tallier.verifier import verify_record
 
-        say("tally process...")
-        outcome, process_s = timed(lambda: process_ballot_box(directory, box, workers=workers))
-        say("decryption ceremony...")
+    ballots, candidates = state["ballots"], state["candidates"]
+    passphrases = state["passphrases"]
+    directory = root / "election"
+    election = ElectionDirectory(directory)
+    manifest = load_signed_manifest(
+        election.signed_manifest,
+        organiser_certificate=election.organiser_certificate.read_bytes(),
+    )
+    box = root / "ballotbox.zip"
 
-        def decrypt() -> Any:
-            trustees = []
-            for index in range(1, THRESHOLD + 1):
-                share = open_trustee_share(election.share(index), passphrases[index - 1], manifest)
-                values = tuple(
-                    decryption_share(
-                        share,
-                        total.ciphertext,
-                        manifest.proof_context(total.district, total.contest, total.part),
-                    ).to_dict()
-                    for total in outcome.tally.totals
-                )
-                trustees.append(TrusteeShares(outcome.tally.hash, index, values))
-            return combine_tally(outcome.tally, trustees)
+    say("tally process...")
+    outcome, process_s, process_cpu = timed_cpu(
+        lambda: process_ballot_box(directory, box, workers=workers)
+    )
+    say("decryption ceremony...")
 
-        combined, decrypt_s = timed(decrypt)
-        say("verify...")
-        verdict, verify_s = timed(
-            lambda: verify_record(
-                combined.record.to_dict(), outcome.bundle.to_dict(), workers=workers
+    def decrypt() -> Any:
+        trustees = []
+        for index in range(1, THRESHOLD + 1):
+            share = open_trustee_share(election.share(index), passphrases[index - 1], manifest)
+            values = tuple(
+                decryption_share(
+                    share,
+                    total.ciphertext,
+                    manifest.proof_context(total.district, total.contest, total.part),
+                ).to_dict()
+                for total in outcome.tally.totals
             )
-        )
-    expected = Counter(choices)
+            trustees.append(TrusteeShares(outcome.tally.hash, index, values))
+        return combine_tally(outcome.tally, trustees)
+
+    combined, decrypt_s = timed(decrypt)
+    say("verify...")
+    record_doc, bundle_doc = combined.record.to_dict(), outcome.bundle.to_dict()
+    verdict, verify_s, verify_cpu = timed_cpu(
+        lambda: verify_record(record_doc, bundle_doc, workers=workers)
+    )
+    expected = Counter(state["choices"])
     counts = list(combined.record.decryption.results[0].counts)
     correct = (
         counts == [expected.get(j, 0) for j in range(1, candidates + 1)]
@@ -221,24 +316,21 @@ def bench_tally(
         and outcome.report.total.counted == ballots
     )
     per_ballot = (process_s + verify_s) / ballots
-    emit(
-        {
-            "bench": "tally",
-            "key_bits": key_bits,
-            "candidates": candidates,
-            "ballots": ballots,
-            "workers": workers,
-            "keygen_s": round(keygen_s, 3),
-            "process_s": round(process_s, 3),
-            "process_ms_per_ballot": round(process_s / ballots * 1000, 3),
-            "decrypt_s": round(decrypt_s, 3),
-            "verify_s": round(verify_s, 3),
-            "verify_ms_per_ballot": round(verify_s / ballots * 1000, 3),
-            "projected_324k_s": round(per_ballot * ESTONIA_2023_BALLOTS + decrypt_s, 1),
-            "correct": correct,
-            **machine(),
-        },
-        as_json,
-    )
-    if not correct:
-        raise SystemExit(1)
+    return {
+        "bench": "tally",
+        "key_bits": state["key_bits"],
+        "candidates": candidates,
+        "ballots": ballots,
+        "workers": workers,
+        "keygen_s": state["keygen_s"],
+        "process_s": round(process_s, 3),
+        "process_ms_per_ballot": round(process_s / ballots * 1000, 3),
+        "process_cpu_ms_per_ballot": round(process_cpu / ballots * 1000, 3),
+        "decrypt_s": round(decrypt_s, 3),
+        "verify_s": round(verify_s, 3),
+        "verify_ms_per_ballot": round(verify_s / ballots * 1000, 3),
+        "verify_cpu_ms_per_ballot": round(verify_cpu / ballots * 1000, 3),
+        "projected_324k_s": round(per_ballot * ESTONIA_2023_BALLOTS + decrypt_s, 1),
+        "correct": correct,
+        **machine(),
+    }

@@ -10,6 +10,7 @@ voter_app/eid.py; the test CA ceremony in ceremonies/pki.py (nothing here assume
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import warnings
 from collections.abc import Iterable, Sequence
@@ -240,13 +241,17 @@ def parse_certificates(data: bytes, field: str = "certificates") -> list[x509.Ce
     """All certificates of a PEM bundle, or the one certificate of DER bytes."""
     if not isinstance(data, bytes) or not data:
         raise MalformedCertificate(field, "empty")
+    if b"-----BEGIN" not in data:
+        # DER: the same bytes come again and again (the collector's certificate on every
+        # receipt), so their outcome is kept
+        certificate, problem = _parse_der(data)
+        if certificate is None:
+            raise MalformedCertificate(field, problem)
+        return [certificate]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # non-positive serials: refused in check_structure
-            if b"-----BEGIN" in data:
-                certificates = x509.load_pem_x509_certificates(data)
-            else:
-                certificates = [x509.load_der_x509_certificate(data)]
+            certificates = x509.load_pem_x509_certificates(data)
     except Exception as exc:  # the parser's errors (ValueError, InvalidVersion...) on bad input
         raise MalformedCertificate(field, f"not a PEM or DER X.509 certificate ({exc})") from exc
     for certificate in certificates:
@@ -254,11 +259,33 @@ def parse_certificates(data: bytes, field: str = "certificates") -> list[x509.Ce
     return certificates
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_der(data: bytes) -> tuple[x509.Certificate | None, str]:
+    """(certificate, "") or (None, the problem) for DER bytes: parse_certificates' outcome."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # non-positive serials: refused in check_structure
+            certificate = x509.load_der_x509_certificate(data)
+    except Exception as exc:  # the parser's errors (ValueError, InvalidVersion...) on bad input
+        return None, f"not a PEM or DER X.509 certificate ({exc})"
+    problem = _structure_problem(certificate)
+    return (None, problem) if problem else (certificate, "")
+
+
 def check_structure(certificate: x509.Certificate, field: str = "certificate") -> None:
     """Parsing is lazy in places: read every part the checks use, so that a malformed
     certificate is MalformedCertificate here rather than a ValueError somewhere later."""
     if not isinstance(certificate, x509.Certificate):
         raise MalformedCertificate(field, "not an X.509 certificate")
+    problem = _structure_problem(certificate)
+    if problem:
+        raise MalformedCertificate(field, problem)
+
+
+@functools.lru_cache(maxsize=1024)
+def _structure_problem(certificate: x509.Certificate) -> str:
+    """check_structure's finding ("" when none). Certificates hash and compare by their DER
+    bytes, so the outcome is the same for every object holding these bytes."""
     try:
         certificate.subject.rfc4514_string()
         certificate.issuer.rfc4514_string()
@@ -271,10 +298,14 @@ def check_structure(certificate: x509.Certificate, field: str = "certificate") -
             warnings.simplefilter("ignore")
             serial = certificate.serial_number
     except Exception as exc:  # the lazy parser's errors (DuplicateExtension, ...) on bad input
-        raise MalformedCertificate(field, f"malformed X.509 certificate ({exc})") from exc
+        return f"malformed X.509 certificate ({exc})"
     if serial <= 0:
-        raise MalformedCertificate(field, "serial number is not positive (RFC 5280)")
-    certificate_public_key(certificate, field)
+        return "serial number is not positive (RFC 5280)"
+    try:
+        certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        return f"unusable public key ({exc})"
+    return ""
 
 
 def parse_crls(data: bytes, field: str = "crl") -> list[x509.CertificateRevocationList]:
@@ -444,6 +475,15 @@ class TrustStore:
     _crls_by_signer: tuple[tuple[bytes, x509.CertificateRevocationList], ...] = field(
         init=False, repr=False, compare=False
     )
+    # The issuing-CA shortcut of _verified_chain: the CA of each subject name (None when two
+    # CAs share a name, which turns the shortcut off), and the chains above an issuing CA
+    # that a full path validation has built (its anchor store with them).
+    _ca_by_subject: dict[x509.Name, x509.Certificate] | None = field(
+        init=False, repr=False, compare=False
+    )
+    _issuer_chains: dict[x509.Certificate, tuple[tuple[x509.Certificate, ...], Any]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not self.roots:
@@ -464,6 +504,17 @@ class TrustStore:
             signed.append((_spki(signer), crl))
         object.__setattr__(self, "_store", verification.Store(list(self.roots)))
         object.__setattr__(self, "_crls_by_signer", tuple(signed))
+        cas = dict.fromkeys(self.roots + self.intermediates)  # each certificate once
+        by_subject: dict[x509.Name, x509.Certificate] | None = {}
+        for certificate in cas:
+            if by_subject is None or certificate.subject in by_subject:
+                by_subject = None
+                break
+            by_subject[certificate.subject] = certificate
+        if len(cas) > _SHORTCUT_MAX_CAS:
+            by_subject = None
+        object.__setattr__(self, "_ca_by_subject", by_subject)
+        object.__setattr__(self, "_issuer_chains", {})
 
     def crls_of(self, issuer: x509.Certificate) -> list[x509.CertificateRevocationList]:
         """The CRLs in this store signed by `issuer`'s key (checked at construction)."""
@@ -486,6 +537,7 @@ def load_trust_store(
     )
 
 
+@functools.lru_cache(maxsize=64)
 def _spki(certificate: x509.Certificate) -> bytes:
     return certificate_public_key(certificate, "trust").public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -592,24 +644,75 @@ _EE_POLICY = (
 _CA_POLICY = verification.ExtensionPolicy.webpki_defaults_ca()
 
 
+# The shortcut below is only taken for stores this small (the validator's signature budget,
+# 128 checks, can then never run out on the full path either).
+_SHORTCUT_MAX_CAS = 16
+
+
 def _verified_chain(
     certificate: x509.Certificate, trust: TrustStore, at: dt.datetime, field: str
 ) -> list[x509.Certificate]:
-    verifier = (
-        verification.PolicyBuilder()
-        .store(trust._store)
-        .time(at)
-        .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
-        .build_client_verifier()
-    )
+    """The chain from `certificate` to a trusted root, valid at `at` (RFC 5280 path validation
+    by cryptography's verifier under the Web PKI policies, adapted as _EE_POLICY says).
+
+    Every voter has their own certificate, but a handful of CAs issue them all. Once a full
+    validation has built leaf -> I -> ... -> root, the part above the issuing CA I depends
+    on the leaf only through the validity periods and name constraints of I's issuers: for
+    a later leaf with I's name as issuer, I is made the anchor of the validation (every check
+    of the leaf, and of I as its issuer, is the same code as on the full path), and the chain
+    above I is re-checked for validity at `at`. Taken only when no two CAs of the store share
+    a subject name (so I is the only candidate issuer, the full path's only chain goes through
+    it) and no CA above I has name constraints. A leaf the shortcut refuses goes through the
+    full path, whose error is the one raised."""
+    ca_by_subject = trust._ca_by_subject
+    if ca_by_subject is not None:
+        issuer = ca_by_subject.get(certificate.issuer)
+        known = trust._issuer_chains.get(issuer) if issuer is not None else None
+        if known is not None:
+            above, anchor = known
+            if all(ca.not_valid_before_utc <= at <= ca.not_valid_after_utc for ca in above[1:]):
+                try:
+                    _build_chain(certificate, anchor, (), at)
+                    return [certificate, *above]
+                except verification.VerificationError:
+                    pass  # the full path names the problem
     try:
-        return list(verifier.verify(certificate, list(trust.intermediates)).chain)
+        chain = _build_chain(certificate, trust._store, trust.intermediates, at)
     except verification.VerificationError as exc:
         raise UntrustedIssuer(
             field,
             f"no valid chain from issuer {certificate.issuer.rfc4514_string()} "
             f"to a trusted root ({exc})",
         ) from exc
+    if ca_by_subject is not None and len(chain) >= 2 and chain[1] not in trust._issuer_chains:
+        above = tuple(chain[1:])
+        if not any(_has_name_constraints(ca) for ca in above[1:]):
+            trust._issuer_chains[chain[1]] = (above, verification.Store([chain[1]]))
+    return chain
+
+
+def _build_chain(
+    certificate: x509.Certificate,
+    store: verification.Store,
+    intermediates: Sequence[x509.Certificate],
+    at: dt.datetime,
+) -> list[x509.Certificate]:
+    verifier = (
+        verification.PolicyBuilder()
+        .store(store)
+        .time(at)
+        .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
+        .build_client_verifier()
+    )
+    return list(verifier.verify(certificate, list(intermediates)).chain)
+
+
+def _has_name_constraints(certificate: x509.Certificate) -> bool:
+    try:
+        certificate.extensions.get_extension_for_class(x509.NameConstraints)
+    except x509.ExtensionNotFound:
+        return False
+    return True
 
 
 def _check_revocation(

@@ -23,7 +23,7 @@ import os
 import secrets
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gmpy2
@@ -66,6 +66,13 @@ class MembershipProof:
     commitments: tuple[int, ...]
     challenges: tuple[int, ...]
     responses: tuple[int, ...]
+    # Set only by from_dict, never by the constructor or dataclasses.replace (init=False): the
+    # modulus whose unit tests these values passed there, so that batch verification does not
+    # repeat them, and the commitments' hex text as parsed (the challenge hashes it).
+    _units_checked_for: int = field(default=0, init=False, compare=False, repr=False)
+    _commitments_hex: tuple[str, ...] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
 
     def to_dict(self) -> dict[str, list[str]]:
         return {
@@ -77,15 +84,25 @@ class MembershipProof:
     @classmethod
     def from_dict(cls, d: Any, key: PublicKey, branches: int, field: str) -> MembershipProof:
         """Parse and validate a proof from outside; every error names the offending field."""
-        if not isinstance(d, Mapping):
-            raise InvalidInput(field, "expected an object")
-        extra = set(d) - {"commitments", "challenges", "responses"}
-        if extra:
-            raise InvalidInput(field, f"unexpected fields {sorted(extra)}")
-        values = {name: _hex_list(d, name, branches, field) for name in _PROOF_FIELDS}
-        proof = cls(values["commitments"], values["challenges"], values["responses"])
-        check_proof(key, proof, branches, field)
+        proof = _parse_proof(d, key, branches, field)
+        _check_ranges(key, proof, branches, field)
+        _check_units(key, [], proof, field)
+        object.__setattr__(proof, "_units_checked_for", int(key.n))
         return proof
+
+
+def _parse_proof(d: Any, key: PublicKey, branches: int, field: str) -> MembershipProof:
+    """The proof's values from its dict (shapes and hex syntax; no range or unit test)."""
+    if not isinstance(d, Mapping):
+        raise InvalidInput(field, "expected an object")
+    extra = set(d) - {"commitments", "challenges", "responses"}
+    if extra:
+        raise InvalidInput(field, f"unexpected fields {sorted(extra)}")
+    values = {name: _hex_list(d, name, branches, field) for name in _PROOF_FIELDS}
+    proof = MembershipProof(values["commitments"], values["challenges"], values["responses"])
+    # parse_hex_int admits only the canonical spelling, so the text is hex_int's
+    object.__setattr__(proof, "_commitments_hex", tuple(d["commitments"]))
+    return proof
 
 
 _PROOF_FIELDS = ("commitments", "challenges", "responses")
@@ -138,10 +155,39 @@ def _check_ranges(key: PublicKey, proof: MembershipProof, branches: int, field: 
 def check_proof(key: PublicKey, proof: MembershipProof, branches: int, field: str) -> None:
     """Sizes, ranges and units of a proof from outside (before any arithmetic on it)."""
     _check_ranges(key, proof, branches, field)
-    for name in ("commitments", "responses"):
-        for i, value in enumerate(getattr(proof, name)):
-            if not _unit_mod_n(value, key.n):
-                raise InvalidInput(f"{field}.{name}[{i}]", "not a unit")
+    _check_units(key, [], proof, field)
+
+
+def _check_units(
+    key: PublicKey,
+    ciphertexts: Sequence[tuple[int, str]],
+    proof: MembershipProof | None,
+    field: str,
+) -> None:
+    """Every (ciphertext, its field) and every commitment and response of `proof` is a unit.
+
+    One gcd for all of them: a product mod n is a unit exactly when every factor is (and gcd
+    with n decides invertibility mod n^2 too: same prime factors). Only when that fails are
+    the values tested one by one, to name the first one that is not a unit. Values must be
+    range-checked already."""
+    n = mpz(key.n)
+    product = mpz(1)
+    for c, _ in ciphertexts:
+        product = product * c % n
+    if proof is not None:
+        for value in proof.commitments:
+            product = product * value % n
+        for value in proof.responses:
+            product = product * value % n
+    if gmpy2.gcd(product, n) == 1:
+        return
+    for c, where in ciphertexts:
+        paillier.check_ciphertext(key, c, where)
+    if proof is not None:
+        for name in ("commitments", "responses"):
+            for i, value in enumerate(getattr(proof, name)):
+                if not _unit_mod_n(value, key.n):
+                    raise InvalidInput(f"{field}.{name}[{i}]", "not a unit")
 
 
 def _check_statement_values(
@@ -172,18 +218,36 @@ def membership_statement(
     allowed: Sequence[int],
     commitments: Sequence[int],
     context: Mapping[str, Any],
+    *,
+    ciphertext_hex: str | None = None,
+    commitments_hex: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The object whose domain hash is the challenge: the whole statement and every commitment."""
+    """The object whose domain hash is the challenge: the whole statement and every commitment.
+
+    ciphertext_hex / commitments_hex: the values' hex_int text when the caller has it already
+    (as parsed: the canonical spelling), which saves converting them back."""
     if not isinstance(context, Mapping):
         raise InvalidInput("context", "expected a mapping")
     return {
         "version": 1,
         "context": dict(context),
-        "public_key": hex_int(key.n),
-        "allowed": [hex_int(m) for m in allowed],
-        "ciphertext": hex_int(ciphertext),
-        "commitments": [hex_int(a) for a in commitments],
+        "public_key": _hex_of_int(int(key.n)),
+        "allowed": list(_hex_of_ints(tuple(int(m) for m in allowed))),
+        "ciphertext": hex_int(ciphertext) if ciphertext_hex is None else ciphertext_hex,
+        "commitments": (
+            [hex_int(a) for a in commitments] if commitments_hex is None else list(commitments_hex)
+        ),
     }
+
+
+@functools.lru_cache(maxsize=16)
+def _hex_of_int(value: int) -> str:
+    return hex_int(value)  # the key's modulus: the same in every statement
+
+
+@functools.lru_cache(maxsize=256)
+def _hex_of_ints(values: tuple[int, ...]) -> tuple[str, ...]:
+    return tuple(hex_int(v) for v in values)  # the allowed values: a few lists per election
 
 
 def membership_challenge(
@@ -192,9 +256,20 @@ def membership_challenge(
     allowed: Sequence[int],
     commitments: Sequence[int],
     context: Mapping[str, Any],
+    *,
+    ciphertext_hex: str | None = None,
+    commitments_hex: Sequence[str] | None = None,
 ) -> int:
     """e = first 128 bits (big-endian) of H_d(statement), d = ivote/v1/membership-proof."""
-    statement = membership_statement(key, ciphertext, allowed, commitments, context)
+    statement = membership_statement(
+        key,
+        ciphertext,
+        allowed,
+        commitments,
+        context,
+        ciphertext_hex=ciphertext_hex,
+        commitments_hex=commitments_hex,
+    )
     try:
         digest = domain_hash(DOMAINS["membership_proof"], statement)
     except FormatError as exc:
@@ -401,8 +476,17 @@ def _check_challenge_sum(
     allowed: Sequence[int],
     proof: MembershipProof,
     context: Mapping[str, Any],
+    ciphertext_hex: str | None = None,
 ) -> None:
-    e = membership_challenge(key, ciphertext, allowed, proof.commitments, context)
+    e = membership_challenge(
+        key,
+        ciphertext,
+        allowed,
+        proof.commitments,
+        context,
+        ciphertext_hex=ciphertext_hex,
+        commitments_hex=proof._commitments_hex,
+    )
     if sum(proof.challenges) % CHALLENGE_MODULUS != e:
         raise ProofInvalid("membership proof", "challenges do not add up to the hash challenge")
 
@@ -420,6 +504,9 @@ class MembershipStatement:
     allowed: tuple[int, ...]
     proof: MembershipProof
     context: Mapping[str, Any]
+    # The ciphertext's hex text as parsed, set by contest_statements (init=False: never copied
+    # by dataclasses.replace, so it always belongs to `ciphertext`).
+    _ciphertext_hex: str | None = field(default=None, init=False, compare=False, repr=False)
 
 
 def batch_verify(statements: Sequence[MembershipStatement]) -> list[int]:
@@ -460,6 +547,7 @@ class _Prepared:
     commitments: tuple[int, ...]
     challenges: tuple[int, ...]
     responses: tuple[int, ...]
+    units_checked: bool  # from_dict found commitments and responses units for this key
 
 
 def _prepare(statement: MembershipStatement) -> _Prepared:
@@ -469,22 +557,33 @@ def _prepare(statement: MembershipStatement) -> _Prepared:
     allowed = _check_statement_values(key, statement.ciphertext, statement.allowed, "statement")
     proof = statement.proof
     _check_ranges(key, proof, len(allowed), "proof")
-    _check_challenge_sum(key, statement.ciphertext, allowed, proof, statement.context)
+    _check_challenge_sum(
+        key, statement.ciphertext, allowed, proof, statement.context, statement._ciphertext_hex
+    )
     return _Prepared(
-        mpz(statement.ciphertext), allowed, proof.commitments, proof.challenges, proof.responses
+        mpz(statement.ciphertext),
+        allowed,
+        proof.commitments,
+        proof.challenges,
+        proof.responses,
+        proof._units_checked_for == key.n,
     )
 
 
 def _drop_non_units(
     n: int, members: list[tuple[int, _Prepared]], bad: set[int]
 ) -> list[tuple[int, _Prepared]]:
-    """A product is a unit mod n exactly when every factor is: one gcd for the whole group."""
+    """A product is a unit mod n exactly when every factor is: one gcd for the whole group.
+    Values that from_dict found units already are left out of the product."""
     modulus = mpz(n)
     product = mpz(1)
     for _, p in members:
         product = product * p.ciphertext % modulus
-        for value in (*p.commitments, *p.responses):
-            product = product * value % modulus
+        if not p.units_checked:
+            for value in p.commitments:
+                product = product * value % modulus
+            for value in p.responses:
+                product = product * value % modulus
     if gmpy2.gcd(product, modulus) == 1:
         return members
     kept = []
@@ -512,22 +611,31 @@ def _find_bad(n: mpz, members: list[tuple[int, _Prepared]], known_bad: bool) -> 
     return left + right
 
 
+def _weights(count: int) -> list[int]:
+    """`count` independent uniform WEIGHT_BITS-bit weights from `secrets` (one read)."""
+    size = WEIGHT_BITS // 8
+    data = secrets.token_bytes(size * count)
+    return [int.from_bytes(data[i : i + size], "little") for i in range(0, len(data), size)]
+
+
 def _batch_holds(n: mpz, statements: Sequence[_Prepared]) -> bool:
     """The squared small-exponent test over all branches of the statements (one key)."""
     n2 = n * n
     z_bases: list[int] = []
-    weights: list[int] = []
     a_bases: list[int] = []
     c_bases: list[int] = []
     c_exponents: list[int] = []
     g_exponent = 0
+    weights = _weights(sum(len(p.commitments) for p in statements))
+    position = 0
     for p in statements:
+        count = len(p.commitments)
+        mine = weights[position : position + count]
+        position += count
+        z_bases.extend(p.responses)
+        a_bases.extend(p.commitments)
         ciphertext_exponent = 0
-        for m, a, e, z in zip(p.allowed, p.commitments, p.challenges, p.responses, strict=True):
-            w = secrets.randbits(WEIGHT_BITS)
-            z_bases.append(z)
-            weights.append(w)
-            a_bases.append(a)
+        for m, e, w in zip(p.allowed, p.challenges, mine, strict=True):
             ew = e * w
             ciphertext_exponent += ew
             g_exponent += m * ew
@@ -576,6 +684,12 @@ class EncryptedContest:
     ciphertexts: tuple[int, ...]
     proofs: tuple[MembershipProof, ...]
     sum_proof: MembershipProof | None
+    # Set only by from_dict (init=False, so never copied by dataclasses.replace): the modulus
+    # whose ciphertext checks the ciphertexts passed there, and their hex text as parsed.
+    _checked_for: int = field(default=0, init=False, compare=False, repr=False)
+    _ciphertexts_hex: tuple[str, ...] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -590,35 +704,96 @@ class EncryptedContest:
     ) -> EncryptedContest:
         """Parse and validate a contest from outside (sizes, units, ranges; not the proofs)."""
         check_fits(enc, key.bits)
-        if not isinstance(d, Mapping):
-            raise InvalidInput(field, "expected an object")
-        extra = set(d) - {"ciphertexts", "proofs", "sum_proof"}
-        if extra:
-            raise InvalidInput(field, f"unexpected fields {sorted(extra)}")
-        ciphertexts = _hex_list(d, "ciphertexts", enc.parts, field)
-        for i, c in enumerate(ciphertexts):
-            paillier.check_ciphertext(key, c, f"{field}.ciphertexts[{i}]")
-        proofs = d.get("proofs")
-        if not isinstance(proofs, list) or len(proofs) != enc.parts:
-            raise InvalidInput(f"{field}.proofs", f"expected a list of {enc.parts} proofs")
-        parsed = tuple(
-            MembershipProof.from_dict(
-                proof, key, len(allowed_plaintexts(enc, part)), f"{field}.proofs[{part}]"
-            )
-            for part, proof in enumerate(proofs)
+        try:
+            contest = _parse_contest_fast(d, key, enc, field)
+        except InvalidInput:
+            contest = None
+        if contest is None:
+            # something is wrong: the checks one by one, in order, name the first problem
+            contest = _parse_contest_exactly(d, key, enc, field)
+        object.__setattr__(contest, "_checked_for", int(key.n))
+        object.__setattr__(contest, "_ciphertexts_hex", tuple(d["ciphertexts"]))
+        return contest
+
+
+def _parse_contest_fast(
+    d: Any, key: PublicKey, enc: ContestEncoding, field: str
+) -> EncryptedContest | None:
+    """The contest when every check passes, with one gcd for all its unit tests; None (or
+    InvalidInput) when some check fails, for _parse_contest_exactly to name it."""
+    if not isinstance(d, Mapping) or set(d) - {"ciphertexts", "proofs", "sum_proof"}:
+        return None
+    ciphertexts = _hex_list(d, "ciphertexts", enc.parts, field)
+    n2 = key.n_squared
+    if not all(0 < c < n2 for c in ciphertexts):
+        return None
+    raw_proofs = d.get("proofs")
+    if not isinstance(raw_proofs, list) or len(raw_proofs) != enc.parts or "sum_proof" not in d:
+        return None
+    shapes = [
+        (raw, len(allowed_plaintexts(enc, part)), f"{field}.proofs[{part}]")
+        for part, raw in enumerate(raw_proofs)
+    ]
+    raw_sum = d["sum_proof"]
+    if (raw_sum is None) != (enc.parts == 1):
+        return None
+    if raw_sum is not None:
+        shapes.append((raw_sum, len(sum_allowed_plaintexts(enc)), f"{field}.sum_proof"))
+    proofs = []
+    for raw, branches, where in shapes:
+        proof = _parse_proof(raw, key, branches, where)
+        _check_ranges(key, proof, branches, where)
+        proofs.append(proof)
+    n = mpz(key.n)
+    product = mpz(1)
+    for value in ciphertexts:
+        product = product * value % n
+    for proof in proofs:
+        for value in proof.commitments:
+            product = product * value % n
+        for value in proof.responses:
+            product = product * value % n
+    if gmpy2.gcd(product, n) != 1:
+        return None
+    for proof in proofs:
+        object.__setattr__(proof, "_units_checked_for", int(key.n))
+    sum_proof = proofs.pop() if raw_sum is not None else None
+    return EncryptedContest(ciphertexts, tuple(proofs), sum_proof)
+
+
+def _parse_contest_exactly(
+    d: Any, key: PublicKey, enc: ContestEncoding, field: str
+) -> EncryptedContest:
+    """Every check in the order of the format: the first problem found is the one raised."""
+    if not isinstance(d, Mapping):
+        raise InvalidInput(field, "expected an object")
+    extra = set(d) - {"ciphertexts", "proofs", "sum_proof"}
+    if extra:
+        raise InvalidInput(field, f"unexpected fields {sorted(extra)}")
+    ciphertexts = _hex_list(d, "ciphertexts", enc.parts, field)
+    for i, c in enumerate(ciphertexts):
+        paillier.check_ciphertext(key, c, f"{field}.ciphertexts[{i}]")
+    proofs = d.get("proofs")
+    if not isinstance(proofs, list) or len(proofs) != enc.parts:
+        raise InvalidInput(f"{field}.proofs", f"expected a list of {enc.parts} proofs")
+    parsed = tuple(
+        MembershipProof.from_dict(
+            proof, key, len(allowed_plaintexts(enc, part)), f"{field}.proofs[{part}]"
         )
-        if "sum_proof" not in d:
-            raise InvalidInput(f"{field}.sum_proof", "missing (null when the contest has one part)")
-        raw_sum = d["sum_proof"]
-        if enc.parts == 1:
-            if raw_sum is not None:
-                raise InvalidInput(f"{field}.sum_proof", "must be null: the contest has one part")
-            sum_proof = None
-        else:
-            sum_proof = MembershipProof.from_dict(
-                raw_sum, key, len(sum_allowed_plaintexts(enc)), f"{field}.sum_proof"
-            )
-        return cls(ciphertexts, parsed, sum_proof)
+        for part, proof in enumerate(proofs)
+    )
+    if "sum_proof" not in d:
+        raise InvalidInput(f"{field}.sum_proof", "missing (null when the contest has one part)")
+    raw_sum = d["sum_proof"]
+    if enc.parts == 1:
+        if raw_sum is not None:
+            raise InvalidInput(f"{field}.sum_proof", "must be null: the contest has one part")
+        sum_proof = None
+    else:
+        sum_proof = MembershipProof.from_dict(
+            raw_sum, key, len(sum_allowed_plaintexts(enc)), f"{field}.sum_proof"
+        )
+    return EncryptedContest(ciphertexts, parsed, sum_proof)
 
 
 def part_context(context: Mapping[str, Any], part: int | str) -> dict[str, Any]:
@@ -678,14 +853,18 @@ def contest_statements(
     check_fits(enc, key.bits)
     if len(contest.ciphertexts) != enc.parts or len(contest.proofs) != enc.parts:
         raise InvalidInput("contest", f"expected {enc.parts} ciphertexts and proofs")
-    for i, c in enumerate(contest.ciphertexts):
-        paillier.check_ciphertext(key, c, f"contest.ciphertexts[{i}]")
+    if contest._checked_for != key.n:  # from_dict checked them against this key already
+        for i, c in enumerate(contest.ciphertexts):
+            paillier.check_ciphertext(key, c, f"contest.ciphertexts[{i}]")
     statements = [
         MembershipStatement(
             key, c, allowed_plaintexts(enc, part), proof, part_context(context, part)
         )
         for part, (c, proof) in enumerate(zip(contest.ciphertexts, contest.proofs, strict=True))
     ]
+    if contest._ciphertexts_hex is not None:
+        for statement, text in zip(statements, contest._ciphertexts_hex, strict=True):
+            object.__setattr__(statement, "_ciphertext_hex", text)
     if enc.parts > 1:
         if contest.sum_proof is None:
             raise InvalidInput("contest.sum_proof", "missing: the contest has several parts")

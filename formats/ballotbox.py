@@ -10,6 +10,8 @@ The index {version, election_id, manifest_hash, voter_list: {list_version, hash}
 log_head: the final signed log head, files: {name: b64url SHA-256}, exported} names every other
 member by hash, so its one signature covers the whole box. `read_ballot_box` checks all of it
 and that the log rebuilds to the signed head; the tallier then checks each ballot's e-ID.
+`BallotBoxReader` makes the same checks in stages, so that a caller can check the entries'
+lines in worker processes (`check_entry_line`) while the box is read once, as a stream.
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from cryptography import x509
 
 from crypto import merkle
 from crypto.eid import Signer
+from crypto.errors import CryptoError
 from formats.ballot import ballot_hash
 from formats.canonical import (
     DOMAINS,
@@ -190,11 +193,67 @@ def read_ballot_box(
     member's hash, the voter list chain, every receipt's signature and ballot hash, the log
     order and times, and that the leaves rebuild to the final signed head and to every
     receipt's head. Raises BallotBoxError (or FormatError / EidError) naming what fails."""
-    try:
-        box = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise BallotBoxError(str(path), f"not a readable zip file ({exc})") from exc
-    with box:
+    with BallotBoxReader(path, manifest, collector_certificates) as reader:
+        reader.check_entries_hash()
+        entries: list[BoxEntry] = []
+        heads: list[LogHead] = []
+        cache: dict[bytes, LogHead] = {}
+        times = EntryTimes()
+        for position, line in enumerate(reader.lines()):
+            entry, head = check_entry_line(line, position, reader.certificate, manifest, cache)
+            times.check(position, entry.receipt.received)
+            entries.append(entry)
+            heads.append(head)
+        reader.finish([e.receipt.leaf_hash for e in entries], heads)
+        return BallotBox(reader.index, reader.head, entries, reader.voter_lists, reader.certificate)
+
+
+class BallotBoxReader:
+    """read_ballot_box in stages, for callers that check the entries elsewhere (in worker
+    processes) while the box is read once:
+
+        with BallotBoxReader(path, manifest) as reader:   # index, members, voter lists, head
+            for position, line in enumerate(reader.lines()):
+                ... check_entry_line(line, position, reader.certificate, manifest) anywhere,
+                ... then EntryTimes.check in log order
+            reader.finish(leaves, receipt_heads)           # the entries' hash, the log
+
+    Every check of read_ballot_box is made, and a box with several faults is refused with the
+    fault read_ballot_box names: the entries' hash (computed while `lines` streams) is checked
+    first whenever another check fails after the members' hashes, as read_ballot_box would.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        manifest: Manifest,
+        collector_certificates: Sequence[x509.Certificate] | None = None,
+    ) -> None:
+        self.manifest = manifest
+        try:
+            self._box = zipfile.ZipFile(path)
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise BallotBoxError(str(path), f"not a readable zip file ({exc})") from exc
+        self._entries_digest: bytes | None = None  # SHA-256 of entries.jsonl, once read
+        self._entries_checked = False
+        try:
+            self._open(path, collector_certificates)
+        except BaseException:
+            self._box.close()
+            raise
+
+    def __enter__(self) -> BallotBoxReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._box.close()
+
+    def _open(
+        self,
+        path: str | os.PathLike[str],
+        collector_certificates: Sequence[x509.Certificate] | None,
+    ) -> None:
+        box, manifest = self._box, self.manifest
         names = box.namelist()
         if len(names) != len(set(names)):
             raise BallotBoxError(str(path), "a member name appears twice")
@@ -202,7 +261,7 @@ def read_ballot_box(
             raise BallotBoxError(INDEX, "missing")
         with box.open(INDEX) as handle:
             document = parse_canonical(handle.read(MAX_LINE_BYTES), INDEX)
-        certificate = _collector_certificate(document, manifest, collector_certificates)
+        self.certificate = _collector_certificate(document, manifest, collector_certificates)
         index = document["payload"]
         _check_index(index, manifest)
         files = index["files"]
@@ -210,37 +269,133 @@ def read_ballot_box(
         if set(names) != expected_names:
             extra = sorted(set(names) - expected_names) or sorted(expected_names - set(names))
             raise BallotBoxError(extra[0], "member not listed in the signed index, or missing")
+        self._files_order = list(files)
+        self._expected_entries = parse_b64url(files[ENTRIES], f"{INDEX}.files.{ENTRIES}")
+        # entries.jsonl is hashed while it streams (check_entries_hash / finish); the others now
         for name, value in files.items():
             if name != ENTRIES and not VOTER_LIST_RE.match(name):
+                self._entries_first(before=name)
                 raise BallotBoxError(f"{INDEX}.files.{name}", "not a ballot box member name")
+            if name == ENTRIES:
+                continue
+            expected = parse_b64url(value, f"{INDEX}.files.{name}")
             with box.open(name) as handle:
-                if _sha256_file(handle) != parse_b64url(value, f"{INDEX}.files.{name}"):
+                if _sha256_file(handle) != expected:
+                    self._entries_first(before=name)
                     raise BallotBoxError(name, "content does not match the signed hash")
-        voter_lists = _voter_lists(box, files, index, manifest)
-        head = _open_head(index["log_head"], certificate, manifest, f"{INDEX}.log_head")
-        if head.size != index["ballots"]:
-            raise BallotBoxError(
-                f"{INDEX}.ballots", f"{index['ballots']} ballots, head {head.size}"
+        self.index = index
+        try:
+            self.voter_lists = _voter_lists(box, files, index, manifest)
+            self.head = _open_head(
+                index["log_head"], self.certificate, manifest, f"{INDEX}.log_head"
             )
-        entries, leaves, receipt_heads = _entries(box, certificate, manifest)
-    if len(entries) != head.size:
-        raise BallotBoxError(ENTRIES, f"{len(entries)} entries, the final head says {head.size}")
-    frontier = merkle.Frontier.empty()
-    roots: dict[int, bytes] = {0: frontier.root()}
-    wanted = {h.size for h in receipt_heads}
-    for leaf in leaves:
-        frontier = frontier.append(leaf)
-        if frontier.size in wanted:
-            roots[frontier.size] = frontier.root()
-    if frontier.root() != head.root_hash:
-        raise BallotBoxError(ENTRIES, "the log does not rebuild to the final signed head")
-    for entry, receipt_head in zip(entries, receipt_heads, strict=True):
-        if receipt_head.size > head.size or roots.get(receipt_head.size) != receipt_head.root_hash:
+            if self.head.size != index["ballots"]:
+                raise BallotBoxError(
+                    f"{INDEX}.ballots", f"{index['ballots']} ballots, head {self.head.size}"
+                )
+        except (FormatError, CryptoError):
+            self.check_entries_hash()
+            raise
+
+    def _entries_first(self, before: str) -> None:
+        """read_ballot_box hashes the members in the index's order: when entries.jsonl comes
+        before `before` and does not match, that is the error it names."""
+        if self._files_order.index(ENTRIES) < self._files_order.index(before):
+            self.check_entries_hash()
+
+    def check_entries_hash(self) -> None:
+        """BallotBoxError unless entries.jsonl matches the index (reads it unless `lines` has)."""
+        if self._entries_checked:
+            return
+        if self._entries_digest is None:
+            with self._box.open(ENTRIES) as handle:
+                self._entries_digest = _sha256_file(handle)
+        if self._entries_digest != self._expected_entries:
+            raise BallotBoxError(ENTRIES, "content does not match the signed hash")
+        self._entries_checked = True
+
+    @property
+    def ballots(self) -> int:
+        """How many entries the signed index announces."""
+        return int(self.index["ballots"])
+
+    def lines(self) -> Iterator[bytes]:
+        """The lines of entries.jsonl in order, each with its newline, read in large blocks
+        and hashed on the way. A line longer than MAX_LINE_BYTES (or the last line without a
+        newline) comes out cut and without newline, for check_entry_line to refuse; nothing
+        follows it."""
+        digest = hashlib.sha256()
+        pending = b""
+        cut = False
+        with self._box.open(ENTRIES) as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+                if cut:
+                    continue
+                pending += block
+                start = 0
+                while True:
+                    end = pending.find(b"\n", start, start + MAX_LINE_BYTES)
+                    if end < 0:
+                        break
+                    yield pending[start : end + 1]
+                    start = end + 1
+                pending = pending[start:]
+                if len(pending) >= MAX_LINE_BYTES:
+                    cut = True
+                    yield pending[:MAX_LINE_BYTES]
+            if pending and not cut:
+                yield pending[:MAX_LINE_BYTES]
+        self._entries_digest = digest.digest()
+
+    def fail(self, error: Exception) -> NoReturn:
+        """Raise `error`, found in an entry, unless entries.jsonl does not match the index: that
+        is the error read_ballot_box names first. Drains `lines` to hash the rest if needed."""
+        if self._entries_digest is None:
+            for _ in self.lines():
+                pass
+        self.check_entries_hash()
+        raise error
+
+    def finish(self, leaves: Sequence[bytes], receipt_heads: Sequence[LogHead]) -> None:
+        """After every line: the entries' hash, their number, the log rebuilding to the final
+        signed head, and every receipt's head being a prefix of the log."""
+        self.check_entries_hash()
+        head = self.head
+        if len(leaves) != head.size:
+            raise BallotBoxError(ENTRIES, f"{len(leaves)} entries, the final head says {head.size}")
+        frontier = merkle.Frontier.empty()
+        roots: dict[int, bytes] = {0: frontier.root()}
+        wanted = {h.size for h in receipt_heads}
+        for leaf in leaves:
+            frontier = frontier.append(leaf)
+            if frontier.size in wanted:
+                roots[frontier.size] = frontier.root()
+        if frontier.root() != head.root_hash:
+            raise BallotBoxError(ENTRIES, "the log does not rebuild to the final signed head")
+        for position, receipt_head in enumerate(receipt_heads):
+            if (
+                receipt_head.size > head.size
+                or roots.get(receipt_head.size) != receipt_head.root_hash
+            ):
+                raise BallotBoxError(
+                    f"{ENTRIES}[{position}].receipt.log_head",
+                    "the receipt's signed head is not a prefix of the exported log",
+                )
+
+
+class EntryTimes:
+    """The receive times must not decrease along the log: feed them in log order."""
+
+    def __init__(self) -> None:
+        self.previous = 0
+
+    def check(self, position: int, received: int) -> None:
+        if received < self.previous:
             raise BallotBoxError(
-                f"{ENTRIES}[{entry.log_index}].receipt.log_head",
-                "the receipt's signed head is not a prefix of the exported log",
+                f"{ENTRIES}[{position}].receipt.received", "earlier than the entry before"
             )
-    return BallotBox(index, head, entries, voter_lists, certificate)
+        self.previous = received
 
 
 def _check_index(index: Any, manifest: Manifest) -> None:
@@ -309,49 +464,48 @@ def _open_head(
     return head
 
 
-def _entries(
-    box: zipfile.ZipFile, certificate: x509.Certificate, manifest: Manifest
-) -> tuple[list[BoxEntry], list[bytes], list[LogHead]]:
-    entries: list[BoxEntry] = []
-    leaves: list[bytes] = []
-    heads: list[LogHead] = []
-    head_cache: dict[bytes, LogHead] = {}
-    previous_time = 0
-    with box.open(ENTRIES) as handle:
-        for position, line in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES), b"")):
-            where = f"{ENTRIES}[{position}]"
-            if not line.endswith(b"\n"):
-                raise BallotBoxError(where, "line too long or not terminated")
-            entry = parse_canonical(line, where)
-            check_version(entry, where)
-            if set(entry) != {"version", "log_index", "ballot", "receipt"}:
-                raise BallotBoxError(where, "expected version, log_index, ballot, receipt")
-            if require(entry, "log_index", int, where) != position:
-                raise BallotBoxError(f"{where}.log_index", f"expected {position}")
-            ballot = require(entry, "ballot", dict, where)
-            payload, _, _ = open_signed(
-                require(entry, "receipt", dict, where),
-                DOMAINS["receipt"],
-                expected_cert=certificate,
-                where=f"{where}.receipt",
-            )
-            head_document = require(payload, "log_head", dict, f"{where}.receipt.payload")
-            key = canonical_bytes(head_document)
-            head = head_cache.get(key)
-            if head is None:
-                head = _open_head(head_document, certificate, manifest, f"{where}.receipt.log_head")
-                head_cache = {key: head}  # receipts of one append share their head
-            receipt = Receipt.from_dict(payload, head, f"{where}.receipt.payload")
-            if receipt.election_id != manifest.election_id:
-                raise BallotBoxError(f"{where}.receipt.election_id", "not this election")
-            if receipt.log_index != position:
-                raise BallotBoxError(f"{where}.receipt.log_index", f"expected {position}")
-            if receipt.ballot_hash != ballot_hash(ballot):
-                raise BallotBoxError(f"{where}.receipt.ballot_hash", "not the hash of the ballot")
-            if receipt.received < previous_time:
-                raise BallotBoxError(f"{where}.receipt.received", "earlier than the entry before")
-            previous_time = receipt.received
-            entries.append(BoxEntry(position, ballot, receipt))
-            leaves.append(receipt.leaf_hash)
-            heads.append(head)
-    return entries, leaves, heads
+def check_entry_line(
+    line: bytes,
+    position: int,
+    certificate: x509.Certificate,
+    manifest: Manifest,
+    heads: dict[bytes, LogHead] | None = None,
+) -> tuple[BoxEntry, LogHead]:
+    """One line of entries.jsonl (from BallotBoxReader.lines): its shape and log index, the
+    receipt's signature by the collector, the receipt's signed head, and that the receipt
+    names this ballot. `heads` caches opened heads between calls (receipts of one append
+    share their head). Returns the entry and its receipt's head; errors name
+    entries.jsonl[position]. The receive time's order is EntryTimes's."""
+    where = f"{ENTRIES}[{position}]"
+    if not line.endswith(b"\n"):
+        raise BallotBoxError(where, "line too long or not terminated")
+    entry = parse_canonical(line, where)
+    check_version(entry, where)
+    if set(entry) != {"version", "log_index", "ballot", "receipt"}:
+        raise BallotBoxError(where, "expected version, log_index, ballot, receipt")
+    if require(entry, "log_index", int, where) != position:
+        raise BallotBoxError(f"{where}.log_index", f"expected {position}")
+    ballot = require(entry, "ballot", dict, where)
+    payload, _, _ = open_signed(
+        require(entry, "receipt", dict, where),
+        DOMAINS["receipt"],
+        expected_cert=certificate,
+        where=f"{where}.receipt",
+    )
+    head_document = require(payload, "log_head", dict, f"{where}.receipt.payload")
+    key = canonical_bytes(head_document)
+    head = heads.get(key) if heads is not None else None
+    if head is None:
+        head = _open_head(head_document, certificate, manifest, f"{where}.receipt.log_head")
+        if heads is not None:
+            if len(heads) >= 64:
+                heads.clear()
+            heads[key] = head
+    receipt = Receipt.from_dict(payload, head, f"{where}.receipt.payload")
+    if receipt.election_id != manifest.election_id:
+        raise BallotBoxError(f"{where}.receipt.election_id", "not this election")
+    if receipt.log_index != position:
+        raise BallotBoxError(f"{where}.receipt.log_index", f"expected {position}")
+    if receipt.ballot_hash != ballot_hash(ballot):
+        raise BallotBoxError(f"{where}.receipt.ballot_hash", "not the hash of the ballot")
+    return BoxEntry(position, ballot, receipt), head

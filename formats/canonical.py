@@ -69,12 +69,48 @@ def _check_text(text: str, path: str) -> None:
         raise FormatError(path, "string with a lone surrogate has no UTF-8 encoding") from exc
 
 
+def _fine(value: Any) -> bool:
+    """True when _check would pass `value`: the common exact types only, without building
+    field paths; anything else (or any problem) is False, and _check then names it."""
+    kind = type(value)
+    if kind is str:
+        return value.isascii() or _encodable(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or _encodable(key)):
+                return False
+            if not _fine(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:  # noqa: SIM110 (a loop is faster than all() here)
+            if not _fine(item):
+                return False
+        return True
+    if kind is int:
+        return -MAX_SAFE_INT <= value <= MAX_SAFE_INT
+    return value is None or kind is bool
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# One encoder for every call: json.dumps with these options builds a new one each time.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_bytes(obj: Any) -> bytes:
     """The one canonical encoding of a JSON-shaped value (dicts, lists, str, small int, bool)."""
-    _check(obj, "$")
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    if not _fine(obj):
+        _check(obj, "$")  # raises naming the field; passes what _fine does not know
+    return _ENCODER.encode(obj).encode("utf-8")
 
 
 def parse_canonical(data: bytes, what: str = "document") -> Any:

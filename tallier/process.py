@@ -2,16 +2,18 @@
 
 In order (docs/spec.md, "Tally"):
 1. the ballot box: the export's signature and its log rebuilding to the signed head
-   (formats.ballotbox's reader);
+   (formats.ballotbox's reader; its entries are checked in the pool of step 2, the box read
+   once as a stream);
 2. every ballot, in a process pool: envelope and signature, structure against the manifest,
    received inside the voting period, the certificate valid and not revoked at the time the
    collector received the ballot, the signer on the voter list, the ballot for the voter's
-   district;
+   district; and, in the same pass, the proofs of every ballot that passes these checks,
+   batched per task (their verdicts are used in step 4);
 3. in log order: a ciphertext another voter cast earlier is refused (ballot copying); the
    latest valid ballot of each voter is the one that counts, the earlier ones are superseded;
    the counted ballot of a voter on the paper list is cancelled by the paper vote;
-4. every proof of the ballots that would count, batched across all cores; a voter whose latest
-   ballot fails falls back to their previous valid one (checked in turn);
+4. the proofs of the ballots that would count; a voter whose latest ballot fails falls back to
+   their previous valid one (checked in turn);
 5. identities separated from ballots, the counted ballots shuffled (secrets), and the
    ciphertexts multiplied per district, contest and part, on raw integers.
 
@@ -24,19 +26,21 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crypto import eid
 from crypto.errors import CryptoError, InvalidInput
-from crypto.membership import EncryptedContest, batch_verify
+from crypto.membership import batch_verify
 from formats.ballot import Ballot, BallotError, ballot_statements, parse_ballot
+from formats.ballotbox import check_entry_line
 from formats.canonical import DOMAINS, FormatError
 from formats.manifest import Manifest
+from formats.receipt import LogHead
 from formats.record import (
     UNASSIGNED,
     AnonymousBallot,
@@ -54,8 +58,11 @@ from formats.signed import open_signed
 from formats.voters import VoterList
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
-ENTRIES_PER_TASK = 128
-BALLOTS_PER_PROOF_TASK = 256
+# Ballots per task: each task's proofs are one batch, and the batch's multi-exponentiations
+# cost less per ballot the more ballots they hold (crypto.membership.BATCH_CHUNK at most);
+# tasks are made smaller when there are few ballots, so that every worker gets some.
+MAX_BALLOTS_PER_TASK = 1024
+MIN_BALLOTS_PER_TASK = 16
 
 
 class TallyError(Exception):
@@ -105,12 +112,18 @@ _STATE: dict[str, Any] = {}
 
 
 def _init_worker(
-    manifest_doc: dict[str, Any], voter_list_doc: dict[str, Any], crls: list[bytes]
+    manifest_doc: dict[str, Any],
+    voter_list_doc: dict[str, Any],
+    crls: list[bytes],
+    collector_der: bytes | None = None,
 ) -> None:
     manifest = Manifest.from_dict(manifest_doc)
     _STATE["manifest"] = manifest
     _STATE["voters"] = VoterList.from_dict(voter_list_doc)
     _STATE["trust"] = manifest.trust.eid_trust_store(crls)
+    if collector_der is not None:
+        _STATE["collector"] = eid.parse_certificate(collector_der, "collector", der_only=True)
+        _STATE["heads"] = {}
 
 
 def _named_district(manifest: Manifest, document: Any) -> str:
@@ -132,10 +145,17 @@ def check_entry(
     manifest: Manifest, voters: VoterList, trust: eid.TrustStore, entry: BoxEntry
 ) -> Checked:
     """Step 2 for one ballot."""
+    return _check_entry(manifest, voters, trust, entry)[0]
+
+
+def _check_entry(
+    manifest: Manifest, voters: VoterList, trust: eid.TrustStore, entry: BoxEntry
+) -> tuple[Checked, Ballot | None]:
+    """Step 2 for one ballot, with the parsed ballot when it is valid (for its proofs)."""
     district = _named_district(manifest, entry.signed_ballot)
 
-    def invalid(reason: str, detail: str) -> Checked:
-        return Checked(entry.index, district, reason=reason, detail=detail)
+    def invalid(reason: str, detail: str) -> tuple[Checked, None]:
+        return Checked(entry.index, district, reason=reason, detail=detail), None
 
     try:
         payload, certificate, _ = open_signed(
@@ -174,24 +194,19 @@ def check_entry(
             "wrong-district",
             f"the ballot is for district {ballot.district}, the voter's district is {home}",
         )
-    return Checked(
+    checked = Checked(
         entry.index, ballot.district, voter=identity.personal_code, contests=payload["contests"]
     )
+    return checked, ballot
 
 
-def _check_chunk(entries: Sequence[BoxEntry]) -> list[Checked]:
-    return [check_entry(_STATE["manifest"], _STATE["voters"], _STATE["trust"], e) for e in entries]
-
-
-def _proof_chunk(items: Sequence[tuple[int, str, dict[str, Any]]]) -> list[int]:
-    """Log indices of the ballots in `items` whose proofs fail (one batch per chunk)."""
-    manifest: Manifest = _STATE["manifest"]
+def _bad_proofs(manifest: Manifest, ballots: Sequence[tuple[int, Ballot]]) -> list[int]:
+    """Log indices of the (index, parsed ballot) whose proofs fail: one batch for all."""
     statements = []
     owners: list[int] = []
     bad: set[int] = set()
-    for index, district, contests in items:
+    for index, ballot in ballots:
         try:
-            ballot = _anonymous_ballot(manifest, district, contests)
             for statement in ballot_statements(manifest, ballot):
                 statements.append(statement)
                 owners.append(index)
@@ -201,16 +216,63 @@ def _proof_chunk(items: Sequence[tuple[int, str, dict[str, Any]]]) -> list[int]:
     return sorted(bad)
 
 
-def _anonymous_ballot(manifest: Manifest, district: str, contests: dict[str, Any]) -> Ballot:
-    """The ballot without voter or challenge (no statement uses them), for ballot_statements."""
-    key = manifest.threshold_key.public_key
-    parsed = {
-        contest_id: EncryptedContest.from_dict(
-            raw, key, manifest.contest_encoding(district, contest_id), f"contests.{contest_id}"
+@dataclass(frozen=True)
+class _Step2:
+    """What a task of step 2 returns: each ballot's outcome and the valid ones whose proofs
+    fail; from the box's lines also each entry's leaf hash, receive time and receipt head,
+    and the first fault of the box as (error class, field, problem), after which the task
+    stopped (the box will be refused)."""
+
+    checked: list[Checked]
+    bad_proofs: list[int]
+    log: list[tuple[bytes, int, LogHead]] = field(default_factory=list)
+    failure: tuple[type[Exception], str, str] | None = None
+
+
+def _check_entries(entries: Sequence[BoxEntry]) -> _Step2:
+    manifest, voters, trust = _STATE["manifest"], _STATE["voters"], _STATE["trust"]
+    checked: list[Checked] = []
+    ballots: list[tuple[int, Ballot]] = []
+    for entry in entries:
+        outcome, ballot = _check_entry(manifest, voters, trust, entry)
+        checked.append(outcome)
+        if ballot is not None:
+            ballots.append((entry.index, ballot))
+    return _Step2(checked, _bad_proofs(manifest, ballots))
+
+
+def _check_lines(task: tuple[int, list[bytes]]) -> _Step2:
+    """Step 2 on raw lines of the box's entries.jsonl: each line's box checks
+    (formats.ballotbox.check_entry_line), then the ballot's."""
+    start, lines = task
+    manifest, voters, trust = _STATE["manifest"], _STATE["voters"], _STATE["trust"]
+    checked: list[Checked] = []
+    ballots: list[tuple[int, Ballot]] = []
+    log: list[tuple[bytes, int, LogHead]] = []
+    failure = None
+    for position, line in enumerate(lines, start):
+        try:
+            box_entry, head = check_entry_line(
+                line, position, _STATE["collector"], manifest, _STATE["heads"]
+            )
+        except (FormatError, eid.EidError) as exc:
+            # exceptions with (field, problem) arguments do not pickle: send their parts
+            failure = (type(exc), exc.field, exc.problem)
+            break
+        received = box_entry.receipt.received
+        log.append((box_entry.receipt.leaf_hash, received, head))
+        outcome, ballot = _check_entry(
+            manifest, voters, trust, BoxEntry(position, box_entry.ballot, received)
         )
-        for contest_id, raw in contests.items()
-    }
-    return Ballot(manifest.election_id, manifest.hash, district, b"", parsed)
+        checked.append(outcome)
+        if ballot is not None:
+            ballots.append((position, ballot))
+    return _Step2(checked, _bad_proofs(manifest, ballots), log, failure)
+
+
+def _task_size(total: int, workers: int) -> int:
+    """Ballots per task: every worker busy, batches as large as allowed."""
+    return max(MIN_BALLOTS_PER_TASK, min(MAX_BALLOTS_PER_TASK, -(-total // max(workers, 1))))
 
 
 class _Pool:
@@ -235,23 +297,51 @@ class _Pool:
             self.executor.shutdown(cancel_futures=True)
 
     def map(
-        self, function: Callable[[Any], Any], tasks: Sequence[Any], advance: Callable[[int], None]
-    ) -> Iterable[Any]:
+        self,
+        function: Callable[[Any], Any],
+        tasks: Iterable[Any],
+        advance: Callable[[int], None],
+        size: Callable[[Any], int] = len,
+    ) -> Iterator[Any]:
+        """function(task) for each task, results in order; `tasks` may be a generator (read
+        as the workers need more: a few tasks per worker are in flight at a time)."""
         if self.executor is None:
             for task in tasks:
                 result = function(task)
-                advance(len(task))
+                advance(size(task))
                 yield result
             return
-        futures = [self.executor.submit(function, task) for task in tasks]
-        for future, task in zip(futures, tasks, strict=True):
+        pending: deque[tuple[Future[Any], int]] = deque()
+        for task in tasks:
+            pending.append((self.executor.submit(function, task), size(task)))
+            if len(pending) > 2 * self.workers:
+                future, weight = pending.popleft()
+                result = future.result()
+                advance(weight)
+                yield result
+        while pending:
+            future, weight = pending.popleft()
             result = future.result()
-            advance(len(task))
+            advance(weight)
             yield result
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def _line_tasks(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
+    """(first log index, lines) in tasks of `size` lines."""
+    batch: list[bytes] = []
+    start = 0
+    for line in lines:
+        batch.append(line)
+        if len(batch) == size:
+            yield start, batch
+            start += size
+            batch = []
+    if batch:
+        yield start, batch
 
 
 # ------------------------------------------------------------------ the whole tally
@@ -271,65 +361,74 @@ def process_entries(
 ) -> TallyOutcome:
     """Steps 2 to 5 over the ballot box's entries (in log order)."""
     workers = workers or os.cpu_count() or 1
-    paper = set(paper_voters)
     initargs = (manifest.to_dict(), voter_list.to_dict(), list(crls))
     with _Pool(workers, initargs) as pool:
         checked: list[Checked] = []
-        advance = progress("checking signatures and certificates", len(entries))
-        for results in pool.map(_check_chunk, _chunks(entries, ENTRIES_PER_TASK), advance):
-            checked.extend(results)
-        checked.sort(key=lambda c: c.index)
+        bad_proofs: set[int] = set()
+        advance = progress("checking signatures, certificates and proofs", len(entries))
+        tasks = _chunks(entries, _task_size(len(entries), workers))
+        for result in pool.map(_check_entries, tasks, advance):
+            checked.extend(result.checked)
+            bad_proofs.update(result.bad_proofs)
+    return _decide(manifest_document, manifest, checked, bad_proofs, log, paper_voters)
 
-        invalid: dict[int, Checked] = {c.index: c for c in checked if not c.valid}
-        valid = [c for c in checked if c.valid]
-        # ballot copying: a ciphertext first cast by another voter
-        first_voter: dict[str, str] = {}
-        by_voter: dict[str, list[Checked]] = defaultdict(list)
-        for c in valid:
-            copied = None
-            for contest in c.contests.values():
-                for ciphertext in contest["ciphertexts"]:
-                    owner = first_voter.setdefault(ciphertext, c.voter or "")
-                    if owner != c.voter:
-                        copied = ciphertext
-            if copied is not None:
-                invalid[c.index] = Checked(
-                    c.index,
-                    c.district,
-                    reason="copied-ciphertext",
-                    detail="a ciphertext of this ballot was cast earlier by another voter",
-                )
+
+def _decide(
+    manifest_document: dict[str, Any],
+    manifest: Manifest,
+    checked: list[Checked],
+    bad_proofs: set[int],
+    log: LogSnapshot,
+    paper_voters: Iterable[str],
+) -> TallyOutcome:
+    """Steps 3 to 5, given step 2's outcome for every ballot and the log indices of the valid
+    ballots whose proofs fail (step 2 verified the proofs of every valid ballot)."""
+    paper = set(paper_voters)
+    checked.sort(key=lambda c: c.index)
+    invalid: dict[int, Checked] = {c.index: c for c in checked if not c.valid}
+    valid = [c for c in checked if c.valid]
+    # ballot copying: a ciphertext first cast by another voter
+    first_voter: dict[str, str] = {}
+    by_voter: dict[str, list[Checked]] = defaultdict(list)
+    for c in valid:
+        copied = None
+        for contest in c.contests.values():
+            for ciphertext in contest["ciphertexts"]:
+                owner = first_voter.setdefault(ciphertext, c.voter or "")
+                if owner != c.voter:
+                    copied = ciphertext
+        if copied is not None:
+            invalid[c.index] = Checked(
+                c.index,
+                c.district,
+                reason="copied-ciphertext",
+                detail="a ciphertext of this ballot was cast earlier by another voter",
+            )
+            continue
+        assert c.voter is not None
+        by_voter[c.voter].append(c)
+
+    cancelled = {voter for voter in by_voter if voter in paper}
+    # each remaining voter's candidates, latest first; proofs decide which one counts
+    pending = {voter: list(reversed(ballots)) for voter, ballots in by_voter.items()}
+    counted: dict[str, Checked] = {}
+    to_check = {voter: ballots[0] for voter, ballots in pending.items() if voter not in paper}
+    while to_check:
+        next_round: dict[str, Checked] = {}
+        for voter, candidate in to_check.items():
+            if candidate.index not in bad_proofs:
+                counted[voter] = candidate
                 continue
-            assert c.voter is not None
-            by_voter[c.voter].append(c)
-
-        cancelled = {voter for voter in by_voter if voter in paper}
-        # each remaining voter's candidates, latest first; proofs decide which one counts
-        pending = {voter: list(reversed(ballots)) for voter, ballots in by_voter.items()}
-        counted: dict[str, Checked] = {}
-        to_check = {voter: ballots[0] for voter, ballots in pending.items() if voter not in paper}
-        total_checks = len(to_check)
-        advance = progress("verifying ballot proofs", total_checks)
-        while to_check:
-            items = [(c.index, c.district, c.contests) for c in to_check.values()]
-            bad: set[int] = set()
-            for result in pool.map(_proof_chunk, _chunks(items, BALLOTS_PER_PROOF_TASK), advance):
-                bad.update(result)
-            next_round: dict[str, Checked] = {}
-            for voter, candidate in to_check.items():
-                if candidate.index not in bad:
-                    counted[voter] = candidate
-                    continue
-                invalid[candidate.index] = Checked(
-                    candidate.index,
-                    candidate.district,
-                    reason="proof",
-                    detail="a validity proof does not verify",
-                )
-                pending[voter].pop(0)
-                if pending[voter]:
-                    next_round[voter] = pending[voter][0]
-            to_check = next_round
+            invalid[candidate.index] = Checked(
+                candidate.index,
+                candidate.district,
+                reason="proof",
+                detail="a validity proof does not verify",
+            )
+            pending[voter].pop(0)
+            if pending[voter]:
+                next_round[voter] = pending[voter][0]
+        to_check = next_round
 
     # account for every ballot
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(Counts().to_dict(), 0))
@@ -445,8 +544,11 @@ def process_ballot_box(
     workers: int | None = None,
     progress: ProgressFactory = _no_progress,
 ) -> TallyOutcome:
-    """The whole of `ivote tally process`: step 1 here, steps 2-5 in process_entries."""
-    from formats.ballotbox import read_ballot_box
+    """The whole of `ivote tally process`: the box read once as a stream, its entries' checks
+    (step 1) and steps 2 in the worker pool, then steps 3 to 5 (_decide)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from formats.ballotbox import BallotBoxReader, EntryTimes
     from formats.files import read_json_file
     from formats.manifest import ElectionDirectory, load_signed_manifest
 
@@ -459,26 +561,39 @@ def process_ballot_box(
     lists = election.voter_lists(manifest)
     crls = read_crls(election_dir, crl_paths)
     paper = read_paper_voters(paper_voters_path) if paper_voters_path else []
-    box = read_ballot_box(box_path, manifest)
-    if box.voter_lists[-1].hash != lists[-1].hash:
-        raise TallyError(
-            f"the ballot box was exported with voter list version "
-            f"{box.voter_lists[-1].list_version}, the election directory's newest is version "
-            f"{lists[-1].list_version}: bring the election directory up to date"
-        )
-    entries = [BoxEntry(e.log_index, e.ballot, e.receipt.received) for e in box.entries]
-    log = LogSnapshot(box.index["log_head"], tuple(e.receipt.leaf_hash for e in box.entries))
-    return process_entries(
-        document,
-        manifest,
-        lists[-1],
-        crls,
-        entries,
-        log,
-        paper,
-        workers=workers,
-        progress=progress,
-    )
+    workers = workers or os.cpu_count() or 1
+    with BallotBoxReader(box_path, manifest) as reader:
+        collector_der = reader.certificate.public_bytes(Encoding.DER)
+        initargs = (manifest.to_dict(), lists[-1].to_dict(), list(crls), collector_der)
+        with _Pool(workers, initargs) as pool:
+            checked: list[Checked] = []
+            bad_proofs: set[int] = set()
+            leaves: list[bytes] = []
+            heads = []
+            times = EntryTimes()
+            advance = progress("checking signatures, certificates and proofs", reader.ballots)
+            tasks = _line_tasks(reader.lines(), _task_size(reader.ballots, workers))
+            for result in pool.map(_check_lines, tasks, advance, size=lambda t: len(t[1])):
+                # the box's checks in log order: a task's results stop at its first fault
+                for leaf, received, head in result.log:
+                    times.check(len(leaves), received)
+                    leaves.append(leaf)
+                    heads.append(head)
+                if result.failure is not None:
+                    kind, where, problem = result.failure
+                    reader.fail(kind(where, problem))
+                checked.extend(result.checked)
+                bad_proofs.update(result.bad_proofs)
+            reader.finish(leaves, heads)
+            if reader.voter_lists[-1].hash != lists[-1].hash:
+                raise TallyError(
+                    f"the ballot box was exported with voter list version "
+                    f"{reader.voter_lists[-1].list_version}, the election directory's newest "
+                    f"is version {lists[-1].list_version}: bring the election directory up "
+                    "to date"
+                )
+    log = LogSnapshot(reader.index["log_head"], tuple(leaves))
+    return _decide(document, manifest, checked, bad_proofs, log, paper)
 
 
 def _read_pinned(path: Path) -> bytes:
