@@ -18,6 +18,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -170,29 +171,41 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 async def _cast_all(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], float]:
+    """Cast every body from `concurrency` clients, each with its own connection (as voters'
+    apps are); returns the latencies and the wall-clock time."""
     latencies: list[float] = []
     failures: list[str] = []
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # One client per connection: httpx's pool scans all its connections on every event, which
+    # would make a shared 16-connection pool cost the bench more CPU than the requests.
+    tls = ssl.create_default_context()  # unused on http://, but each client would load one
+    clients = [
+        httpx.AsyncClient(
+            base_url=url, timeout=120, limits=httpx.Limits(max_connections=1), verify=tls
+        )
+        for _ in range(concurrency)
+    ]
 
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+    async def client(http: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            start = time.perf_counter()
+            response = await http.post(
+                "/v1/ballots", content=body, headers={"content-type": "application/json"}
+            )
+            latencies.append(time.perf_counter() - start)
+            if response.status_code != 200:
+                failures.append(response.text[:300])
 
-        async def client() -> None:
-            while not queue.empty():
-                body = queue.get_nowait()
-                start = time.perf_counter()
-                response = await http.post(
-                    "/v1/ballots", content=body, headers={"content-type": "application/json"}
-                )
-                latencies.append(time.perf_counter() - start)
-                if response.status_code != 200:
-                    failures.append(response.text[:300])
-
+    try:
         start = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(concurrency)))
+        await asyncio.gather(*(client(http) for http in clients))
         elapsed = time.perf_counter() - start
+    finally:
+        for http in clients:
+            await http.aclose()
     if failures:
         raise click.ClickException(f"{len(failures)} casts refused, e.g. {failures[0]}")
     return latencies, elapsed

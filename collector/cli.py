@@ -16,7 +16,12 @@ PASSPHRASE_ENV = "IVOTE_COLLECTOR_PASSPHRASE"  # noqa: S105 (the name of the var
 
 
 def _settings(
-    election: Path, db: str | None, key: Path | None, passphrase_file: Path | None, crl: tuple
+    election: Path,
+    db: str | None,
+    key: Path | None,
+    passphrase_file: Path | None,
+    crl: tuple,
+    **tuning: Any,
 ) -> Any:
     from collector.db import default_url
     from collector.service import Settings
@@ -36,6 +41,7 @@ def _settings(
         key_path=key or election / "collector.p12",
         passphrase=passphrase,
         crl_paths=tuple(crl),
+        **tuning,
     )
 
 
@@ -102,6 +108,13 @@ def collector() -> None:
     type=click.IntRange(1, 64),
     help="Worker processes (default: one per CPU).",
 )
+@click.option(
+    "--batch-wait-ms",
+    default=None,
+    type=click.FloatRange(0, 10_000),
+    help="At most how long a cast waits for others to share its batched proof check "
+    "(default 100; it waits only for as many casts as the previous batch had).",
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(
     election: Path,
@@ -112,6 +125,7 @@ def serve(
     host: str,
     port: int,
     workers: int | None,
+    batch_wait_ms: float | None,
     log_level: str,
 ) -> None:
     """Serve the collector's /v1 API (OpenAPI at /docs) under uvicorn."""
@@ -123,7 +137,8 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
     )
-    settings = _settings(election, db, key, passphrase_file, crl)
+    tuning = {} if batch_wait_ms is None else {"batch_wait_ms": batch_wait_ms}
+    settings = _settings(election, db, key, passphrase_file, crl, **tuning)
     opened = _open(settings)
     try:
         run(opened, settings.db_url, host, port, workers or default_worker_count())

@@ -2,7 +2,8 @@
 
 SQLite (the embedded default) runs in WAL mode with synchronous=FULL, so that a committed
 receipt survives a crash, and every write transaction starts with BEGIN IMMEDIATE, so that
-log appends by several worker processes are serialised by the database itself. PostgreSQL
+log appends by several worker processes are serialised by the database itself. Reads are
+single statements outside any explicit transaction (each one a snapshot of its own). PostgreSQL
 serialises appends with a row lock on the single log_state row (see collector.log).
 """
 
@@ -107,10 +108,14 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if immediate:
 
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    # Without the hook, each statement is a transaction of its own (SQLite's autocommit):
+    # every read of collector.log is one statement, so it still sees one snapshot.
     return engine
 
 

@@ -30,6 +30,37 @@ CHALLENGE_BYTES = 32
 # Subtrees at least this large are cached once complete (they never change in an append-only log).
 _CACHE_MIN = 64
 
+
+def _scalar(query: sa.Select[Any], name: str) -> Any:
+    return query.scalar_subquery().label(name)
+
+
+# BallotLog.lookup's one statement: a resend's receipt, the closed time, the challenge's row.
+_LOOKUP = sa.select(
+    _scalar(
+        sa.select(entries.c.receipt).where(entries.c.ballot_hash == sa.bindparam("ballot_hash")),
+        "receipt",
+    ),
+    _scalar(sa.select(log_state.c.closed_at).where(log_state.c.id == 1), "closed_at"),
+    _scalar(
+        sa.select(challenges.c.expires).where(challenges.c.challenge == sa.bindparam("challenge")),
+        "expires",
+    ),
+    _scalar(
+        sa.select(challenges.c.ballot_hash).where(
+            challenges.c.challenge == sa.bindparam("challenge")
+        ),
+        "used_by",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _ChallengeRow:
+    expires: int
+    ballot_hash: bytes | None
+
+
 # (domain, payload) -> the signed document; the collector's key lives behind it.
 Sign = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -106,22 +137,14 @@ class BallotLog:
 
     def lookup(self, ballot_hash: bytes, challenge: bytes) -> tuple[bytes | None, bool, Any]:
         """One read for a cast: the stored receipt of this ballot (a resend), whether the log
-        is closed, and the challenge's row for `challenge_refusal` (None when never issued)."""
+        is closed, and the challenge's row for `challenge_refusal` (None when never issued).
+        A single statement, so one snapshot, whichever database."""
         with self.db.reader.connect() as conn:
-            receipt = conn.execute(
-                sa.select(entries.c.receipt).where(entries.c.ballot_hash == ballot_hash)
-            ).scalar()
-            if receipt is not None:
-                return bytes(receipt), False, None
-            closed = conn.execute(
-                sa.select(log_state.c.closed_at).where(log_state.c.id == 1)
-            ).scalar()
-            row = conn.execute(
-                sa.select(challenges.c.expires, challenges.c.ballot_hash).where(
-                    challenges.c.challenge == challenge
-                )
-            ).first()
-        return None, closed is not None, row
+            row = conn.execute(_LOOKUP, {"ballot_hash": ballot_hash, "challenge": challenge}).one()
+        if row.receipt is not None:
+            return bytes(row.receipt), False, None
+        issued = None if row.expires is None else _ChallengeRow(row.expires, row.used_by)
+        return None, row.closed_at is not None, issued
 
     @staticmethod
     def challenge_refusal(row: Any, ballot_hash: bytes, at: int) -> None:

@@ -65,25 +65,45 @@ def _worker(election: Election, database_url: str, sock: socket.socket, parent: 
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def _listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """One listening socket per worker on the same port (SO_REUSEPORT): the kernel spreads new
+    connections over them, where one shared socket lets whichever worker wakes first accept a
+    whole burst. The parent keeps them open, so a worker's replacement takes over its queue."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            port = sock.getsockname()[1]  # the same port for all, also when asked for any
+            sock.listen(2048)
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
 def serve(election: Election, database_url: str, host: str, port: int, workers: int) -> None:
     prepare(election, database_url)
     if workers <= 1:
         uvicorn.Server(_config(election, database_url, host, port)).run()
         return
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
+    sockets = _listening_sockets(host, port, workers)
     log.info("collector on http://%s:%d with %d workers", host, port, workers)
     context = multiprocessing.get_context("fork")
     parent = os.getpid()
     children: list[multiprocessing.process.BaseProcess] = []
     stopping = False
 
-    def start_one() -> multiprocessing.process.BaseProcess:
-        child = context.Process(target=_worker, args=(election, database_url, sock, parent))
+    def start_one(slot: int) -> multiprocessing.process.BaseProcess:
+        child = context.Process(
+            target=_worker, args=(election, database_url, sockets[slot], parent)
+        )
         child.start()
         return child
 
@@ -93,14 +113,14 @@ def serve(election: Election, database_url: str, host: str, port: int, workers: 
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    children = [start_one() for _ in range(workers)]
+    children = [start_one(slot) for slot in range(workers)]
     try:
         while not stopping:
             time.sleep(0.2)
-            for i, child in enumerate(children):
+            for slot, child in enumerate(children):
                 if not child.is_alive() and not stopping:
                     log.error("worker %s exited (%s); starting another", child.pid, child.exitcode)
-                    children[i] = start_one()
+                    children[slot] = start_one(slot)
     finally:
         for child in children:
             if child.is_alive() and child.pid:
@@ -109,5 +129,6 @@ def serve(election: Election, database_url: str, host: str, port: int, workers: 
             child.join(10)
             if child.is_alive() and child.pid:
                 os.kill(child.pid, signal.SIGKILL)
-        sock.close()
+        for sock in sockets:
+            sock.close()
     sys.exit(0)

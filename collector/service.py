@@ -26,22 +26,24 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gmpy2
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from collector.db import Database
 from collector.errors import Refusal
-from collector.log import BallotLog, Candidate, ciphertext_digest, now_ms
+from collector.log import Appended, BallotLog, Candidate, ciphertext_digest, now_ms
 from crypto import eid
 from crypto.membership import MembershipStatement, batch_verify
 from formats.ballot import (
     Ballot,
     BallotError,
-    ballot_hash,
+    ballot_hash_of,
     ballot_statements,
     max_ballot_bytes,
     parse_ballot,
@@ -69,7 +71,7 @@ class Settings:
     passphrase: str = field(repr=False)
     crl_paths: tuple[Path, ...] = ()
     challenge_ttl_s: int = 900
-    batch_wait_ms: float = 3.0
+    batch_wait_ms: float = 100.0  # the longest a cast waits for others to batch with
     max_batch: int = 64
 
 
@@ -267,7 +269,8 @@ def precheck(election: Election, ballot_log: BallotLog, body: bytes) -> Checked 
         raise Refusal(code, str(exc)) from exc
     except FormatError as exc:
         raise Refusal("malformed", str(exc)) from exc
-    digest = ballot_hash(document)
+    canonical = canonical_bytes(document)  # what the log keeps, and what its hash names
+    digest = ballot_hash_of(canonical)
     stored, closed, challenge_row = ballot_log.lookup(digest, ballot.challenge)
     if stored is not None:
         return stored
@@ -293,7 +296,7 @@ def precheck(election: Election, ballot_log: BallotLog, body: bytes) -> Checked 
         raise Refusal("malformed", str(exc)) from exc
     candidate = Candidate(
         ballot_hash=digest,
-        ballot=canonical_bytes(document),
+        ballot=canonical,
         voter=identity.personal_code,
         district=district,
         challenge=ballot.challenge,
@@ -302,72 +305,147 @@ def precheck(election: Election, ballot_log: BallotLog, body: bytes) -> Checked 
     return Checked(candidate, statements)
 
 
+def _release_gil_in_this_thread() -> None:
+    # gmpy2's context is per thread: here its long powers (the batch check's n-bit one above
+    # all) let the event loop thread go on with other requests meanwhile.
+    gmpy2.get_context().allow_release_gil = True
+
+
+@dataclass
+class _Waiting:
+    checked: Checked
+    future: asyncio.Future[Appended]
+    arrived: float  # loop time
+
+
 class ProofBatcher:
-    """Collects the casts that passed checks 1-6 for a few milliseconds, checks all their
-    proofs with one batch_verify call (in a worker thread), appends the valid ballots in one
-    transaction and answers every waiting request."""
+    """Checks the proofs of concurrent casts together, then appends them together.
+
+    Two stages overlap, each running one job at a time in its own thread: the proof check of a
+    batch (one batch_verify call; gmpy2 releases the GIL in its long powers, so that the event
+    loop goes on with the checks of the next requests), and the append of every ballot whose
+    proofs passed since the last append (one transaction; mostly waiting for the commit's
+    fsync). The one n-bit exponentiation of a batch check is paid once for all its ballots, so
+    a batch waits for as many ballots as the previous batch had (under load the same clients
+    cast again), but at most `wait_ms` from its oldest ballot or from the end of the previous
+    check, and it takes at most `max_batch`; a lone cast at a quiet time does not wait. The
+    futures resolve only after the append has committed, so that no receipt is sent before
+    its ballot and the signed head that covers it are durable.
+    """
 
     def __init__(self, ballot_log: BallotLog, wait_ms: float, max_batch: int) -> None:
         self.log = ballot_log
         self.wait = wait_ms / 1000
         self.max_batch = max_batch
-        self.queue: asyncio.Queue[tuple[Checked, asyncio.Future[bytes]]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._waiting: list[_Waiting] = []
+        self._verified: list[_Waiting] = []
+        self._arrival = asyncio.Event()
+        self._verified_ready = asyncio.Event()
+        self._verifier = ThreadPoolExecutor(
+            1, thread_name_prefix="proofs", initializer=_release_gil_in_this_thread
+        )
+        self._appender = ThreadPoolExecutor(1, thread_name_prefix="append")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._free_since = 0.0  # loop time when the last proof check ended
+        self._expected = 1  # ballots in the previous batch
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._check_proofs()), loop.create_task(self._append())]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._verifier.shutdown(wait=True)
+        self._appender.shutdown(wait=True)
 
-    async def submit(self, checked: Checked) -> bytes:
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        await self.queue.put((checked, future))
+    async def submit(self, checked: Checked) -> Appended:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Appended] = loop.create_future()
+        self._waiting.append(_Waiting(checked, future, loop.time()))
+        self._arrival.set()
         return await future
 
-    async def _run(self) -> None:
+    async def _next_batch(self) -> list[_Waiting]:
+        loop = asyncio.get_running_loop()
         while True:
-            batch = [await self.queue.get()]
-            deadline = asyncio.get_running_loop().time() + self.wait
-            while len(batch) < self.max_batch:
-                timeout = deadline - asyncio.get_running_loop().time()
-                if timeout <= 0:
+            while not self._waiting:
+                self._arrival.clear()
+                await self._arrival.wait()
+            opened = max(self._waiting[0].arrived, self._free_since)
+            while len(self._waiting) < min(self._expected, self.max_batch):
+                remaining = opened + self.wait - loop.time()
+                if remaining <= 0:
                     break
-                try:
-                    batch.append(await asyncio.wait_for(self.queue.get(), timeout))
-                except TimeoutError:
-                    break
-            live = [(c, f) for c, f in batch if not f.done()]
-            try:
-                await self._process(live)
-            except Exception as exc:  # never leave a request hanging; the log stays consistent
-                log.exception("batch of %d ballots failed", len(live))
-                for _, future in live:
-                    if not future.done():
-                        future.set_exception(Refusal("unavailable", type(exc).__name__))
+                self._arrival.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrival.wait(), remaining)
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            self._expected = len(batch)
+            live = [w for w in batch if not w.future.done()]  # the client may have gone
+            if live:
+                return live
 
-    async def _process(self, batch: list[tuple[Checked, asyncio.Future[bytes]]]) -> None:
-        statements: list[MembershipStatement] = []
-        owner: list[int] = []
-        for position, (checked, _) in enumerate(batch):
-            statements.extend(checked.statements)
-            owner.extend([position] * len(checked.statements))
-        bad = await asyncio.to_thread(batch_verify, statements)
-        refused = {owner[i] for i in bad}
-        valid = [(c, f) for position, (c, f) in enumerate(batch) if position not in refused]
-        for position in refused:
-            batch[position][1].set_exception(Refusal("proof_invalid"))
-        if not valid:
-            return
-        outcomes = await asyncio.to_thread(self.log.append, [c.candidate for c, _ in valid])
-        for (_, future), outcome in zip(valid, outcomes, strict=True):
-            if isinstance(outcome, Refusal):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome.receipt)
+    async def _check_proofs(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._next_batch()
+            statements: list[MembershipStatement] = []
+            owner: list[int] = []
+            for position, waiting in enumerate(batch):
+                statements.extend(waiting.checked.statements)
+                owner.extend([position] * len(waiting.checked.statements))
+            try:
+                bad = await loop.run_in_executor(self._verifier, batch_verify, statements)
+            except Exception as exc:  # never leave a request hanging
+                log.exception("checking the proofs of %d ballots failed", len(batch))
+                _fail(batch, exc)
+                continue
+            finally:
+                self._free_since = loop.time()
+            log.debug("proofs of %d ballots checked (%d bad)", len(batch), len(bad))
+            refused = {owner[i] for i in bad}
+            for position in refused:
+                _settle(batch[position].future, Refusal("proof_invalid"))
+            self._verified.extend(w for p, w in enumerate(batch) if p not in refused)
+            self._verified_ready.set()
+
+    async def _append(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._verified_ready.wait()
+            self._verified_ready.clear()
+            batch, self._verified = self._verified, []
+            if not batch:
+                continue
+            try:
+                outcomes = await loop.run_in_executor(
+                    self._appender, self.log.append, [w.checked.candidate for w in batch]
+                )
+            except Exception as exc:  # the transaction rolled back: nothing of it is stored
+                log.exception("appending %d ballots failed", len(batch))
+                _fail(batch, exc)
+                continue
+            for waiting, outcome in zip(batch, outcomes, strict=True):
+                _settle(waiting.future, outcome)
+
+
+def _settle(future: asyncio.Future[Appended], outcome: Appended | Refusal) -> None:
+    if future.done():  # the request was cancelled (client gone); a resend gets the receipt
+        return
+    if isinstance(outcome, Refusal):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+def _fail(batch: Sequence[_Waiting], exc: Exception) -> None:
+    for waiting in batch:
+        _settle(waiting.future, Refusal("unavailable", type(exc).__name__))
 
 
 def open_database(settings: Settings) -> Database:

@@ -38,6 +38,7 @@ from formats.canonical import (
     object_hash,
     parse_b64url,
     require,
+    sha256,
 )
 
 if TYPE_CHECKING:
@@ -200,6 +201,11 @@ def ballot_hash(signed_ballot: Mapping[str, Any]) -> bytes:
     """H(signed ballot): SHA-256 of the canonical signed envelope. Names the ballot in the
     log, in receipts and in the vote check."""
     return object_hash(dict(signed_ballot))
+
+
+def ballot_hash_of(canonical_signed_ballot: bytes) -> bytes:
+    """ballot_hash from the envelope's canonical bytes, for a caller that has them already."""
+    return sha256(canonical_signed_ballot)
 
 
 def verification_code(ballot_hash_value: bytes) -> str:
