@@ -42,7 +42,6 @@ from crypto.primitives.modular import (
     FixedBase,
     is_unit,
     mpz,
-    multiexp,
     multiexp_buckets,
     powmod,
     random_unit,
@@ -646,7 +645,7 @@ def _batch_holds(n: mpz, statements: Sequence[_Prepared]) -> bool:
     left = powmod(multiexp_buckets(z_bases, weights, n), n, n2)
     right = (
         multiexp_buckets(a_bases, weights, n2)
-        * multiexp(c_bases, c_exponents, n2)
+        * multiexp_buckets(c_bases, c_exponents, n2)
         % n2
         * (1 + (-g_exponent % n) * n)
         % n2

@@ -199,9 +199,21 @@ def hex_int(value: int) -> str:
 
 
 def parse_hex_int(text: Any, field: str) -> int:
-    if not isinstance(text, str) or not _HEX_RE.fullmatch(text):
-        raise FormatError(field, "expected a lower-case hex integer without leading zeros")
-    return int(text, 16)
+    """The integer hex_int wrote: lower-case hex digits, no prefix, no leading zero (_HEX_RE);
+    anything else is refused. (Decoded through bytes.fromhex, whose round trip through
+    bytes.hex() admits exactly that spelling: several times faster than the regex.)"""
+    if isinstance(text, str) and text.isascii() and text:
+        if text == "0":
+            return 0
+        if text[0] != "0":
+            padded = text if len(text) % 2 == 0 else "0" + text
+            try:
+                data = bytes.fromhex(padded)
+            except ValueError:
+                data = b""
+            if data and data.hex() == padded:
+                return int.from_bytes(data, "big")
+    raise FormatError(field, "expected a lower-case hex integer without leading zeros")
 
 
 def b64url(data: bytes) -> str:

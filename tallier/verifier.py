@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ from formats.signed import open_signed
 
 PASS, FAIL, NOT_MADE = "pass", "fail", "not made"
 # Ballots per task handed to a worker: each task is one batch (one n-bit exponentiation).
-BALLOTS_PER_TASK = 256
+BALLOTS_PER_TASK = 1024  # at most; crypto.membership.BATCH_CHUNK
 MAX_PROBLEMS_LISTED = 20
 
 # (check id, title) in the order they run and print.
@@ -425,92 +425,59 @@ class _Verifier:
             for check_id in ("ballots", "ballot-proofs", "duplicates", "totals-products"):
                 self.r.not_made(check_id, "the observers' bundle could not be read")
             return
-        problems: list[str] = []
-        if bundle.hash != self.tally.bundle.hash:
-            problems.append(
-                f"observers' bundle hash {b64url(bundle.hash)} is not the one the record names "
-                f"({b64url(self.tally.bundle.hash)})"
-            )
-        if bundle.election_id != manifest.election_id:
-            problems.append(f"observers' bundle is for election {bundle.election_id!r}")
-        if bundle.manifest_hash != manifest.hash:
-            problems.append("observers' bundle names another manifest hash")
-        if len(bundle.ballots) != self.tally.bundle.ballots:
-            problems.append(
-                f"observers' bundle holds {len(bundle.ballots)} ballots, the record names "
-                f"{self.tally.bundle.ballots}"
-            )
-        by_district = Counter(b.district for b in bundle.ballots)
-        if self.report is not None:
-            for name in sorted(set(by_district) | set(self.report.districts)):
-                counted = self.report.districts.get(name, Counts()).counted
-                if by_district.get(name, 0) != counted:
-                    problems.append(
-                        f"district {name}: the report counts {counted} ballots, the observers' "
-                        f"bundle holds {by_district.get(name, 0)}"
-                    )
-        self.r.outcome("bundle", problems, f"{len(bundle.ballots)} counted ballots")
+        # the ballots are parsed and their proofs checked in the workers, while this process
+        # hashes the bundle
+        with _BallotChecks(manifest.to_dict(), bundle.ballots, self.workers) as ballot_checks:
+            problems: list[str] = []
+            if bundle.hash != self.tally.bundle.hash:
+                problems.append(
+                    f"observers' bundle hash {b64url(bundle.hash)} is not the one the record "
+                    f"names ({b64url(self.tally.bundle.hash)})"
+                )
+            if bundle.election_id != manifest.election_id:
+                problems.append(f"observers' bundle is for election {bundle.election_id!r}")
+            if bundle.manifest_hash != manifest.hash:
+                problems.append("observers' bundle names another manifest hash")
+            if len(bundle.ballots) != self.tally.bundle.ballots:
+                problems.append(
+                    f"observers' bundle holds {len(bundle.ballots)} ballots, the record names "
+                    f"{self.tally.bundle.ballots}"
+                )
+            by_district = Counter(b.district for b in bundle.ballots)
+            if self.report is not None:
+                for name in sorted(set(by_district) | set(self.report.districts)):
+                    counted = self.report.districts.get(name, Counts()).counted
+                    if by_district.get(name, 0) != counted:
+                        problems.append(
+                            f"district {name}: the report counts {counted} ballots, the "
+                            f"observers' bundle holds {by_district.get(name, 0)}"
+                        )
+            self.r.outcome("bundle", problems, f"{len(bundle.ballots)} counted ballots")
+            checked = ballot_checks.results(self.progress("ballot proofs", len(bundle.ballots)))
 
-        parsed, problems = self._parse_ballots(bundle.ballots)
+        problems = [checked.malformed[index] for index in sorted(checked.malformed)]
+        parsed = checked.ciphertexts
         self.r.outcome(
             "ballots", problems, f"{len(parsed)} of {len(bundle.ballots)} ballots well formed"
         )
-        self._check_proofs(bundle.ballots)
+        bad = checked.bad
+        self.r.outcome(
+            "ballot-proofs",
+            [f"ballot {index}: {bad[index]}" for index in sorted(bad)],
+            f"{len(bundle.ballots) - len(bad)} of {len(bundle.ballots)} ballots' proofs verify "
+            f"(batched, {self.workers} workers)",
+        )
         self._check_duplicates(parsed)
         districts = [b.district for b in bundle.ballots]
         self._check_products(parsed, districts, bad_shape=bool(problems))
 
-    def _parse_ballots(
-        self, ballots: Sequence[AnonymousBallot]
-    ) -> tuple[dict[int, dict[str, EncryptedContest]], list[str]]:
-        assert self.manifest is not None and self.key is not None
-        parsed: dict[int, dict[str, EncryptedContest]] = {}
-        problems: list[str] = []
-        public = self.key.public_key
-        for index, ballot in enumerate(ballots):
-            try:
-                parsed[index] = parse_anonymous_ballot(self.manifest, public, ballot, index)
-            except (InvalidInput, FormatError) as exc:
-                problems.append(str(exc))
-        return parsed, problems
-
-    def _check_proofs(self, ballots: Sequence[AnonymousBallot]) -> None:
-        assert self.manifest is not None
-        tasks = [
-            (start, [b.to_dict() for b in ballots[start : start + BALLOTS_PER_TASK]])
-            for start in range(0, len(ballots), BALLOTS_PER_TASK)
-        ]
-        advance = self.progress("ballot proofs", len(ballots))
-        bad: dict[int, str] = {}
-        manifest_doc = self.manifest.to_dict()
-        if self.workers <= 1 or len(tasks) <= 1:
-            _init_worker(manifest_doc)
-            for start, chunk in tasks:
-                bad.update(_verify_chunk(start, chunk))
-                advance(len(chunk))
-        else:
-            with ProcessPoolExecutor(
-                self.workers, initializer=_init_worker, initargs=(manifest_doc,)
-            ) as pool:
-                futures = [pool.submit(_verify_chunk, start, chunk) for start, chunk in tasks]
-                for future, (_, chunk) in zip(futures, tasks, strict=True):
-                    bad.update(future.result())
-                    advance(len(chunk))
-        problems = [f"ballot {index}: {bad[index]}" for index in sorted(bad)]
-        self.r.outcome(
-            "ballot-proofs",
-            problems,
-            f"{len(ballots) - len(bad)} of {len(ballots)} ballots' proofs verify "
-            f"(batched, {self.workers} workers)",
-        )
-
-    def _check_duplicates(self, parsed: Mapping[int, Mapping[str, EncryptedContest]]) -> None:
+    def _check_duplicates(self, parsed: Mapping[int, Mapping[str, Sequence[int]]]) -> None:
         first: dict[int, tuple[int, str]] = {}
         problems: list[str] = []
         count = 0
         for index, contests in sorted(parsed.items()):
-            for contest_id, contest in contests.items():
-                for part, ciphertext in enumerate(contest.ciphertexts):
+            for contest_id, ciphertexts in contests.items():
+                for part, ciphertext in enumerate(ciphertexts):
                     count += 1
                     where = f"ballot {index} contest {contest_id} part {part}"
                     if ciphertext in first:
@@ -522,7 +489,7 @@ class _Verifier:
 
     def _check_products(
         self,
-        parsed: Mapping[int, Mapping[str, EncryptedContest]],
+        parsed: Mapping[int, Mapping[str, Sequence[int]]],
         districts: Sequence[str],
         bad_shape: bool,
     ) -> None:
@@ -533,8 +500,8 @@ class _Verifier:
         n2 = self.key.n_squared
         products: dict[tuple[str, str, int], int] = {label: 1 for label in self.expected_totals()}
         for index, contests in parsed.items():
-            for contest_id, contest in contests.items():
-                for part, ciphertext in enumerate(contest.ciphertexts):
+            for contest_id, ciphertexts in contests.items():
+                for part, ciphertext in enumerate(ciphertexts):
                     label = (districts[index], contest_id, part)
                     products[label] = products[label] * ciphertext % n2
         problems = []
@@ -814,12 +781,29 @@ def _init_worker(manifest_doc: dict[str, Any]) -> None:
     _WORKER_MANIFEST = Manifest.from_dict(manifest_doc)
 
 
-def _verify_chunk(start: int, ballots: Sequence[dict[str, Any]]) -> dict[int, str]:
-    """Bad ballots of a chunk (global index -> reason): one batch over all their proofs."""
+@dataclass
+class _Checked:
+    """The bundle's ballots as the workers found them: malformed ones (index -> problem, as
+    the "ballots" check lists it), the well-formed ones' ciphertexts (index -> contest id ->
+    ciphertext per part) and the ballots whose proofs fail (index -> reason)."""
+
+    malformed: dict[int, str] = field(default_factory=dict)
+    ciphertexts: dict[int, dict[str, tuple[int, ...]]] = field(default_factory=dict)
+    bad: dict[int, str] = field(default_factory=dict)
+
+    def update(self, other: _Checked) -> None:
+        self.malformed.update(other.malformed)
+        self.ciphertexts.update(other.ciphertexts)
+        self.bad.update(other.bad)
+
+
+def _verify_chunk(start: int, ballots: Sequence[dict[str, Any]]) -> _Checked:
+    """A chunk of the bundle's ballots, parsed once: their shapes, their ciphertexts, and one
+    batch over all their proofs."""
     manifest = _WORKER_MANIFEST
     assert manifest is not None
     public = manifest.threshold_key.public_key
-    bad: dict[int, str] = {}
+    checked = _Checked()
     statements = []
     owners: list[int] = []
     for offset, raw in enumerate(ballots):
@@ -827,6 +811,12 @@ def _verify_chunk(start: int, ballots: Sequence[dict[str, Any]]) -> dict[int, st
         try:
             ballot = AnonymousBallot.from_dict(raw, f"ballot {index}")
             contests = parse_anonymous_ballot(manifest, public, ballot, index)
+        except (InvalidInput, FormatError) as exc:
+            checked.malformed[index] = str(exc)
+            checked.bad[index] = f"malformed: {exc}"
+            continue
+        checked.ciphertexts[index] = {cid: c.ciphertexts for cid, c in contests.items()}
+        try:
             # ballot_statements (formats.ballot) is the one home of which proofs a ballot
             # needs; the anonymous ballot has no challenge, which no statement uses.
             parsed = Ballot(manifest.election_id, manifest.hash, ballot.district, b"", contests)
@@ -834,10 +824,54 @@ def _verify_chunk(start: int, ballots: Sequence[dict[str, Any]]) -> dict[int, st
                 statements.append(statement)
                 owners.append(index)
         except (InvalidInput, FormatError) as exc:
-            bad[index] = f"malformed: {exc}"
+            checked.bad[index] = f"malformed: {exc}"
     for position in batch_verify(statements):
-        bad.setdefault(owners[position], "a validity proof does not verify")
-    return bad
+        checked.bad.setdefault(owners[position], "a validity proof does not verify")
+    return checked
+
+
+class _BallotChecks:
+    """_verify_chunk over the bundle's ballots, started on entry (in a process pool unless
+    one worker or one task), collected by `results`. Tasks are as large as a batch may be
+    (BALLOTS_PER_TASK) while every worker gets one: larger batches cost less per ballot."""
+
+    def __init__(
+        self, manifest_doc: dict[str, Any], ballots: Sequence[AnonymousBallot], workers: int
+    ) -> None:
+        size = max(1, min(BALLOTS_PER_TASK, -(-len(ballots) // max(workers, 1))))
+        self.tasks = [
+            (start, [b.to_dict() for b in ballots[start : start + size]])
+            for start in range(0, len(ballots), size)
+        ]
+        self.manifest_doc = manifest_doc
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: list[Future[_Checked]] = []
+
+    def __enter__(self) -> _BallotChecks:
+        if self.workers > 1 and len(self.tasks) > 1:
+            self.pool = ProcessPoolExecutor(
+                self.workers, initializer=_init_worker, initargs=(self.manifest_doc,)
+            )
+            self.futures = [self.pool.submit(_verify_chunk, *task) for task in self.tasks]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def results(self, advance: Callable[[int], None]) -> _Checked:
+        checked = _Checked()
+        if self.pool is None:
+            _init_worker(self.manifest_doc)
+            for start, chunk in self.tasks:
+                checked.update(_verify_chunk(start, chunk))
+                advance(len(chunk))
+            return checked
+        for future, (_, chunk) in zip(self.futures, self.tasks, strict=True):
+            checked.update(future.result())
+            advance(len(chunk))
+        return checked
 
 
 def chunked(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -120,22 +120,27 @@ def multiexp_buckets(
 
     For many bases with short exponents (batch verification weights): each window of c bits
     costs one multiplication per base plus about 2^(c+1) to combine the buckets, so about
-    b/c multiplications per base instead of Straus's b/(w+1) + 2^(w-1). Below 64 bases Straus
-    (multiexp) is faster and is used. Exponents must be non-negative; public values only.
+    b/c multiplications per base instead of Straus's b/(w+1) + 2^(w-1). The window is the one
+    that needs the fewest multiplications for this many bases and exponent bits; when Straus
+    (multiexp) needs fewer, it is used. Exponents must be non-negative; public values only.
     """
     if len(bases) != len(exponents):
         raise ValueError("multiexp_buckets: as many bases as exponents")
     count = len(bases)
-    if count < 64:
-        return multiexp(bases, exponents, modulus)
-    m = mpz(modulus)
     ints = [int(e) for e in exponents]
     if any(e < 0 for e in ints):
         raise ValueError("multiexp_buckets: negative exponent")
-    c = window or max(2, min(10, count.bit_length() - 2))
+    top = max((e.bit_length() for e in ints), default=0)
+    if window is None:
+        if count < 64:
+            return multiexp(bases, ints, modulus)
+        window = min(range(2, 17), key=lambda c: _bucket_cost(count, top, c))
+        if _straus_cost(count, top) < _bucket_cost(count, top, window):
+            return multiexp(bases, ints, modulus)
+    m = mpz(modulus)
+    c = window
     mask = (1 << c) - 1
     reduced = [mpz(b) % m for b in bases]
-    top = max(e.bit_length() for e in ints)
     result = mpz(1)
     for shift in range(((top + c - 1) // c - 1) * c, -1, -c):
         for _ in range(c):
@@ -158,6 +163,20 @@ def multiexp_buckets(
         if total is not None:
             result = result * total % m
     return result
+
+
+def _bucket_cost(count: int, bits: int, c: int) -> int:
+    """Multiplications of multiexp_buckets with window c: one per base and window, and
+    combining about 2^(c+1) buckets per window (fewer in the top one, which is narrower)."""
+    windows = max(1, -(-bits // c))
+    top_bits = bits - (windows - 1) * c
+    return windows * count + (windows - 1) * (2 << c) + (2 << max(top_bits, 0)) + bits
+
+
+def _straus_cost(count: int, bits: int, window: int = 4) -> int:
+    """Multiplications of multiexp: the shared squarings, then per base its table and about
+    one multiplication per window+1 bits."""
+    return bits + count * (bits // (window + 1) + (1 << (window - 1)))
 
 
 class FixedBase:

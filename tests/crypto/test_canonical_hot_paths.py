@@ -1,0 +1,129 @@
+"""The fast paths of formats.canonical give exactly the answers of the plain definitions:
+parse_hex_int against the spec's regular expression, canonical_bytes against _check plus
+json.dumps."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from formats.canonical import FormatError, canonical_bytes, hex_int, parse_hex_int
+from formats.canonical import _check as plain_check
+
+SPEC_HEX = re.compile(r"^(0|[1-9a-f][0-9a-f]*)$")
+
+
+def spec_parse(text: Any) -> int | None:
+    if not isinstance(text, str) or not SPEC_HEX.fullmatch(text):
+        return None
+    return int(text, 16)
+
+
+def fast_parse(text: Any) -> int | None:
+    try:
+        return parse_hex_int(text, "x")
+    except FormatError:
+        return None
+
+
+HEXISH = st.text(alphabet="0123456789abcdefABCDEFxX_+- \\t\\n\\u0661\\uff10g", max_size=12)
+
+
+@given(st.one_of(HEXISH, st.text(max_size=8), st.integers(), st.none(), st.binary(max_size=4)))
+@settings(max_examples=500)
+def test_parse_hex_int_accepts_exactly_the_canonical_spelling(text: Any) -> None:
+    assert fast_parse(text) == spec_parse(text)
+
+
+@given(st.integers(min_value=0, max_value=1 << 7000))
+def test_parse_hex_int_round_trips_hex_int(value: int) -> None:
+    assert parse_hex_int(hex_int(value), "x") == value
+    for text in (hex_int(value) + "0", "0" + hex_int(value), hex_int(value).upper()):
+        assert fast_parse(text) == spec_parse(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "0",
+        "00",
+        "01",
+        "a",
+        "A",
+        "0x1f",
+        "1f",
+        "1F",
+        "f_f",
+        " 1f",
+        "1f ",
+        "ab cd",
+        "-1",
+        "+1",
+        "\\u0661",
+        "1g",
+        "0" * 5,
+        "abc\\n",
+    ],
+)
+def test_parse_hex_int_examples(text: str) -> None:
+    assert fast_parse(text) == spec_parse(text)
+
+
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.text(max_size=6)
+    | st.floats(allow_nan=True),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=4) | st.integers(0, 3), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def plain_canonical(obj: Any) -> bytes:
+    plain_check(obj, "$")
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def answer(function: Any, obj: Any) -> tuple[str, Any]:
+    try:
+        return "ok", function(obj)
+    except FormatError as exc:
+        return "error", str(exc)
+    except (TypeError, ValueError) as exc:
+        return "other", type(exc).__name__
+
+
+@given(JSONISH)
+@settings(max_examples=400)
+def test_canonical_bytes_is_check_plus_dumps(obj: Any) -> None:
+    assert answer(canonical_bytes, obj) == answer(plain_canonical, obj)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"a": "\\ud800"},
+        {"\\ud800": 1},
+        [1.5],
+        {"a": 2**53},
+        {"a": -(2**53)},
+        {1: "x"},
+        {"a": b"x"},
+        ["ok", {"b": [True, None, 2**53 - 1]}],
+    ],
+)
+def test_canonical_bytes_examples(obj: Any) -> None:
+    assert answer(canonical_bytes, obj) == answer(plain_canonical, obj)
