@@ -15,6 +15,13 @@ from formats.canonical import FormatError
 PASSPHRASE_ENV = "IVOTE_COLLECTOR_PASSPHRASE"  # noqa: S105 (the name of the variable)
 
 
+def default_key(election: Path) -> Path:
+    """ELECTION/collector.key (the sealed key `ivote pki officials` writes) when it is there,
+    else ELECTION/collector.p12."""
+    sealed = election / "collector.key"
+    return sealed if sealed.exists() else election / "collector.p12"
+
+
 def _settings(
     election: Path,
     db: str | None,
@@ -38,7 +45,7 @@ def _settings(
     return Settings(
         election_dir=election,
         db_url=db or default_url(election),
-        key_path=key or election / "collector.p12",
+        key_path=key or default_key(election),
         passphrase=passphrase,
         crl_paths=tuple(crl),
         **tuning,
@@ -73,7 +80,9 @@ def _common(function: Any) -> Any:
             "--key",
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,
-            help="The collector's PKCS#12 key (default ELECTION/collector.p12).",
+            help="The collector's signing key: the sealed collector.key that `ivote pki "
+            "officials` writes, or a PKCS#12 file (default ELECTION/collector.key if there, "
+            "else ELECTION/collector.p12).",
         ),
         click.option(
             "--passphrase-file",

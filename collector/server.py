@@ -70,6 +70,12 @@ def _listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     connections over them, where one shared socket lets whichever worker wakes first accept a
     whole burst. The parent keeps them open, so a worker's replacement takes over its queue."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if port:
+        # SO_REUSEPORT would also share the port with a collector already running there (the
+        # same user's): binding once without it first fails as a busy port should.
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):
