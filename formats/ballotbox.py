@@ -55,6 +55,7 @@ INDEX = "ballotbox.json"
 ENTRIES = "entries.jsonl"
 VOTER_LIST_RE = re.compile(r"^voters/list-[0-9]{4}\.json$")
 MAX_LINE_BYTES = 8 * 1024 * 1024
+READ_BLOCK_BYTES = 1 << 20  # BallotBoxReader.lines reads entries.jsonl in blocks this large
 INDEX_FIELDS = frozenset(
     {
         "version",
@@ -328,7 +329,7 @@ class BallotBoxReader:
         pending = b""
         cut = False
         with self._box.open(ENTRIES) as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
+            for block in iter(lambda: handle.read(READ_BLOCK_BYTES), b""):
                 digest.update(block)
                 if cut:
                     continue

@@ -25,6 +25,7 @@ from crypto import merkle, paillier
 from crypto.encoding import decode_totals
 from crypto.errors import CryptoError, DecryptionError, InvalidInput, ProofInvalid
 from crypto.membership import EncryptedContest, batch_verify
+from crypto.primitives.modular import mpz
 from crypto.threshold import DecryptionShare, ThresholdKey, combine, verify_decryption_share
 from formats.ballot import Ballot, ballot_statements
 from formats.canonical import DOMAINS, FormatError, b64url
@@ -231,7 +232,9 @@ class _Verifier:
             for check_id in ("bundle", "ballots", "ballot-proofs", "duplicates", "totals-products"):
                 self.r.not_made(check_id, "needs a readable manifest with its key")
         else:
-            self.check_bundle(bundle_doc)
+            # the decryption checks run here while worker processes check the ballots
+            self.check_bundle(bundle_doc, meanwhile=self.check_decryption)
+            return
         self.check_decryption()
 
     # ---------------------------------------------------------------- manifest and log
@@ -415,7 +418,9 @@ class _Verifier:
 
     # ---------------------------------------------------------------- bundle
 
-    def check_bundle(self, bundle_doc: Any) -> None:
+    def check_bundle(self, bundle_doc: Any, meanwhile: Callable[[], None] = lambda: None) -> None:
+        """The bundle's checks; `meanwhile` runs in this process while the workers check the
+        ballots (checks of other material)."""
         assert self.manifest is not None and self.key is not None
         manifest = self.manifest
         try:
@@ -424,6 +429,7 @@ class _Verifier:
             self.r.failed("bundle", [f"the observers' bundle is malformed: {exc}"])
             for check_id in ("ballots", "ballot-proofs", "duplicates", "totals-products"):
                 self.r.not_made(check_id, "the observers' bundle could not be read")
+            meanwhile()
             return
         # the ballots are parsed and their proofs checked in the workers, while this process
         # hashes the bundle
@@ -453,6 +459,7 @@ class _Verifier:
                             f"observers' bundle holds {by_district.get(name, 0)}"
                         )
             self.r.outcome("bundle", problems, f"{len(bundle.ballots)} counted ballots")
+            meanwhile()
             checked = ballot_checks.results(self.progress("ballot proofs", len(bundle.ballots)))
 
         problems = [checked.malformed[index] for index in sorted(checked.malformed)]
@@ -497,8 +504,10 @@ class _Verifier:
         if bad_shape:
             self.r.not_made("totals-products", "some counted ballots are malformed")
             return
-        n2 = self.key.n_squared
-        products: dict[tuple[str, str, int], int] = {label: 1 for label in self.expected_totals()}
+        n2 = mpz(self.key.n_squared)
+        products: dict[tuple[str, str, int], Any] = {
+            label: mpz(1) for label in self.expected_totals()
+        }
         for index, contests in parsed.items():
             for contest_id, ciphertexts in contests.items():
                 for part, ciphertext in enumerate(ciphertexts):
