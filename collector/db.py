@@ -2,9 +2,9 @@
 
 SQLite (the embedded default) runs in WAL mode with synchronous=FULL, so that a committed
 receipt survives a crash, and every write transaction starts with BEGIN IMMEDIATE, so that
-log appends by several worker processes are serialised by the database itself. Reads are
-single statements outside any explicit transaction (each one a snapshot of its own). PostgreSQL
-serialises appends with a row lock on the single log_state row (see collector.log).
+log appends by several worker processes are serialised by the database itself. PostgreSQL
+serialises appends with a row lock on the single log_state row (see collector.log). On both,
+reads are single statements outside any explicit transaction (each one a snapshot of its own).
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ class Database:
             self.reader = _sqlite_engine(url, immediate=False)
         else:
             self.writer = sa.create_engine(url, pool_pre_ping=True)
-            self.reader = self.writer
+            # Reads are single statements: no transaction to open and roll back around each.
+            self.reader = sa.create_engine(url, pool_pre_ping=True, isolation_level="AUTOCOMMIT")
 
     def dispose(self) -> None:
         self.writer.dispose()
