@@ -555,7 +555,9 @@ def _prepare(statement: MembershipStatement) -> _Prepared:
     key = statement.key
     allowed = _check_statement_values(key, statement.ciphertext, statement.allowed, "statement")
     proof = statement.proof
-    _check_ranges(key, proof, len(allowed), "proof")
+    parsed = isinstance(proof, MembershipProof) and proof._units_checked_for == key.n
+    if not parsed or any(len(getattr(proof, name)) != len(allowed) for name in _PROOF_FIELDS):
+        _check_ranges(key, proof, len(allowed), "proof")  # from_dict checked them otherwise
     _check_challenge_sum(
         key, statement.ciphertext, allowed, proof, statement.context, statement._ciphertext_hex
     )
