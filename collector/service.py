@@ -426,7 +426,7 @@ class ProofBatcher:
                 outcomes = await loop.run_in_executor(
                     self._appender, self.log.append, [w.checked.candidate for w in batch]
                 )
-            except Exception as exc:  # the transaction rolled back: nothing of it is stored
+            except Exception as exc:  # rolled back, or committed: a resend gets its receipt
                 log.exception("appending %d ballots failed", len(batch))
                 _fail(batch, exc)
                 continue
