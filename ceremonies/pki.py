@@ -149,18 +149,23 @@ def signing_key_usage() -> x509.KeyUsage:
     )
 
 
+def _test_ca_name(common_name: str) -> x509.Name:
+    """The subject of a test CA: clearly marked TEST, never mistaken for a national CA."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "EE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ivote TEST"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
 def make_root_ca(
     name: str = "ivote TEST root CA", now: dt.datetime | None = None, years: int = ROOT_YEARS
 ) -> KeySigner:
     now = now or utc_now()
     key = new_key()
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "EE"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ivote TEST"),
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
-        ]
-    )
+    subject = _test_ca_name(name)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -185,13 +190,7 @@ def make_intermediate_ca(
 ) -> KeySigner:
     now = now or utc_now()
     key = new_key()
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "EE"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ivote TEST"),
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
-        ]
-    )
+    subject = _test_ca_name(name)
     certificate = (
         _issued_by(root, subject, key.public_key(), now, now + dt.timedelta(days=365 * years))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)

@@ -180,7 +180,7 @@ def _collector_certificate(
         try:
             open_signed(document, DOMAINS["ballot_box"], expected_cert=certificate, where=INDEX)
             return certificate
-        except Exception as exc:  # try the next certificate; report the last problem
+        except (CryptoError, FormatError) as exc:  # try the next certificate; report the last
             last = exc
     raise BallotBoxError(INDEX, f"not signed by the election's collector ({last})")
 
