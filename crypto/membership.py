@@ -51,7 +51,10 @@ from formats.canonical import DOMAINS, FormatError, domain_hash, hex_int, parse_
 CHALLENGE_BITS = 128  # Fiat-Shamir challenge: the first 16 bytes of the domain hash
 CHALLENGE_MODULUS = 1 << CHALLENGE_BITS
 WEIGHT_BITS = 64  # batch verification: a bad statement passes a batch with probability 2^-64
-BATCH_CHUNK = 1024  # statements per batch equation
+# Statements per batch equation. The buckets' multi-exponentiation costs less per statement
+# the more it holds (at 3072 bits and 10 branches: about 1.5 ms at 1024, 1.2 at 4096, 1.1 at
+# 8192, by _bucket_cost); 4096 ballots of 1-of-10 keep a worker under a few hundred MB.
+BATCH_CHUNK = 4096
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from typing import Any
 
 from crypto import eid
 from crypto.errors import CryptoError, InvalidInput
-from crypto.membership import batch_verify
+from crypto.membership import BATCH_CHUNK, batch_verify
 from formats.ballot import Ballot, BallotError, ballot_statements, parse_ballot
 from formats.ballotbox import check_entry_line
 from formats.canonical import DOMAINS, FormatError
@@ -61,7 +61,7 @@ ProgressFactory = Callable[[str, int], Callable[[int], None]]
 # Ballots per task: each task's proofs are one batch, and the batch's multi-exponentiations
 # cost less per ballot the more ballots they hold (crypto.membership.BATCH_CHUNK at most);
 # tasks are made smaller when there are few ballots, so that every worker gets some.
-MAX_BALLOTS_PER_TASK = 1024
+MAX_BALLOTS_PER_TASK = BATCH_CHUNK
 MIN_BALLOTS_PER_TASK = 16
 
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from crypto import merkle, paillier
 from crypto.encoding import decode_totals
 from crypto.errors import CryptoError, DecryptionError, InvalidInput, ProofInvalid
-from crypto.membership import EncryptedContest, batch_verify
+from crypto.membership import BATCH_CHUNK, EncryptedContest, batch_verify
 from crypto.primitives.modular import mpz
 from crypto.threshold import DecryptionShare, ThresholdKey, combine, verify_decryption_share
 from formats.ballot import Ballot, ballot_statements
@@ -47,7 +47,7 @@ from formats.signed import open_signed
 
 PASS, FAIL, NOT_MADE = "pass", "fail", "not made"
 # Ballots per task handed to a worker: each task is one batch (one n-bit exponentiation).
-BALLOTS_PER_TASK = 1024  # at most; crypto.membership.BATCH_CHUNK
+BALLOTS_PER_TASK = BATCH_CHUNK  # at most
 MAX_PROBLEMS_LISTED = 20
 
 # (check id, title) in the order they run and print.

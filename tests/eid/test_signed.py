@@ -65,6 +65,22 @@ def test_valid_signature_by_the_wrong_signer(test_pki: Pki) -> None:
     assert payload == PAYLOAD
 
 
+def test_unchecked_signature_still_needs_the_pinned_signer(test_pki: Pki) -> None:
+    """check_signature=False (an envelope covered by an enclosing signature): the signature
+    goes unverified, but the signer must still be the pinned one, and a pin is required."""
+    doc = sign_object(test_pki.bob, RECEIPT, PAYLOAD)
+    value = doc["signature"]["value"]
+    doc["signature"]["value"] = ("A" if value[0] != "A" else "B") + value[1:]
+    pinned = test_pki.bob.certificate
+    with pytest.raises(eid.SignatureInvalid):
+        open_signed(doc, RECEIPT, expected_cert=pinned)
+    assert open_signed(doc, RECEIPT, expected_cert=pinned, check_signature=False)[0] == PAYLOAD
+    with pytest.raises(eid.WrongSigner):
+        open_signed(doc, RECEIPT, expected_cert=test_pki.alice.certificate, check_signature=False)
+    with pytest.raises(ValueError, match="expected_cert"):
+        open_signed(doc, RECEIPT, check_signature=False)
+
+
 def test_signature_made_for_another_purpose(test_pki: Pki) -> None:
     doc = sign_object(test_pki.alice, BALLOT, PAYLOAD)
     with pytest.raises(FormatError, match="expected 'ivote/v1/receipt'") as caught:

@@ -84,7 +84,11 @@ def tamperings(finished: Finished, entries: bytes) -> dict[str, tuple[bytes, boo
         value = e[3]["receipt"]["signature"]["value"]
         e[3]["receipt"]["signature"]["value"] = ("A" if value[0] != "A" else "B") + value[1:]
 
-    changed("receipt signature", bad_signature)
+    def other_signer(e: list[dict[str, Any]]) -> None:
+        payload = e[3]["receipt"]["payload"]
+        e[3]["receipt"] = sign_object(finished.election.organiser, DOMAINS["receipt"], payload)
+
+    changed("receipt signed by another key", other_signer)
     changed("two entries swapped", lambda e: e.__setitem__(slice(2, 4), [e[3], e[2]]))
     changed("entry 4 holds another ballot", lambda e: e[4].__setitem__("ballot", e[5]["ballot"]))
     changed(
@@ -125,7 +129,8 @@ def test_every_refused_box_is_refused_alike(
         assert stream == serial, name
         seen[name] = serial[1]
     # each change is caught by the check meant for it
-    assert "signature" in seen["receipt signature"]
+    assert "expected" in seen["receipt signed by another key"]
+    assert "receipt.signature.certificate" in seen["receipt signed by another key"]
     assert "log_index" in seen["two entries swapped"]
     assert "ballot_hash" in seen["entry 4 holds another ballot"]
     assert "earlier than the entry before" in seen["receive time goes back"]
@@ -141,6 +146,19 @@ def report_of(outcome: Any) -> tuple[Any, ...]:
         outcome.tally.log.leaves,
         sorted(canonical_bytes(b.to_dict()) for b in outcome.bundle.ballots),
     )
+
+
+def test_receipts_are_covered_by_the_index_signature(finished: Finished, tmp_path: Path) -> None:
+    """A receipt's own signature is not verified again (the collector's signature on the index
+    covers every line): a box the collector signed with a damaged receipt signature in it is
+    tallied as the undamaged box is. Unsigned changes are still refused (the entries' hash)."""
+    entries = lines_of(entries_of(finished.box))
+    value = entries[3]["receipt"]["signature"]["value"]
+    entries[3]["receipt"]["signature"]["value"] = ("A" if value[0] != "A" else "B") + value[1:]
+    box = rebox(finished, finished.box, tmp_path / "box.zip", join(entries), reindex=True)
+    directory, paper = finished.election.directory, finished.root / "paper.txt"
+    damaged = report_of(process_ballot_box(directory, box, paper, workers=1))
+    assert damaged == report_of(process_ballot_box(directory, finished.box, paper, workers=1))
 
 
 def test_any_number_of_workers_and_tasks_gives_the_same_tally(
