@@ -17,7 +17,7 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 FORMAT_VERSION = 1
@@ -113,8 +113,39 @@ def canonical_bytes(obj: Any) -> bytes:
     return _ENCODER.encode(obj).encode("utf-8")
 
 
-def parse_canonical(data: bytes, what: str = "document") -> Any:
-    """Parse JSON from outside, refusing floats, NaN and duplicate keys; errors name `what`."""
+def canonical_chunks(obj: Any, depth: int = 2) -> Iterator[bytes]:
+    """canonical_bytes(obj) in pieces whose concatenation is exactly those bytes: objects and
+    lists are opened `depth` levels down and each value below is encoded whole. Writing and
+    hashing a document of a million ballots this way never holds its encoding whole (which
+    canonical_bytes would hold twice: as text and as bytes)."""
+    if not _fine(obj):
+        _check(obj, "$")  # the same check, and the same errors, as canonical_bytes
+    return _chunks(obj, depth)
+
+
+def _chunks(obj: Any, depth: int) -> Iterator[bytes]:
+    kind = type(obj)
+    if depth > 0 and kind is dict:
+        yield b"{"
+        for position, key in enumerate(sorted(obj)):  # json's sort_keys: code point order
+            yield (b"," if position else b"") + _ENCODER.encode(key).encode("utf-8") + b":"
+            yield from _chunks(obj[key], depth - 1)
+        yield b"}"
+    elif depth > 0 and (kind is list or kind is tuple):
+        yield b"["
+        for position, item in enumerate(obj):
+            if position:
+                yield b","
+            yield from _chunks(item, depth - 1)
+        yield b"]"
+    else:
+        yield _ENCODER.encode(obj).encode("utf-8")
+
+
+def parse_canonical(data: bytes | str, what: str = "document") -> Any:
+    """Parse JSON from outside, refusing floats, NaN and duplicate keys; errors name `what`.
+    `data` is UTF-8 bytes, or text already decoded from them (read_json_file: the bytes of a
+    large file need not stay in memory beside their text)."""
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}
@@ -136,10 +167,7 @@ def parse_canonical(data: bytes, what: str = "document") -> Any:
             raise FormatError(what, "integer too large for a JSON number (big integers are hex)")
         return value
 
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FormatError(what, "not UTF-8") from exc
+    text = data if isinstance(data, str) else decode_utf8(data, what)
     try:
         return json.loads(
             text,
@@ -154,13 +182,24 @@ def parse_canonical(data: bytes, what: str = "document") -> Any:
         raise FormatError(what, "nested too deeply") from exc
 
 
+def decode_utf8(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(what, "not UTF-8") from exc
+
+
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
 def object_hash(obj: Any) -> bytes:
-    """SHA-256 of the canonical bytes: the identity of a signed or published object."""
-    return sha256(canonical_bytes(obj))
+    """SHA-256 of the canonical bytes: the identity of a signed or published object (hashed
+    in pieces, canonical_chunks, so that a whole ballot bundle is never encoded at once)."""
+    digest = hashlib.sha256()
+    for chunk in canonical_chunks(obj):
+        digest.update(chunk)
+    return digest.digest()
 
 
 def domain_hash(domain: str, obj: Any) -> bytes:

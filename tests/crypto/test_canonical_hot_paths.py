@@ -1,19 +1,30 @@
 """The fast paths of formats.canonical give exactly the answers of the plain definitions:
 parse_hex_int against the spec's regular expression, canonical_bytes against _check plus
-json.dumps."""
+json.dumps, and the encoding in pieces (canonical_chunks, object_hash, write_canonical_json)
+against canonical_bytes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from formats.canonical import FormatError, canonical_bytes, hex_int, parse_hex_int
+from formats.canonical import (
+    FormatError,
+    canonical_bytes,
+    canonical_chunks,
+    hex_int,
+    object_hash,
+    parse_hex_int,
+)
 from formats.canonical import _check as plain_check
+from formats.files import read_json_file, write_canonical_json
 
 SPEC_HEX = re.compile(r"^(0|[1-9a-f][0-9a-f]*)$")
 
@@ -127,3 +138,27 @@ def test_canonical_bytes_is_check_plus_dumps(obj: Any) -> None:
 )
 def test_canonical_bytes_examples(obj: Any) -> None:
     assert answer(canonical_bytes, obj) == answer(plain_canonical, obj)
+
+
+@given(JSONISH, st.integers(0, 4))
+@settings(max_examples=400)
+def test_the_pieces_join_to_the_canonical_bytes(obj: Any, depth: int) -> None:
+    joined = answer(lambda o: b"".join(canonical_chunks(o, depth)), obj)
+    assert joined == answer(canonical_bytes, obj)
+    if joined[0] == "ok":
+        assert object_hash(obj) == hashlib.sha256(joined[1]).digest()
+
+
+@given(JSONISH)
+@settings(max_examples=100, deadline=None)
+def test_written_files_hold_the_canonical_bytes(tmp_path_factory: Any, obj: Any) -> None:
+    path = Path(tmp_path_factory.mktemp("canonical")) / "doc.json"
+    expected = answer(canonical_bytes, obj)
+    try:
+        write_canonical_json(path, obj)
+    except FormatError as exc:
+        assert expected == ("error", str(exc))
+        assert not path.exists()  # nothing half-written
+        return
+    assert path.read_bytes() == expected[1] + b"\n"
+    assert canonical_bytes(read_json_file(path, "doc")) == expected[1]
