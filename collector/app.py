@@ -165,7 +165,7 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         state_of_request["note"] = ""
         try:
             # On the event loop itself: no thread hop, and nothing else for this process to do
-            # meanwhile but the proof check, which runs in its own process.
+            # meanwhile but the proof check, which runs in its own thread.
             checked = precheck(election, ballot_log(), bytes(body))
             if isinstance(checked, bytes):
                 state_of_request["note"] = "resent"

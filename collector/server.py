@@ -9,6 +9,8 @@ a worker that dies is replaced.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -22,10 +24,15 @@ import uvicorn
 from collector.app import create_app
 from collector.db import Database
 from collector.log import BallotLog
-from collector.processes import die_with_parent
 from collector.service import Election
 
 log = logging.getLogger("ivote.collector")
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def prepare(election: Election, database_url: str) -> None:
@@ -51,7 +58,7 @@ def _config(election: Election, database_url: str, host: str, port: int) -> uvic
 
 
 def _worker(election: Election, database_url: str, sock: socket.socket, parent: int) -> None:
-    die_with_parent()
+    _die_with_parent()
     if os.getppid() != parent:  # the parent died before we could ask to die with it
         os._exit(1)
     config = _config(election, database_url, "", 0)

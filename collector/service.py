@@ -27,18 +27,17 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gmpy2
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from collector.db import Database
 from collector.errors import Refusal
 from collector.log import Appended, BallotLog, Candidate, ciphertext_digest, now_ms
-from collector.processes import child_pool
 from crypto import eid
 from crypto.membership import MembershipStatement, batch_verify
 from formats.ballot import (
@@ -306,6 +305,12 @@ def precheck(election: Election, ballot_log: BallotLog, body: bytes) -> Checked 
     return Checked(candidate, statements)
 
 
+def _release_gil_in_this_thread() -> None:
+    # gmpy2's context is per thread: here its long powers (the batch check's n-bit one above
+    # all) let the event loop thread go on with other requests meanwhile.
+    gmpy2.get_context().allow_release_gil = True
+
+
 @dataclass
 class _Waiting:
     checked: Checked
@@ -316,17 +321,16 @@ class _Waiting:
 class ProofBatcher:
     """Checks the proofs of concurrent casts together, then appends them together.
 
-    Two stages overlap, each running one job at a time. The proof check of a batch is one
-    batch_verify call in the worker's own checking process: its multi-exponentiations are
-    Python loops over gmpy2 that would hold the GIL in a thread, and the event loop must go on
-    with the checks of the next requests meanwhile. The append, in a thread, takes every
-    ballot whose proofs passed since the last append (one transaction; mostly waiting for the
-    commit's fsync). The one n-bit exponentiation of a batch check is paid once for all its
-    ballots, so a batch waits for as many ballots as the previous batch had (under load the
-    same clients cast again), but at most `wait_ms` from its oldest ballot or from the end of
-    the previous check, and it takes at most `max_batch`; a lone cast at a quiet time does not
-    wait. The futures resolve only after the append has committed, so that no receipt is sent
-    before its ballot and the signed head that covers it are durable.
+    Two stages overlap, each running one job at a time in its own thread: the proof check of a
+    batch (one batch_verify call; gmpy2 releases the GIL in its long powers, so that the event
+    loop goes on with the checks of the next requests), and the append of every ballot whose
+    proofs passed since the last append (one transaction; mostly waiting for the commit's
+    fsync). The one n-bit exponentiation of a batch check is paid once for all its ballots, so
+    a batch waits for as many ballots as the previous batch had (under load the same clients
+    cast again), but at most `wait_ms` from its oldest ballot or from the end of the previous
+    check, and it takes at most `max_batch`; a lone cast at a quiet time does not wait. The
+    futures resolve only after the append has committed, so that no receipt is sent before
+    its ballot and the signed head that covers it are durable.
     """
 
     def __init__(self, ballot_log: BallotLog, wait_ms: float, max_batch: int) -> None:
@@ -337,7 +341,9 @@ class ProofBatcher:
         self._verified: list[_Waiting] = []
         self._arrival = asyncio.Event()
         self._verified_ready = asyncio.Event()
-        self._verifier = child_pool(1)
+        self._verifier = ThreadPoolExecutor(
+            1, thread_name_prefix="proofs", initializer=_release_gil_in_this_thread
+        )
         self._appender = ThreadPoolExecutor(1, thread_name_prefix="append")
         self._tasks: list[asyncio.Task[None]] = []
         self._free_since = 0.0  # loop time when the last proof check ended
@@ -345,9 +351,6 @@ class ProofBatcher:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        # Start the checking process now (an interpreter and its imports: about a second),
-        # not under the first casts.
-        self._verifier.submit(batch_verify, ())
         self._tasks = [loop.create_task(self._check_proofs()), loop.create_task(self._append())]
 
     async def stop(self) -> None:
@@ -398,12 +401,6 @@ class ProofBatcher:
                 owner.extend([position] * len(waiting.checked.statements))
             try:
                 bad = await loop.run_in_executor(self._verifier, batch_verify, statements)
-            except BrokenProcessPool as exc:  # the checker died (killed, out of memory)
-                log.error("the proof-checking process died; starting another")
-                self._verifier.shutdown(wait=False)
-                self._verifier = child_pool(1)
-                _fail(batch, exc)
-                continue
             except Exception as exc:  # never leave a request hanging
                 log.exception("checking the proofs of %d ballots failed", len(batch))
                 _fail(batch, exc)

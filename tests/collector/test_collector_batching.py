@@ -1,16 +1,11 @@
 """Casts checked and appended together: refusals inside a batch of simultaneous casts reach
-only their own requests; a proof checker that dies is replaced; one collector per port; the
-officials' sealed collector key."""
+only their own requests; one collector per port; the officials' sealed collector key."""
 
 from __future__ import annotations
 
 import copy
-import os
 import shutil
-import signal
 import threading
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -128,67 +123,3 @@ def test_the_officials_sealed_key_is_the_default(
     finally:
         client.close()
         server.stop()
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process under `pid`, from /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def proof_checkers(server: Server) -> set[int]:
-    """The workers' proof-checking processes (multiprocessing's spawned children)."""
-    assert server.process is not None
-    found = set()
-    for pid in descendants(server.process.pid):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" in command:
-            found.add(pid)
-    return found
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
-def test_a_proof_checker_that_dies_is_replaced(
-    election: CollectorElection, server: Server, client: Client
-) -> None:
-    """kill -9 of the processes that check proofs: the casts caught in it are refused as
-    unavailable (nothing stored), a resend goes through, and new checkers take over."""
-    wait_for(lambda: len(proof_checkers(server)) == server.workers, "one checker per worker")
-    killed = proof_checkers(server)
-    for pid in killed:
-        os.kill(pid, signal.SIGKILL)
-
-    ballots = [election.ballot(voter, client.challenge())[0] for voter in NORTH[:6]]
-    for signed in ballots:
-        response = client.cast(signed)
-        if response.status_code != 200:
-            assert response.status_code == 503 and refusal(response) == "unavailable"
-            response = client.cast(signed)
-        assert response.status_code == 200, response.text
-        receipt = election.open_receipt(response.json())
-        assert receipt["ballot_hash"] == b64url(ballot_hash(signed))
-
-    assert server.log_size() == len(ballots)
-    replaced = proof_checkers(server)
-    assert replaced and not replaced & killed
