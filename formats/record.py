@@ -22,11 +22,12 @@ the verifier (tallier/verifier.py) and the crypto package.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from formats.canonical import (
     FormatError,
@@ -38,7 +39,7 @@ from formats.canonical import (
     parse_hex_int,
     require,
 )
-from formats.files import read_json_file, write_canonical_json
+from formats.files import read_json_file, write_atomic_chunks, write_canonical_json
 
 TALLY_KIND = "ivote/tally"
 BUNDLE_KIND = "ivote/observers-bundle"
@@ -51,6 +52,7 @@ TALLY_FILE = "tally.json"
 BUNDLE_FILE = "observers-bundle.json"
 COUNTED_VOTERS_FILE = "counted-voters.json"
 RECORD_FILE = "record.json"
+COPY_BLOCK = 1 << 20
 
 # Why a ballot from the box is not counted, beyond revotes and paper votes (docs/spec.md).
 INVALID_REASONS = (
@@ -604,13 +606,58 @@ def bundle_path_next_to(record_path: str | os.PathLike[str]) -> Path | None:
 
 
 def write_record_dir(
-    directory: str | os.PathLike[str], record: ElectionRecord, bundle: ObserversBundle | None
+    directory: str | os.PathLike[str],
+    record: ElectionRecord,
+    bundle: ObserversBundle | str | os.PathLike[str] | None,
 ) -> None:
+    """record.json and, when given, the observers' bundle: an ObserversBundle, or the path of
+    a bundle file (or of the tally directory holding one), which is copied as it is when it
+    is the canonical encoding of the bundle the tally names, and otherwise parsed and written
+    canonically (the verifier then says whether it is the one the tally names)."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    if bundle is not None:
+    if isinstance(bundle, ObserversBundle):
         write_canonical_json(out / BUNDLE_FILE, bundle.to_dict())
+    elif bundle is not None:
+        source = _in_dir(bundle, BUNDLE_FILE)
+        if not _copy_if_canonical(source, out / BUNDLE_FILE, record.tally.bundle.hash):
+            write_canonical_json(out / BUNDLE_FILE, read_bundle(source).to_dict())
     write_canonical_json(out / RECORD_FILE, record.to_dict())
+
+
+class _NotTheNamedBundle(Exception):
+    pass
+
+
+def _copy_if_canonical(source: Path, target: Path, expected_hash: bytes) -> bool:
+    """Copy `source` to `target` (atomically, in blocks) if it is canonical bytes hashing to
+    `expected_hash` plus the final newline, as write_canonical_json writes them: an Estonia-
+    size bundle (gigabytes) is then neither parsed nor held in memory. False, and nothing
+    written, otherwise."""
+
+    def blocks(handle: BinaryIO, size: int) -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        remaining = size - 1
+        while remaining > 0:
+            block = handle.read(min(COPY_BLOCK, remaining))
+            if not block:
+                raise _NotTheNamedBundle
+            digest.update(block)
+            remaining -= len(block)
+            yield block
+        if handle.read() != b"\n" or digest.digest() != expected_hash:
+            raise _NotTheNamedBundle
+        yield b"\n"
+
+    try:
+        with source.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size < 2:
+                return False
+            write_atomic_chunks(target, blocks(handle, size))
+    except (OSError, _NotTheNamedBundle):
+        return False
+    return True
 
 
 def results_by_district(results: Sequence[ContestResult]) -> dict[str, list[ContestResult]]:

@@ -166,7 +166,7 @@ def _print_report(report: Any) -> None:
 @_clean_errors
 def combine(tally_path: Path, share_paths: tuple[Path, ...], out: Path) -> None:
     """Verify every decryption share, combine t valid ones, decode, write the record."""
-    from formats.record import read_bundle, read_shares, read_tally, write_record_dir
+    from formats.record import read_shares, read_tally, write_record_dir
     from tallier.combine import combine_tally
 
     tally_doc = read_tally(tally_path)
@@ -175,8 +175,8 @@ def combine(tally_path: Path, share_paths: tuple[Path, ...], out: Path) -> None:
         combined = combine_tally(tally_doc, trustees, factory("checking trustees", len(trustees)))
     for trustee, reason in sorted(combined.rejected.items()):
         click.echo(f"REJECTED trustee {trustee}: {reason}", err=True)
-    bundle = read_bundle(tally_path) if tally_path.is_dir() else None
-    write_record_dir(out, combined.record, bundle)
+    # the bundle file is copied, not parsed, when it is the one the tally names
+    write_record_dir(out, combined.record, tally_path if tally_path.is_dir() else None)
     _print_results(combined)
     click.echo(
         f"Decrypted with trustees {', '.join(map(str, combined.used))}; record written to {out}"

@@ -4,13 +4,14 @@ decrypt, fewer than t do not, a wrong passphrase or a foreign tally is refused c
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from support.election import trustee_passphrase
 from tally_helpers import Finished, run
 
 from formats.manifest import ElectionDirectory
-from formats.record import ElectionRecord
+from formats.record import BUNDLE_FILE, ElectionRecord
 
 
 def _decrypt(finished: Finished, trustee: int, out: Path, passphrase: str | None = None) -> object:
@@ -42,6 +43,26 @@ def test_any_t_trustees_decrypt_to_the_same_results(finished: Finished, tmp_path
     assert ours.decryption.plaintexts == theirs.decryption.plaintexts
     # the table per district is printed
     assert "Candidate 330" in result.output and "North" in result.output
+
+
+def test_the_record_ships_the_tallys_bundle(finished: Finished, tmp_path: Path) -> None:
+    """The bundle is copied byte for byte when it is the canonical one the tally names; a
+    re-indented copy of it is written canonically instead; either way the record verifies."""
+    copied = finished.record / BUNDLE_FILE
+    assert copied.read_bytes() == (finished.tally / BUNDLE_FILE).read_bytes()
+
+    tally = tmp_path / "tally"
+    shutil.copytree(finished.tally, tally)
+    document = json.loads((tally / BUNDLE_FILE).read_text())
+    (tally / BUNDLE_FILE).write_text(json.dumps(document, indent=1))
+    out = tmp_path / "record"
+    result = run(
+        "tally", "combine", "--tally", str(tally), "--out", str(out),
+        "--shares", str(finished.shares[1]), "--shares", str(finished.shares[3]),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (out / BUNDLE_FILE).read_bytes() == copied.read_bytes()
+    assert run("verify", str(out)).exit_code == 0
 
 
 def test_a_bad_trustee_is_named_and_the_others_still_decrypt(
