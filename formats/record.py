@@ -650,13 +650,17 @@ def _copy_if_canonical(source: Path, target: Path, expected_hash: bytes) -> bool
         yield b"\n"
 
     try:
-        with source.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size < 2:
-                return False
-            write_atomic_chunks(target, blocks(handle, size))
-    except (OSError, _NotTheNamedBundle):
+        handle = source.open("rb")
+    except OSError:  # missing or unreadable: read_bundle names the problem
         return False
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size < 2:
+            return False
+        try:
+            write_atomic_chunks(target, blocks(handle, size))
+        except _NotTheNamedBundle:  # write_atomic_chunks has removed its temporary file
+            return False
     return True
 
 

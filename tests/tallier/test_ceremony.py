@@ -62,6 +62,7 @@ def test_the_record_ships_the_tallys_bundle(finished: Finished, tmp_path: Path) 
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (out / BUNDLE_FILE).read_bytes() == copied.read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == sorted([BUNDLE_FILE, "record.json"])
     assert run("verify", str(out)).exit_code == 0
 
 
