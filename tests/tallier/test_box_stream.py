@@ -151,7 +151,8 @@ def report_of(outcome: Any) -> tuple[Any, ...]:
 def test_receipts_are_covered_by_the_index_signature(finished: Finished, tmp_path: Path) -> None:
     """A receipt's own signature is not verified again (the collector's signature on the index
     covers every line): a box the collector signed with a damaged receipt signature in it is
-    tallied as the undamaged box is. Unsigned changes are still refused (the entries' hash)."""
+    tallied as the undamaged box is. (The same damage without the index signed again is
+    refused: "bad signature and entries hash" above.)"""
     entries = lines_of(entries_of(finished.box))
     value = entries[3]["receipt"]["signature"]["value"]
     entries[3]["receipt"]["signature"]["value"] = ("A" if value[0] != "A" else "B") + value[1:]

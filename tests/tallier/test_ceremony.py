@@ -7,9 +7,11 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from support.election import trustee_passphrase
 from tally_helpers import Finished, run
 
+import formats.record
 from formats.manifest import ElectionDirectory
 from formats.record import BUNDLE_FILE, ElectionRecord
 
@@ -64,6 +66,19 @@ def test_the_record_ships_the_tallys_bundle(finished: Finished, tmp_path: Path) 
     assert (out / BUNDLE_FILE).read_bytes() == copied.read_bytes()
     assert sorted(p.name for p in out.iterdir()) == sorted([BUNDLE_FILE, "record.json"])
     assert run("verify", str(out)).exit_code == 0
+
+
+def test_the_named_bundle_is_copied_without_parsing(
+    finished: Finished, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_parsing(path: object) -> None:
+        raise AssertionError("the canonical bundle the tally names was parsed")
+
+    monkeypatch.setattr(formats.record, "read_bundle", no_parsing)
+    record = ElectionRecord.from_dict(finished.record_doc())
+    formats.record.write_record_dir(tmp_path / "record", record, finished.tally)
+    copied = (tmp_path / "record" / BUNDLE_FILE).read_bytes()
+    assert copied == (finished.tally / BUNDLE_FILE).read_bytes()
 
 
 def test_a_bad_trustee_is_named_and_the_others_still_decrypt(
