@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from json.encoder import encode_basestring as _quote  # json's own string encoder (C)
 from typing import Any
 
 FORMAT_VERSION = 1
@@ -108,9 +109,77 @@ _ENCODER = json.JSONEncoder(
 
 def canonical_bytes(obj: Any) -> bytes:
     """The one canonical encoding of a JSON-shaped value (dicts, lists, str, small int, bool)."""
+    return _canonical_text(obj).encode("utf-8")
+
+
+def _canonical_text(obj: Any) -> str:
+    """canonical_bytes as text: the fast path (_append_plain) for the common exact types,
+    else json's encoder after _check, which names a field that has no canonical encoding."""
+    parts: list[str] = []
+    try:
+        if _append_plain(obj, parts):
+            return "".join(parts)
+    except RecursionError:
+        pass  # nested too deeply for the fast path: json's encoder decides, as it always did
     if not _fine(obj):
         _check(obj, "$")  # raises naming the field; passes what _fine does not know
-    return _ENCODER.encode(obj).encode("utf-8")
+    return _ENCODER.encode(obj)
+
+
+def _append_plain(value: Any, parts: list[str]) -> bool:
+    """Append json's encoding of `value` (with _ENCODER's options) to `parts`, for dicts with
+    str keys, lists, tuples, str, small int, bool and None; False for anything else or any
+    value _check would refuse (parts then hold a partial encoding, to be dropped).
+
+    Why: json's C encoder scans every character of every string to escape it, which is most
+    of the cost of a ballot's 25 KB of hex. An ASCII string of letters and digits needs no
+    escape (bytes.isalnum checks that several times faster than the scan), so it is copied
+    whole; any other string goes through json's own string encoder."""
+    kind = type(value)
+    if kind is str:
+        if value.isascii():
+            parts.append('"' + value + '"' if value.encode("ascii").isalnum() else _quote(value))
+            return True
+        if not _encodable(value):
+            return False
+        parts.append(_quote(value))
+        return True
+    if kind is dict:
+        for key in value:
+            if type(key) is not str:
+                return False
+        parts.append("{")
+        for position, key in enumerate(sorted(value)):  # json's sort_keys: code point order
+            if position:
+                parts.append(",")
+            if not _append_plain(key, parts):
+                return False
+            parts.append(":")
+            if not _append_plain(value[key], parts):
+                return False
+        parts.append("}")
+        return True
+    if kind is list or kind is tuple:
+        parts.append("[")
+        for position, item in enumerate(value):
+            if position:
+                parts.append(",")
+            if not _append_plain(item, parts):
+                return False
+        parts.append("]")
+        return True
+    if kind is int:
+        if -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            parts.append(str(value))
+            return True
+        return False
+    if value is None:
+        parts.append("null")
+        return True
+    if kind is bool:
+        parts.append("true" if value else "false")
+        return True
+    return False
 
 
 def canonical_chunks(obj: Any, depth: int = 2) -> Iterator[bytes]:
@@ -128,7 +197,7 @@ def _chunks(obj: Any, depth: int) -> Iterator[bytes]:
     if depth > 0 and kind is dict:
         yield b"{"
         for position, key in enumerate(sorted(obj)):  # json's sort_keys: code point order
-            yield (b"," if position else b"") + _ENCODER.encode(key).encode("utf-8") + b":"
+            yield (b"," if position else b"") + _canonical_text(key).encode("utf-8") + b":"
             yield from _chunks(obj[key], depth - 1)
         yield b"}"
     elif depth > 0 and (kind is list or kind is tuple):
@@ -139,7 +208,7 @@ def _chunks(obj: Any, depth: int) -> Iterator[bytes]:
             yield from _chunks(item, depth - 1)
         yield b"]"
     else:
-        yield _ENCODER.encode(obj).encode("utf-8")
+        yield _canonical_text(obj).encode("utf-8")
 
 
 def parse_canonical(data: bytes | str, what: str = "document") -> Any:

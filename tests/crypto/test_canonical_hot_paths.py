@@ -91,6 +91,10 @@ JSONISH = st.recursive(
     | st.booleans()
     | st.integers(min_value=-(2**60), max_value=2**60)
     | st.text(max_size=6)
+    # long strings of letters and digits are copied whole by the fast path; the odd quote,
+    # backslash, control or non-ASCII character among them must send them to json's escaper
+    | st.text(alphabet="0123456789abcdef", min_size=1, max_size=40)
+    | st.text(alphabet='0123456789abcdefXYZ_-"\\\n\x00\x7f\u00e9\u2028', min_size=1, max_size=40)
     | st.floats(allow_nan=True),
     lambda children: (
         st.lists(children, max_size=3)
@@ -99,6 +103,10 @@ JSONISH = st.recursive(
     ),
     max_leaves=12,
 )
+
+
+class Text(str):
+    """A str subclass: not one of the fast path's exact types."""
 
 
 def plain_canonical(obj: Any) -> bytes:
@@ -134,6 +142,8 @@ def test_canonical_bytes_is_check_plus_dumps(obj: Any) -> None:
         {1: "x"},
         {"a": b"x"},
         ["ok", {"b": [True, None, 2**53 - 1]}],
+        [Text('a"b'), {"k": Text("c0ffee")}],
+        {"é": "\u2028\x7f", "e": 'q"\\'},
     ],
 )
 def test_canonical_bytes_examples(obj: Any) -> None:
