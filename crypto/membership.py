@@ -69,9 +69,9 @@ class MembershipProof:
     challenges: tuple[int, ...]
     responses: tuple[int, ...]
     # Set only by from_dict, never by the constructor or dataclasses.replace (init=False): the
-    # modulus whose unit tests these values passed there, so that batch verification does not
-    # repeat them, and the commitments' hex text as parsed (the challenge hashes it).
-    _units_checked_for: int = field(default=0, init=False, compare=False, repr=False)
+    # modulus whose range checks these values passed there, so that batch verification does
+    # not repeat them, and the commitments' hex text as parsed (the challenge hashes it).
+    _ranges_checked_for: int = field(default=0, init=False, compare=False, repr=False)
     _commitments_hex: tuple[str, ...] | None = field(
         default=None, init=False, compare=False, repr=False
     )
@@ -85,11 +85,12 @@ class MembershipProof:
 
     @classmethod
     def from_dict(cls, d: Any, key: PublicKey, branches: int, field: str) -> MembershipProof:
-        """Parse and validate a proof from outside; every error names the offending field."""
+        """Parse a proof from outside: shape, hex and ranges; every error names the offending
+        field. Whether its commitments and responses are units is part of checking the proof
+        (verify_membership, batch_verify), which is the only use of those values."""
         proof = _parse_proof(d, key, branches, field)
         _check_ranges(key, proof, branches, field)
-        _check_units(key, [], proof, field)
-        object.__setattr__(proof, "_units_checked_for", int(key.n))
+        object.__setattr__(proof, "_ranges_checked_for", int(key.n))
         return proof
 
 
@@ -157,16 +158,11 @@ def _check_ranges(key: PublicKey, proof: MembershipProof, branches: int, field: 
 def check_proof(key: PublicKey, proof: MembershipProof, branches: int, field: str) -> None:
     """Sizes, ranges and units of a proof from outside (before any arithmetic on it)."""
     _check_ranges(key, proof, branches, field)
-    _check_units(key, [], proof, field)
+    _check_units(key, proof, field)
 
 
-def _check_units(
-    key: PublicKey,
-    ciphertexts: Sequence[tuple[int, str]],
-    proof: MembershipProof | None,
-    field: str,
-) -> None:
-    """Every (ciphertext, its field) and every commitment and response of `proof` is a unit.
+def _check_units(key: PublicKey, proof: MembershipProof, field: str) -> None:
+    """Every commitment and response of `proof` is a unit.
 
     One gcd for all of them: a product mod n is a unit exactly when every factor is (and gcd
     with n decides invertibility mod n^2 too: same prime factors). Only when that fails are
@@ -174,22 +170,14 @@ def _check_units(
     range-checked already."""
     n = mpz(key.n)
     product = mpz(1)
-    for c, _ in ciphertexts:
-        product = product * c % n
-    if proof is not None:
-        for value in proof.commitments:
-            product = product * value % n
-        for value in proof.responses:
-            product = product * value % n
+    for value in (*proof.commitments, *proof.responses):
+        product = product * value % n
     if gmpy2.gcd(product, n) == 1:
         return
-    for c, where in ciphertexts:
-        paillier.check_ciphertext(key, c, where)
-    if proof is not None:
-        for name in ("commitments", "responses"):
-            for i, value in enumerate(getattr(proof, name)):
-                if not _unit_mod_n(value, key.n):
-                    raise InvalidInput(f"{field}.{name}[{i}]", "not a unit")
+    for name in ("commitments", "responses"):
+        for i, value in enumerate(getattr(proof, name)):
+            if not _unit_mod_n(value, key.n):
+                raise InvalidInput(f"{field}.{name}[{i}]", "not a unit")
 
 
 def _check_statement_values(
@@ -514,9 +502,12 @@ class MembershipStatement:
 def batch_verify(statements: Sequence[MembershipStatement]) -> list[int]:
     """Indices of the statements whose proofs fail; [] when all verify.
 
-    Each statement's values are validated and its challenge sum checked on its own (cheap). The
-    branch equations of all statements under one key are then checked together with random
-    64-bit weights w_ij (Bellare-Garay-Rabin small-exponent test), both sides squared:
+    Each statement's values are range-checked and its challenge sum checked on its own (cheap),
+    its ciphertext's unit test made with one gcd per group. The branch equations of all
+    statements under one key are then checked together with random nonzero 64-bit weights w_ij
+    (Bellare-Garay-Rabin small-exponent test), both sides squared, and the commitments' and
+    responses' unit tests with one gcd of the two products below (nonzero weights pass a
+    non-unit's prime factor on to them):
         (prod z_ij^w_ij)^(2n) == (prod a_ij^w_ij * prod c_i^(sum_j e_ij w_ij)
                                   * g^(-sum_ij m_ij e_ij w_ij))^2      mod n^2.
     A valid set always passes; a set with a bad statement passes with probability at most 2^-64
@@ -549,7 +540,6 @@ class _Prepared:
     commitments: tuple[int, ...]
     challenges: tuple[int, ...]
     responses: tuple[int, ...]
-    units_checked: bool  # from_dict found commitments and responses units for this key
 
 
 def _prepare(statement: MembershipStatement) -> _Prepared:
@@ -558,42 +548,32 @@ def _prepare(statement: MembershipStatement) -> _Prepared:
     key = statement.key
     allowed = _check_statement_values(key, statement.ciphertext, statement.allowed, "statement")
     proof = statement.proof
-    parsed = isinstance(proof, MembershipProof) and proof._units_checked_for == key.n
+    parsed = isinstance(proof, MembershipProof) and proof._ranges_checked_for == key.n
     if not parsed or any(len(getattr(proof, name)) != len(allowed) for name in _PROOF_FIELDS):
         _check_ranges(key, proof, len(allowed), "proof")  # from_dict checked them otherwise
     _check_challenge_sum(
         key, statement.ciphertext, allowed, proof, statement.context, statement._ciphertext_hex
     )
     return _Prepared(
-        mpz(statement.ciphertext),
-        allowed,
-        proof.commitments,
-        proof.challenges,
-        proof.responses,
-        proof._units_checked_for == key.n,
+        mpz(statement.ciphertext), allowed, proof.commitments, proof.challenges, proof.responses
     )
 
 
 def _drop_non_units(
     n: int, members: list[tuple[int, _Prepared]], bad: set[int]
 ) -> list[tuple[int, _Prepared]]:
-    """A product is a unit mod n exactly when every factor is: one gcd for the whole group.
-    Values that from_dict found units already are left out of the product."""
+    """The statements whose ciphertext is a unit (the others go to `bad`): a product is a unit
+    mod n exactly when every factor is, so one gcd decides for the whole group. (Commitments
+    and responses are tested by the batch equation itself: _batch_holds.)"""
     modulus = mpz(n)
     product = mpz(1)
     for _, p in members:
         product = product * p.ciphertext % modulus
-        if not p.units_checked:
-            for value in p.commitments:
-                product = product * value % modulus
-            for value in p.responses:
-                product = product * value % modulus
     if gmpy2.gcd(product, modulus) == 1:
         return members
     kept = []
     for index, p in members:
-        values = (p.ciphertext, *p.commitments, *p.responses)
-        if all(_unit_mod_n(value, modulus) for value in values):
+        if _unit_mod_n(p.ciphertext, modulus):
             kept.append((index, p))
         else:
             bad.add(index)
@@ -616,10 +596,16 @@ def _find_bad(n: mpz, members: list[tuple[int, _Prepared]], known_bad: bool) -> 
 
 
 def _weights(count: int) -> list[int]:
-    """`count` independent uniform WEIGHT_BITS-bit weights from `secrets` (one read)."""
+    """`count` independent weights from `secrets`, uniform in [1, 2^WEIGHT_BITS): never 0, so
+    that every base enters its multi-exponentiation (_batch_holds' unit test relies on it)."""
     size = WEIGHT_BITS // 8
     data = secrets.token_bytes(size * count)
-    return [int.from_bytes(data[i : i + size], "little") for i in range(0, len(data), size)]
+    weights = [int.from_bytes(data[i : i + size], "little") for i in range(0, len(data), size)]
+    for position, weight in enumerate(weights):
+        while weight == 0:  # probability 2^-64 per weight
+            weight = int.from_bytes(secrets.token_bytes(size), "little")
+        weights[position] = weight
+    return weights
 
 
 def _batch_holds(n: mpz, statements: Sequence[_Prepared]) -> bool:
@@ -647,9 +633,16 @@ def _batch_holds(n: mpz, statements: Sequence[_Prepared]) -> bool:
         c_bases.append(p.ciphertext)
         c_exponents.append(ciphertext_exponent)
     # x^n mod n^2 depends only on x mod n: the responses' product can be taken mod n (cheaper)
-    left = powmod(multiexp_buckets(z_bases, weights, n), n, n2)
+    responses = multiexp_buckets(z_bases, weights, n)
+    commitments = multiexp_buckets(a_bases, weights, n2)
+    # Every weight is at least 1, so a commitment or response sharing a prime factor with n
+    # passes it on to these products, and their product is a unit exactly when every
+    # commitment and response is: check 2's unit tests, with one gcd for the whole batch.
+    if gmpy2.gcd(responses * commitments % n, n) != 1:
+        return False
+    left = powmod(responses, n, n2)
     right = (
-        multiexp_buckets(a_bases, weights, n2)
+        commitments
         * multiexp_buckets(c_bases, c_exponents, n2)
         % n2
         * (1 + (-g_exponent % n) * n)
@@ -706,7 +699,8 @@ class EncryptedContest:
     def from_dict(
         cls, d: Any, key: PublicKey, enc: ContestEncoding, field: str
     ) -> EncryptedContest:
-        """Parse and validate a contest from outside (sizes, units, ranges; not the proofs)."""
+        """Parse and validate a contest from outside: sizes, ranges and the ciphertexts' units;
+        not the proofs (whose check includes their commitments' and responses' units)."""
         check_fits(enc, key.bits)
         try:
             contest = _parse_contest_fast(d, key, enc, field)
@@ -723,8 +717,8 @@ class EncryptedContest:
 def _parse_contest_fast(
     d: Any, key: PublicKey, enc: ContestEncoding, field: str
 ) -> EncryptedContest | None:
-    """The contest when every check passes, with one gcd for all its unit tests; None (or
-    InvalidInput) when some check fails, for _parse_contest_exactly to name it."""
+    """The contest when every check passes, with one gcd for its ciphertexts' unit tests; None
+    (or InvalidInput) when some check fails, for _parse_contest_exactly to name it."""
     if not isinstance(d, Mapping) or set(d) - {"ciphertexts", "proofs", "sum_proof"}:
         return None
     ciphertexts = _hex_list(d, "ciphertexts", enc.parts, field)
@@ -752,15 +746,10 @@ def _parse_contest_fast(
     product = mpz(1)
     for value in ciphertexts:
         product = product * value % n
-    for proof in proofs:
-        for value in proof.commitments:
-            product = product * value % n
-        for value in proof.responses:
-            product = product * value % n
     if gmpy2.gcd(product, n) != 1:
         return None
     for proof in proofs:
-        object.__setattr__(proof, "_units_checked_for", int(key.n))
+        object.__setattr__(proof, "_ranges_checked_for", int(key.n))
     sum_proof = proofs.pop() if raw_sum is not None else None
     return EncryptedContest(ciphertexts, tuple(proofs), sum_proof)
 

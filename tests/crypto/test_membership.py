@@ -136,7 +136,6 @@ def test_proof_dict_round_trip_and_validation(key: PublicKey) -> None:
         MembershipProof.from_dict(d, key, 5, "proof")
     for name, bad, message in [
         ("commitments", format(key.n_squared, "x"), r"commitments\[1\]: not in \[1, n\^2\)"),
-        ("commitments", format(key.n, "x"), r"commitments\[1\]: not a unit"),
         ("challenges", format(E_MOD, "x"), r"challenges\[1\]: not in \[0, 2\^128\)"),
         ("responses", format(key.n - 1, "x"), r"responses\[1\]: not in \[1, \(n-1\)/2\]"),
         ("responses", "0", r"responses\[1\]: not in"),
@@ -146,6 +145,15 @@ def test_proof_dict_round_trip_and_validation(key: PublicKey) -> None:
         tampered = {**d, name: replace_list(d[name], 1, bad)}
         with pytest.raises(InvalidInput, match=message):
             MembershipProof.from_dict(tampered, key, len(ALLOWED), "proof")
+    # a commitment that is not a unit parses (ranges only); checking the proof refuses it
+    non_unit = MembershipProof.from_dict(
+        {**d, "commitments": replace_list(d["commitments"], 1, format(key.n, "x"))},
+        key,
+        len(ALLOWED),
+        "proof",
+    )
+    with pytest.raises(InvalidInput, match=r"commitments\[1\]: not a unit"):
+        verify_membership(key, s.ciphertext, s.allowed, non_unit, s.context)
     with pytest.raises(InvalidInput, match="unexpected fields"):
         MembershipProof.from_dict({**d, "extra": []}, key, len(ALLOWED), "proof")
     with pytest.raises(InvalidInput, match=r"proof\.challenges: missing"):

@@ -1,7 +1,8 @@
 """The shortcuts of crypto.membership change no answer: a contest parsed with one gcd is
 refused exactly as the value-by-value checks refuse it; what from_dict found out about a proof
-(its units, its text) never travels with changed values; the challenge from parsed text is the
-one from the integers."""
+(its ranges, its text) never travels with changed values; the challenge from parsed text is the
+one from the integers; the batch equation's one gcd refuses a proof with a value that is not a
+unit, as the value-by-value unit tests do."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto import membership
-from crypto.encoding import ContestEncoding, contest_encoding
+from crypto.encoding import ContestEncoding, contest_encoding, encode_choice
 from crypto.errors import InvalidInput
 from crypto.membership import (
     EncryptedContest,
@@ -26,7 +27,8 @@ from crypto.membership import (
     membership_challenge,
     verify_membership,
 )
-from crypto.paillier import PublicKey
+from crypto.paillier import PublicKey, g_power
+from crypto.primitives.modular import powmod
 from formats.canonical import hex_int
 
 CONTEXT = {"election_id": "fast-2026", "contest_id": "council"}
@@ -112,7 +114,7 @@ def test_what_from_dict_learnt_does_not_survive_a_change(key: PublicKey, factor:
     enc, doc = contest_doc(key.n, 4)
     contest = EncryptedContest.from_dict(doc, key, enc, "contest")
     proof = contest.proofs[0]
-    assert proof._units_checked_for == key.n and proof._commitments_hex is not None
+    assert proof._ranges_checked_for == key.n and proof._commitments_hex is not None
     assert contest._checked_for == key.n and contest._ciphertexts_hex is not None
     statement = contest_statements(key, enc, contest, CONTEXT)[0]
     assert statement._ciphertext_hex == doc["ciphertexts"][0]
@@ -120,7 +122,7 @@ def test_what_from_dict_learnt_does_not_survive_a_change(key: PublicKey, factor:
 
     # a non-unit commitment put into the parsed proof is found by batch and single checks
     changed = dataclasses.replace(proof, commitments=(factor, *proof.commitments[1:]))
-    assert changed._units_checked_for == 0 and changed._commitments_hex is None
+    assert changed._ranges_checked_for == 0 and changed._commitments_hex is None
     bad = dataclasses.replace(statement, proof=changed)
     assert bad._ciphertext_hex is None
     assert batch_verify([statement, bad, statement]) == [1]
@@ -173,3 +175,47 @@ def test_a_statement_built_by_hand_is_checked_in_full(key: PublicKey, factor: in
         parsed.context,
     )
     assert batch_verify([parsed, by_hand]) == [1]
+
+
+def test_a_proof_whose_equations_hold_with_non_unit_values_is_refused(
+    key: PublicKey, factor: int
+) -> None:
+    """Simulated branches whose nonces t_j are multiples of a prime factor of n: every branch
+    equation and the challenge sum hold, and only the unit tests of check 2 can refuse the
+    proof. The batch makes them with one gcd of its products (weights are never 0)."""
+    enc, _ = contest_doc(key.n, 4)
+    contest, randomness = encrypt_contest(key, enc, 2, CONTEXT)
+    honest = contest_statements(key, enc, contest, CONTEXT)[0]
+    index = honest.allowed.index(encode_choice(enc, 2)[0])
+    simulated = {j: (factor * (j + 2), 1000 + j) for j in range(len(honest.allowed)) if j != index}
+    proof = membership._finish_proof(
+        key,
+        honest.ciphertext,
+        randomness[0],
+        honest.allowed,
+        index,
+        honest.context,
+        membership.ProverNonces(rho=3, simulated=simulated),
+    )
+    n, n2 = key.n, key.n_squared
+    for j, (a, e, z) in enumerate(
+        zip(proof.commitments, proof.challenges, proof.responses, strict=True)
+    ):
+        u = honest.ciphertext * g_power(key, -honest.allowed[j]) % n2
+        assert powmod(z, 2 * n, n2) == powmod(a * powmod(u, e, n2), 2, n2)
+    parsed = membership.MembershipProof.from_dict(
+        proof.to_dict(), key, len(honest.allowed), "proof"
+    )  # parsing checks ranges only
+    for candidate in (proof, parsed):
+        forged = dataclasses.replace(honest, proof=candidate)
+        assert batch_verify([honest, forged, honest]) == [1]
+        assert batch_verify([forged]) == [0]
+        with pytest.raises(InvalidInput, match=r"not a unit"):
+            verify_membership(key, forged.ciphertext, forged.allowed, candidate, forged.context)
+
+
+def test_batch_weights_are_never_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zero weight is drawn again (here: three zeros, then a zero redraw)."""
+    draws = iter([bytes(24), bytes(8), *(value.to_bytes(8, "little") for value in (5, 7, 9))])
+    monkeypatch.setattr(membership.secrets, "token_bytes", lambda size: next(draws))
+    assert membership._weights(3) == [5, 7, 9]
