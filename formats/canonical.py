@@ -36,8 +36,42 @@ class FormatError(ValueError):
         self.problem = problem
 
 
+class Encoded:
+    """A value's canonical bytes, made once, standing for the value inside a document:
+    canonical_bytes, canonical_chunks, object_hash and write_canonical_json use the bytes as
+    they are. Made only from a value (Encoded(value) encodes it), so the bytes are always
+    canonical. The tallier's workers encode each counted ballot this way, in parallel, so
+    that the observers' bundle is hashed and written without encoding its ballots again."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, value: Any) -> None:
+        self.data: bytes = canonical_bytes(value)
+
+    def value(self) -> Any:
+        """The value again (parsed from the bytes)."""
+        return parse_canonical(self.data, "encoded value")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Encoded) and other.data == self.data
+
+    def __hash__(self) -> int:
+        return hash(self.data)
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        # pickled between processes as its bytes, without encoding the value again
+        return _encoded_as_is, (self.data,)
+
+
+def _encoded_as_is(data: bytes) -> Encoded:
+    """Unpickling only: the bytes were made by Encoded(value) in another process."""
+    encoded = Encoded.__new__(Encoded)
+    encoded.data = data
+    return encoded
+
+
 def _check(value: Any, path: str) -> None:
-    if value is None or isinstance(value, bool):
+    if value is None or isinstance(value, (bool, Encoded)):
         return
     if isinstance(value, str):
         _check_text(value, path)
@@ -90,7 +124,7 @@ def _fine(value: Any) -> bool:
         return True
     if kind is int:
         return -MAX_SAFE_INT <= value <= MAX_SAFE_INT
-    return value is None or kind is bool
+    return value is None or kind is bool or kind is Encoded
 
 
 def _encodable(text: str) -> bool:
@@ -101,9 +135,19 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def _value_of_encoded(obj: Any) -> Any:
+    if isinstance(obj, Encoded):
+        return obj.value()  # whose encoding is obj.data again
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
 # One encoder for every call: json.dumps with these options builds a new one each time.
 _ENCODER = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    sort_keys=True,
+    separators=(",", ":"),
+    ensure_ascii=False,
+    allow_nan=False,
+    default=_value_of_encoded,
 )
 
 
@@ -179,6 +223,9 @@ def _append_plain(value: Any, parts: list[str]) -> bool:
     if kind is bool:
         parts.append("true" if value else "false")
         return True
+    if kind is Encoded:
+        parts.append(value.data.decode("utf-8"))
+        return True
     return False
 
 
@@ -194,7 +241,9 @@ def canonical_chunks(obj: Any, depth: int = 2) -> Iterator[bytes]:
 
 def _chunks(obj: Any, depth: int) -> Iterator[bytes]:
     kind = type(obj)
-    if depth > 0 and kind is dict:
+    if kind is Encoded:
+        yield obj.data
+    elif depth > 0 and kind is dict:
         yield b"{"
         for position, key in enumerate(sorted(obj)):  # json's sort_keys: code point order
             yield (b"," if position else b"") + _canonical_text(key).encode("utf-8") + b":"

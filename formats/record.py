@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from formats.canonical import (
+    Encoded,
     FormatError,
     b64url,
     check_version,
@@ -283,23 +284,60 @@ class AnonymousBallot:
 
 
 @dataclass(frozen=True)
+class EncodedBallot:
+    """A counted ballot held as the canonical bytes of its AnonymousBallot document, made
+    where the ballot was checked (the tallier's worker processes, in parallel): the bundle
+    is then hashed and written from these bytes, and the tallier keeps one bytes object per
+    ballot instead of its parsed contests."""
+
+    district: str
+    document: Encoded
+
+    @classmethod
+    def of(cls, district: str, contests: dict[str, Any]) -> EncodedBallot:
+        return cls(district, Encoded(AnonymousBallot(district, contests).to_dict()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """AnonymousBallot.to_dict() of this ballot (parsed from the bytes)."""
+        document: dict[str, Any] = self.document.value()
+        return document
+
+
+@dataclass(frozen=True)
 class ObserversBundle:
     election_id: str
     manifest_hash: bytes
-    ballots: tuple[AnonymousBallot, ...]
+    ballots: tuple[AnonymousBallot | EncodedBallot, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """The bundle as plain JSON values (encoded ballots parsed again)."""
+        return {
+            **self._head(),
+            "ballots": [b.to_dict() for b in self.ballots],
+        }
+
+    def document(self) -> dict[str, Any]:
+        """The bundle for hashing and writing (formats.canonical's object_hash and
+        write_canonical_json): encoded ballots stay bytes. Its canonical bytes are those
+        of to_dict()."""
+        return {
+            **self._head(),
+            "ballots": [
+                b.document if isinstance(b, EncodedBallot) else b.to_dict() for b in self.ballots
+            ],
+        }
+
+    def _head(self) -> dict[str, Any]:
         return {
             "version": 1,
             "kind": BUNDLE_KIND,
             "election_id": self.election_id,
             "manifest_hash": b64url(self.manifest_hash),
-            "ballots": [b.to_dict() for b in self.ballots],
         }
 
     @property
     def hash(self) -> bytes:
-        return object_hash(self.to_dict())
+        return object_hash(self.document())
 
     @classmethod
     def from_dict(cls, obj: Any, where: str = "observers_bundle") -> ObserversBundle:
@@ -563,7 +601,7 @@ def write_tally_dir(
 ) -> None:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    write_canonical_json(out / BUNDLE_FILE, bundle.to_dict())
+    write_canonical_json(out / BUNDLE_FILE, bundle.document())
     write_canonical_json(out / COUNTED_VOTERS_FILE, counted.to_dict(), mode=0o600)
     write_canonical_json(out / TALLY_FILE, tally.to_dict())  # last: its presence means done
 
@@ -617,7 +655,7 @@ def write_record_dir(
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     if isinstance(bundle, ObserversBundle):
-        write_canonical_json(out / BUNDLE_FILE, bundle.to_dict())
+        write_canonical_json(out / BUNDLE_FILE, bundle.document())
     elif bundle is not None:
         source = _in_dir(bundle, BUNDLE_FILE)
         if not _copy_if_canonical(source, out / BUNDLE_FILE, record.tally.bundle.hash):

@@ -43,10 +43,10 @@ from formats.manifest import Manifest
 from formats.receipt import LogHead
 from formats.record import (
     UNASSIGNED,
-    AnonymousBallot,
     BundleReference,
     CountedVoters,
     Counts,
+    EncodedBallot,
     EncryptedTotal,
     InvalidBallot,
     LogSnapshot,
@@ -87,7 +87,10 @@ class Checked:
     voter: str | None = None  # personal code, when the ballot is valid
     reason: str | None = None  # set when invalid
     detail: str = ""
-    contests: dict[str, Any] = field(default_factory=dict)  # payload contests, when valid
+    # when valid: the ballot without its voter, encoded here in the worker (the bundle is
+    # hashed and written from these bytes), and its ciphertexts as (contest, part, value)
+    ballot: EncodedBallot | None = None
+    ciphertexts: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -141,13 +144,6 @@ _CERTIFICATE_REASONS: tuple[tuple[type[eid.EidError], str], ...] = (
 )
 
 
-def check_entry(
-    manifest: Manifest, voters: VoterList, trust: eid.TrustStore, entry: BoxEntry
-) -> Checked:
-    """Step 2 for one ballot."""
-    return _check_entry(manifest, voters, trust, entry)[0]
-
-
 def _check_entry(
     manifest: Manifest, voters: VoterList, trust: eid.TrustStore, entry: BoxEntry
 ) -> tuple[Checked, Ballot | None]:
@@ -195,7 +191,15 @@ def _check_entry(
             f"the ballot is for district {ballot.district}, the voter's district is {home}",
         )
     checked = Checked(
-        entry.index, ballot.district, voter=identity.personal_code, contests=payload["contests"]
+        entry.index,
+        ballot.district,
+        voter=identity.personal_code,
+        ballot=EncodedBallot.of(ballot.district, payload["contests"]),
+        ciphertexts=tuple(
+            (contest_id, part, value)
+            for contest_id, contest in ballot.contests.items()
+            for part, value in enumerate(contest.ciphertexts)
+        ),
     )
     return checked, ballot
 
@@ -227,18 +231,6 @@ class _Step2:
     bad_proofs: list[int]
     log: list[tuple[bytes, int, LogHead]] = field(default_factory=list)
     failure: tuple[type[Exception], str, str] | None = None
-
-
-def _check_entries(entries: Sequence[BoxEntry]) -> _Step2:
-    manifest, voters, trust = _STATE["manifest"], _STATE["voters"], _STATE["trust"]
-    checked: list[Checked] = []
-    ballots: list[tuple[int, Ballot]] = []
-    for entry in entries:
-        outcome, ballot = _check_entry(manifest, voters, trust, entry)
-        checked.append(outcome)
-        if ballot is not None:
-            ballots.append((entry.index, ballot))
-    return _Step2(checked, _bad_proofs(manifest, ballots))
 
 
 def _check_lines(task: tuple[int, list[bytes]]) -> _Step2:
@@ -326,10 +318,6 @@ class _Pool:
             yield result
 
 
-def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[start : start + size] for start in range(0, len(items), size)]
-
-
 def _line_tasks(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
     """(first log index, lines) in tasks of `size` lines."""
     batch: list[bytes] = []
@@ -347,32 +335,6 @@ def _line_tasks(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[b
 # ------------------------------------------------------------------ the whole tally
 
 
-def process_entries(
-    manifest_document: dict[str, Any],
-    manifest: Manifest,
-    voter_list: VoterList,
-    crls: Sequence[bytes],
-    entries: Sequence[BoxEntry],
-    log: LogSnapshot,
-    paper_voters: Iterable[str] = (),
-    *,
-    workers: int | None = None,
-    progress: ProgressFactory = _no_progress,
-) -> TallyOutcome:
-    """Steps 2 to 5 over the ballot box's entries (in log order)."""
-    workers = workers or os.cpu_count() or 1
-    initargs = (manifest.to_dict(), voter_list.to_dict(), list(crls))
-    with _Pool(workers, initargs) as pool:
-        checked: list[Checked] = []
-        bad_proofs: set[int] = set()
-        advance = progress("checking signatures, certificates and proofs", len(entries))
-        tasks = _chunks(entries, _task_size(len(entries), workers))
-        for result in pool.map(_check_entries, tasks, advance):
-            checked.extend(result.checked)
-            bad_proofs.update(result.bad_proofs)
-    return _decide(manifest_document, manifest, checked, bad_proofs, log, paper_voters)
-
-
 def _decide(
     manifest_document: dict[str, Any],
     manifest: Manifest,
@@ -388,15 +350,14 @@ def _decide(
     invalid: dict[int, Checked] = {c.index: c for c in checked if not c.valid}
     valid = [c for c in checked if c.valid]
     # ballot copying: a ciphertext first cast by another voter
-    first_voter: dict[str, str] = {}
     by_voter: dict[str, list[Checked]] = defaultdict(list)
+    first_voter: dict[int, str] = {}
     for c in valid:
         copied = None
-        for contest in c.contests.values():
-            for ciphertext in contest["ciphertexts"]:
-                owner = first_voter.setdefault(ciphertext, c.voter or "")
-                if owner != c.voter:
-                    copied = ciphertext
+        for _, _, ciphertext in c.ciphertexts:
+            owner = first_voter.setdefault(ciphertext, c.voter or "")
+            if owner != c.voter:
+                copied = ciphertext
         if copied is not None:
             invalid[c.index] = Checked(
                 c.index,
@@ -458,10 +419,10 @@ def _decide(
     )
 
     # separate identities from ballots, shuffle, multiply
-    ballots = [AnonymousBallot(c.district, c.contests) for c in counted.values()]
+    ballots = [c.ballot for c in counted.values() if c.ballot is not None]
     secrets.SystemRandom().shuffle(ballots)
     bundle = ObserversBundle(manifest.election_id, manifest.hash, tuple(ballots))
-    totals = encrypted_totals(manifest, ballots)
+    totals = encrypted_totals(manifest, counted.values())
     tally = Tally(
         manifest_document,
         log,
@@ -474,24 +435,20 @@ def _decide(
     )
 
 
-def encrypted_totals(
-    manifest: Manifest, ballots: Sequence[AnonymousBallot]
-) -> list[EncryptedTotal]:
+def encrypted_totals(manifest: Manifest, counted: Iterable[Checked]) -> list[EncryptedTotal]:
     """The product of the counted ciphertexts per district, contest and part, in the
     manifest's order, on raw integers (never re-randomised)."""
     from crypto.primitives.modular import mpz
-    from formats.canonical import parse_hex_int
 
     n2 = mpz(manifest.threshold_key.n_squared)
     products: dict[tuple[str, str, int], Any] = {}
     for district, contest in manifest.contests():
         for part in range(manifest.contest_encoding(district.id, contest.id).parts):
             products[(district.id, contest.id, part)] = mpz(1)
-    for ballot in ballots:
-        for contest_id, contest in ballot.contests.items():
-            for part, text in enumerate(contest["ciphertexts"]):
-                label = (ballot.district, contest_id, part)
-                products[label] = products[label] * parse_hex_int(text, "ciphertext") % n2
+    for ballot in counted:
+        for contest_id, part, value in ballot.ciphertexts:
+            label = (ballot.district, contest_id, part)
+            products[label] = products[label] * value % n2
     return [EncryptedTotal(d, c, p, int(value)) for (d, c, p), value in products.items()]
 
 

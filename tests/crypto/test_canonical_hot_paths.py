@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from formats.canonical import (
+    Encoded,
     FormatError,
     canonical_bytes,
     canonical_chunks,
@@ -172,3 +174,38 @@ def test_written_files_hold_the_canonical_bytes(tmp_path_factory: Any, obj: Any)
         return
     assert path.read_bytes() == expected[1] + b"\n"
     assert canonical_bytes(read_json_file(path, "doc")) == expected[1]
+
+
+def with_encoded(obj: Any, choose: Any) -> Any:
+    """obj with some of its values replaced by Encoded(value) (those `choose` picks)."""
+    if choose():
+        try:
+            return Encoded(obj)
+        except FormatError:
+            pass  # a value without a canonical encoding stays as it is
+    if type(obj) is dict:
+        return {key: with_encoded(value, choose) for key, value in obj.items()}
+    if type(obj) is list:
+        return [with_encoded(value, choose) for value in obj]
+    return obj
+
+
+@given(JSONISH, st.randoms(use_true_random=False), st.integers(0, 3))
+@settings(max_examples=300)
+def test_encoded_values_stand_for_their_values(obj: Any, random: Any, depth: int) -> None:
+    """Encoded(value) inside a document: the same bytes, pieces, hash and errors as the
+    document itself; pickled between processes, it keeps its bytes."""
+    mixed = with_encoded(obj, lambda: random.random() < 0.3)
+    expected = answer(canonical_bytes, obj)
+    assert answer(canonical_bytes, mixed) == expected
+    assert answer(lambda o: b"".join(canonical_chunks(o, depth)), mixed) == expected
+    if expected[0] == "ok":
+        assert object_hash(mixed) == hashlib.sha256(expected[1]).digest()
+        again = pickle.loads(pickle.dumps(Encoded(obj)))  # noqa: S301 (bytes made just above)
+        assert again == Encoded(obj) and again.data == expected[1]
+        assert canonical_bytes(again.value()) == expected[1]
+
+
+def test_encoded_refuses_what_has_no_canonical_encoding() -> None:
+    with pytest.raises(FormatError, match=r"\$\.a: integer too large"):
+        Encoded({"a": 2**53})

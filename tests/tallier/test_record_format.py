@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from formats.canonical import FormatError, canonical_bytes, parse_canonical
+from formats.canonical import FormatError, canonical_bytes, object_hash, parse_canonical
 from formats.record import (
+    BUNDLE_FILE,
     INVALID_REASONS,
+    AnonymousBallot,
+    BundleReference,
+    CountedVoters,
     Counts,
+    EncodedBallot,
     EncryptedTotal,
     InvalidBallot,
+    LogSnapshot,
+    ObserversBundle,
+    Tally,
     TallyReport,
     TrusteeShares,
+    read_bundle,
+    write_tally_dir,
 )
 
 small = st.integers(min_value=0, max_value=10**6)
@@ -69,3 +81,47 @@ def test_malformed_pieces_are_named() -> None:
         EncryptedTotal.from_dict(
             {"district": "a", "contest": "b", "part": 0, "ciphertext": "0x1"}, "t"
         )
+
+
+contests = st.dictionaries(
+    names,
+    st.fixed_dictionaries(
+        {"ciphertexts": st.lists(st.from_regex(r"[1-9a-f][0-9a-f]{0,40}", fullmatch=True))}
+    ),
+    max_size=3,
+)
+
+
+@given(st.lists(st.tuples(names, contests, st.booleans()), max_size=4))
+def test_a_bundle_of_encoded_ballots_is_the_bundle_of_their_documents(
+    ballots: list[tuple[str, dict, bool]],
+) -> None:
+    """The tallier's bundle holds ballots encoded in its workers (EncodedBallot): its hash,
+    its plain form and its parsed form are those of the same bundle of AnonymousBallots."""
+    mixed = tuple(
+        EncodedBallot.of(d, c) if encoded else AnonymousBallot(d, c) for d, c, encoded in ballots
+    )
+    plain = tuple(AnonymousBallot(d, c) for d, c, _ in ballots)
+    bundle = ObserversBundle("e-2026", b"m" * 32, mixed)
+    reference = ObserversBundle("e-2026", b"m" * 32, plain)
+    assert bundle.to_dict() == reference.to_dict()
+    assert bundle.hash == reference.hash == object_hash(reference.to_dict())
+    assert ObserversBundle.from_dict(bundle.to_dict()) == reference
+
+
+def test_the_written_bundle_is_the_canonical_bundle(tmp_path: Path) -> None:
+    contests = {"c1": {"ciphertexts": ["1f", "a0"]}}
+    bundle = ObserversBundle(
+        "e-2026",
+        b"m" * 32,
+        (EncodedBallot.of("north", contests), AnonymousBallot("south", contests)),
+    )
+    write_tally_dir(tmp_path, _tally_stub(bundle), bundle, CountedVoters("e-2026", ()))
+    written = (tmp_path / BUNDLE_FILE).read_bytes()
+    assert written == canonical_bytes(bundle.to_dict()) + b"\n"
+    assert read_bundle(tmp_path).hash == bundle.hash
+
+
+def _tally_stub(bundle: ObserversBundle) -> Tally:
+    """A tally naming `bundle` (write_tally_dir writes it; nothing here reads it)."""
+    return Tally({}, LogSnapshot({}, ()), {}, (), BundleReference(bundle.hash, len(bundle.ballots)))
