@@ -433,7 +433,9 @@ class _Verifier:
             return
         # the ballots are parsed and their proofs checked in the workers, while this process
         # hashes the bundle
-        with _BallotChecks(manifest.to_dict(), bundle.ballots, self.workers) as ballot_checks:
+        with _BallotChecks(
+            manifest.to_dict(), bundle.ballots, self.workers, self.key.n_squared
+        ) as ballot_checks:
             problems: list[str] = []
             if bundle.hash != self.tally.bundle.hash:
                 problems.append(
@@ -475,8 +477,7 @@ class _Verifier:
             f"(batched, {self.workers} workers)",
         )
         self._check_duplicates(parsed)
-        districts = [b.district for b in bundle.ballots]
-        self._check_products(parsed, districts, bad_shape=bool(problems))
+        self._check_products(checked.products, bad_shape=bool(problems))
 
     def _check_duplicates(self, parsed: Mapping[int, Mapping[str, Sequence[int]]]) -> None:
         first: dict[int, tuple[int, str]] = {}
@@ -494,25 +495,16 @@ class _Verifier:
                         first[ciphertext] = (index, where)
         self.r.outcome("duplicates", problems, f"{count} ciphertexts, all distinct")
 
-    def _check_products(
-        self,
-        parsed: Mapping[int, Mapping[str, Sequence[int]]],
-        districts: Sequence[str],
-        bad_shape: bool,
-    ) -> None:
+    def _check_products(self, partial: Mapping[tuple[str, str, int], int], bad_shape: bool) -> None:
+        """The encrypted totals against the products of the ballots' ciphertexts, which the
+        workers multiplied per task (`partial`: the products of all well-formed ballots)."""
         assert self.manifest is not None and self.key is not None
         if bad_shape:
             self.r.not_made("totals-products", "some counted ballots are malformed")
             return
-        n2 = mpz(self.key.n_squared)
         products: dict[tuple[str, str, int], Any] = {
-            label: mpz(1) for label in self.expected_totals()
+            label: mpz(partial.get(label, 1)) for label in self.expected_totals()
         }
-        for index, contests in parsed.items():
-            for contest_id, ciphertexts in contests.items():
-                for part, ciphertext in enumerate(ciphertexts):
-                    label = (districts[index], contest_id, part)
-                    products[label] = products[label] * ciphertext % n2
         problems = []
         recorded = {(t.district, t.contest, t.part): t.ciphertext for t in self.tally.totals}
         for label, product in products.items():
@@ -794,15 +786,22 @@ def _init_worker(manifest_doc: dict[str, Any]) -> None:
 class _Checked:
     """The bundle's ballots as the workers found them: malformed ones (index -> problem, as
     the "ballots" check lists it), the well-formed ones' ciphertexts (index -> contest id ->
-    ciphertext per part) and the ballots whose proofs fail (index -> reason)."""
+    ciphertext per part), the products of those ciphertexts mod n^2 per (district, contest,
+    part), and the ballots whose proofs fail (index -> reason)."""
 
     malformed: dict[int, str] = field(default_factory=dict)
     ciphertexts: dict[int, dict[str, tuple[int, ...]]] = field(default_factory=dict)
+    products: dict[tuple[str, str, int], int] = field(default_factory=dict)
     bad: dict[int, str] = field(default_factory=dict)
 
-    def update(self, other: _Checked) -> None:
+    def multiply(self, label: tuple[str, str, int], value: int, n2: int) -> None:
+        self.products[label] = int(mpz(self.products.get(label, 1)) * value % n2)
+
+    def update(self, other: _Checked, n2: int) -> None:
         self.malformed.update(other.malformed)
         self.ciphertexts.update(other.ciphertexts)
+        for label, product in other.products.items():
+            self.multiply(label, product, n2)
         self.bad.update(other.bad)
 
 
@@ -812,6 +811,8 @@ def _verify_chunk(start: int, ballots: Sequence[dict[str, Any]]) -> _Checked:
     manifest = _WORKER_MANIFEST
     assert manifest is not None
     public = manifest.threshold_key.public_key
+    n2 = mpz(public.n_squared)
+    products: dict[tuple[str, str, int], Any] = {}
     checked = _Checked()
     statements = []
     owners: list[int] = []
@@ -825,6 +826,10 @@ def _verify_chunk(start: int, ballots: Sequence[dict[str, Any]]) -> _Checked:
             checked.bad[index] = f"malformed: {exc}"
             continue
         checked.ciphertexts[index] = {cid: c.ciphertexts for cid, c in contests.items()}
+        for contest_id, contest in contests.items():
+            for part, ciphertext in enumerate(contest.ciphertexts):
+                label = (ballot.district, contest_id, part)
+                products[label] = products.get(label, 1) * mpz(ciphertext) % n2
         try:
             # ballot_statements (formats.ballot) is the one home of which proofs a ballot
             # needs; the anonymous ballot has no challenge, which no statement uses.
@@ -836,6 +841,7 @@ def _verify_chunk(start: int, ballots: Sequence[dict[str, Any]]) -> _Checked:
             checked.bad[index] = f"malformed: {exc}"
     for position in batch_verify(statements):
         checked.bad.setdefault(owners[position], "a validity proof does not verify")
+    checked.products = {label: int(product) for label, product in products.items()}
     return checked
 
 
@@ -845,8 +851,13 @@ class _BallotChecks:
     (BALLOTS_PER_TASK) while every worker gets one: larger batches cost less per ballot."""
 
     def __init__(
-        self, manifest_doc: dict[str, Any], ballots: Sequence[AnonymousBallot], workers: int
+        self,
+        manifest_doc: dict[str, Any],
+        ballots: Sequence[AnonymousBallot],
+        workers: int,
+        n_squared: int,
     ) -> None:
+        self.n_squared = n_squared
         size = max(1, min(BALLOTS_PER_TASK, -(-len(ballots) // max(workers, 1))))
         self.tasks = [
             (start, [b.to_dict() for b in ballots[start : start + size]])
@@ -874,11 +885,11 @@ class _BallotChecks:
         if self.pool is None:
             _init_worker(self.manifest_doc)
             for start, chunk in self.tasks:
-                checked.update(_verify_chunk(start, chunk))
+                checked.update(_verify_chunk(start, chunk), self.n_squared)
                 advance(len(chunk))
             return checked
         for future, (_, chunk) in zip(self.futures, self.tasks, strict=True):
-            checked.update(future.result())
+            checked.update(future.result(), self.n_squared)
             advance(len(chunk))
         return checked
 
