@@ -95,6 +95,7 @@ JSONISH = st.recursive(
     | st.text(max_size=6)
     # long strings of letters and digits are copied whole by the fast path; the odd quote,
     # backslash, control or non-ASCII character among them must send them to json's escaper
+    | st.text(max_size=30)  # any code point: escapes, non-ASCII, lone surrogates
     | st.text(alphabet="0123456789abcdef", min_size=1, max_size=40)
     | st.text(alphabet='0123456789abcdefXYZ_-"\\\n\x00\x7f\u00e9\u2028', min_size=1, max_size=40)
     | st.floats(allow_nan=True),
@@ -150,6 +151,14 @@ def test_canonical_bytes_is_check_plus_dumps(obj: Any) -> None:
 )
 def test_canonical_bytes_examples(obj: Any) -> None:
     assert answer(canonical_bytes, obj) == answer(plain_canonical, obj)
+
+
+def test_nesting_beyond_the_fast_encoders_limit() -> None:
+    """orjson refuses more than 255 levels; json's encoder then writes the same bytes."""
+    deep: Any = "x"
+    for _ in range(300):
+        deep = [deep, {"k": 1}]
+    assert canonical_bytes(deep) == plain_canonical(deep)
 
 
 @given(JSONISH, st.integers(0, 4))
