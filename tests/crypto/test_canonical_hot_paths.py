@@ -218,3 +218,11 @@ def test_encoded_values_stand_for_their_values(obj: Any, random: Any, depth: int
 def test_encoded_refuses_what_has_no_canonical_encoding() -> None:
     with pytest.raises(FormatError, match=r"\$\.a: integer too large"):
         Encoded({"a": 2**53})
+
+
+def test_string_escapes_are_the_specs() -> None:
+    """docs/spec.md, "Canonical encoding": the escapes, as bytes (not as json.dumps says)."""
+    text = '"\\\b\t\n\f\r\x01\x1f/\x7f\u2028é'
+    expected = b'{"k\\u0000":"\\"\\\\\\b\\t\\n\\f\\r\\u0001\\u001f/\x7f\xe2\x80\xa8\xc3\xa9"}'
+    assert canonical_bytes({"k\x00": text}) == expected
+    assert b"".join(canonical_chunks({"k\x00": text}, 1)) == expected
