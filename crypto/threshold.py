@@ -489,6 +489,31 @@ def combine(
             f"need {key.threshold} valid decryption shares, have {len(valid)} "
             f"(valid from trustees {sorted(valid) or 'none'}; rejected: {reasons})"
         )
+    return _combine_valid(key, valid, rejected)
+
+
+def combine_verified(
+    key: ThresholdKey, ciphertext: int, shares: Sequence[DecryptionShare]
+) -> Combination:
+    """combine() for shares whose proofs the caller has checked already, each with
+    verify_decryption_share against this ciphertext (the observers' verifier checks every
+    share once, then combines): t or more shares of distinct trustees, the lowest t used."""
+    paillier.check_ciphertext(key.public_key, ciphertext, "ciphertext")
+    valid = {share.index: share for share in shares}
+    if len(valid) != len(shares):
+        raise InvalidInput("shares", "two shares of one trustee")
+    if len(valid) < key.threshold:
+        raise DecryptionError(
+            f"need {key.threshold} valid decryption shares, have {len(valid)} "
+            f"(from trustees {sorted(valid) or 'none'})"
+        )
+    return _combine_valid(key, valid, {})
+
+
+def _combine_valid(
+    key: ThresholdKey, valid: Mapping[int, DecryptionShare], rejected: dict[int, str]
+) -> Combination:
+    """Lagrange in the exponent over the lowest t indices of `valid` (shares known good)."""
     used = tuple(sorted(valid)[: key.threshold])
     n, n2, delta = key.n, key.n_squared, key.delta
     combined = mpz(1)

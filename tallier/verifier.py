@@ -26,7 +26,12 @@ from crypto.encoding import decode_totals
 from crypto.errors import CryptoError, DecryptionError, InvalidInput, ProofInvalid
 from crypto.membership import BATCH_CHUNK, EncryptedContest, batch_verify
 from crypto.primitives.modular import mpz
-from crypto.threshold import DecryptionShare, ThresholdKey, combine, verify_decryption_share
+from crypto.threshold import (
+    DecryptionShare,
+    ThresholdKey,
+    combine_verified,
+    verify_decryption_share,
+)
 from formats.ballot import Ballot, ballot_statements
 from formats.canonical import DOMAINS, FormatError, b64url
 from formats.manifest import Manifest
@@ -593,11 +598,9 @@ class _Verifier:
             )
         else:
             self.r.passed("threshold", f"{len(valid)} valid of {key.threshold} needed")
-        self.check_plaintexts(valid, contexts)
+        self.check_plaintexts(valid)
 
-    def check_plaintexts(
-        self, valid: Mapping[int, list[DecryptionShare]], contexts: Sequence[Any]
-    ) -> None:
+    def check_plaintexts(self, valid: Mapping[int, list[DecryptionShare]]) -> None:
         assert self.key is not None and self.manifest is not None
         key = self.key
         assert self.decryption is not None
@@ -611,10 +614,11 @@ class _Verifier:
             plaintexts_ok = False
         else:
             used = sorted(valid)[: key.threshold]
-            for position, (total, context) in enumerate(zip(totals, contexts, strict=True)):
+            for position, total in enumerate(totals):
+                # every share was verified against this total by check_decryption
                 shares = [valid[i][position] for i in used]
                 try:
-                    combination = combine(key, total.ciphertext, shares, context)
+                    combination = combine_verified(key, total.ciphertext, shares)
                 except CryptoError as exc:
                     problems.append(f"encrypted total {total.label}: {exc}")
                     continue

@@ -24,6 +24,7 @@ from crypto.threshold import (
     ShareProof,
     ThresholdKey,
     combine,
+    combine_verified,
     deal,
     decryption_share,
     generate,
@@ -91,6 +92,25 @@ def test_every_t_subset_of_five_decrypts_with_a_1024_bit_key(safe_primes: dict) 
     made = [decryption_share(s, ciphertext, CONTEXT) for s in shares]
     for subset in itertools.combinations(made, 3):
         assert combine(key, ciphertext, list(subset), CONTEXT).plaintext == expected
+
+
+def test_combining_verified_shares_is_combining(
+    dealt: tuple[ThresholdKey, list[KeyShare]],
+) -> None:
+    """combine_verified (for shares the caller has verified) decrypts as combine does, with
+    the same lowest-t choice, and refuses too few shares or two of one trustee."""
+    key, shares = dealt
+    ciphertext, expected = encrypt_sum(key, [11, 2**40])
+    made = [decryption_share(s, ciphertext, CONTEXT) for s in shares]
+    for size in range(key.threshold, len(made) + 1):
+        for subset in itertools.combinations(made, size):
+            result = combine_verified(key, ciphertext, list(subset))
+            assert result == combine(key, ciphertext, list(subset), CONTEXT)
+            assert result.plaintext == expected
+    with pytest.raises(DecryptionError, match=f"need {key.threshold} valid"):
+        combine_verified(key, ciphertext, made[: key.threshold - 1])
+    with pytest.raises(InvalidInput, match="two shares of one trustee"):
+        combine_verified(key, ciphertext, [made[0], made[0], *made[1 : key.threshold]])
 
 
 def test_plaintext_edges(dealt: tuple[ThresholdKey, list[KeyShare]]) -> None:
