@@ -50,7 +50,7 @@ from formats.canonical import DOMAINS, FormatError, domain_hash, hex_int, parse_
 
 CHALLENGE_BITS = 128  # Fiat-Shamir challenge: the first 16 bytes of the domain hash
 CHALLENGE_MODULUS = 1 << CHALLENGE_BITS
-WEIGHT_BITS = 64  # batch verification: a bad statement passes a batch with probability 2^-64
+WEIGHT_BITS = 64  # batch verification: a bad statement passes a batch with probability about 2^-64
 # Statements per batch equation. The buckets' multi-exponentiation costs less per statement
 # the more it holds (at 3072 bits and 10 branches: about 1.5 ms at 1024, 1.2 at 4096, 1.1 at
 # 8192, by _bucket_cost); 4096 ballots of 1-of-10 keep a worker under a few hundred MB.
@@ -510,7 +510,7 @@ def batch_verify(statements: Sequence[MembershipStatement]) -> list[int]:
     non-unit's prime factor on to them):
         (prod z_ij^w_ij)^(2n) == (prod a_ij^w_ij * prod c_i^(sum_j e_ij w_ij)
                                   * g^(-sum_ij m_ij e_ij w_ij))^2      mod n^2.
-    A valid set always passes; a set with a bad statement passes with probability at most 2^-64
+    A valid set always passes; a set with a bad statement passes with probability about 2^-64
     (the squares of Z*_{n^2} have no element of order below min(p', q') for safe primes).
     When a set fails it is halved until every bad statement is named, so the answer is the one
     individual verification gives.
