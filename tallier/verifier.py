@@ -798,14 +798,11 @@ class _Checked:
     products: dict[tuple[str, str, int], int] = field(default_factory=dict)
     bad: dict[int, str] = field(default_factory=dict)
 
-    def multiply(self, label: tuple[str, str, int], value: int, n2: int) -> None:
-        self.products[label] = int(mpz(self.products.get(label, 1)) * value % n2)
-
     def update(self, other: _Checked, n2: int) -> None:
         self.malformed.update(other.malformed)
         self.ciphertexts.update(other.ciphertexts)
         for label, product in other.products.items():
-            self.multiply(label, product, n2)
+            self.products[label] = int(mpz(self.products.get(label, 1)) * product % n2)
         self.bad.update(other.bad)
 
 
