@@ -290,12 +290,11 @@ class EncodedBallot:
     is then hashed and written from these bytes, and the tallier keeps one bytes object per
     ballot instead of its parsed contests."""
 
-    district: str
     document: Encoded
 
     @classmethod
     def of(cls, district: str, contests: dict[str, Any]) -> EncodedBallot:
-        return cls(district, Encoded(AnonymousBallot(district, contests).to_dict()))
+        return cls(Encoded(AnonymousBallot(district, contests).to_dict()))
 
     def to_dict(self) -> dict[str, Any]:
         """AnonymousBallot.to_dict() of this ballot (parsed from the bytes)."""
