@@ -50,8 +50,8 @@ def cached_primes(key_bits: int) -> Path:
     path = CACHE / f"primes-{key_bits}.json"
     if path.exists():
         return path
+    from canonical.files import write_atomic
     from crypto.primitives.safeprimes import generate_safe_prime
-    from formats.files import write_atomic
 
     click.echo(f"generating {key_bits}-bit benchmark primes once (cached in {path})...", err=True)
     p = generate_safe_prime(key_bits // 2)
@@ -139,8 +139,8 @@ def make_election(root: Path, voters: int, key_bits: int) -> tuple[Path, list[st
 
 
 def _build_one(job: tuple[str, bytes]) -> bytes:
+    from canonical.encoding import DOMAINS, canonical_bytes
     from formats.ballot import build_ballot
-    from formats.canonical import DOMAINS, canonical_bytes
     from formats.signed import sign_object
 
     code, challenge = job
@@ -224,7 +224,7 @@ def bench_collector(
     """Cast throughput and latency of `ivote collector serve` over loopback HTTP."""
     import sqlalchemy as sa
 
-    from formats.canonical import parse_b64url
+    from canonical.encoding import parse_b64url
     from formats.manifest import ElectionDirectory
 
     workers = workers or os.cpu_count() or 1

@@ -21,9 +21,9 @@ from typing import Any
 import click
 
 from bench.common import emit, machine, median_ms, timed
+from canonical.encoding import DOMAINS
 from ceremonies import pki
 from crypto import eid
-from formats.canonical import DOMAINS
 from formats.signed import open_signed, sign_object
 from formats.voters import Voter
 

@@ -109,6 +109,7 @@ def _build(
     """The election and its ballot box under `root`; returns what the measurement needs."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
+    from canonical.encoding import DOMAINS, b64url, canonical_bytes
     from ceremonies.election import init_election
     from ceremonies.keygen import run_keygen
     from ceremonies.pki import (
@@ -121,7 +122,6 @@ def _build(
     from crypto import merkle
     from formats.ballot import ballot_hash
     from formats.ballotbox import write_ballot_box
-    from formats.canonical import DOMAINS, b64url, canonical_bytes
     from formats.manifest import ElectionDirectory
     from formats.receipt import LogHead, entry_leaf_hash
     from formats.signed import sign_object
@@ -269,7 +269,7 @@ def _measure(root: Path, state: dict[str, Any], workers: int, say: Any) -> dict[
     from formats.record import TrusteeShares
     from tallier.combine import combine_tally
     from tallier.process import process_ballot_box
-    from tallier.verifier import verify_record
+    from verifier.record import verify_record
 
     ballots, candidates = state["ballots"], state["candidates"]
     passphrases = state["passphrases"]

@@ -22,9 +22,9 @@ def _clean_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from canonical.encoding import FormatError
         from ceremonies.pki import PkiError
         from crypto.errors import CryptoError
-        from formats.canonical import FormatError
 
         try:
             return command(*args, **kwargs)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import click
 
+from canonical.encoding import DOMAINS, FormatError
 from crypto.errors import CryptoError
 from crypto.threshold import decryption_share
-from formats.canonical import DOMAINS, FormatError
 from formats.manifest import Manifest, open_trustee_share
 from formats.record import BUNDLE_FILE, Tally, TrusteeShares, read_tally, write_shares
 from formats.signed import open_signed
@@ -39,8 +39,8 @@ def _read_passphrase(path: Path | None, share: Path) -> str:
 
 def check_tally_before_decrypting(tally_path: Path, tally: Tally, workers: int | None) -> None:
     """Refuse to decrypt a tally that does not verify; say what could not be checked."""
-    from formats.files import read_json_file
-    from tallier.verifier import verify_record  # the public verifier, not tally processing
+    from canonical.files import read_json_file
+    from verifier.record import verify_record  # the public verifier, not tally processing
 
     bundle_path = (tally_path if tally_path.is_dir() else tally_path.parent) / BUNDLE_FILE
     bundle = read_json_file(bundle_path, "observers_bundle") if bundle_path.is_file() else None

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from canonical.encoding import FormatError, canonical_bytes
+from canonical.files import write_atomic, write_canonical_json
 from ceremonies.definition import Definition, load_definition
-from formats.canonical import FormatError, canonical_bytes
-from formats.files import write_atomic, write_canonical_json
 from formats.manifest import ElectionDirectory
 from formats.voters import VoterList, read_change_csv, voter_list_path, write_voter_list
 

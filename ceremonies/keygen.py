@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from canonical.encoding import DOMAINS, canonical_bytes, parse_hex_int
+from canonical.files import write_atomic, write_canonical_json
 from ceremonies.election import CeremonyError
 from crypto.sealing import DEFAULT_SCRYPT_N, write_sealed
 from crypto.threshold import KeyShare, ThresholdKey, deal, generate
-from formats.canonical import DOMAINS, canonical_bytes, parse_hex_int
-from formats.files import write_atomic, write_canonical_json
 from formats.manifest import TRUSTEE_SHARE_PURPOSE, ElectionDirectory, Manifest
 
 MIN_PASSPHRASE_LENGTH = 8

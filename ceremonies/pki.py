@@ -44,6 +44,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from canonical.encoding import FormatError, canonical_bytes, check_version, parse_canonical, require
+from canonical.files import write_atomic
 from crypto.eid import (
     OFFICIAL_KEY_PURPOSES,
     KeySigner,
@@ -54,8 +56,6 @@ from crypto.eid import (
     seal_signer,
 )
 from crypto.sealing import DEFAULT_SCRYPT_N
-from formats.canonical import FormatError, canonical_bytes, check_version, parse_canonical, require
-from formats.files import write_atomic
 from formats.voters import PERSONAL_CODE_RE, Voter
 
 EID_KDF_ROUNDS = 2_048

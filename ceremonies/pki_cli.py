@@ -19,9 +19,9 @@ def _clean_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from canonical.encoding import FormatError
         from ceremonies.pki import PkiError
         from crypto.errors import CryptoError
-        from formats.canonical import FormatError
 
         try:
             return command(*args, **kwargs)
@@ -57,8 +57,8 @@ def _passphrase(path: Path | None, what: str, confirm: bool = False) -> str:
 def _time(text: str | None, option: str) -> dt.datetime | None:
     if text is None:
         return None
+    from canonical.encoding import FormatError
     from ceremonies.pki import parse_iso
-    from formats.canonical import FormatError
 
     try:
         return parse_iso(text, option)
@@ -239,8 +239,8 @@ def crl(ca_dir: Path, out: Path, days: int, passphrase_file: Path | None) -> Non
     """Sign the issuing CA's CRL (every revocation so far) for the collector and tallier."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
+    from canonical.files import write_atomic
     from ceremonies.pki import iso, make_ca_crl, open_ca
-    from formats.files import write_atomic
 
     ca = open_ca(ca_dir)
     passphrase = _passphrase(passphrase_file, "CA passphrase")

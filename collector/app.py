@@ -20,12 +20,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from canonical.encoding import FORMAT_VERSION, b64url, canonical_bytes, parse_b64url
 from collector.db import Database
 from collector.errors import Refusal
 from collector.log import BallotLog
 from collector.service import Election, ProofBatcher, precheck
 from formats.ballot import verification_code
-from formats.canonical import FORMAT_VERSION, b64url, canonical_bytes, parse_b64url
 
 log = logging.getLogger("ivote.collector")
 access = logging.getLogger("ivote.collector.access")

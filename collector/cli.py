@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
+from canonical.encoding import FormatError
 from crypto.errors import CryptoError
-from formats.canonical import FormatError
 
 PASSPHRASE_ENV = "IVOTE_COLLECTOR_PASSPHRASE"  # noqa: S105 (the name of the variable)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from canonical.encoding import parse_canonical
 from collector.db import Database
 from collector.log import BallotLog, now_ms
 from collector.service import Election
 from formats.ballotbox import write_ballot_box
-from formats.canonical import parse_canonical
 
 
 class ExportError(Exception):

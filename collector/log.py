@@ -20,10 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from canonical.encoding import DOMAINS, canonical_bytes, parse_canonical
 from collector.db import Database, challenges, ciphertexts, entries, heads, latest, log_state
 from collector.errors import Refusal
 from crypto import merkle
-from formats.canonical import DOMAINS, canonical_bytes, parse_canonical
 from formats.receipt import LogHead, Receipt, entry_leaf_hash
 
 CHALLENGE_BYTES = 32

@@ -35,6 +35,7 @@ import gmpy2
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from canonical.encoding import DOMAINS, FormatError, canonical_bytes, hex_int, parse_canonical
 from collector.db import Database
 from collector.errors import Refusal
 from collector.log import Appended, BallotLog, Candidate, ciphertext_digest, now_ms
@@ -48,7 +49,6 @@ from formats.ballot import (
     max_ballot_bytes,
     parse_ballot,
 )
-from formats.canonical import DOMAINS, FormatError, canonical_bytes, hex_int, parse_canonical
 from formats.manifest import ElectionDirectory, Manifest, load_signed_manifest
 from formats.signed import open_signed, sign_object
 from formats.voters import VoterList

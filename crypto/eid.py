@@ -26,9 +26,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
 
-from crypto import sealing
-from crypto.errors import CryptoError, SealError
-from formats.canonical import (
+from canonical.encoding import (
     DOMAINS,
     FormatError,
     b64url,
@@ -38,6 +36,8 @@ from formats.canonical import (
     parse_canonical,
     require,
 )
+from crypto import sealing
+from crypto.errors import CryptoError, SealError
 
 ALGORITHM = "ecdsa-p384-sha384"
 CURVE_NAME = "secp384r1"

@@ -28,6 +28,7 @@ from typing import Any
 
 import gmpy2
 
+from canonical.encoding import DOMAINS, FormatError, domain_hash, hex_int, parse_hex_int
 from crypto import paillier
 from crypto.encoding import (
     ContestEncoding,
@@ -46,7 +47,6 @@ from crypto.primitives.modular import (
     powmod,
     random_unit,
 )
-from formats.canonical import DOMAINS, FormatError, domain_hash, hex_int, parse_hex_int
 
 CHALLENGE_BITS = 128  # Fiat-Shamir challenge: the first 16 bytes of the domain hash
 CHALLENGE_MODULUS = 1 << CHALLENGE_BITS

@@ -18,8 +18,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from crypto.errors import InvalidInput, SealError
-from formats.canonical import (
+from canonical.encoding import (
     FORMAT_VERSION,
     FormatError,
     b64url,
@@ -29,7 +28,8 @@ from formats.canonical import (
     parse_canonical,
     require,
 )
-from formats.files import write_atomic
+from canonical.files import write_atomic
+from crypto.errors import InvalidInput, SealError
 
 # About 0.5 s and 128 MiB per attempt on a 2-core machine: slows passphrase guessing without
 # making the ceremony wait. Tests pass a smaller `cost`.

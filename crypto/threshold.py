@@ -22,6 +22,16 @@ from typing import Any
 
 import gmpy2
 
+from canonical.encoding import (
+    DOMAINS,
+    FORMAT_VERSION,
+    FormatError,
+    check_version,
+    domain_hash,
+    hex_int,
+    parse_hex_int,
+    require,
+)
 from crypto import paillier
 from crypto.errors import DecryptionError, InvalidInput, ProofInvalid
 from crypto.primitives.modular import (
@@ -36,16 +46,6 @@ from crypto.primitives.modular import (
     random_unit,
 )
 from crypto.primitives.safeprimes import generate_safe_prime, is_safe_prime
-from formats.canonical import (
-    DOMAINS,
-    FORMAT_VERSION,
-    FormatError,
-    check_version,
-    domain_hash,
-    hex_int,
-    parse_hex_int,
-    require,
-)
 
 # Fiat-Shamir challenges are the full SHA-256 output read as a big-endian integer.
 CHALLENGE_BITS = 256

@@ -2,5 +2,5 @@
 
 Every role (voter app, collector, ceremonies, tallier, verifier) imports its formats from here;
 nothing about a format is written twice. The byte encoding of every object is given by
-`formats.canonical`; the prose spec is docs/spec.md.
+`canonical.encoding`; the prose spec is docs/spec.md.
 """

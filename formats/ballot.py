@@ -18,16 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from crypto import paillier
-from crypto.encoding import encode_choice
-from crypto.errors import InvalidInput
-from crypto.membership import (
-    EncryptedContest,
-    MembershipStatement,
-    contest_statements,
-    encrypt_contest,
-)
-from formats.canonical import (
+from canonical.encoding import (
     DOMAINS,
     FORMAT_VERSION,
     FormatError,
@@ -39,6 +30,15 @@ from formats.canonical import (
     parse_b64url,
     require,
     sha256,
+)
+from crypto import paillier
+from crypto.encoding import encode_choice
+from crypto.errors import InvalidInput
+from crypto.membership import (
+    EncryptedContest,
+    MembershipStatement,
+    contest_statements,
+    encrypt_contest,
 )
 
 if TYPE_CHECKING:

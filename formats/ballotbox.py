@@ -29,11 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from cryptography import x509
 
-from crypto import merkle
-from crypto.eid import Signer
-from crypto.errors import CryptoError
-from formats.ballot import ballot_hash
-from formats.canonical import (
+from canonical.encoding import (
     DOMAINS,
     FORMAT_VERSION,
     FormatError,
@@ -44,6 +40,10 @@ from formats.canonical import (
     parse_canonical,
     require,
 )
+from crypto import merkle
+from crypto.eid import Signer
+from crypto.errors import CryptoError
+from formats.ballot import ballot_hash
 from formats.receipt import LogHead, Receipt
 from formats.signed import open_signed, sign_object
 from formats.voters import VoterList

@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from formats.canonical import (
+from canonical.encoding import (
     DOMAINS,
     FormatError,
     b64url,

@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crypto import merkle
-from formats.canonical import (
+from canonical.encoding import (
     FORMAT_VERSION,
     FormatError,
     b64url,
@@ -27,6 +26,7 @@ from formats.canonical import (
     parse_b64url,
     require,
 )
+from crypto import merkle
 
 HASH_SIZE = 32
 MAX_ID_LENGTH = 200

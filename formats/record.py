@@ -17,7 +17,7 @@ Which voters' i-votes count is written next to the tally (`counted-voters.json`)
 into the record: publishing it next to the counted ballots would undo the shuffle.
 
 This module only parses and writes the shapes; the checks that need cryptography live with
-the verifier (tallier/verifier.py) and the crypto package.
+the verifier (verifier/record.py) and the crypto package.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from formats.canonical import (
+from canonical.encoding import (
     Encoded,
     FormatError,
     b64url,
@@ -40,7 +40,7 @@ from formats.canonical import (
     parse_hex_int,
     require,
 )
-from formats.files import read_json_file, write_atomic_chunks, write_canonical_json
+from canonical.files import read_json_file, write_atomic_chunks, write_canonical_json
 
 TALLY_KIND = "ivote/tally"
 BUNDLE_KIND = "ivote/observers-bundle"
@@ -316,7 +316,7 @@ class ObserversBundle:
         }
 
     def document(self) -> dict[str, Any]:
-        """The bundle for hashing and writing (formats.canonical's object_hash and
+        """The bundle for hashing and writing (canonical.encoding's object_hash and
         write_canonical_json): encoded ballots stay bytes. Its canonical bytes are those
         of to_dict()."""
         return {

@@ -19,6 +19,14 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from canonical.encoding import (
+    DOMAINS,
+    FormatError,
+    b64url,
+    check_version,
+    parse_b64url,
+    require,
+)
 from crypto.eid import (
     ALGORITHM,
     Signer,
@@ -29,14 +37,6 @@ from crypto.eid import (
     parse_certificate,
     sign,
     verify,
-)
-from formats.canonical import (
-    DOMAINS,
-    FormatError,
-    b64url,
-    check_version,
-    parse_b64url,
-    require,
 )
 
 ENVELOPE_FIELDS = frozenset({"version", "payload", "signature"})
@@ -85,7 +85,7 @@ def open_signed(
     - check_signature=False skips only the signature verification, for envelopes inside a
       document whose own verified signature, by the same `expected_cert`, covers their bytes
       (the receipts in a ballot box): everything else is still checked.
-    Structural errors are formats.canonical.FormatError; e-ID errors are crypto.eid.EidError
+    Structural errors are canonical.encoding.FormatError; e-ID errors are crypto.eid.EidError
     subclasses; both name the field (`where.signature.value`, ...).
     """
     if domain not in DOMAINS.values():

@@ -24,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from formats.canonical import (
+from canonical.encoding import (
     DOMAINS,
     FormatError,
     b64url,
@@ -35,7 +35,7 @@ from formats.canonical import (
     parse_canonical,
     require,
 )
-from formats.files import write_atomic
+from canonical.files import write_atomic
 
 VOTER_COLUMNS = ("personal_code", "given_name", "surname", "district")
 CHANGE_COLUMNS = ("action", "personal_code", "given_name", "surname", "district")

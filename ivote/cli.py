@@ -13,7 +13,7 @@ COMMANDS = {
     "collector": ("collector.cli:collector", "The online ballot collector: serve, close, export."),
     "ceremony": ("ceremonies.cli:ceremony", "Officials' offline ceremonies: PKI, election, keys."),
     "tally": ("tallier.cli:tally", "The air-gapped tallier: process the ballot box, combine."),
-    "verify": ("tallier.verify_cli:verify", "Observers: re-check an election record."),
+    "verify": ("verifier.cli:verify", "Observers, auditors: re-check an election record."),
     "bench": ("bench.cli:bench", "Benchmarks; each prints one JSON line last."),
     "demo": ("ivote.demo:demo", "Run a whole election on this machine and print the result."),
 }

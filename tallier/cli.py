@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ivote.cli_support import progress_bars
+
 F = TypeVar("F", bound=Callable[..., Any])
-_err = Console(stderr=True)
+
 
 
 def _clean_errors(command: F) -> F:
@@ -22,8 +22,8 @@ def _clean_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from canonical.encoding import FormatError
         from crypto.errors import CryptoError
-        from formats.canonical import FormatError
         from tallier.combine import CombineError
         from tallier.process import TallyError
 
@@ -33,27 +33,6 @@ def _clean_errors(command: F) -> F:
             raise click.ClickException(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
-
-
-@contextmanager
-def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    """A factory of rich progress bars on stderr: factory(description, total) -> advance."""
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=_err,
-        transient=False,
-        disable=not enabled,
-    )
-
-    def factory(description: str, total: int) -> Callable[[int], None]:
-        task = progress.add_task(description, total=total)
-        return lambda advance: progress.advance(task, advance)
-
-    with progress:
-        yield factory
 
 
 @click.group(name="tally")

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from canonical.encoding import DOMAINS, FormatError
 from crypto.encoding import decode_totals
 from crypto.errors import CryptoError, DecryptionError, InvalidInput, ProofInvalid
 from crypto.threshold import DecryptionShare, ThresholdKey, combine, verify_decryption_share
-from formats.canonical import DOMAINS, FormatError
 from formats.manifest import Manifest
 from formats.record import ContestResult, Decryption, ElectionRecord, Tally, TrusteeShares
 from formats.signed import open_signed

@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from canonical.encoding import DOMAINS, FormatError
 from crypto import eid
 from crypto.errors import CryptoError, InvalidInput
 from crypto.membership import BATCH_CHUNK, batch_verify
 from formats.ballot import Ballot, BallotError, ballot_statements, parse_ballot
 from formats.ballotbox import check_entry_line
-from formats.canonical import DOMAINS, FormatError
 from formats.manifest import Manifest
 from formats.receipt import LogHead
 from formats.record import (
@@ -505,8 +505,8 @@ def process_ballot_box(
     (step 1) and steps 2 in the worker pool, then steps 3 to 5 (_decide)."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
+    from canonical.files import read_json_file
     from formats.ballotbox import BallotBoxReader, EntryTimes
-    from formats.files import read_json_file
     from formats.manifest import ElectionDirectory, load_signed_manifest
 
     election = ElectionDirectory(election_dir)

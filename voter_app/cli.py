@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
+from canonical.encoding import FormatError
 from crypto.errors import CryptoError
-from formats.canonical import FormatError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -270,8 +270,8 @@ def cast(
 
 
 def _print_audit(prepared: Any, document: dict[str, Any], out: Path | None) -> None:
-    from formats.canonical import canonical_bytes
-    from formats.files import write_atomic
+    from canonical.encoding import canonical_bytes
+    from canonical.files import write_atomic
     from voter_app.voting import describe
 
     district = prepared.election.district(prepared.district)
@@ -360,8 +360,8 @@ def check(collector: str, code: str, retries: int) -> None:
 @_clean_errors
 def verify_audit_command(audit_file: Path, collector: str, retries: int) -> None:
     """Check an audited ballot: its ciphertexts re-encrypt from the revealed randomness."""
-    from formats.canonical import parse_b64url, require
-    from formats.files import read_json_file
+    from canonical.encoding import parse_b64url, require
+    from canonical.files import read_json_file
     from voter_app.voting import describe, fetch_election, verify_audit
 
     document = read_json_file(audit_file, str(audit_file))

@@ -14,7 +14,7 @@ import png
 import qrcode
 import qrcode.constants
 
-from formats.files import write_atomic
+from canonical.files import write_atomic
 
 # Quiet zone of four modules, as the QR standard asks, so phone scanners find the code.
 BORDER = 4

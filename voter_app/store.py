@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crypto.sealing import DEFAULT_SCRYPT_N, read_sealed, write_sealed
-from formats.canonical import (
+from canonical.encoding import (
     FORMAT_VERSION,
     FormatError,
     canonical_bytes,
@@ -26,7 +25,8 @@ from formats.canonical import (
     parse_canonical,
     require,
 )
-from formats.files import read_json_file, write_canonical_json
+from canonical.files import read_json_file, write_canonical_json
+from crypto.sealing import DEFAULT_SCRYPT_N, read_sealed, write_sealed
 
 BALLOT_PURPOSE = "ivote-voter-ballot"
 RECORD_KIND = "ivote-voter-ballot-record"

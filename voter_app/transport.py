@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from formats.canonical import FormatError, canonical_bytes, parse_canonical
+from canonical.encoding import FormatError, canonical_bytes, parse_canonical
 
 RETRY_STATUSES = {429, 502, 503, 504}
 # Responses larger than this are not a collector's answer (the largest is a stored ballot).

@@ -17,6 +17,18 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from canonical.encoding import (
+    DOMAINS,
+    FORMAT_VERSION,
+    FormatError,
+    b64url,
+    check_version,
+    hex_int,
+    object_hash,
+    parse_b64url,
+    parse_hex_int,
+    require,
+)
 from crypto import eid as eid_errors
 from crypto.eid import Signer, VoterIdentity, check_certificate
 from crypto.errors import CryptoError, InvalidInput, ProofInvalid
@@ -30,18 +42,6 @@ from formats.ballot import (
     choices_in,
     parse_ballot,
     verification_code,
-)
-from formats.canonical import (
-    DOMAINS,
-    FORMAT_VERSION,
-    FormatError,
-    b64url,
-    check_version,
-    hex_int,
-    object_hash,
-    parse_b64url,
-    parse_hex_int,
-    require,
 )
 from formats.manifest import Contest, District, Manifest, load_signed_manifest
 from formats.receipt import LogHead, Receipt

@@ -24,9 +24,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from canonical.encoding import FormatError, canonical_bytes
 from crypto.eid import Signer, WrongPin, load_pkcs12_signer
 from crypto.errors import CryptoError
-from formats.canonical import FormatError, canonical_bytes
 from voter_app.qr import qr_svg
 from voter_app.store import VoterStore
 from voter_app.transport import CollectorClient, RetryPolicy, VoterAppError

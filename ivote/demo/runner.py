@@ -581,8 +581,8 @@ class Demo:
     # ---------------------------------------------------------------- the outcome
 
     def report(self, verified: bool, fingerprint: str) -> bool:
-        from formats.canonical import FormatError
-        from formats.files import write_atomic
+        from canonical.encoding import FormatError
+        from canonical.files import write_atomic
         from ivote.demo.report import EXPECTED_FILE, compare, expected_from, print_outcome
 
         expected = expected_from(self.plan)

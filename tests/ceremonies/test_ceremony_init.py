@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ceremony_helpers import DEFINITION, VOTERS, Workspace, line_of, make_ca
 
-from formats.canonical import canonical_bytes
+from canonical.encoding import canonical_bytes
 from formats.manifest import ElectionDirectory, Manifest
 
 

@@ -13,11 +13,11 @@ import pytest
 from ceremony_helpers import DEFINITION, Workspace, make_ca
 from support.election import FIXTURE_PRIMES, trustee_passphrase
 
+from canonical.encoding import FormatError, canonical_bytes, parse_canonical
 from crypto import paillier
 from crypto.eid import SignatureInvalid, WrongSigner
 from crypto.errors import DecryptionError, SealError
 from crypto.threshold import combine, decryption_share
-from formats.canonical import FormatError, canonical_bytes, parse_canonical
 from formats.manifest import (
     ElectionDirectory,
     Manifest,
@@ -140,8 +140,8 @@ def test_tampered_signed_manifest_is_detected(keyed: Workspace) -> None:
 
 
 def test_manifest_signed_by_someone_else_is_refused(keyed: Workspace) -> None:
+    from canonical.encoding import DOMAINS
     from ceremonies.pki import make_official, make_root_ca
-    from formats.canonical import DOMAINS
     from formats.signed import sign_object
 
     election = ElectionDirectory(keyed.election)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given
 from hypothesis import strategies as st
 
-from formats.canonical import b64url, canonical_bytes, object_hash
+from canonical.encoding import b64url, canonical_bytes, object_hash
 from formats.manifest import (
     Candidate,
     Contest,

@@ -10,7 +10,7 @@ from ceremony_helpers import Workspace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from formats.canonical import FormatError, canonical_bytes, parse_canonical
+from canonical.encoding import FormatError, canonical_bytes, parse_canonical
 from formats.manifest import ElectionDirectory
 from formats.voters import (
     InputFileError,

@@ -22,8 +22,8 @@ from support.election import (
     make_pki,
 )
 
+from canonical.encoding import canonical_bytes, parse_b64url, parse_canonical
 from ceremonies.pki import make_eid, make_root_ca
-from formats.canonical import canonical_bytes, parse_b64url, parse_canonical
 from formats.voters import Voter
 
 PASSPHRASE = "collector test passphrase"

@@ -23,11 +23,11 @@ from collector_helpers import (
     run_cli,
 )
 
+from canonical.encoding import DOMAINS, b64url, canonical_bytes, hex_int, parse_b64url
 from crypto import merkle, paillier
 from crypto.eid import sign
 from formats.ballot import ballot_hash, choices_in, parse_ballot, verification_code
 from formats.ballotbox import BallotBoxError, read_ballot_box
-from formats.canonical import DOMAINS, b64url, canonical_bytes, hex_int, parse_b64url
 from formats.receipt import LogHead, entry_leaf_hash
 from formats.signed import open_signed, sign_object
 

@@ -14,10 +14,10 @@ import httpx
 from collector_helpers import NORTH, PASSPHRASE, Client, CollectorElection, Server, refusal
 from support.collector_process import CollectorProcess
 
+from canonical.encoding import DOMAINS, b64url, canonical_bytes, hex_int
 from crypto import paillier
 from crypto.eid import OFFICIAL_KEY_PURPOSES, seal_signer
 from formats.ballot import ballot_hash
-from formats.canonical import DOMAINS, b64url, canonical_bytes, hex_int
 from formats.signed import sign_object
 
 

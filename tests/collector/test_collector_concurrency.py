@@ -12,9 +12,9 @@ import httpx
 import sqlalchemy as sa
 from collector_helpers import NORTH, SOUTH, Client, CollectorElection, Server
 
+from canonical.encoding import DOMAINS, canonical_bytes, parse_b64url
 from crypto import merkle
 from formats.ballot import ballot_hash
-from formats.canonical import DOMAINS, canonical_bytes, parse_b64url
 from formats.receipt import LogHead, entry_leaf_hash
 from formats.signed import open_signed
 

@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from canonical.encoding import b64url, parse_b64url, parse_canonical
 from collector import db as dbmod
 from collector.db import Database
 from collector.errors import Refusal
 from collector.log import BallotLog, Candidate, now_ms
 from crypto import merkle
-from formats.canonical import b64url, parse_b64url, parse_canonical
 from formats.receipt import LogHead, entry_leaf_hash
 
 

@@ -1,4 +1,4 @@
-"""Canonical encoding and hashes (formats/canonical.py): stability, round trips, refusals,
+"""Canonical encoding and hashes (canonical/encoding.py): stability, round trips, refusals,
 hex and base64url forms, domain separation, known-answer vectors."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from formats.canonical import (
+from canonical.encoding import (
     DOMAINS,
     MAX_SAFE_INT,
     FormatError,

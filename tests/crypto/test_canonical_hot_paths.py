@@ -1,4 +1,4 @@
-"""The fast paths of formats.canonical give exactly the answers of the plain definitions:
+"""The fast paths of canonical.encoding give exactly the answers of the plain definitions:
 parse_hex_int against the spec's regular expression, canonical_bytes against _check plus
 json.dumps, and the encoding in pieces (canonical_chunks, object_hash, write_canonical_json)
 against canonical_bytes."""
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from formats.canonical import (
+from canonical.encoding import (
     Encoded,
     FormatError,
     canonical_bytes,
@@ -25,8 +25,8 @@ from formats.canonical import (
     object_hash,
     parse_hex_int,
 )
-from formats.canonical import _check as plain_check
-from formats.files import read_json_file, write_canonical_json
+from canonical.encoding import _check as plain_check
+from canonical.files import read_json_file, write_canonical_json
 
 SPEC_HEX = re.compile(r"^(0|[1-9a-f][0-9a-f]*)$")
 

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from canonical.encoding import canonical_bytes, parse_canonical
 from crypto import membership, paillier
 from crypto.encoding import (
     allowed_plaintexts,
@@ -47,7 +48,6 @@ from crypto.membership import (
 from crypto.paillier import PublicKey
 from crypto.primitives.modular import FixedBase, multiexp, multiexp_buckets
 from crypto.threshold import combine, deal, decryption_share
-from formats.canonical import canonical_bytes, parse_canonical
 
 VECTOR = Path(__file__).parent.parent / "vectors" / "membership_proof.json"
 CONTEXT = {"election_id": "test-2026", "manifest_hash": "ab" * 32, "contest_id": "mayor", "part": 0}

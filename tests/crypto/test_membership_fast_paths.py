@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from canonical.encoding import hex_int
 from crypto import membership
 from crypto.encoding import ContestEncoding, contest_encoding, encode_choice
 from crypto.errors import InvalidInput
@@ -29,7 +30,6 @@ from crypto.membership import (
 )
 from crypto.paillier import PublicKey, g_power
 from crypto.primitives.modular import powmod
-from formats.canonical import hex_int
 
 CONTEXT = {"election_id": "fast-2026", "contest_id": "council"}
 

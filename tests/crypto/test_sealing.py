@@ -12,6 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from canonical.encoding import FormatError, b64url, canonical_bytes, parse_b64url, parse_canonical
 from crypto.errors import InvalidInput, SealError
 from crypto.sealing import (
     DEFAULT_SCRYPT_N,
@@ -22,7 +23,6 @@ from crypto.sealing import (
     write_sealed,
 )
 from crypto.threshold import KeyShare, deal
-from formats.canonical import FormatError, b64url, canonical_bytes, parse_b64url, parse_canonical
 
 CHEAP = 16  # scrypt n for tests; the default is checked once below
 PURPOSE = "trustee-key-share"

@@ -14,6 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from canonical.encoding import (
+    DOMAINS,
+    FormatError,
+    b64url,
+    canonical_bytes,
+    domain_hash,
+    hex_int,
+    parse_canonical,
+)
 from crypto import paillier
 from crypto.errors import DecryptionError, InvalidInput, ProofInvalid
 from crypto.threshold import (
@@ -31,15 +40,6 @@ from crypto.threshold import (
     share_challenge,
     share_statement,
     verify_decryption_share,
-)
-from formats.canonical import (
-    DOMAINS,
-    FormatError,
-    b64url,
-    canonical_bytes,
-    domain_hash,
-    hex_int,
-    parse_canonical,
 )
 
 VECTOR = Path(__file__).parent.parent / "vectors" / "decryption_share.json"

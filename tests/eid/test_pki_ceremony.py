@@ -13,10 +13,10 @@ from click.testing import CliRunner, Result
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from canonical.encoding import DOMAINS
 from ceremonies import pki
 from crypto import eid
 from crypto.errors import SealError
-from formats.canonical import DOMAINS
 from formats.signed import open_signed, sign_object
 from formats.voters import Voter
 from ivote.cli import main

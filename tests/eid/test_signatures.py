@@ -16,8 +16,8 @@ from eid_helpers import Pki
 from hypothesis import given
 from hypothesis import strategies as st
 
+from canonical.encoding import DOMAINS
 from crypto import eid
-from formats.canonical import DOMAINS
 
 BALLOT = DOMAINS["ballot"]
 RECEIPT = DOMAINS["receipt"]

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.election import der
 
+from canonical.encoding import DOMAINS, FormatError, b64url, canonical_bytes, parse_canonical
 from crypto import eid
-from formats.canonical import DOMAINS, FormatError, b64url, canonical_bytes, parse_canonical
 from formats.signed import open_signed, sign_object
 
 BALLOT = DOMAINS["ballot"]

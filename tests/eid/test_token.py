@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 from eid_helpers import ALICE, BOB, NOW, Pki
 
+from canonical.encoding import DOMAINS
 from ceremonies import pki
 from crypto import eid
 from crypto.eid import DEFAULT_PKCS11_MODULE
-from formats.canonical import DOMAINS
 from formats.signed import open_signed, sign_object
 from ivote.cli import main
 from voter_app.eid import Pkcs11Signer, open_eid, parse_pkcs11_uri

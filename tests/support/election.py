@@ -18,6 +18,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from canonical.encoding import DOMAINS
 from ceremonies.election import init_election
 from ceremonies.keygen import run_keygen
 from ceremonies.pki import (
@@ -30,7 +31,6 @@ from ceremonies.pki import (
 )
 from crypto.eid import KeySigner, pkcs12_bytes
 from formats.ballot import build_ballot
-from formats.canonical import DOMAINS
 from formats.manifest import Manifest
 from formats.signed import open_signed, sign_object
 from formats.voters import Voter

@@ -20,11 +20,11 @@ from support.election import (
     utc_now,
 )
 
+from canonical.encoding import DOMAINS, b64url, canonical_bytes
 from crypto import merkle
 from crypto.eid import KeySigner
 from formats.ballot import ballot_hash
 from formats.ballotbox import write_ballot_box
-from formats.canonical import DOMAINS, b64url, canonical_bytes
 from formats.manifest import ElectionDirectory
 from formats.receipt import LogHead, entry_leaf_hash
 from formats.record import LogSnapshot

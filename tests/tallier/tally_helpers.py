@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from support.election import trustee_passphrase
 from tally_election import DISTRICTS, TallyElection, make_election, write_box
 
+from canonical.encoding import DOMAINS
 from ceremonies.pki import make_eid
-from formats.canonical import DOMAINS
 from formats.manifest import ElectionDirectory
 from formats.signed import sign_object
 from formats.voters import Voter

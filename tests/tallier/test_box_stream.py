@@ -20,9 +20,9 @@ from tally_helpers import Finished
 
 import formats.ballotbox as ballotbox
 import tallier.process
+from canonical.encoding import DOMAINS, FormatError, b64url, canonical_bytes
 from crypto.eid import EidError
 from formats.ballotbox import ENTRIES, INDEX, BallotBoxReader, read_ballot_box
-from formats.canonical import DOMAINS, FormatError, b64url, canonical_bytes
 from formats.signed import sign_object
 from tallier.process import process_ballot_box
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from formats.canonical import FormatError, canonical_bytes, object_hash, parse_canonical
+from canonical.encoding import FormatError, canonical_bytes, object_hash, parse_canonical
 from formats.record import (
     BUNDLE_FILE,
     INVALID_REASONS,

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from tally_helpers import Finished
 
+from canonical.encoding import DOMAINS, b64url, hex_int, object_hash, parse_hex_int
 from ceremonies.pki import make_official, make_root_ca
-from formats.canonical import DOMAINS, b64url, hex_int, object_hash, parse_hex_int
 from formats.signed import sign_object
-from tallier.verifier import verify_record
+from verifier.record import verify_record
 
 Doc = dict[str, Any]
 
@@ -299,9 +299,9 @@ def test_verify_cli_exits_non_zero_and_names_the_problem(
 def test_the_process_pool_names_the_same_bad_ballot(
     originals: tuple[Doc, Doc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tallier.verifier
+    import verifier.record
 
-    monkeypatch.setattr(tallier.verifier, "BALLOTS_PER_TASK", 2)
+    monkeypatch.setattr(verifier.record, "BALLOTS_PER_TASK", 2)
     record, bundle = copy.deepcopy(originals)
     contest = next(iter(bundle["ballots"][5]["contests"].values()))
     responses = contest["proofs"][0]["responses"]

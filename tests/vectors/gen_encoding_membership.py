@@ -16,6 +16,14 @@ import math
 from pathlib import Path
 from typing import Any
 
+from canonical.encoding import (
+    DOMAINS,
+    b64url,
+    canonical_bytes,
+    domain_hash,
+    hex_int,
+    object_hash,
+)
 from crypto import paillier
 from crypto.encoding import (
     allowed_plaintexts,
@@ -35,14 +43,6 @@ from crypto.membership import (
     verify_membership,
 )
 from crypto.paillier import PublicKey
-from formats.canonical import (
-    DOMAINS,
-    b64url,
-    canonical_bytes,
-    domain_hash,
-    hex_int,
-    object_hash,
-)
 
 HERE = Path(__file__).parent
 FIXTURES = HERE.parent / "fixtures"

@@ -17,8 +17,8 @@ from voter_helpers import (
     run_vote,
 )
 
+from canonical.encoding import DOMAINS, canonical_bytes, object_hash, parse_canonical
 from ceremonies.pki import make_official, make_root_ca
-from formats.canonical import DOMAINS, canonical_bytes, object_hash, parse_canonical
 from formats.manifest import format_time
 from formats.signed import sign_object
 

@@ -21,6 +21,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from canonical.encoding import DOMAINS, FormatError, b64url
 from crypto import merkle, paillier
 from crypto.encoding import decode_totals
 from crypto.errors import CryptoError, DecryptionError, InvalidInput, ProofInvalid
@@ -33,7 +34,6 @@ from crypto.threshold import (
     verify_decryption_share,
 )
 from formats.ballot import Ballot, ballot_statements
-from formats.canonical import DOMAINS, FormatError, b64url
 from formats.manifest import Manifest
 from formats.receipt import LogHead
 from formats.record import (

@@ -1,4 +1,4 @@
-"""`ivote verify RECORD`: the observers' verifier (tallier/verifier.py does the checks)."""
+"""`ivote verify RECORD`: the observers' verifier (verifier/record.py does the checks)."""
 
 from __future__ import annotations
 
@@ -43,16 +43,16 @@ def verify(
     could not be made for want of material."""
     from cryptography import x509
 
+    from canonical.encoding import FormatError
+    from canonical.files import read_json_file
     from crypto.errors import CryptoError
-    from formats.canonical import FormatError
-    from formats.files import read_json_file
     from formats.record import (
         RECORD_FILE,
         TALLY_FILE,
         bundle_path_next_to,
     )
-    from tallier.cli import progress_bars
-    from tallier.verifier import verify_record
+    from ivote.cli_support import progress_bars
+    from verifier.record import verify_record
 
     path = record
     if record.is_dir():

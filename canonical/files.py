@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from formats.canonical import FormatError, canonical_chunks, decode_utf8, parse_canonical
+from canonical.encoding import FormatError, canonical_chunks, decode_utf8, parse_canonical
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:

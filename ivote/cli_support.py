@@ -1,0 +1,70 @@
+"""What every role's command line shares: progress bars, secret files and prompts, pinned
+certificates. One home, so that `ivote tally`, `ivote verify` and `ivote ceremony` behave
+alike. Imports no role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+_err = Console(stderr=True)
+
+
+@contextmanager
+def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """A factory of rich progress bars on stderr: factory(description, total) -> advance."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=_err,
+        transient=False,
+        disable=not enabled,
+    )
+
+    def factory(description: str, total: int) -> Callable[[int], None]:
+        task = progress.add_task(description, total=total)
+        return lambda advance: progress.advance(task, advance)
+
+    with progress:
+        yield factory
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """A passphrase kept in a file (automation): its first line, which must not be empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read the {what}: {exc.strerror}") from exc
+    secret = text.rstrip("\r\n")
+    if not secret:
+        raise click.ClickException(f"{path}: the {what} file is empty")
+    return secret
+
+
+def secret_from(path: Path | None, prompt: str, what: str) -> str:
+    """The secret in `path`, else asked at the terminal without echo."""
+    if path is not None:
+        return read_secret_file(path, what)
+    return click.prompt(prompt, hide_input=True, err=True)
+
+
+def read_certificate_file(path: Path, what: str) -> object:
+    """An x509.Certificate from a PEM or DER file; a bad file is a one-line error."""
+    from cryptography import x509
+
+    try:
+        data = path.read_bytes()
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read the {what}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise click.ClickException(f"{path}: not a certificate ({what}): {exc}") from exc
