@@ -296,6 +296,7 @@ DOMAINS = {
     "record": "ivote/v1/record",
     "verification_code": "ivote/v1/verification-code",
     "voter_list": "ivote/v1/voter-list",
+    "paper_voters": "ivote/v1/paper-voters",
 }
 
 

@@ -317,6 +317,77 @@ def voters_list(election: Path) -> None:
         click.echo(f"  hash {version.hash.hex()}")
 
 
+@ceremony.command(name="paper-voters")
+@click.option(
+    "--election",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The election directory (signed manifest, organiser.pem, voter lists).",
+)
+@click.option(
+    "--list",
+    "codes_file",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Personal codes of the voters who voted on paper: one per line (# comments), or a "
+    "CSV with a personal_code column. An empty list is fine: nobody voted on paper.",
+)
+@click.option(
+    "--organiser-key",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The directory `ivote ceremony pki officials` wrote (organiser.key, organiser.pem).",
+)
+@click.option(
+    "--organiser-passphrase-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The organiser key's passphrase in a file (otherwise asked).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The signed list to write (give it to the tallier and the auditors).",
+)
+@_clean_errors
+def paper_voters(
+    election: Path,
+    codes_file: Path,
+    organiser_key: Path,
+    organiser_passphrase_file: Path | None,
+    out: Path,
+) -> None:
+    """Sign the list of voters who voted on paper (their i-votes are cancelled), for this
+    election and its newest voter list; every unknown or malformed code is refused."""
+    from canonical.files import write_canonical_json
+    from crypto.eid import parse_certificate
+    from formats.manifest import ElectionDirectory
+    from formats.paper import parse_paper_voter_input, sign_paper_voters
+
+    directory = ElectionDirectory(election)
+    manifest = directory.read_signed_manifest()
+    voter_list = directory.voter_lists(manifest)[-1]
+    try:
+        data = codes_file.read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"{codes_file}: cannot read ({exc.strerror})") from exc
+    codes = parse_paper_voter_input(data, str(codes_file), voter_list)
+    signer = _load_organiser(organiser_key, organiser_passphrase_file)
+    pinned = parse_certificate(directory.organiser_certificate.read_bytes(), "organiser.pem")
+    if signer.certificate != pinned:
+        raise click.ClickException(
+            "this organiser key is not the one that signed the manifest "
+            f"({directory.organiser_certificate})"
+        )
+    if out.exists():
+        raise click.ClickException(f"{out} exists; refusing to overwrite it")
+    write_canonical_json(out, sign_paper_voters(manifest, voter_list, codes, signer))
+    click.echo(
+        f"Signed the paper-voter list of {manifest.election_id}: {len(codes)} voters, voter "
+        f"list version {voter_list.list_version}; written to {out}."
+    )
+
+
 from ceremonies.pki_cli import pki  # noqa: E402
 
 ceremony.add_command(pki)

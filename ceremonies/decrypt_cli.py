@@ -1,14 +1,17 @@
-"""`ivote ceremony decrypt`: one trustee's part of the decryption ceremony.
+"""`ivote ceremony decrypt`: the trustees' part of the decryption ceremony.
 
-The trustee opens their sealed key share (passphrase asked without echo), checks the tally
-before decrypting anything, and writes one decryption share with its proof per encrypted total.
-Only totals are decrypted and only from this trustee's share: the full private key is never
-rebuilt, and no single ballot is ever decrypted.
+Before anything is decrypted, the tally is verified with the verifier (verifier/, never the
+tallier's code): the observers' checks on the tally and its bundle, and the auditors' checks,
+which re-do the cleansing from the collector-signed ballot box and the organiser-signed
+paper-voter list. So the totals a trustee decrypts are the products of exactly the latest
+valid ballots of the signed box: a trustee who decrypted whatever they were handed would be a
+decryption oracle (a bundle rebuilt around one voter's ballot would reveal that vote). The
+manifest must be pinned (the organiser's certificate or the published fingerprint).
 
-Checking first matters: a trustee who decrypts whatever they are handed is a decryption
-oracle. So the tally must pass the observers' checks (the verifier's, run on the tally and the
-observers' bundle next to it): the totals are the products of valid ballots, the log and
-report add up. The trustee's key must be the manifest's.
+One session serves the trustees present: the verification runs once, then each trustee's
+share file is opened in turn with that trustee's passphrase, and each gets their own shares
+file. Only totals are decrypted, each trustee only with their own share: the private key is
+never rebuilt.
 """
 
 from __future__ import annotations
@@ -17,106 +20,198 @@ from pathlib import Path
 
 import click
 
-from canonical.encoding import DOMAINS, FormatError
+from canonical.encoding import FormatError
 from crypto.errors import CryptoError
-from crypto.threshold import decryption_share
-from formats.manifest import Manifest, open_trustee_share
-from formats.record import BUNDLE_FILE, Tally, TrusteeShares, read_tally, write_shares
-from formats.signed import open_signed
+
+# Checks that need the decryption itself; every other check must pass before decrypting.
+_AFTER_DECRYPTION = {"shares", "threshold", "plaintexts", "results", "results-report"}
 
 
-def _read_passphrase(path: Path | None, share: Path) -> str:
-    if path is None:
-        return click.prompt(f"Passphrase of {share}", hide_input=True, err=True)
-    try:
-        text = path.read_text(encoding="utf-8").rstrip("\r\n")
-    except OSError as exc:
-        raise click.ClickException(f"{path}: cannot read the passphrase: {exc.strerror}") from exc
-    if not text:
-        raise click.ClickException(f"{path}: the passphrase file is empty")
-    return text
-
-
-def check_tally_before_decrypting(tally_path: Path, tally: Tally, workers: int | None) -> None:
-    """Refuse to decrypt a tally that does not verify; say what could not be checked."""
+def check_tally_before_decrypting(
+    tally_path: Path,
+    ballot_box: Path,
+    paper_voters: Path,
+    crl_paths: tuple[Path, ...],
+    fingerprint: str | None,
+    organiser_cert: Path | None,
+    workers: int | None,
+) -> None:
+    """Refuse to decrypt unless every check of the tally passes, the auditors' included."""
     from canonical.files import read_json_file
-    from verifier.record import verify_record  # the public verifier, not tally processing
+    from formats.record import BUNDLE_FILE, TALLY_FILE, read_crls_next_to
+    from ivote.cli_support import progress_bars, read_certificate_file
+    from verifier.audit import AuditMaterial
+    from verifier.record import verify_record
 
-    bundle_path = (tally_path if tally_path.is_dir() else tally_path.parent) / BUNDLE_FILE
-    bundle = read_json_file(bundle_path, "observers_bundle") if bundle_path.is_file() else None
-    verdict = verify_record(tally.to_dict(), bundle, workers=workers)
-    if verdict.failed:
-        lines = [f"{c.id}: {'; '.join(c.problems) or c.detail}" for c in verdict.failed]
+    directory = tally_path if tally_path.is_dir() else tally_path.parent
+    document = read_json_file(directory / TALLY_FILE, "tally")
+    bundle_path = directory / BUNDLE_FILE
+    if not bundle_path.is_file():
         raise click.ClickException(
-            "the tally does not verify; refusing to decrypt:\n  " + "\n  ".join(lines)
+            f"no observers' bundle ({BUNDLE_FILE}) next to the tally: the totals cannot be "
+            "checked against the ballots; refusing to decrypt"
         )
-    if bundle is None:
+    bundle = read_json_file(bundle_path, "observers_bundle")
+    pinned = (
+        read_certificate_file(organiser_cert, "organiser's certificate")
+        if organiser_cert is not None
+        else None
+    )
+    audit = AuditMaterial(
+        ballot_box,
+        read_json_file(paper_voters, "paper_voters"),
+        [p.read_bytes() for p in crl_paths] or read_crls_next_to(directory),
+    )
+    with progress_bars() as factory:
+        verdict = verify_record(
+            document,
+            bundle,
+            workers=workers,
+            expected_fingerprint=fingerprint,
+            organiser_certificate=pinned,
+            audit=audit,
+            progress=factory,
+        )
+    refused = [
+        f"{c.id}: {'; '.join(c.problems) or c.detail}"
+        for c in verdict.checks
+        if c.id not in _AFTER_DECRYPTION and c.status != "pass"
+    ]
+    if refused:
         raise click.ClickException(
-            f"no observers' bundle ({BUNDLE_FILE}) next to the tally: without it the totals "
-            "cannot be checked against the ballots; refusing to decrypt (--unchecked to "
-            "decrypt anyway)"
+            "the tally does not verify against the signed ballot box and paper-voter list; "
+            "refusing to decrypt:\n  " + "\n  ".join(refused)
         )
+    cleansing = verdict.check("cleansing").detail
+    click.echo(f"The tally verifies ({cleansing}); decrypting its totals.", err=True)
 
 
 @click.command(name="decrypt")
-@click.option(
-    "--share",
-    "share_path",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="This trustee's sealed share file (ELECTION/trustees/trustee-<i>.share).",
-)
 @click.option(
     "--tally",
     "tally_path",
     required=True,
     type=click.Path(exists=True, path_type=Path),
-    help="The tally directory from `ivote tally process` (or its tally.json).",
+    help="The tally directory from `ivote tally process` (tally.json, observers' bundle, crls/).",
 )
 @click.option(
-    "--out",
+    "--ballot-box",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write this trustee's decryption shares.",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The collector-signed ballot box the tally was made from.",
+)
+@click.option(
+    "--paper-voters",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The organiser-signed paper-voter list the tally used.",
+)
+@click.option(
+    "--organiser-cert",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The organiser's certificate (PEM or DER): pins the manifest's signer.",
+)
+@click.option("--fingerprint", help="The published manifest fingerprint (hex): pins the manifest.")
+@click.option(
+    "--crl",
+    "crl_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A CRL the tally used (default: crls/ in the tally directory).",
+)
+@click.option(
+    "--share",
+    "share_paths",
+    required=True,
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A trustee's sealed share file; give one per trustee present (one session).",
 )
 @click.option(
     "--passphrase-file",
+    "passphrase_files",
+    multiple=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The share's passphrase in a file (automation); otherwise asked without echo.",
+    help="A share's passphrase in a file, once per --share in order (automation); otherwise "
+    "each trustee is asked in turn, without echo.",
 )
 @click.option(
-    "--unchecked",
-    is_flag=True,
-    help="Decrypt even without the observers' bundle (the totals are then not checked "
-    "against the ballots).",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With one --share: where to write that trustee's decryption shares.",
 )
-@click.option("--workers", type=int, default=None, help="Processes for the tally check.")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write each trustee's shares as shares-<trustee>.json (any number of --share).",
+)
+@click.option("--workers", type=int, default=None, help="Processes for the verification.")
 def decrypt(
-    share_path: Path,
     tally_path: Path,
-    out: Path,
-    passphrase_file: Path | None,
-    unchecked: bool,
+    ballot_box: Path,
+    paper_voters: Path,
+    organiser_cert: Path | None,
+    fingerprint: str | None,
+    crl_paths: tuple[Path, ...],
+    share_paths: tuple[Path, ...],
+    passphrase_files: tuple[Path, ...],
+    out: Path | None,
+    out_dir: Path | None,
     workers: int | None,
 ) -> None:
-    """One trustee: decryption shares with proofs for every encrypted total of a tally."""
+    """Trustees: verify the tally against the signed ballot box, then write decryption shares
+    with proofs for every encrypted total, one file per trustee present."""
+    from crypto.threshold import decryption_share
+    from formats.manifest import Manifest, open_trustee_share
+    from formats.record import TrusteeShares, read_tally, write_shares
+    from ivote.cli_support import secret_from
+
+    if organiser_cert is None and fingerprint is None:
+        raise click.UsageError(
+            "pin the manifest: --organiser-cert PEM or --fingerprint HEX (the published one)"
+        )
+    if (out is None) == (out_dir is None):
+        raise click.UsageError("give either --out (one trustee) or --out-dir")
+    if out is not None and len(share_paths) != 1:
+        raise click.UsageError("--out takes one --share; use --out-dir for a session")
+    if passphrase_files and len(passphrase_files) != len(share_paths):
+        raise click.UsageError(
+            f"{len(passphrase_files)} --passphrase-file for {len(share_paths)} --share"
+        )
     try:
+        check_tally_before_decrypting(
+            tally_path, ballot_box, paper_voters, crl_paths, fingerprint, organiser_cert, workers
+        )
         tally = read_tally(tally_path)
-        payload, _, _ = open_signed(tally.manifest, DOMAINS["manifest"], where="tally.manifest")
-        manifest = Manifest.from_dict(payload)
-        if unchecked:
-            click.echo("warning: decrypting without checking the tally (--unchecked)", err=True)
-        else:
-            check_tally_before_decrypting(tally_path, tally, workers)
-        passphrase = _read_passphrase(passphrase_file, share_path)
-        key_share = open_trustee_share(share_path, passphrase, manifest)
-        shares = []
-        for total in tally.totals:
-            context = manifest.proof_context(total.district, total.contest, total.part)
-            shares.append(decryption_share(key_share, total.ciphertext, context).to_dict())
-        write_shares(out, TrusteeShares(tally.hash, key_share.index, tuple(shares)))
-    except (FormatError, CryptoError) as exc:
+        manifest = Manifest.from_dict(tally.manifest["payload"])
+    except (FormatError, CryptoError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(
-        f"trustee {key_share.index}: {len(shares)} decryption shares with proofs written to {out}"
-    )
+    failed = []
+    for position, share_path in enumerate(share_paths):
+        passphrase_file = passphrase_files[position] if passphrase_files else None
+        try:
+            passphrase = secret_from(
+                passphrase_file, f"Passphrase of {share_path}", "share passphrase"
+            )
+            key_share = open_trustee_share(share_path, passphrase, manifest)
+            target = out or Path(out_dir or ".") / f"shares-{key_share.index}.json"
+            if target.exists():
+                raise FormatError(str(target), "exists; refusing to overwrite it")
+            shares = []
+            for total in tally.totals:
+                context = manifest.proof_context(total.district, total.contest, total.part)
+                shares.append(decryption_share(key_share, total.ciphertext, context).to_dict())
+            write_shares(target, TrusteeShares(tally.hash, key_share.index, tuple(shares)))
+        except (FormatError, CryptoError) as exc:
+            click.echo(f"{share_path}: {exc}", err=True)
+            failed.append(share_path)
+            continue
+        click.echo(
+            f"trustee {key_share.index}: {len(shares)} decryption shares with proofs written "
+            f"to {target}"
+        )
+    if failed:
+        raise click.ClickException(
+            f"{len(failed)} of {len(share_paths)} share files could not be used: "
+            + ", ".join(map(str, failed))
+        )

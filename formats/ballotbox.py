@@ -36,6 +36,7 @@ from canonical.encoding import (
     b64url,
     canonical_bytes,
     check_version,
+    object_hash,
     parse_b64url,
     parse_canonical,
     require,
@@ -285,6 +286,8 @@ class BallotBoxReader:
                     self._entries_first(before=name)
                     raise BallotBoxError(name, "content does not match the signed hash")
         self.index = index
+        # the hash of the signed index names the whole box (it covers every member's hash)
+        self.index_hash = object_hash(document)
         try:
             self.voter_lists = _voter_lists(box, files, index, manifest)
             self.head = _open_head(

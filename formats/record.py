@@ -40,7 +40,12 @@ from canonical.encoding import (
     parse_hex_int,
     require,
 )
-from canonical.files import read_json_file, write_atomic_chunks, write_canonical_json
+from canonical.files import (
+    read_json_file,
+    write_atomic,
+    write_atomic_chunks,
+    write_canonical_json,
+)
 
 TALLY_KIND = "ivote/tally"
 BUNDLE_KIND = "ivote/observers-bundle"
@@ -53,6 +58,7 @@ TALLY_FILE = "tally.json"
 BUNDLE_FILE = "observers-bundle.json"
 COUNTED_VOTERS_FILE = "counted-voters.json"
 RECORD_FILE = "record.json"
+CRLS_DIR = "crls"  # the CRLs the tally used, each named crls/<hex SHA-256>.crl
 COPY_BLOCK = 1 << 20
 
 # Why a ballot from the box is not counted, beyond revotes and paper votes (docs/spec.md).
@@ -403,7 +409,77 @@ class BundleReference:
         return cls(digest, _small_int(obj, "ballots", where))
 
 
-_TALLY_FIELDS = {"version", "kind", "manifest", "log", "report", "totals", "observers_bundle"}
+def _digest(obj: Any, name: str, where: str) -> bytes:
+    digest = parse_b64url(require(obj, name, str, where), f"{where}.{name}")
+    if len(digest) != 32:
+        raise FormatError(f"{where}.{name}", "not a 32-byte hash")
+    return digest
+
+
+@dataclass(frozen=True)
+class TallyInputs:
+    """Everything the cleansing used, named by hash, so that an auditor holding the inputs
+    can tell that they are the ones this tally was made from: the collector-signed ballot box
+    (the hash of its signed index, which covers every member), the voter-list version used
+    for eligibility, the organiser-signed paper-voter list and the CRLs (SHA-256 of each DER
+    file, sorted)."""
+
+    ballot_box: bytes
+    voter_list_version: int
+    voter_list_hash: bytes
+    paper_voters: bytes
+    paper_voters_count: int
+    crls: tuple[bytes, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ballot_box": b64url(self.ballot_box),
+            "voter_list": {
+                "list_version": self.voter_list_version,
+                "hash": b64url(self.voter_list_hash),
+            },
+            "paper_voters": {"hash": b64url(self.paper_voters), "voters": self.paper_voters_count},
+            "crls": [b64url(h) for h in self.crls],
+        }
+
+    @classmethod
+    def from_dict(cls, obj: Any, where: str) -> TallyInputs:
+        if not isinstance(obj, Mapping):
+            raise FormatError(where, "expected an object")
+        _only(obj, {"ballot_box", "voter_list", "paper_voters", "crls"}, where)
+        voter_list = require(obj, "voter_list", dict, where)
+        _only(voter_list, {"list_version", "hash"}, f"{where}.voter_list")
+        paper = require(obj, "paper_voters", dict, where)
+        _only(paper, {"hash", "voters"}, f"{where}.paper_voters")
+        crls = require(obj, "crls", list, where)
+        parsed_crls = tuple(
+            _digest({"hash": value}, "hash", f"{where}.crls[{i}]") for i, value in enumerate(crls)
+        )
+        if list(parsed_crls) != sorted(set(parsed_crls)):
+            raise FormatError(f"{where}.crls", "not sorted or repeated")
+        version = _small_int(voter_list, "list_version", f"{where}.voter_list")
+        if version < 1:
+            raise FormatError(f"{where}.voter_list.list_version", "must be at least 1")
+        return cls(
+            _digest(obj, "ballot_box", where),
+            version,
+            _digest(voter_list, "hash", f"{where}.voter_list"),
+            _digest(paper, "hash", f"{where}.paper_voters"),
+            _small_int(paper, "voters", f"{where}.paper_voters"),
+            parsed_crls,
+        )
+
+
+_TALLY_FIELDS = {
+    "version",
+    "kind",
+    "manifest",
+    "inputs",
+    "log",
+    "report",
+    "totals",
+    "observers_bundle",
+}
 
 
 @dataclass(frozen=True)
@@ -411,6 +487,7 @@ class Tally:
     """What `ivote tally process` publishes for the decryption ceremony."""
 
     manifest: dict[str, Any]  # the signed manifest document, as formats.manifest reads it
+    inputs: TallyInputs
     log: LogSnapshot
     report: dict[str, Any]  # TallyReport.to_dict(), kept as written so that it hashes the same
     totals: tuple[EncryptedTotal, ...]
@@ -420,6 +497,7 @@ class Tally:
         return {
             "version": 1,
             "manifest": self.manifest,
+            "inputs": self.inputs.to_dict(),
             "log": self.log.to_dict(),
             "report": self.report,
             "totals": [t.to_dict() for t in self.totals],
@@ -443,6 +521,7 @@ class Tally:
         TallyReport.from_dict(report, f"{where}.report")
         return cls(
             dict(require(obj, "manifest", dict, where)),
+            TallyInputs.from_dict(require(obj, "inputs", dict, where), f"{where}.inputs"),
             LogSnapshot.from_dict(require(obj, "log", dict, where), f"{where}.log"),
             report,
             _totals(obj, where),
@@ -597,12 +676,32 @@ def write_tally_dir(
     tally: Tally,
     bundle: ObserversBundle,
     counted: CountedVoters,
+    crls: Sequence[bytes] = (),
 ) -> None:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    write_crls(out, crls)
     write_canonical_json(out / BUNDLE_FILE, bundle.document())
     write_canonical_json(out / COUNTED_VOTERS_FILE, counted.to_dict(), mode=0o600)
     write_canonical_json(out / TALLY_FILE, tally.to_dict())  # last: its presence means done
+
+
+def write_crls(directory: Path, crls: Sequence[bytes]) -> None:
+    """The CRLs a tally used, beside it: public documents the auditors re-check with."""
+    for crl in crls:
+        write_atomic(directory / CRLS_DIR / f"{hashlib.sha256(crl).hexdigest()}.crl", crl)
+
+
+def read_crls_next_to(path: str | os.PathLike[str]) -> list[bytes]:
+    """The CRLs kept in a tally or record directory (crls/), none when there are none."""
+    candidate = Path(path)
+    directory = (candidate if candidate.is_dir() else candidate.parent) / CRLS_DIR
+    if not directory.is_dir():
+        return []
+    try:
+        return [p.read_bytes() for p in sorted(directory.glob("*.crl"))]
+    except OSError as exc:
+        raise FormatError(str(directory), f"cannot read a CRL ({exc.strerror})") from exc
 
 
 def _in_dir(path: str | os.PathLike[str], name: str) -> Path:
@@ -646,6 +745,7 @@ def write_record_dir(
     directory: str | os.PathLike[str],
     record: ElectionRecord,
     bundle: ObserversBundle | str | os.PathLike[str] | None,
+    crls: Sequence[bytes] | None = None,
 ) -> None:
     """record.json and, when given, the observers' bundle: an ObserversBundle, or the path of
     a bundle file (or of the tally directory holding one), which is copied as it is when it
@@ -653,6 +753,8 @@ def write_record_dir(
     canonically (the verifier then says whether it is the one the tally names)."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    if crls is not None:
+        write_crls(out, crls)
     if isinstance(bundle, ObserversBundle):
         write_canonical_json(out / BUNDLE_FILE, bundle.document())
     elif bundle is not None:

@@ -7,10 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 _err = Console(stderr=True)
 
@@ -55,7 +59,7 @@ def secret_from(path: Path | None, prompt: str, what: str) -> str:
     return click.prompt(prompt, hide_input=True, err=True)
 
 
-def read_certificate_file(path: Path, what: str) -> object:
+def read_certificate_file(path: Path, what: str) -> x509.Certificate:
     """An x509.Certificate from a PEM or DER file; a bad file is a one-line error."""
     from cryptography import x509
 

@@ -55,8 +55,10 @@ def tally() -> None:
 )
 @click.option(
     "--paper-voters",
+    required=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Personal codes of voters who voted on paper, one per line: their i-votes are cancelled.",
+    help="The organiser-signed paper-voter list (`ivote ceremony paper-voters`, empty when "
+    "nobody voted on paper): their i-votes are cancelled.",
 )
 @click.option(
     "--crl",
@@ -76,7 +78,7 @@ def tally() -> None:
 def process(
     election: Path,
     ballot_box: Path,
-    paper_voters: Path | None,
+    paper_voters: Path,
     crls: tuple[Path, ...],
     out: Path,
     workers: int | None,
@@ -92,7 +94,7 @@ def process(
         outcome = process_ballot_box(
             election, ballot_box, paper_voters, list(crls), workers=workers, progress=factory
         )
-    write_tally_dir(out, outcome.tally, outcome.bundle, outcome.counted_voters)
+    write_tally_dir(out, outcome.tally, outcome.bundle, outcome.counted_voters, outcome.crls)
     _print_report(outcome.report)
     click.echo(
         f"Tally written to {out}. The list of voters whose i-vote counts "
@@ -145,7 +147,7 @@ def _print_report(report: Any) -> None:
 @_clean_errors
 def combine(tally_path: Path, share_paths: tuple[Path, ...], out: Path) -> None:
     """Verify every decryption share, combine t valid ones, decode, write the record."""
-    from formats.record import read_shares, read_tally, write_record_dir
+    from formats.record import read_crls_next_to, read_shares, read_tally, write_record_dir
     from tallier.combine import combine_tally
 
     tally_doc = read_tally(tally_path)
@@ -155,7 +157,12 @@ def combine(tally_path: Path, share_paths: tuple[Path, ...], out: Path) -> None:
     for trustee, reason in sorted(combined.rejected.items()):
         click.echo(f"REJECTED trustee {trustee}: {reason}", err=True)
     # the bundle file is copied, not parsed, when it is the one the tally names
-    write_record_dir(out, combined.record, tally_path if tally_path.is_dir() else None)
+    write_record_dir(
+        out,
+        combined.record,
+        tally_path if tally_path.is_dir() else None,
+        read_crls_next_to(tally_path),
+    )
     _print_results(combined)
     click.echo(
         f"Decrypted with trustees {', '.join(map(str, combined.used))}; record written to {out}"

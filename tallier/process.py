@@ -1,100 +1,39 @@
 """Processing the ballot box on the air-gapped tallier (`ivote tally process`).
 
-In order (docs/spec.md, "Tally"):
-1. the ballot box: the export's signature and its log rebuilding to the signed head
-   (formats.ballotbox's reader; its entries are checked in the pool of step 2, the box read
-   once as a stream);
-2. every ballot, in a process pool: envelope and signature, structure against the manifest,
-   received inside the voting period, the certificate valid and not revoked at the time the
-   collector received the ballot, the signer on the voter list, the ballot for the voter's
-   district; and, in the same pass, the proofs of every ballot that passes these checks,
-   batched per task (their verdicts are used in step 4);
-3. in log order: a ciphertext another voter cast earlier is refused (ballot copying); the
-   latest valid ballot of each voter is the one that counts, the earlier ones are superseded;
-   the counted ballot of a voter on the paper list is cancelled by the paper vote;
-4. the proofs of the ballots that would count; a voter whose latest ballot fails falls back to
-   their previous valid one (checked in turn);
-5. identities separated from ballots, the counted ballots shuffled (secrets), and the
-   ciphertexts multiplied per district, contest and part, on raw integers.
-
-Every ballot of the box is accounted for: counted, superseded, cancelled by paper, or invalid
-with its reason.
+The cleansing (docs/spec.md, "Tally", steps 1 to 4: the box, each ballot's checks, latest per
+voter, paper cancellations, proofs) is formats.cleansing's, the same code the auditors' and
+trustees' verification runs. This module gathers the signed inputs (manifest, voter lists,
+CRLs, the organiser-signed paper-voter list), runs it, and does step 5: identities separated
+from ballots, the counted ballots shuffled (secrets), the ciphertexts multiplied per district,
+contest and part. The tally names every input by hash (formats.record.TallyInputs).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
 import os
 import secrets
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from canonical.encoding import DOMAINS, FormatError
-from crypto import eid
-from crypto.errors import CryptoError, InvalidInput
-from crypto.membership import BATCH_CHUNK, batch_verify
-from formats.ballot import Ballot, BallotError, ballot_statements, parse_ballot
-from formats.ballotbox import check_entry_line
-from formats.manifest import Manifest
-from formats.receipt import LogHead
+from canonical.encoding import FormatError
+from crypto.errors import CryptoError
+from formats.cleansing import cleanse_ballot_box, encrypted_totals
 from formats.record import (
-    UNASSIGNED,
     BundleReference,
     CountedVoters,
-    Counts,
-    EncodedBallot,
-    EncryptedTotal,
-    InvalidBallot,
-    LogSnapshot,
     ObserversBundle,
     Tally,
+    TallyInputs,
     TallyReport,
 )
-from formats.signed import open_signed
-from formats.voters import VoterList
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
-# Ballots per task: each task's proofs are one batch, and the batch's multi-exponentiations
-# cost less per ballot the more ballots they hold (crypto.membership.BATCH_CHUNK at most);
-# tasks are made smaller when there are few ballots, so that every worker gets some.
-MAX_BALLOTS_PER_TASK = BATCH_CHUNK
-MIN_BALLOTS_PER_TASK = 16
 
 
 class TallyError(Exception):
     """The tally cannot go ahead (bad ballot box, missing CRLs...); the message says why."""
-
-
-@dataclass(frozen=True)
-class BoxEntry:
-    """One ballot of the box: its log position, the signed ballot and when it was received."""
-
-    index: int
-    signed_ballot: dict[str, Any]
-    received: int  # ms since the epoch, from the collector's log entry
-
-
-@dataclass(frozen=True)
-class Checked:
-    """The outcome of the per-ballot checks (step 2)."""
-
-    index: int
-    district: str  # the district the ballot names (UNASSIGNED when none of the manifest's)
-    voter: str | None = None  # personal code, when the ballot is valid
-    reason: str | None = None  # set when invalid
-    detail: str = ""
-    # when valid: the ballot without its voter, encoded here in the worker (the bundle is
-    # hashed and written from these bytes), and its ciphertexts as (contest, part, value)
-    ballot: EncodedBallot | None = None
-    ciphertexts: tuple[tuple[str, int, int], ...] = ()
-
-    @property
-    def valid(self) -> bool:
-        return self.reason is None
 
 
 @dataclass
@@ -103,371 +42,14 @@ class TallyOutcome:
     bundle: ObserversBundle
     counted_voters: CountedVoters
     report: TallyReport
+    crls: tuple[bytes, ...]  # the CRLs used (DER or PEM files as read), kept with the tally
 
 
 def _no_progress(description: str, total: int) -> Callable[[int], None]:
     return lambda advance: None
 
 
-# ------------------------------------------------------------------ step 2, in workers
-
-_STATE: dict[str, Any] = {}
-
-
-def _init_worker(
-    manifest_doc: dict[str, Any],
-    voter_list_doc: dict[str, Any],
-    crls: list[bytes],
-    collector_der: bytes | None = None,
-) -> None:
-    manifest = Manifest.from_dict(manifest_doc)
-    _STATE["manifest"] = manifest
-    _STATE["voters"] = VoterList.from_dict(voter_list_doc)
-    _STATE["trust"] = manifest.trust.eid_trust_store(crls)
-    if collector_der is not None:
-        _STATE["collector"] = eid.parse_certificate(collector_der, "collector", der_only=True)
-        _STATE["heads"] = {}
-
-
-def _named_district(manifest: Manifest, document: Any) -> str:
-    payload = document.get("payload") if isinstance(document, Mapping) else None
-    district = payload.get("district") if isinstance(payload, Mapping) else None
-    known = {d.id for d in manifest.districts}
-    return district if isinstance(district, str) and district in known else UNASSIGNED
-
-
-_CERTIFICATE_REASONS: tuple[tuple[type[eid.EidError], str], ...] = (
-    (eid.CertificateRevoked, "certificate-revoked"),
-    (eid.CertificateExpired, "certificate-expired"),
-    (eid.CertificateNotYetValid, "certificate-expired"),
-    (eid.UntrustedIssuer, "certificate-untrusted"),
-)
-
-
-def _check_entry(
-    manifest: Manifest, voters: VoterList, trust: eid.TrustStore, entry: BoxEntry
-) -> tuple[Checked, Ballot | None]:
-    """Step 2 for one ballot, with the parsed ballot when it is valid (for its proofs)."""
-    district = _named_district(manifest, entry.signed_ballot)
-
-    def invalid(reason: str, detail: str) -> tuple[Checked, None]:
-        return Checked(entry.index, district, reason=reason, detail=detail), None
-
-    try:
-        payload, certificate, _ = open_signed(
-            entry.signed_ballot, DOMAINS["ballot"], where="ballot"
-        )
-    except eid.EidError as exc:
-        return invalid("signature", str(exc))
-    except FormatError as exc:
-        return invalid("malformed", str(exc))
-    try:
-        ballot = parse_ballot(manifest, payload)
-    except BallotError as exc:
-        wrong = exc.field in {"ballot.election_id", "ballot.manifest_hash"}
-        return invalid("wrong-election" if wrong else "malformed", str(exc))
-    at = dt.datetime.fromtimestamp(entry.received / 1000, dt.UTC)
-    if not manifest.period.contains(at):
-        return invalid(
-            "outside-voting-period",
-            f"received {at.isoformat()}, voting was open {manifest.period.start.isoformat()} "
-            f"to {manifest.period.end.isoformat()}",
-        )
-    try:
-        identity = eid.check_certificate(certificate, trust, at, field="certificate")
-    except eid.EidError as exc:
-        # The record is public: say what was wrong, never whose certificate (serial, name).
-        reason = next((r for kind, r in _CERTIFICATE_REASONS if isinstance(exc, kind)), None)
-        return invalid(
-            reason or "certificate",
-            f"{type(exc).__name__} at {at.isoformat()}" if reason else type(exc).__name__,
-        )
-    home = voters.district_of(identity.personal_code)
-    if home is None:
-        return invalid("not-eligible", "the signer is not on the voter list")
-    if home != ballot.district:
-        return invalid(
-            "wrong-district",
-            f"the ballot is for district {ballot.district}, the voter's district is {home}",
-        )
-    checked = Checked(
-        entry.index,
-        ballot.district,
-        voter=identity.personal_code,
-        ballot=EncodedBallot.of(ballot.district, payload["contests"]),
-        ciphertexts=tuple(
-            (contest_id, part, value)
-            for contest_id, contest in ballot.contests.items()
-            for part, value in enumerate(contest.ciphertexts)
-        ),
-    )
-    return checked, ballot
-
-
-def _bad_proofs(manifest: Manifest, ballots: Sequence[tuple[int, Ballot]]) -> list[int]:
-    """Log indices of the (index, parsed ballot) whose proofs fail: one batch for all."""
-    statements = []
-    owners: list[int] = []
-    bad: set[int] = set()
-    for index, ballot in ballots:
-        try:
-            for statement in ballot_statements(manifest, ballot):
-                statements.append(statement)
-                owners.append(index)
-        except (BallotError, InvalidInput):
-            bad.add(index)
-    bad.update(owners[position] for position in batch_verify(statements))
-    return sorted(bad)
-
-
-@dataclass(frozen=True)
-class _Step2:
-    """What a task of step 2 returns: each ballot's outcome and the valid ones whose proofs
-    fail; from the box's lines also each entry's leaf hash, receive time and receipt head,
-    and the first fault of the box as (error class, field, problem), after which the task
-    stopped (the box will be refused)."""
-
-    checked: list[Checked]
-    bad_proofs: list[int]
-    log: list[tuple[bytes, int, LogHead]] = field(default_factory=list)
-    failure: tuple[type[Exception], str, str] | None = None
-
-
-def _check_lines(task: tuple[int, list[bytes]]) -> _Step2:
-    """Step 2 on raw lines of the box's entries.jsonl: each line's box checks
-    (formats.ballotbox.check_entry_line), then the ballot's."""
-    start, lines = task
-    manifest, voters, trust = _STATE["manifest"], _STATE["voters"], _STATE["trust"]
-    checked: list[Checked] = []
-    ballots: list[tuple[int, Ballot]] = []
-    log: list[tuple[bytes, int, LogHead]] = []
-    failure = None
-    for position, line in enumerate(lines, start):
-        try:
-            box_entry, head = check_entry_line(
-                line, position, _STATE["collector"], manifest, _STATE["heads"]
-            )
-        except (FormatError, eid.EidError) as exc:
-            # exceptions with (field, problem) arguments do not pickle: send their parts
-            failure = (type(exc), exc.field, exc.problem)
-            break
-        received = box_entry.receipt.received
-        log.append((box_entry.receipt.leaf_hash, received, head))
-        outcome, ballot = _check_entry(
-            manifest, voters, trust, BoxEntry(position, box_entry.ballot, received)
-        )
-        checked.append(outcome)
-        if ballot is not None:
-            ballots.append((position, ballot))
-    return _Step2(checked, _bad_proofs(manifest, ballots), log, failure)
-
-
-def _task_size(total: int, workers: int) -> int:
-    """Ballots per task: every worker busy, batches as large as allowed."""
-    return max(MIN_BALLOTS_PER_TASK, min(MAX_BALLOTS_PER_TASK, -(-total // max(workers, 1))))
-
-
-class _Pool:
-    """The worker pool (or, with one worker, this process) with the election loaded."""
-
-    def __init__(self, workers: int, initargs: tuple[Any, ...]) -> None:
-        self.workers = workers
-        self.initargs = initargs
-        self.executor: ProcessPoolExecutor | None = None
-
-    def __enter__(self) -> _Pool:
-        if self.workers > 1:
-            self.executor = ProcessPoolExecutor(
-                self.workers, initializer=_init_worker, initargs=self.initargs
-            )
-        else:
-            _init_worker(*self.initargs)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(cancel_futures=True)
-
-    def map(
-        self,
-        function: Callable[[Any], Any],
-        tasks: Iterable[Any],
-        advance: Callable[[int], None],
-        size: Callable[[Any], int] = len,
-    ) -> Iterator[Any]:
-        """function(task) for each task, results in order; `tasks` may be a generator (read
-        as the workers need more: a few tasks per worker are in flight at a time)."""
-        if self.executor is None:
-            for task in tasks:
-                result = function(task)
-                advance(size(task))
-                yield result
-            return
-        pending: deque[tuple[Future[Any], int]] = deque()
-        for task in tasks:
-            pending.append((self.executor.submit(function, task), size(task)))
-            if len(pending) > 2 * self.workers:
-                future, weight = pending.popleft()
-                result = future.result()
-                advance(weight)
-                yield result
-        while pending:
-            future, weight = pending.popleft()
-            result = future.result()
-            advance(weight)
-            yield result
-
-
-def _line_tasks(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
-    """(first log index, lines) in tasks of `size` lines."""
-    batch: list[bytes] = []
-    start = 0
-    for line in lines:
-        batch.append(line)
-        if len(batch) == size:
-            yield start, batch
-            start += size
-            batch = []
-    if batch:
-        yield start, batch
-
-
-# ------------------------------------------------------------------ the whole tally
-
-
-def _decide(
-    manifest_document: dict[str, Any],
-    manifest: Manifest,
-    checked: list[Checked],
-    bad_proofs: set[int],
-    log: LogSnapshot,
-    paper_voters: Iterable[str],
-) -> TallyOutcome:
-    """Steps 3 to 5, given step 2's outcome for every ballot and the log indices of the valid
-    ballots whose proofs fail (step 2 verified the proofs of every valid ballot)."""
-    paper = set(paper_voters)
-    checked.sort(key=lambda c: c.index)
-    invalid: dict[int, Checked] = {c.index: c for c in checked if not c.valid}
-    valid = [c for c in checked if c.valid]
-    # ballot copying: a ciphertext first cast by another voter
-    by_voter: dict[str, list[Checked]] = defaultdict(list)
-    first_voter: dict[int, str] = {}
-    for c in valid:
-        copied = None
-        for _, _, ciphertext in c.ciphertexts:
-            owner = first_voter.setdefault(ciphertext, c.voter or "")
-            if owner != c.voter:
-                copied = ciphertext
-        if copied is not None:
-            invalid[c.index] = Checked(
-                c.index,
-                c.district,
-                reason="copied-ciphertext",
-                detail="a ciphertext of this ballot was cast earlier by another voter",
-            )
-            continue
-        assert c.voter is not None
-        by_voter[c.voter].append(c)
-
-    cancelled = {voter for voter in by_voter if voter in paper}
-    # each remaining voter's candidates, latest first; proofs decide which one counts
-    pending = {voter: list(reversed(ballots)) for voter, ballots in by_voter.items()}
-    counted: dict[str, Checked] = {}
-    to_check = {voter: ballots[0] for voter, ballots in pending.items() if voter not in paper}
-    while to_check:
-        next_round: dict[str, Checked] = {}
-        for voter, candidate in to_check.items():
-            if candidate.index not in bad_proofs:
-                counted[voter] = candidate
-                continue
-            invalid[candidate.index] = Checked(
-                candidate.index,
-                candidate.district,
-                reason="proof",
-                detail="a validity proof does not verify",
-            )
-            pending[voter].pop(0)
-            if pending[voter]:
-                next_round[voter] = pending[voter][0]
-        to_check = next_round
-
-    # account for every ballot
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(Counts().to_dict(), 0))
-    for c in checked:
-        counts[c.district]["received"] += 1
-    for c in invalid.values():
-        counts[c.district]["invalid"] += 1
-    counted_indices = {c.index for c in counted.values()}
-    for voter, ballots in by_voter.items():
-        for c in ballots:
-            if c.index in invalid or c.index in counted_indices:
-                continue
-            if voter in cancelled and c is ballots[-1]:
-                counts[c.district]["cancelled_by_paper"] += 1
-            else:
-                counts[c.district]["superseded"] += 1
-    for c in counted.values():
-        counts[c.district]["counted"] += 1
-    for district in manifest.districts:
-        counts[district.id]  # every district appears, even without ballots
-    report = TallyReport(
-        {name: Counts(**values) for name, values in counts.items()},
-        tuple(
-            InvalidBallot(c.index, c.district, c.reason or "", c.detail)
-            for c in sorted(invalid.values(), key=lambda c: c.index)
-        ),
-    )
-
-    # separate identities from ballots, shuffle, multiply
-    ballots = [c.ballot for c in counted.values() if c.ballot is not None]
-    secrets.SystemRandom().shuffle(ballots)
-    bundle = ObserversBundle(manifest.election_id, manifest.hash, tuple(ballots))
-    totals = encrypted_totals(manifest, counted.values())
-    tally = Tally(
-        manifest_document,
-        log,
-        report.to_dict(),
-        tuple(totals),
-        BundleReference(bundle.hash, len(ballots)),
-    )
-    return TallyOutcome(
-        tally, bundle, CountedVoters(manifest.election_id, tuple(sorted(counted))), report
-    )
-
-
-def encrypted_totals(manifest: Manifest, counted: Iterable[Checked]) -> list[EncryptedTotal]:
-    """The product of the counted ciphertexts per district, contest and part, in the
-    manifest's order, on raw integers (never re-randomised)."""
-    from crypto.primitives.modular import mpz
-
-    n2 = mpz(manifest.threshold_key.n_squared)
-    products: dict[tuple[str, str, int], Any] = {}
-    for district, contest in manifest.contests():
-        for part in range(manifest.contest_encoding(district.id, contest.id).parts):
-            products[(district.id, contest.id, part)] = mpz(1)
-    for ballot in counted:
-        for contest_id, part, value in ballot.ciphertexts:
-            label = (ballot.district, contest_id, part)
-            products[label] = products[label] * value % n2
-    return [EncryptedTotal(d, c, p, int(value)) for (d, c, p), value in products.items()]
-
-
 # ------------------------------------------------------------------ inputs
-
-
-def read_paper_voters(path: str | os.PathLike[str]) -> list[str]:
-    """Personal codes of voters who voted on paper: one per line (CSV with a personal_code
-    column also works); blank lines and # comments are ignored."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TallyError(f"{path}: cannot read the paper voter list: {exc.strerror}") from exc
-    lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line and not line.startswith("#")]
-    if lines and "personal_code" in lines[0].split(","):
-        column = lines[0].split(",").index("personal_code")
-        return [line.split(",")[column].strip() for line in lines[1:]]
-    return lines
 
 
 def read_crls(election_dir: str | os.PathLike[str], named: Sequence[Path] = ()) -> list[bytes]:
@@ -495,62 +77,65 @@ def check_errors() -> tuple[type[Exception], ...]:
 def process_ballot_box(
     election_dir: str | os.PathLike[str],
     box_path: str | os.PathLike[str],
-    paper_voters_path: str | os.PathLike[str] | None = None,
+    paper_voters_path: str | os.PathLike[str],
     crl_paths: Sequence[Path] = (),
     *,
     workers: int | None = None,
     progress: ProgressFactory = _no_progress,
 ) -> TallyOutcome:
-    """The whole of `ivote tally process`: the box read once as a stream, its entries' checks
-    (step 1) and steps 2 in the worker pool, then steps 3 to 5 (_decide)."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-
+    """The whole of `ivote tally process`: the signed inputs, the cleansing
+    (formats.cleansing), then step 5."""
     from canonical.files import read_json_file
-    from formats.ballotbox import BallotBoxReader, EntryTimes
+    from crypto.eid import parse_certificate
     from formats.manifest import ElectionDirectory, load_signed_manifest
+    from formats.paper import open_paper_voters
 
     election = ElectionDirectory(election_dir)
-    manifest = load_signed_manifest(
-        election.signed_manifest,
-        organiser_certificate=_read_pinned(election.organiser_certificate),
-    )
+    pinned = _read_pinned(election.organiser_certificate)
+    manifest = load_signed_manifest(election.signed_manifest, organiser_certificate=pinned)
     document = read_json_file(election.signed_manifest, str(election.signed_manifest))
     lists = election.voter_lists(manifest)
     crls = read_crls(election_dir, crl_paths)
-    paper = read_paper_voters(paper_voters_path) if paper_voters_path else []
-    workers = workers or os.cpu_count() or 1
-    with BallotBoxReader(box_path, manifest) as reader:
-        collector_der = reader.certificate.public_bytes(Encoding.DER)
-        initargs = (manifest.to_dict(), lists[-1].to_dict(), list(crls), collector_der)
-        with _Pool(workers, initargs) as pool:
-            checked: list[Checked] = []
-            bad_proofs: set[int] = set()
-            leaves: list[bytes] = []
-            heads = []
-            times = EntryTimes()
-            advance = progress("checking signatures, certificates and proofs", reader.ballots)
-            tasks = _line_tasks(reader.lines(), _task_size(reader.ballots, workers))
-            for result in pool.map(_check_lines, tasks, advance, size=lambda t: len(t[1])):
-                # the box's checks in log order: a task's results stop at its first fault
-                for leaf, received, head in result.log:
-                    times.check(len(leaves), received)
-                    leaves.append(leaf)
-                    heads.append(head)
-                if result.failure is not None:
-                    kind, where, problem = result.failure
-                    reader.fail(kind(where, problem))
-                checked.extend(result.checked)
-                bad_proofs.update(result.bad_proofs)
-            reader.finish(leaves, heads)
-            if reader.voter_lists[-1].hash != lists[-1].hash:
-                raise TallyError(
-                    f"the ballot box was exported with voter list version "
-                    f"{reader.voter_lists[-1].list_version}, the election directory's newest "
-                    f"is version {lists[-1].list_version}: bring the election directory up "
-                    "to date"
-                )
-    log = LogSnapshot(reader.index["log_head"], tuple(leaves))
-    return _decide(document, manifest, checked, bad_proofs, log, paper)
+    # the paper list is checked before the long part: signed by the organiser, for the
+    # election directory's newest voter list (which the box must carry as its newest too)
+    paper = open_paper_voters(
+        read_json_file(paper_voters_path, "paper_voters"),
+        manifest,
+        parse_certificate(pinned, "organiser.pem"),
+        lists[-1],
+    )
+    cleansing = cleanse_ballot_box(
+        manifest, box_path, paper.personal_codes, crls, workers=workers, progress=progress
+    )
+    if cleansing.voter_list.hash != lists[-1].hash:
+        raise TallyError(
+            f"the ballot box was exported with voter list version "
+            f"{cleansing.voter_list.list_version}, the election directory's newest "
+            f"is version {lists[-1].list_version}: bring the election directory up to date"
+        )
+    decision = cleansing.decision
+    # separate identities from ballots, shuffle, multiply
+    ballots = [c.ballot for c in decision.counted if c.ballot is not None]
+    secrets.SystemRandom().shuffle(ballots)
+    bundle = ObserversBundle(manifest.election_id, manifest.hash, tuple(ballots))
+    inputs = TallyInputs(
+        cleansing.box_hash,
+        cleansing.voter_list.list_version,
+        cleansing.voter_list.hash,
+        paper.hash,
+        len(paper.personal_codes),
+        tuple(sorted({hashlib.sha256(crl).digest() for crl in crls})),
+    )
+    tally = Tally(
+        document,
+        inputs,
+        cleansing.log,
+        decision.report.to_dict(),
+        tuple(encrypted_totals(manifest, decision.counted)),
+        BundleReference(bundle.hash, len(ballots)),
+    )
+    counted_voters = CountedVoters(manifest.election_id, decision.counted_voters)
+    return TallyOutcome(tally, bundle, counted_voters, decision.report, tuple(crls))
 
 
 def _read_pinned(path: Path) -> bytes:

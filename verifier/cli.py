@@ -28,6 +28,24 @@ STYLE = {"pass": "green", "fail": "bold red", "not made": "yellow"}
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="The organiser's certificate (PEM or DER): pins the manifest's signer.",
 )
+@click.option(
+    "--ballot-box",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Auditors: the collector-signed ballot box (ballotbox.zip); with --paper-voters the "
+    "cleansing is re-done and compared with the record.",
+)
+@click.option(
+    "--paper-voters",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Auditors: the organiser-signed paper-voter list the tally used.",
+)
+@click.option(
+    "--crl",
+    "crl_paths",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Auditors: a CRL the tally used (default: crls/ next to the record).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
 @click.option("--workers", type=int, default=None, help="Processes (default: every core).")
 def verify(
@@ -35,23 +53,25 @@ def verify(
     bundle: Path | None,
     fingerprint: str | None,
     organiser_cert: Path | None,
+    ballot_box: Path | None,
+    paper_voters: Path | None,
+    crl_paths: tuple[Path, ...],
     as_json: bool,
     workers: int | None,
 ) -> None:
     """Re-check an election record (a record directory or record.json; a tally directory
-    also works before decryption). Exits 0 only when no check fails; says which checks
-    could not be made for want of material."""
-    from cryptography import x509
+    also works before decryption). Observers give the record (and the observers' bundle);
+    auditors add the ballot box and the signed paper-voter list. Exits 0 only when no check
+    fails; says which checks could not be made for want of material."""
+    if (ballot_box is None) != (paper_voters is None):
+        raise click.UsageError("the auditors' check needs both --ballot-box and --paper-voters")
 
     from canonical.encoding import FormatError
     from canonical.files import read_json_file
     from crypto.errors import CryptoError
-    from formats.record import (
-        RECORD_FILE,
-        TALLY_FILE,
-        bundle_path_next_to,
-    )
-    from ivote.cli_support import progress_bars
+    from formats.record import RECORD_FILE, TALLY_FILE, bundle_path_next_to, read_crls_next_to
+    from ivote.cli_support import progress_bars, read_certificate_file
+    from verifier.audit import AuditMaterial
     from verifier.record import verify_record
 
     path = record
@@ -61,13 +81,17 @@ def verify(
         document = read_json_file(path, "record")
         bundle_path = bundle or bundle_path_next_to(record)
         bundle_doc = read_json_file(bundle_path, "observers_bundle") if bundle_path else None
-        pinned = None
-        if organiser_cert is not None:
-            data = organiser_cert.read_bytes()
-            pinned = (
-                x509.load_pem_x509_certificate(data)
-                if b"-----BEGIN" in data
-                else x509.load_der_x509_certificate(data)
+        pinned = (
+            read_certificate_file(organiser_cert, "organiser's certificate")
+            if organiser_cert is not None
+            else None
+        )
+        audit = None
+        if ballot_box is not None and paper_voters is not None:
+            audit = AuditMaterial(
+                ballot_box,
+                read_json_file(paper_voters, "paper_voters"),
+                [p.read_bytes() for p in crl_paths] or read_crls_next_to(path),
             )
     except (FormatError, CryptoError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -78,6 +102,7 @@ def verify(
             workers=workers,
             expected_fingerprint=fingerprint,
             organiser_certificate=pinned,
+            audit=audit,
             progress=factory,
         )
     if as_json:

@@ -11,6 +11,7 @@ bundle) and says which checks it made and which needed material it was not given
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,7 +22,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from canonical.encoding import DOMAINS, FormatError, b64url
+from canonical.encoding import DOMAINS, FormatError, b64url, canonical_bytes
 from crypto import merkle, paillier
 from crypto.encoding import decode_totals
 from crypto.errors import CryptoError, DecryptionError, InvalidInput, ProofInvalid
@@ -49,6 +50,7 @@ from formats.record import (
     TallyReport,
 )
 from formats.signed import open_signed
+from verifier.audit import AUDIT_CHECKS, AuditMaterial, run_audit
 
 PASS, FAIL, NOT_MADE = "pass", "fail", "not made"
 # Ballots per task handed to a worker: each task is one batch (one n-bit exponentiation).
@@ -64,11 +66,17 @@ CHECKS = (
     ("log-leaves", "leaf hashes rebuild the signed log head"),
     ("report", "tally report counts add up"),
     ("totals", "encrypted totals: one per district, contest and part, each valid"),
+    ("crls", "the CRLs are the ones the record names"),
+    ("ballot-box", "the ballot box is the collector-signed one the record names"),
+    ("paper-voters", "the paper-voter list is the organiser-signed one the record names"),
+    ("cleansing", "the cleansing re-done from the box gives the record's report"),
+    ("counted-totals", "encrypted totals are the products of the box's counted ballots"),
     ("bundle", "observers' bundle matches the record"),
     ("ballots", "counted ballots are well formed for their district"),
     ("ballot-proofs", "every ballot validity proof verifies"),
     ("duplicates", "no ciphertext appears twice"),
     ("totals-products", "encrypted totals are the products of the counted ballots"),
+    ("counted-ballots", "the bundle holds exactly the box's counted ballots"),
     ("shares", "every decryption share proof verifies against the verification keys"),
     ("threshold", "at least t trustees' valid shares"),
     ("plaintexts", "plaintexts are the combination of the decryption shares"),
@@ -170,10 +178,12 @@ def verify_record(
     workers: int | None = None,
     expected_fingerprint: str | None = None,
     organiser_certificate: x509.Certificate | None = None,
+    audit: AuditMaterial | None = None,
     progress: ProgressFactory = _no_progress,
 ) -> Verdict:
     """Run every check on a record document (parsed JSON) and, when given, the observers'
-    bundle document. Never raises for bad material: every problem is a failed check."""
+    bundle document and the auditors' material (ballot box, signed paper-voter list, CRLs).
+    Never raises for bad material: every problem is a failed check."""
     run = _Run()
     is_tally = isinstance(record, Mapping) and record.get("kind") == TALLY_KIND
     try:
@@ -196,7 +206,7 @@ def verify_record(
     )
     _Verifier(
         run, tally, decryption, workers, expected_fingerprint, organiser_certificate, progress
-    ).run(bundle)
+    ).run(bundle, audit)
     return run.verdict()
 
 
@@ -222,14 +232,24 @@ class _Verifier:
         self.key: ThresholdKey | None = None
         self.report: TallyReport | None = None
         self.totals_ok = False
+        self.manifest_signer: x509.Certificate | None = None
+        # the counted ballots the audit found (digests of their canonical bytes), if it ran
+        self.counted_digests: Counter[bytes] | None = None
 
     # ----------------------------------------------------------------------------------
 
-    def run(self, bundle_doc: Any | None) -> None:
+    def run(self, bundle_doc: Any | None, audit: AuditMaterial | None) -> None:
         self.check_manifest()
         self.check_log()
         self.check_report()
         self.check_totals()
+        self.check_audit(audit)
+        if bundle_doc is None or self.counted_digests is None:
+            self.r.not_made(
+                "counted-ballots",
+                "needs the observers' bundle and the auditors' material (--ballot-box, "
+                "--paper-voters)",
+            )
         if bundle_doc is None:
             for check_id in ("bundle", "ballots", "ballot-proofs", "duplicates", "totals-products"):
                 self.r.not_made(check_id, "needs the observers' bundle (not given)")
@@ -244,8 +264,31 @@ class _Verifier:
 
     # ---------------------------------------------------------------- manifest and log
 
+    def check_audit(self, audit: AuditMaterial | None) -> None:
+        if audit is None:
+            for check_id in AUDIT_CHECKS:
+                self.r.not_made(
+                    check_id, "auditors' check: needs the ballot box and the signed paper-voter "
+                    "list (--ballot-box, --paper-voters)"
+                )
+            return
+        if self.manifest is None or self.key is None:
+            for check_id in AUDIT_CHECKS:
+                self.r.not_made(check_id, "needs a readable manifest with its key")
+            return
+        self.counted_digests = run_audit(
+            self.r,
+            self.tally,
+            self.manifest,
+            self.manifest_signer,
+            audit,
+            self.workers,
+            self.progress,
+        )
+
     def check_manifest(self) -> None:
         manifest, certificate, problems = open_manifest(self.tally.manifest)
+        self.manifest_signer = certificate if not problems else None
         if manifest is None:
             self.r.failed("manifest", problems)
             self.r.not_made("manifest-anchor", "needs a readable manifest")
@@ -436,10 +479,17 @@ class _Verifier:
                 self.r.not_made(check_id, "the observers' bundle could not be read")
             meanwhile()
             return
+        # With the audit's counted ballots: when the bundle holds exactly those (the same
+        # bytes), their proofs were verified by the cleansing and are not verified again.
+        proofs_verified = self.compare_counted(bundle)
         # the ballots are parsed and their proofs checked in the workers, while this process
         # hashes the bundle
         with _BallotChecks(
-            manifest.to_dict(), bundle.ballots, self.workers, self.key.n_squared
+            manifest.to_dict(),
+            bundle.ballots,
+            self.workers,
+            self.key.n_squared,
+            verify_proofs=not proofs_verified,
         ) as ballot_checks:
             problems: list[str] = []
             if bundle.hash != self.tally.bundle.hash:
@@ -479,10 +529,44 @@ class _Verifier:
             "ballot-proofs",
             [f"ballot {index}: {bad[index]}" for index in sorted(bad)],
             f"{len(bundle.ballots) - len(bad)} of {len(bundle.ballots)} ballots' proofs verify "
-            f"(batched, {self.workers} workers)",
+            + (
+                "(verified by the cleansing of the ballot box: the same ballots)"
+                if proofs_verified
+                else f"(batched, {self.workers} workers)"
+            ),
         )
         self._check_duplicates(parsed)
         self._check_products(checked.products, bad_shape=bool(problems))
+
+    def compare_counted(self, bundle: ObserversBundle) -> bool:
+        """counted-ballots: the bundle's ballots against the box's counted ones, as multisets
+        of their canonical bytes. True when they are the same."""
+        if self.counted_digests is None:
+            return False
+        found = Counter(
+            hashlib.sha256(canonical_bytes(b.to_dict())).digest() for b in bundle.ballots
+        )
+        expected = self.counted_digests
+        extra = sum((found - expected).values())
+        missing = sum((expected - found).values())
+        problems = []
+        if extra:
+            positions = [
+                i
+                for i, b in enumerate(bundle.ballots)
+                if hashlib.sha256(canonical_bytes(b.to_dict())).digest() not in expected
+            ]
+            problems.append(
+                f"{extra} ballots of the bundle are not counted ballots of the box (bundle "
+                f"positions {positions[:10]}{'...' if len(positions) > 10 else ''})"
+            )
+        if missing:
+            problems.append(f"{missing} counted ballots of the box are not in the bundle")
+        return self.r.outcome(
+            "counted-ballots",
+            problems,
+            f"the bundle's {sum(found.values())} ballots are the box's counted ballots",
+        )
 
     def _check_duplicates(self, parsed: Mapping[int, Mapping[str, Sequence[int]]]) -> None:
         first: dict[int, tuple[int, str]] = {}
@@ -806,9 +890,11 @@ class _Checked:
         self.bad.update(other.bad)
 
 
-def _verify_chunk(start: int, ballots: Sequence[dict[str, Any]]) -> _Checked:
+def _verify_chunk(
+    start: int, ballots: Sequence[dict[str, Any]], verify_proofs: bool = True
+) -> _Checked:
     """A chunk of the bundle's ballots, parsed once: their shapes, their ciphertexts, and one
-    batch over all their proofs."""
+    batch over all their proofs (unless already verified elsewhere)."""
     manifest = _WORKER_MANIFEST
     assert manifest is not None
     public = manifest.threshold_key.public_key
@@ -840,7 +926,7 @@ def _verify_chunk(start: int, ballots: Sequence[dict[str, Any]]) -> _Checked:
                 owners.append(index)
         except (InvalidInput, FormatError) as exc:
             checked.bad[index] = f"malformed: {exc}"
-    for position in batch_verify(statements):
+    for position in batch_verify(statements) if verify_proofs else ():
         checked.bad.setdefault(owners[position], "a validity proof does not verify")
     checked.products = {label: int(product) for label, product in products.items()}
     return checked
@@ -857,8 +943,10 @@ class _BallotChecks:
         ballots: Sequence[AnonymousBallot],
         workers: int,
         n_squared: int,
+        verify_proofs: bool = True,
     ) -> None:
         self.n_squared = n_squared
+        self.verify_proofs = verify_proofs
         size = max(1, min(BALLOTS_PER_TASK, -(-len(ballots) // max(workers, 1))))
         self.tasks = [
             (start, [b.to_dict() for b in ballots[start : start + size]])
@@ -874,7 +962,9 @@ class _BallotChecks:
             self.pool = ProcessPoolExecutor(
                 self.workers, initializer=_init_worker, initargs=(self.manifest_doc,)
             )
-            self.futures = [self.pool.submit(_verify_chunk, *task) for task in self.tasks]
+            self.futures = [
+                self.pool.submit(_verify_chunk, *task, self.verify_proofs) for task in self.tasks
+            ]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -886,7 +976,7 @@ class _BallotChecks:
         if self.pool is None:
             _init_worker(self.manifest_doc)
             for start, chunk in self.tasks:
-                checked.update(_verify_chunk(start, chunk), self.n_squared)
+                checked.update(_verify_chunk(start, chunk, self.verify_proofs), self.n_squared)
                 advance(len(chunk))
             return checked
         for future, (_, chunk) in zip(self.futures, self.tasks, strict=True):

@@ -275,6 +275,17 @@ class SmallElection:
         crls.mkdir(exist_ok=True)
         (crls / "issuing.crl").write_bytes(crl.public_bytes(Encoding.PEM))
 
+    def write_paper_voters(self, codes: list[str], path: Path) -> Path:
+        """The organiser-signed paper-voter list (formats.paper) for the newest voter list."""
+        from canonical.files import write_canonical_json
+        from formats.manifest import ElectionDirectory
+        from formats.paper import sign_paper_voters
+
+        voter_list = ElectionDirectory(self.directory).voter_lists(self.manifest)[-1]
+        signed = sign_paper_voters(self.manifest, voter_list, tuple(codes), self.organiser)
+        write_canonical_json(path, signed)
+        return path
+
     def write_collector_key(self, passphrase: str) -> Path:
         """ELECTION/collector.p12, which `ivote collector` opens with the passphrase."""
         path = self.directory / "collector.p12"

@@ -37,6 +37,11 @@ class Finished:
     paper: list[str]
     counted_voters: list[str]
 
+    @property
+    def paper_list(self) -> Path:
+        """The organiser-signed paper-voter list the tally used."""
+        return self.root / "paper-voters.signed.json"
+
     def record_doc(self) -> dict[str, Any]:
         return json.loads((self.record / "record.json").read_text())
 
@@ -100,7 +105,7 @@ def scenario(election: TallyElection) -> tuple[dict[str, dict[str, int]], Counte
     reasons["signature"] += 1
     e.cast("38001010009", {"council": 303}, 60 * 24 * 8)  # after the period ended
     reasons["outside-voting-period"] += 1
-    paper = ["38001010002", "00000000000"]  # a paper voter who never i-voted too
+    paper = ["38001010002"]
     return final, reasons, paper
 
 
@@ -108,25 +113,31 @@ def build_finished(root: Path, safe_primes: dict) -> Finished:
     election = make_election(root, safe_primes)
     final, reasons, paper = scenario(election)
     box = write_box(election, root / "ballotbox.zip")
-    (root / "paper.txt").write_text("# voted on paper\n" + "\n".join(paper) + "\n")
+    paper_list = election.write_paper_voters(paper, root / "paper-voters.signed.json")
     tally = root / "tally"
     result = run(
         "tally", "process", "--election", str(election.directory), "--ballot-box", str(box),
-        "--paper-voters", str(root / "paper.txt"), "--out", str(tally),
+        "--paper-voters", str(paper_list), "--out", str(tally),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    # one decryption session for trustees 1 and 3: one verification, two shares files
     shares = {}
+    session: list[str] = []
     for trustee in (1, 3):
         passphrase = root / f"trustee-{trustee}.pass"
         passphrase.write_text(trustee_passphrase(trustee) + "\n")
-        shares[trustee] = root / f"shares-{trustee}.json"
-        result = run(
-            "ceremony", "decrypt",
+        shares[trustee] = root / "shares" / f"shares-{trustee}.json"
+        session += [
             "--share", str(ElectionDirectory(election.directory).share(trustee)),
-            "--tally", str(tally), "--out", str(shares[trustee]),
             "--passphrase-file", str(passphrase),
-        )  # fmt: skip
-        assert result.exit_code == 0, result.output
+        ]  # fmt: skip
+    result = run(
+        "ceremony", "decrypt", "--tally", str(tally), "--ballot-box", str(box),
+        "--paper-voters", str(paper_list),
+        "--organiser-cert", str(ElectionDirectory(election.directory).organiser_certificate),
+        "--out-dir", str(root / "shares"), *session,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
     record = root / "record"
     result = run(
         "tally", "combine", "--tally", str(tally),

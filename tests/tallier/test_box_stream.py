@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from tally_helpers import Finished
 
 import formats.ballotbox as ballotbox
-import tallier.process
+import formats.cleansing
 from canonical.encoding import DOMAINS, FormatError, b64url, canonical_bytes
 from crypto.eid import EidError
 from formats.ballotbox import ENTRIES, INDEX, BallotBoxReader, read_ballot_box
@@ -114,8 +114,8 @@ def tamperings(finished: Finished, entries: bytes) -> dict[str, tuple[bytes, boo
 def test_every_refused_box_is_refused_alike(
     finished: Finished, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    monkeypatch.setattr(tallier.process, "MIN_BALLOTS_PER_TASK", 1)
-    monkeypatch.setattr(tallier.process, "MAX_BALLOTS_PER_TASK", 3)
+    monkeypatch.setattr(formats.cleansing, "MIN_BALLOTS_PER_TASK", 1)
+    monkeypatch.setattr(formats.cleansing, "MAX_BALLOTS_PER_TASK", 3)
     manifest = finished.election.manifest
     entries = entries_of(finished.box)
     seen: dict[str, str] = {}
@@ -124,7 +124,9 @@ def test_every_refused_box_is_refused_alike(
         serial = refusal(lambda box=box: read_ballot_box(box, manifest))
         assert serial is not None, name
         stream = refusal(
-            lambda box=box: process_ballot_box(finished.election.directory, box, workers=workers)
+            lambda box=box: process_ballot_box(
+                finished.election.directory, box, finished.paper_list, workers=workers
+            )
         )
         assert stream == serial, name
         seen[name] = serial[1]
@@ -157,7 +159,7 @@ def test_receipts_are_covered_by_the_index_signature(finished: Finished, tmp_pat
     value = entries[3]["receipt"]["signature"]["value"]
     entries[3]["receipt"]["signature"]["value"] = ("A" if value[0] != "A" else "B") + value[1:]
     box = rebox(finished, finished.box, tmp_path / "box.zip", join(entries), reindex=True)
-    directory, paper = finished.election.directory, finished.root / "paper.txt"
+    directory, paper = finished.election.directory, finished.paper_list
     damaged = report_of(process_ballot_box(directory, box, paper, workers=1))
     assert damaged == report_of(process_ballot_box(directory, finished.box, paper, workers=1))
 
@@ -166,10 +168,10 @@ def test_any_number_of_workers_and_tasks_gives_the_same_tally(
     finished: Finished, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     directory, box = finished.election.directory, finished.box
-    paper = finished.root / "paper.txt"
+    paper = finished.paper_list
     one = report_of(process_ballot_box(directory, box, paper, workers=1))
-    monkeypatch.setattr(tallier.process, "MIN_BALLOTS_PER_TASK", 1)
-    monkeypatch.setattr(tallier.process, "MAX_BALLOTS_PER_TASK", 2)
+    monkeypatch.setattr(formats.cleansing, "MIN_BALLOTS_PER_TASK", 1)
+    monkeypatch.setattr(formats.cleansing, "MAX_BALLOTS_PER_TASK", 2)
     assert report_of(process_ballot_box(directory, box, paper, workers=2)) == one
     assert report_of(process_ballot_box(directory, box, paper, workers=3)) == one
     written = json.loads((finished.tally / "tally.json").read_text())

@@ -16,13 +16,29 @@ from formats.manifest import ElectionDirectory
 from formats.record import BUNDLE_FILE, ElectionRecord
 
 
-def _decrypt(finished: Finished, trustee: int, out: Path, passphrase: str | None = None) -> object:
+def decrypt_args(finished: Finished, tally: Path | None = None) -> list[str]:
+    """`ivote ceremony decrypt` with the tally, the signed inputs and the pinned manifest."""
+    organiser = ElectionDirectory(finished.election.directory).organiser_certificate
+    return [
+        "ceremony", "decrypt", "--tally", str(tally or finished.tally),
+        "--ballot-box", str(finished.box), "--paper-voters", str(finished.paper_list),
+        "--organiser-cert", str(organiser),
+    ]  # fmt: skip
+
+
+def _decrypt(
+    finished: Finished,
+    trustee: int,
+    out: Path,
+    passphrase: str | None = None,
+    tally: Path | None = None,
+) -> object:
     secret = out.parent / f"pass-{trustee}-{out.name}"
     secret.write_text((passphrase or trustee_passphrase(trustee)) + "\n")
     return run(
-        "ceremony", "decrypt",
+        *decrypt_args(finished, tally),
         "--share", str(ElectionDirectory(finished.election.directory).share(trustee)),
-        "--tally", str(finished.tally), "--out", str(out), "--passphrase-file", str(secret),
+        "--out", str(out), "--passphrase-file", str(secret),
     )  # fmt: skip
 
 
@@ -64,7 +80,7 @@ def test_the_record_ships_the_tallys_bundle(finished: Finished, tmp_path: Path) 
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (out / BUNDLE_FILE).read_bytes() == copied.read_bytes()
-    assert sorted(p.name for p in out.iterdir()) == sorted([BUNDLE_FILE, "record.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([BUNDLE_FILE, "crls", "record.json"])
     assert run("verify", str(out)).exit_code == 0
 
 
@@ -126,14 +142,7 @@ def test_the_trustee_refuses_a_tally_that_does_not_verify(
     ballot = next(b for b in bundle["ballots"] if b["district"] == "north")
     tally["totals"][0]["ciphertext"] = ballot["contests"]["council"]["ciphertexts"][0]
     (tampered / "tally.json").write_text(json.dumps(tally))
-    secret = tmp_path / "pass"
-    secret.write_text(trustee_passphrase(1))
-    result = run(
-        "ceremony", "decrypt",
-        "--share", str(ElectionDirectory(finished.election.directory).share(1)),
-        "--tally", str(tampered), "--out", str(tmp_path / "s.json"),
-        "--passphrase-file", str(secret),
-    )  # fmt: skip
+    result = _decrypt(finished, 1, tmp_path / "s.json", tally=tampered)
     assert result.exit_code != 0
     assert "refusing to decrypt" in result.output and "totals-products" in result.output
     assert not (tmp_path / "s.json").exists()

@@ -22,6 +22,7 @@ from formats.record import (
     LogSnapshot,
     ObserversBundle,
     Tally,
+    TallyInputs,
     TallyReport,
     TrusteeShares,
     read_bundle,
@@ -124,4 +125,6 @@ def test_the_written_bundle_is_the_canonical_bundle(tmp_path: Path) -> None:
 
 def _tally_stub(bundle: ObserversBundle) -> Tally:
     """A tally naming `bundle` (write_tally_dir writes it; nothing here reads it)."""
-    return Tally({}, LogSnapshot({}, ()), {}, (), BundleReference(bundle.hash, len(bundle.ballots)))
+    inputs = TallyInputs(b"b" * 32, 1, b"v" * 32, b"p" * 32, 0, ())
+    reference = BundleReference(bundle.hash, len(bundle.ballots))
+    return Tally({}, inputs, LogSnapshot({}, ()), {}, (), reference)

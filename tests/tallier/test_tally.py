@@ -60,7 +60,7 @@ def test_the_bundle_is_shuffled_and_not_in_log_order(finished: Finished) -> None
     result = run(
         "tally", "process", "--election", str(finished.election.directory),
         "--ballot-box", str(finished.box),
-        "--paper-voters", str(finished.root / "paper.txt"), "--out", str(other),
+        "--paper-voters", str(finished.paper_list), "--out", str(other),
         "--workers", "1",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -74,7 +74,8 @@ def test_the_bundle_is_shuffled_and_not_in_log_order(finished: Finished) -> None
 def test_process_refuses_to_overwrite_a_tally(finished: Finished) -> None:
     result = run(
         "tally", "process", "--election", str(finished.election.directory),
-        "--ballot-box", str(finished.box), "--out", str(finished.tally),
+        "--ballot-box", str(finished.box), "--paper-voters", str(finished.paper_list),
+        "--out", str(finished.tally),
     )  # fmt: skip
     assert result.exit_code != 0
     assert "already holds a tally" in result.output
@@ -85,8 +86,13 @@ def test_verify_passes_on_the_real_record(finished: Finished) -> None:
     assert result.exit_code == 0, result.output
     verdict = json.loads(result.output.strip().splitlines()[-1])
     statuses = {c["id"]: c["status"] for c in verdict["checks"]}
+    audit = {"crls", "ballot-box", "paper-voters", "cleansing", "counted-totals"}
+    # an observer has no ballot box: the auditors' checks are not made, and say why
+    for check in verdict["checks"]:
+        if check["id"] in audit | {"counted-ballots"}:
+            assert check["status"] == "not made" and "--ballot-box" in check["detail"], check
     assert statuses.pop("manifest-anchor") == "not made"
-    assert set(statuses.values()) == {"pass"}, verdict
+    assert {statuses[i] for i in statuses if i not in audit | {"counted-ballots"}} == {"pass"}
 
 
 def test_verify_pins_the_manifest(finished: Finished) -> None:
@@ -96,11 +102,15 @@ def test_verify_pins_the_manifest(finished: Finished) -> None:
     fingerprint = finished.election.manifest.fingerprint
     result = run(
         "verify", str(finished.record), "--json", "--fingerprint", fingerprint,
-        "--organiser-cert", str(organiser),
+        "--organiser-cert", str(organiser), "--ballot-box", str(finished.box),
+        "--paper-voters", str(finished.paper_list),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     verdict = json.loads(result.output.strip().splitlines()[-1])
-    assert verdict["ok"] and verdict["not_made"] == 0
+    # the auditor with the box and the signed paper list makes every check
+    assert verdict["ok"] and verdict["not_made"] == 0, verdict
+    details = {c["id"]: c["detail"] for c in verdict["checks"]}
+    assert "verified by the cleansing" in details["ballot-proofs"]
     wrong = run("verify", str(finished.record), "--json", "--fingerprint", "00" * 32)
     assert wrong.exit_code == 1
     assert "is not the published" in wrong.output

@@ -1,0 +1,257 @@
+"""The auditors' verification: re-do the cleansing from the signed inputs and compare.
+
+docs/spec.md, "Verifier checks" (ballot-box, paper-voters, crls, cleansing, counted-totals,
+counted-ballots). An auditor (or a trustee before decrypting) holds the collector-signed
+ballot box, the organiser-signed paper-voter list and the CRLs; the record names each by hash.
+The cleansing is formats.cleansing's (the rule has one home), run here on those inputs, never
+on anything the tallier computed; then the record's report, its encrypted totals and the
+observers' bundle are compared with what it gives, and every difference is named (log index,
+district, reason).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cryptography import x509
+
+from canonical.encoding import FormatError, b64url
+from crypto.errors import CryptoError
+from formats.cleansing import Cleansing, cleanse_ballot_box, encrypted_totals
+from formats.manifest import Manifest
+from formats.paper import SignedPaperVoters, open_paper_voters
+from formats.record import COUNT_FIELDS, Counts, Tally, TallyReport
+from formats.voters import VoterList
+
+AUDIT_CHECKS = ("ballot-box", "paper-voters", "crls", "cleansing", "counted-totals")
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+
+
+@dataclass(frozen=True)
+class AuditMaterial:
+    """What an auditor brings: the ballot box file, the signed paper-voter list (parsed
+    JSON) and the CRLs (file bytes; those kept next to the record by default)."""
+
+    ballot_box: str | os.PathLike[str]
+    paper_voters: Any
+    crls: Sequence[bytes]
+
+
+class _PaperRefused(Exception):
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+class Outcomes(Protocol):
+    """Where the audit's outcomes go (verifier.record's run)."""
+
+    def outcome(self, check_id: str, problems: Sequence[str], detail: str) -> bool: ...
+
+    def not_made(self, check_id: str, why: str) -> None: ...
+
+
+def run_audit(
+    r: Outcomes,
+    tally: Tally,
+    manifest: Manifest,
+    organiser: x509.Certificate | None,
+    material: AuditMaterial,
+    workers: int,
+    progress: ProgressFactory,
+) -> Counter[bytes] | None:
+    """The audit checks; returns the multiset of SHA-256 digests of the counted ballots'
+    canonical bytes (AnonymousBallot documents) when the cleansing ran, for the bundle
+    comparison (counted-ballots), else None."""
+    inputs = tally.inputs
+    crl_digests = sorted({hashlib.sha256(crl).digest() for crl in material.crls})
+    if not material.crls:
+        r.not_made("crls", "needs the CRLs the tally used (crls/ next to the record, or --crl)")
+        for check_id in ("ballot-box", "paper-voters", "cleansing", "counted-totals"):
+            r.not_made(check_id, "the cleansing needs the CRLs (not given)")
+        return None
+    r.outcome(
+        "crls",
+        []
+        if crl_digests == list(inputs.crls)
+        else [
+            f"the CRLs given hash to {[b64url(d)[:12] for d in crl_digests]}, the record "
+            f"names {[b64url(d)[:12] for d in inputs.crls]}"
+        ],
+        f"{len(crl_digests)} CRLs",
+    )
+    if organiser is None:
+        r.not_made("paper-voters", "needs the organiser's certificate (a signed manifest)")
+        for check_id in ("ballot-box", "cleansing", "counted-totals"):
+            r.not_made(check_id, "the cleansing needs the signed paper-voter list")
+        return None
+    opened: dict[str, SignedPaperVoters] = {}
+
+    def paper_for(voter_list: VoterList) -> tuple[str, ...]:
+        try:
+            paper = open_paper_voters(material.paper_voters, manifest, organiser, voter_list)
+        except (FormatError, CryptoError) as exc:
+            raise _PaperRefused(str(exc)) from exc
+        opened["paper"] = paper
+        return paper.personal_codes
+
+    try:
+        cleansing = cleanse_ballot_box(
+            manifest, material.ballot_box, paper_for, material.crls, workers=workers,
+            progress=progress,
+        )  # fmt: skip
+    except _PaperRefused as exc:
+        r.outcome("paper-voters", [exc.problem], "")
+        r.not_made("cleansing", "needs a paper-voter list signed by the organiser")
+        r.not_made("counted-totals", "needs the cleansing")
+        # the box itself opened (its voter lists were read): its own checks were not all made
+        r.not_made("ballot-box", "the cleansing stopped at the paper-voter list")
+        return None
+    except (FormatError, CryptoError, OSError) as exc:
+        r.outcome("ballot-box", [f"the ballot box does not check: {exc}"], "")
+        if "paper" in opened:
+            _check_paper(r, opened["paper"], tally)
+        else:
+            r.not_made("paper-voters", "needs a readable ballot box (its voter list)")
+        r.not_made("cleansing", "needs a ballot box that checks")
+        r.not_made("counted-totals", "needs the cleansing")
+        return None
+    _check_box(r, cleansing, tally)
+    _check_paper(r, opened["paper"], tally)
+    _check_cleansing(r, cleansing.decision.report, TallyReport.from_dict(tally.report))
+    _check_totals(r, manifest, cleansing, tally)
+    return Counter(
+        hashlib.sha256(c.ballot.document.data).digest()
+        for c in cleansing.decision.counted
+        if c.ballot is not None
+    )
+
+
+def _check_box(r: Outcomes, cleansing: Cleansing, tally: Tally) -> None:
+    inputs = tally.inputs
+    problems = []
+    if cleansing.box_hash != inputs.ballot_box:
+        problems.append(
+            f"the ballot box's signed index hashes to {b64url(cleansing.box_hash)}, the record "
+            f"names {b64url(inputs.ballot_box)}"
+        )
+    if cleansing.log.head != tally.log.head:
+        problems.append("the box's final signed log head is not the record's")
+    if cleansing.log.leaves != tally.log.leaves:
+        differing = next(
+            (
+                i
+                for i, (a, b) in enumerate(
+                    zip(cleansing.log.leaves, tally.log.leaves, strict=False)
+                )
+                if a != b
+            ),
+            min(len(cleansing.log.leaves), len(tally.log.leaves)),
+        )
+        problems.append(
+            f"the box's log differs from the record's leaf hashes from log index {differing} "
+            f"({len(cleansing.log.leaves)} leaves in the box, {len(tally.log.leaves)} in the "
+            "record)"
+        )
+    voter_list = cleansing.voter_list
+    if (voter_list.list_version, voter_list.hash) != (
+        inputs.voter_list_version,
+        inputs.voter_list_hash,
+    ):
+        problems.append(
+            f"the box's newest voter list is version {voter_list.list_version}, the record "
+            f"names version {inputs.voter_list_version} (or another hash)"
+        )
+    r.outcome(
+        "ballot-box",
+        problems,
+        f"signed by the collector, {len(cleansing.log.leaves)} ballots, voter list version "
+        f"{voter_list.list_version}",
+    )
+
+
+def _check_paper(r: Outcomes, paper: SignedPaperVoters, tally: Tally) -> None:
+    inputs = tally.inputs
+    problems = []
+    if paper.hash != inputs.paper_voters:
+        problems.append(
+            f"the signed paper-voter list hashes to {b64url(paper.hash)}, the record names "
+            f"{b64url(inputs.paper_voters)}"
+        )
+    if len(paper.personal_codes) != inputs.paper_voters_count:
+        problems.append(
+            f"the list has {len(paper.personal_codes)} voters, the record says "
+            f"{inputs.paper_voters_count}"
+        )
+    r.outcome(
+        "paper-voters",
+        problems,
+        f"signed by the organiser, {len(paper.personal_codes)} voters voted on paper",
+    )
+
+
+def _check_cleansing(r: Outcomes, mine: TallyReport, recorded: TallyReport) -> None:
+    """The record's report against the one the cleansing gives: counts per district and every
+    invalid ballot (log index, district, reason)."""
+    problems: list[str] = []
+    for district in sorted(set(mine.districts) | set(recorded.districts)):
+        ours = mine.districts.get(district, Counts())
+        theirs = recorded.districts.get(district, Counts())
+        for name in COUNT_FIELDS:
+            if getattr(ours, name) != getattr(theirs, name):
+                problems.append(
+                    f"district {district}: {name.replace('_', ' ')} is {getattr(theirs, name)} "
+                    f"in the record, {getattr(ours, name)} by the cleansing"
+                )
+    ours_invalid = {b.log_index: b for b in mine.invalid_ballots}
+    theirs_invalid: Mapping[int, Any] = {b.log_index: b for b in recorded.invalid_ballots}
+    for index in sorted(set(ours_invalid) | set(theirs_invalid)):
+        ours_b, theirs_b = ours_invalid.get(index), theirs_invalid.get(index)
+        if theirs_b is None:
+            assert ours_b is not None
+            problems.append(
+                f"log index {index}: invalid ({ours_b.reason}) by the cleansing, not listed "
+                "as invalid in the record"
+            )
+        elif ours_b is None:
+            problems.append(
+                f"log index {index}: the record lists it as invalid ({theirs_b.reason}), the "
+                "cleansing finds it valid"
+            )
+        elif (ours_b.district, ours_b.reason) != (theirs_b.district, theirs_b.reason):
+            problems.append(
+                f"log index {index}: the record says {theirs_b.reason} in {theirs_b.district}, "
+                f"the cleansing {ours_b.reason} in {ours_b.district}"
+            )
+    total = mine.total
+    r.outcome(
+        "cleansing",
+        problems,
+        f"{total.received} ballots: {total.counted} counted, {total.superseded} superseded, "
+        f"{total.cancelled_by_paper} cancelled by paper, {total.invalid} invalid",
+    )
+
+
+def _check_totals(r: Outcomes, manifest: Manifest, cleansing: Cleansing, tally: Tally) -> None:
+    expected = {
+        (t.district, t.contest, t.part): t.ciphertext
+        for t in encrypted_totals(manifest, cleansing.decision.counted)
+    }
+    recorded = {(t.district, t.contest, t.part): t.ciphertext for t in tally.totals}
+    problems = [
+        f"encrypted total {'/'.join(map(str, label))} is not the product of the box's counted "
+        "ballots"
+        for label in sorted(set(expected) | set(recorded))
+        if expected.get(label) != recorded.get(label)
+    ]
+    r.outcome(
+        "counted-totals",
+        problems,
+        f"{len(expected)} totals are the products of {len(cleansing.decision.counted)} counted "
+        "ballots",
+    )
