@@ -169,7 +169,10 @@ def print_outcome(
         for problem in comparison.problems:
             console.print(f"  [red]{problem}[/]")
     if verified:
-        console.print("[bold green]OK[/] `ivote verify` passes on the election record.")
+        console.print(
+            "[bold green]OK[/] `ivote verify` passes on the election record, the auditors' "
+            "checks against the signed ballot box included."
+        )
     else:
         console.print("[bold red]FAILED[/] `ivote verify` does not pass on the election record.")
     total_seconds = sum(seconds for _, seconds in timings)
@@ -181,6 +184,12 @@ def print_outcome(
     )
     # soft_wrap: a command line to copy stays on one line
     console.print(f"  ivote verify {layout.record} --fingerprint {fingerprint}", soft_wrap=True)
+    console.print("and as an auditor holding the ballot box and the signed paper-voter list:")
+    console.print(
+        f"  ivote verify {layout.record} --fingerprint {fingerprint} --ballot-box "
+        f"{layout.ballot_box} --paper-voters {layout.signed_paper_voters}",
+        soft_wrap=True,
+    )
     console.print(
         f"Time: {total_seconds:.0f} s in {len(timings)} steps; slowest: "
         + ", ".join(f"{title.split(':')[0]} {s:.0f} s" for title, s in _slowest(timings))

@@ -110,6 +110,10 @@ class Layout:
         return self.root / "paper-voters.txt"
 
     @property
+    def signed_paper_voters(self) -> Path:
+        return self.root / "paper-voters.signed.json"
+
+    @property
     def ballot_box(self) -> Path:
         return self.root / "ballotbox.zip"
 
@@ -293,10 +297,11 @@ class Demo:
         finally:
             self.collector.stop()
         self.export()
+        self.sign_paper_voters()
         self.tally()
-        trustees = self.decryption_ceremony()
+        trustees = self.decryption_ceremony(fingerprint)
         self.combine(trustees)
-        verified = self.verify(fingerprint)
+        verified = self.verify(fingerprint) and self.audit(fingerprint)
         return self.report(verified, fingerprint)
 
     def prepare_out(self) -> None:
@@ -526,41 +531,54 @@ class Demo:
             )  # fmt: skip
             self.console.print(f"    {output.strip()}")
 
+    def sign_paper_voters(self) -> None:
+        layout = self.layout
+        with self.step("Officials: sign the list of voters who voted on paper"):
+            output = self.ivote(
+                "08-paper-voters", "ceremony", "paper-voters", "--election", layout.election,
+                "--list", layout.paper_voters, "--organiser-key", layout.officials,
+                "--organiser-passphrase-file", layout.passphrase("organiser"),
+                "--out", layout.signed_paper_voters,
+            )  # fmt: skip
+            self.console.print(f"    {output.strip()}")
+
     def tally(self) -> None:
         layout = self.layout
         with self.step("Tallier: check every ballot, cancel paper voters, shuffle, add up"):
             self.ivote(
                 "09-tally-process", "tally", "process", "--election", layout.election,
-                "--ballot-box", layout.ballot_box, "--paper-voters", layout.paper_voters,
+                "--ballot-box", layout.ballot_box, "--paper-voters", layout.signed_paper_voters,
                 "--out", layout.tally, live=True,
             )  # fmt: skip
 
-    def decryption_ceremony(self) -> list[int]:
+    def decryption_ceremony(self, fingerprint: str) -> list[int]:
         options, layout = self.options, self.layout
         present = sorted(
             secrets.SystemRandom().sample(range(1, options.trustees + 1), options.threshold)
         )
         title = (
             f"Decryption ceremony: trustees {', '.join(map(str, present))} of "
-            f"{options.trustees} come; each checks the tally, then decrypts with a proof"
+            f"{options.trustees} come; the tally is checked once against the signed ballot "
+            "box and paper list, then each decrypts with a proof"
         )
-        with self.step(title), self.progress() as progress:
-            task = progress.add_task("trustees", total=len(present))
-            for index in present:
-                progress.update(task, description=f"trustee {index}")
-                self.ivote(
-                    f"10-decrypt-trustee-{index}", "ceremony", "decrypt",
-                    "--share", layout.election / "trustees" / f"trustee-{index}.share",
-                    "--tally", layout.tally, "--out", layout.shares / f"trustee-{index}.json",
-                    "--passphrase-file", layout.passphrase(f"trustee-{index}"),
-                )  # fmt: skip
-                progress.advance(task)
+        session: list[str | Path] = []
+        for index in present:
+            session += [
+                "--share", layout.election / "trustees" / f"trustee-{index}.share",
+                "--passphrase-file", layout.passphrase(f"trustee-{index}"),
+            ]  # fmt: skip
+        with self.step(title):
+            self.ivote(
+                "10-decrypt-session", "ceremony", "decrypt", "--tally", layout.tally,
+                "--ballot-box", layout.ballot_box, "--paper-voters", layout.signed_paper_voters,
+                "--fingerprint", fingerprint, "--out-dir", layout.shares, *session, live=True,
+            )  # fmt: skip
         return present
 
     def combine(self, trustees: Iterable[int]) -> None:
         arguments: list[str | Path] = ["tally", "combine", "--tally", self.layout.tally]
         for index in trustees:
-            arguments += ["--shares", self.layout.shares / f"trustee-{index}.json"]
+            arguments += ["--shares", self.layout.shares / f"shares-{index}.json"]
         arguments += ["--out", self.layout.record]
         with self.step("Tallier: check the shares, combine, decode, write the election record"):
             self.ivote("11-tally-combine", *arguments)
@@ -572,6 +590,20 @@ class Demo:
                     "12-verify", "verify", self.layout.record, "--fingerprint", fingerprint,
                     "--organiser-cert", self.layout.officials / "organiser.pem",
                     live=True, show=True,
+                )  # fmt: skip
+            except DemoFailed as exc:
+                self.console.print(f"    [bold red]{exc}[/]")
+                return False
+        return True
+
+    def audit(self, fingerprint: str) -> bool:
+        layout = self.layout
+        with self.step("Auditor: re-do the cleansing from the signed ballot box, compare"):
+            try:
+                self.ivote(
+                    "13-audit", "verify", layout.record, "--fingerprint", fingerprint,
+                    "--ballot-box", layout.ballot_box,
+                    "--paper-voters", layout.signed_paper_voters, live=True, show=True,
                 )  # fmt: skip
             except DemoFailed as exc:
                 self.console.print(f"    [bold red]{exc}[/]")

@@ -102,7 +102,22 @@ def test_demo_end_to_end(db_url: str, tmp_path: Path) -> None:
     assert sum(sum(counts) for counts in results.values()) == 9
     # t of N: exactly the threshold's number of trustees decrypted
     assert len(record.decryption.trustees) == 2
-    assert len(list((out / "shares").glob("trustee-*.json"))) == 2
+    assert len(list((out / "shares").glob("shares-*.json"))) == 2
+    # the demo's auditor: the cleansing re-done from the signed box matches the record
+    audit = subprocess.run(
+        [
+            IVOTE, "verify", str(out / "record"), "--json",
+            "--ballot-box", str(out / "ballotbox.zip"),
+            "--paper-voters", str(out / "paper-voters.signed.json"),
+        ],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    audited = json.loads(audit.stdout.strip().splitlines()[-1])
+    made = {c["id"]: c["status"] for c in audited["checks"]}
+    assert made.pop("manifest-anchor") == "not made"
+    assert set(made.values()) == {"pass"}, made
     paper = [
         line
         for line in (out / "paper-voters.txt").read_text().splitlines()
