@@ -268,8 +268,9 @@ class _Verifier:
         if audit is None:
             for check_id in AUDIT_CHECKS:
                 self.r.not_made(
-                    check_id, "auditors' check: needs the ballot box and the signed paper-voter "
-                    "list (--ballot-box, --paper-voters)"
+                    check_id,
+                    "auditors' check: needs the ballot box and the signed paper-voter "
+                    "list (--ballot-box, --paper-voters)",
                 )
             return
         if self.manifest is None or self.key is None:
