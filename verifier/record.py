@@ -417,6 +417,8 @@ class _Verifier:
         duplicated = sorted(i for i, k in Counter(indices).items() if k > 1)
         if duplicated:
             problems.append(f"invalid ballot log indices listed twice: {duplicated[:10]}")
+        elif indices != sorted(indices):
+            problems.append("invalid ballots are not listed in log order")
         beyond = sorted(i for i in indices if i >= len(self.tally.log.leaves))
         if beyond:
             problems.append(f"invalid ballot log indices beyond the log: {beyond[:10]}")
@@ -757,6 +759,10 @@ class _Verifier:
                 )
         for label in sorted(set(recorded) - {(d.id, c.id) for d, c in manifest.contests()}):
             problems.append(f"results for {'/'.join(label)}, which the manifest has not")
+        order = [(d.id, c.id) for d, c in manifest.contests()]
+        given = [(r.district, r.contest) for r in self.decryption.results]
+        if not problems and given != order:
+            problems.append("results are not in the manifest's order of contests")
         self.r.outcome("results", problems, f"{len(decoded)} contests decoded")
         if self.report is None:
             self.r.not_made("results-report", "needs the report")

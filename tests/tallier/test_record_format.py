@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from formats.record import (
     BundleReference,
     CountedVoters,
     Counts,
+    ElectionRecord,
     EncodedBallot,
     EncryptedTotal,
     InvalidBallot,
@@ -128,3 +130,25 @@ def _tally_stub(bundle: ObserversBundle) -> Tally:
     inputs = TallyInputs(b"b" * 32, 1, b"v" * 32, b"p" * 32, 0, ())
     reference = BundleReference(bundle.hash, len(bundle.ballots))
     return Tally({}, inputs, LogSnapshot({}, ()), {}, (), reference)
+
+
+def test_the_tally_hash_vector_is_current() -> None:
+    """tests/vectors/tally_hash.json is what its generator makes from today's code, and the
+    record's tally hash is the tally's (decryption left out, kind ivote/tally)."""
+    from tests.vectors.gen_tally_hash import FILE, HERE, render
+
+    committed = (HERE / FILE).read_text()
+    assert committed == render()
+    vector = json.loads(committed)
+    assert Tally.from_dict(vector["tally"]).hash == bytes.fromhex(vector["tally_hash_hex"])
+    record = ElectionRecord.from_dict(vector["record"])
+    assert record.tally.hash.hex() == vector["tally_hash_hex"]
+
+
+def test_inputs_crls_must_be_sorted_by_their_bytes() -> None:
+    from tests.vectors.gen_tally_hash import tally_object
+
+    tally = tally_object()
+    tally["inputs"]["crls"].sort()  # base64url text order, not byte order
+    with pytest.raises(FormatError, match=r"tally.inputs.crls: not sorted or repeated"):
+        Tally.from_dict(tally)

@@ -171,6 +171,19 @@ def hide_an_invalid_ballot(record: Doc, bundle: Doc) -> None:
     del record["report"]["invalid_ballots"][0]
 
 
+def reorder_results(record: Doc, bundle: Doc) -> None:
+    record["decryption"]["results"].reverse()
+
+
+def reorder_invalid_ballots(record: Doc, bundle: Doc) -> None:
+    record["report"]["invalid_ballots"].reverse()
+
+
+def rename_an_input(record: Doc, bundle: Doc) -> None:
+    """Another ballot box named: the trustees decrypted a tally naming the genuine one."""
+    record["inputs"]["ballot_box"] = b64url(b"\x00" * 32)
+
+
 Mutation = Callable[[Doc, Doc], None]
 CASES: list[tuple[str, Mutation, str, str]] = [
     ("altered ballot", alter_ballot, "ballot-proofs", "a validity proof does not verify"),
@@ -202,6 +215,9 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("dropped leaf hash", drop_leaf, "log-leaves", "leaf hashes but the signed log head has"),
     ("report does not add up", report_does_not_add_up, "report", "district north: received"),
     ("invalid ballot hidden", hide_an_invalid_ballot, "report", "listed with a reason"),
+    ("results out of order", reorder_results, "results", "not in the manifest's order"),
+    ("invalid ballots out of order", reorder_invalid_ballots, "report", "not listed in log"),
+    ("another ballot box named", rename_an_input, "shares", "for another tally"),
 ]
 
 
