@@ -2,16 +2,20 @@
 verify the record.
 
 Builds an election with the real ceremony code (test PKI, key ceremony, one district with one
-1-of-L contest), one e-ID per voter, one signed ballot each, and the collector's signed export;
-then times `tally process` (box checks, e-ID checks, proofs, totals), the decryption ceremony
-(t trustees + combine) and the verifier. Ballot generation is setup, not measured; it runs on
-every core and is the slow part (each ballot's proof costs L-1 n-bit exponentiations).
+1-of-L contest), one e-ID per voter, one signed ballot each, the collector's signed export and
+the organiser-signed (empty) paper-voter list; then times `tally process` (box checks, e-ID
+checks, proofs, totals), the auditors' verification (the cleansing re-done from the box, the
+report, totals and bundle compared), the observers' verification, and the decryption: one
+session of the 3 trustees (one verification of the tally against the box, then each trustee's
+shares) against 3 separate runs (each trustee verifying on their own), then combine. Ballot
+generation is setup, not measured; it runs on every core and is the slow part (each ballot's
+proof costs L-1 n-bit exponentiations).
 
-Last line JSON: process_s, decrypt_s, verify_s, verify_ms_per_ballot, process_ms_per_ballot,
-projected_324k_s (process + verify of Estonia 2023's 324,301 ballots at the measured rates,
-plus one decryption), correct; process_cpu_ms_per_ballot and verify_cpu_ms_per_ballot are the
-CPU time of each pass per ballot, worker processes included (the figure to compare on a
-shared machine).
+Last line JSON: process_s, audit_s, verify_s (observers), their ms and CPU ms per ballot
+(CPU: worker processes included, the figure to compare on a shared machine), session_s and
+separate_s (the trustees' decryption: one session against three runs), decrypt_s (combine
+included), projected_324k_s (process + auditors' + observers' verification of Estonia 2023's
+324,301 ballots at the measured rates, plus one decryption session), correct.
 
 `--workdir DIR` keeps the built election in DIR and reuses it on the next run with the same
 parameters, so that repeated measurements skip the setup.
@@ -39,6 +43,10 @@ TRUSTEES, THRESHOLD = 3, 2
 
 _WORKER: dict[str, Any] = {}
 STATE_FILE = "bench-state.json"
+BUILD_FORMAT = 2  # kept elections of an older format (no signed paper-voter list) are rebuilt
+PAPER_FILE = "paper-voters.signed.json"
+# the checks a tally cannot pass before its decryption (ceremonies/decrypt_cli.py)
+AFTER_DECRYPTION = {"shares", "threshold", "plaintexts", "results", "results-report"}
 
 
 def cpu_seconds() -> float:
@@ -110,6 +118,7 @@ def _build(
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from canonical.encoding import DOMAINS, b64url, canonical_bytes
+    from canonical.files import write_canonical_json
     from ceremonies.election import init_election
     from ceremonies.keygen import run_keygen
     from ceremonies.pki import (
@@ -123,6 +132,7 @@ def _build(
     from formats.ballot import ballot_hash
     from formats.ballotbox import write_ballot_box
     from formats.manifest import ElectionDirectory
+    from formats.paper import sign_paper_voters
     from formats.receipt import LogHead, entry_leaf_hash
     from formats.signed import sign_object
     from formats.voters import Voter
@@ -194,7 +204,10 @@ def _build(
         head,
         times[-1],
     )
+    voter_list = election.voter_lists(manifest)[-1]
+    write_canonical_json(root / PAPER_FILE, sign_paper_voters(manifest, voter_list, (), organiser))
     return {
+        "format": BUILD_FORMAT,
         "key_bits": key_bits,
         "candidates": candidates,
         "ballots": ballots,
@@ -209,7 +222,12 @@ def _prepared(
 ) -> dict[str, Any]:
     """A built election in `root`: the one kept there with these parameters, else a new one."""
     state_path = root / STATE_FILE
-    wanted = {"key_bits": key_bits, "candidates": candidates, "ballots": ballots}
+    wanted = {
+        "format": BUILD_FORMAT,
+        "key_bits": key_bits,
+        "candidates": candidates,
+        "ballots": ballots,
+    }
     if state_path.exists():
         state = json.loads(state_path.read_text())
         if {name: state.get(name) for name in wanted} == wanted:
@@ -264,47 +282,78 @@ def bench_tally(
 
 
 def _measure(root: Path, state: dict[str, Any], workers: int, say: Any) -> dict[str, Any]:
+    from canonical.files import read_json_file
+    from crypto.eid import parse_certificate
     from crypto.threshold import decryption_share
     from formats.manifest import ElectionDirectory, load_signed_manifest, open_trustee_share
     from formats.record import TrusteeShares
     from tallier.combine import combine_tally
     from tallier.process import process_ballot_box
+    from verifier.audit import AuditMaterial
     from verifier.record import verify_record
 
     ballots, candidates = state["ballots"], state["candidates"]
     passphrases = state["passphrases"]
     directory = root / "election"
     election = ElectionDirectory(directory)
-    manifest = load_signed_manifest(
-        election.signed_manifest,
-        organiser_certificate=election.organiser_certificate.read_bytes(),
-    )
-    box = root / "ballotbox.zip"
+    pinned = election.organiser_certificate.read_bytes()
+    manifest = load_signed_manifest(election.signed_manifest, organiser_certificate=pinned)
+    organiser = parse_certificate(pinned, "organiser.pem")
+    box, paper = root / "ballotbox.zip", root / PAPER_FILE
 
     say("tally process...")
     outcome, process_s, process_cpu = timed_cpu(
-        lambda: process_ballot_box(directory, box, workers=workers)
+        lambda: process_ballot_box(directory, box, paper, workers=workers)
     )
-    say("decryption ceremony...")
+    tally_doc, bundle_doc = outcome.tally.to_dict(), outcome.bundle.to_dict()
+    audit = AuditMaterial(box, read_json_file(paper, "paper_voters"), list(outcome.crls))
 
-    def decrypt() -> Any:
+    def verified_for_trustees() -> Any:
+        """What `ivote ceremony decrypt` runs before decrypting: every check, the auditors'
+        included, with the manifest pinned."""
+        verdict = verify_record(
+            tally_doc,
+            bundle_doc,
+            workers=workers,
+            organiser_certificate=organiser,
+            audit=audit,
+        )
+        not_made = {c.id for c in verdict.not_made}
+        assert not verdict.failed and not_made <= AFTER_DECRYPTION, verdict.to_dict()
+        return verdict
+
+    def shares_of(index: int) -> TrusteeShares:
+        share = open_trustee_share(election.share(index), passphrases[index - 1], manifest)
+        values = tuple(
+            decryption_share(
+                share,
+                total.ciphertext,
+                manifest.proof_context(total.district, total.contest, total.part),
+            ).to_dict()
+            for total in outcome.tally.totals
+        )
+        return TrusteeShares(outcome.tally.hash, index, values)
+
+    say("auditors' verification (the cleansing re-done from the box)...")
+    audit_verdict, audit_s, audit_cpu = timed_cpu(verified_for_trustees)
+    say("decryption: one session of 3 trustees, then 3 separate runs...")
+
+    def session() -> list[TrusteeShares]:
+        verified_for_trustees()
+        return [shares_of(index) for index in range(1, TRUSTEES + 1)]
+
+    def separate() -> list[TrusteeShares]:
         trustees = []
-        for index in range(1, THRESHOLD + 1):
-            share = open_trustee_share(election.share(index), passphrases[index - 1], manifest)
-            values = tuple(
-                decryption_share(
-                    share,
-                    total.ciphertext,
-                    manifest.proof_context(total.district, total.contest, total.part),
-                ).to_dict()
-                for total in outcome.tally.totals
-            )
-            trustees.append(TrusteeShares(outcome.tally.hash, index, values))
-        return combine_tally(outcome.tally, trustees)
+        for index in range(1, TRUSTEES + 1):
+            verified_for_trustees()
+            trustees.append(shares_of(index))
+        return trustees
 
-    combined, decrypt_s = timed(decrypt)
-    say("verify...")
-    record_doc, bundle_doc = combined.record.to_dict(), outcome.bundle.to_dict()
+    trustees, session_s = timed(session)
+    _, separate_s = timed(separate)
+    combined, combine_s = timed(lambda: combine_tally(outcome.tally, trustees))
+    say("observers' verification...")
+    record_doc = combined.record.to_dict()
     verdict, verify_s, verify_cpu = timed_cpu(
         lambda: verify_record(record_doc, bundle_doc, workers=workers)
     )
@@ -313,9 +362,11 @@ def _measure(root: Path, state: dict[str, Any], workers: int, say: Any) -> dict[
     correct = (
         counts == [expected.get(j, 0) for j in range(1, candidates + 1)]
         and not verdict.failed
+        and not audit_verdict.failed
         and outcome.report.total.counted == ballots
     )
-    per_ballot = (process_s + verify_s) / ballots
+    per_ballot = (process_s + audit_s + verify_s) / ballots
+    decrypt_s = session_s - audit_s + combine_s  # the shares and the combination
     return {
         "bench": "tally",
         "key_bits": state["key_bits"],
@@ -326,11 +377,16 @@ def _measure(root: Path, state: dict[str, Any], workers: int, say: Any) -> dict[
         "process_s": round(process_s, 3),
         "process_ms_per_ballot": round(process_s / ballots * 1000, 3),
         "process_cpu_ms_per_ballot": round(process_cpu / ballots * 1000, 3),
-        "decrypt_s": round(decrypt_s, 3),
+        "audit_s": round(audit_s, 3),
+        "audit_ms_per_ballot": round(audit_s / ballots * 1000, 3),
+        "audit_cpu_ms_per_ballot": round(audit_cpu / ballots * 1000, 3),
         "verify_s": round(verify_s, 3),
         "verify_ms_per_ballot": round(verify_s / ballots * 1000, 3),
         "verify_cpu_ms_per_ballot": round(verify_cpu / ballots * 1000, 3),
-        "projected_324k_s": round(per_ballot * ESTONIA_2023_BALLOTS + decrypt_s, 1),
+        "session_s": round(session_s, 3),
+        "separate_s": round(separate_s, 3),
+        "decrypt_s": round(decrypt_s, 3),
+        "projected_324k_s": round(per_ballot * ESTONIA_2023_BALLOTS + session_s + combine_s, 1),
         "correct": correct,
         **machine(),
     }
