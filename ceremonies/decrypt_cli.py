@@ -17,6 +17,7 @@ never rebuilt.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -84,6 +85,28 @@ def check_tally_before_decrypting(
         )
     cleansing = verdict.check("cleansing").detail
     click.echo(f"The tally verifies ({cleansing}); decrypting its totals.", err=True)
+
+
+PASSPHRASE_ATTEMPTS = 3  # at the prompt; a passphrase file is tried once
+
+
+def _open_share(path: Path, passphrase_file: Path | None, manifest: Any) -> Any:
+    """A trustee's key share: the passphrase from its file, else asked without echo (a
+    mistyped one may be typed again)."""
+    from crypto.errors import SealError
+    from formats.manifest import open_trustee_share
+    from ivote.cli_support import secret_from
+
+    attempts = 1 if passphrase_file is not None else PASSPHRASE_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        passphrase = secret_from(passphrase_file, f"Passphrase of {path}", "share passphrase")
+        try:
+            return open_trustee_share(path, passphrase, manifest)
+        except SealError:
+            if attempt == attempts:
+                raise
+            click.echo("Wrong passphrase (or a modified file); try again.", err=True)
+    raise AssertionError("unreachable")
 
 
 @click.command(name="decrypt")
@@ -162,9 +185,8 @@ def decrypt(
     """Trustees: verify the tally against the signed ballot box, then write decryption shares
     with proofs for every encrypted total, one file per trustee present."""
     from crypto.threshold import decryption_share
-    from formats.manifest import Manifest, open_trustee_share
+    from formats.manifest import Manifest
     from formats.record import TrusteeShares, read_tally, write_shares
-    from ivote.cli_support import secret_from
 
     if organiser_cert is None and fingerprint is None:
         raise click.UsageError(
@@ -190,10 +212,7 @@ def decrypt(
     for position, share_path in enumerate(share_paths):
         passphrase_file = passphrase_files[position] if passphrase_files else None
         try:
-            passphrase = secret_from(
-                passphrase_file, f"Passphrase of {share_path}", "share passphrase"
-            )
-            key_share = open_trustee_share(share_path, passphrase, manifest)
+            key_share = _open_share(share_path, passphrase_file, manifest)
             target = out or Path(out_dir or ".") / f"shares-{key_share.index}.json"
             if target.exists():
                 raise FormatError(str(target), "exists; refusing to overwrite it")

@@ -54,6 +54,8 @@ from formats.record import (
 from formats.signed import open_signed
 from formats.voters import VoterList
 
+# factory(description, total) -> advance(n): how long passes report progress (the CLI draws
+# bars; the roles' long passes take one)
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 # Ballots per task: each task's proofs are one batch, and the batch's multi-exponentiations
 # cost less per ballot the more ballots they hold (crypto.membership.BATCH_CHUNK at most);
@@ -90,7 +92,7 @@ class Checked:
         return self.reason is None
 
 
-def _no_progress(description: str, total: int) -> Callable[[int], None]:
+def no_progress(description: str, total: int) -> Callable[[int], None]:
     return lambda advance: None
 
 
@@ -453,7 +455,7 @@ def cleanse_ballot_box(
     crls: Sequence[bytes],
     *,
     workers: int | None = None,
-    progress: ProgressFactory = _no_progress,
+    progress: ProgressFactory = no_progress,
 ) -> Cleansing:
     """Steps 1 to 4 over a ballot box: the box read once as a stream, its entries' checks and
     step 2 in the worker pool, then decide(). A bad box raises the error read_ballot_box

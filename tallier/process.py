@@ -13,13 +13,18 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from canonical.encoding import FormatError
 from crypto.errors import CryptoError
-from formats.cleansing import cleanse_ballot_box, encrypted_totals
+from formats.cleansing import (
+    ProgressFactory,
+    cleanse_ballot_box,
+    encrypted_totals,
+    no_progress,
+)
 from formats.record import (
     BundleReference,
     CountedVoters,
@@ -28,8 +33,6 @@ from formats.record import (
     TallyInputs,
     TallyReport,
 )
-
-ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
 
 class TallyError(Exception):
@@ -44,9 +47,6 @@ class TallyOutcome:
     report: TallyReport
     crls: tuple[bytes, ...]  # the CRLs used (DER or PEM files as read), kept with the tally
 
-
-def _no_progress(description: str, total: int) -> Callable[[int], None]:
-    return lambda advance: None
 
 
 # ------------------------------------------------------------------ inputs
@@ -81,7 +81,7 @@ def process_ballot_box(
     crl_paths: Sequence[Path] = (),
     *,
     workers: int | None = None,
-    progress: ProgressFactory = _no_progress,
+    progress: ProgressFactory = no_progress,
 ) -> TallyOutcome:
     """The whole of `ivote tally process`: the signed inputs, the cleansing
     (formats.cleansing), then step 5."""

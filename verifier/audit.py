@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,14 +22,18 @@ from cryptography import x509
 
 from canonical.encoding import FormatError, b64url
 from crypto.errors import CryptoError
-from formats.cleansing import Cleansing, cleanse_ballot_box, encrypted_totals
+from formats.cleansing import (
+    Cleansing,
+    ProgressFactory,
+    cleanse_ballot_box,
+    encrypted_totals,
+)
 from formats.manifest import Manifest
 from formats.paper import SignedPaperVoters, open_paper_voters
 from formats.record import COUNT_FIELDS, Counts, Tally, TallyReport
 from formats.voters import VoterList
 
 AUDIT_CHECKS = ("ballot-box", "paper-voters", "crls", "cleansing", "counted-totals")
-ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from crypto.threshold import (
     verify_decryption_share,
 )
 from formats.ballot import Ballot, ballot_statements
+from formats.cleansing import ProgressFactory, no_progress
 from formats.manifest import Manifest
 from formats.receipt import LogHead
 from formats.record import (
@@ -85,7 +86,6 @@ CHECKS = (
 )
 TITLES = dict(CHECKS)
 
-ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
 
 @dataclass
@@ -138,9 +138,6 @@ class Verdict:
         }
 
 
-def _no_progress(description: str, total: int) -> Callable[[int], None]:
-    return lambda advance: None
-
 
 class _Run:
     """One verification: collects the checks in order."""
@@ -179,7 +176,7 @@ def verify_record(
     expected_fingerprint: str | None = None,
     organiser_certificate: x509.Certificate | None = None,
     audit: AuditMaterial | None = None,
-    progress: ProgressFactory = _no_progress,
+    progress: ProgressFactory = no_progress,
 ) -> Verdict:
     """Run every check on a record document (parsed JSON) and, when given, the observers'
     bundle document and the auditors' material (ballot box, signed paper-voter list, CRLs).

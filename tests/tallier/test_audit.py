@@ -378,3 +378,30 @@ def test_paper_voters_ceremony_signs_and_lists_every_bad_code(
     document = json.loads(out.read_text())
     assert document["payload"]["personal_codes"] == ["38001010002"]
     assert document["payload"]["voter_list"]["list_version"] == 1
+
+
+def test_a_trustee_at_the_prompt_may_type_the_passphrase_again(
+    finished: Finished, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+    from support.election import trustee_passphrase
+    from test_ceremony import decrypt_args
+
+    from ivote.cli import main
+
+    share = ElectionDirectory(finished.election.directory).share(2)
+    out = tmp_path / "shares-2.json"
+    result = CliRunner().invoke(
+        main,
+        [*decrypt_args(finished), "--share", str(share), "--out", str(out)],
+        input=f"mistyped\n{trustee_passphrase(2)}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Wrong passphrase (or a modified file); try again." in result.output
+    assert json.loads(out.read_text())["trustee"] == 2
+
+
+def test_verify_needs_both_audit_inputs(finished: Finished) -> None:
+    result = run("verify", str(finished.record), "--ballot-box", str(finished.box))
+    assert result.exit_code == 2
+    assert "needs both --ballot-box and --paper-voters" in result.output
