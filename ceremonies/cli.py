@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
+from ivote.cli_support import election_option, organiser_key_options, read_secret_file
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -76,17 +78,6 @@ def init(definition: Path, voters: Path, out: Path) -> None:
     click.echo(f"Next: ivote ceremony keygen --election {out} --organiser-key DIR")
 
 
-def _read_secret_file(path: Path, what: str) -> str:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise click.ClickException(f"{path}: cannot read the {what}: {exc.strerror}") from exc
-    secret = text.rstrip("\r\n")
-    if not secret:
-        raise click.ClickException(f"{path}: the {what} file is empty")
-    return secret
-
-
 def _ask_passphrases(trustees: int, minimum: int) -> list[str]:
     passphrases = []
     click.echo(f"Each of the {trustees} trustees now chooses a passphrase for their share file.")
@@ -111,7 +102,7 @@ def _load_organiser(key: Path, passphrase_file: Path | None) -> Any:
 
     directory = key if key.is_dir() else key.parent
     if passphrase_file is not None:
-        passphrase = _read_secret_file(passphrase_file, "organiser passphrase")
+        passphrase = read_secret_file(passphrase_file, "organiser passphrase")
     else:
         passphrase = click.prompt(
             f"Organiser key passphrase ({directory / 'organiser.key'})", hide_input=True, err=True
@@ -120,12 +111,7 @@ def _load_organiser(key: Path, passphrase_file: Path | None) -> Any:
 
 
 @ceremony.command(name="keygen")
-@click.option(
-    "--election",
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The election directory made by `ivote ceremony init`.",
-)
+@election_option("The election directory made by `ivote ceremony init`.")
 @click.option("--trustees", type=int, help="Number of trustees (must match the definition).")
 @click.option("--threshold", type=int, help="Trustees needed to decrypt (must match).")
 @click.option(
@@ -136,17 +122,7 @@ def _load_organiser(key: Path, passphrase_file: Path | None) -> Any:
     help="A trustee's passphrase in a file, once per trustee in order (automation); "
     "without it each trustee is asked in turn.",
 )
-@click.option(
-    "--organiser-key",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="The directory `ivote ceremony pki officials` wrote (organiser.key, organiser.pem).",
-)
-@click.option(
-    "--organiser-passphrase-file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The organiser key's passphrase in a file (otherwise asked).",
-)
+@organiser_key_options
 @click.option(
     "--test-primes",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -189,7 +165,7 @@ def keygen(
     primes = load_test_primes(test_primes, manifest.key_bits) if test_primes else None
     signer = _load_organiser(organiser_key, organiser_passphrase_file)
     if passphrase_files:
-        passphrases = [_read_secret_file(path, "passphrase") for path in passphrase_files]
+        passphrases = [read_secret_file(path, "passphrase") for path in passphrase_files]
     else:
         passphrases = _ask_passphrases(manifest.trustees, MIN_PASSPHRASE_LENGTH)
     check_passphrases(passphrases, manifest.trustees)
@@ -252,12 +228,7 @@ def _keygen_with_progress(
 
 
 @ceremony.command(name="show")
-@click.option(
-    "--election",
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The election directory.",
-)
+@election_option()
 @_clean_errors
 def show(election: Path) -> None:
     """What officials read out and publish, with the manifest fingerprint."""
@@ -272,12 +243,7 @@ def voters() -> None:
 
 
 @voters.command(name="apply")
-@click.option(
-    "--election",
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The election directory.",
-)
+@election_option()
 @click.option(
     "--changes",
     required=True,
@@ -298,12 +264,7 @@ def voters_apply(election: Path, changes: Path) -> None:
 
 
 @voters.command(name="list")
-@click.option(
-    "--election",
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The election directory.",
-)
+@election_option()
 @_clean_errors
 def voters_list(election: Path) -> None:
     """Every voter list version with its voters per district and its hash (chain checked)."""
@@ -318,12 +279,7 @@ def voters_list(election: Path) -> None:
 
 
 @ceremony.command(name="paper-voters")
-@click.option(
-    "--election",
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The election directory (signed manifest, organiser.pem, voter lists).",
-)
+@election_option("The election directory (signed manifest, organiser.pem, voter lists).")
 @click.option(
     "--list",
     "codes_file",
@@ -332,17 +288,7 @@ def voters_list(election: Path) -> None:
     help="Personal codes of the voters who voted on paper: one per line (# comments), or a "
     "CSV with a personal_code column. An empty list is fine: nobody voted on paper.",
 )
-@click.option(
-    "--organiser-key",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="The directory `ivote ceremony pki officials` wrote (organiser.key, organiser.pem).",
-)
-@click.option(
-    "--organiser-passphrase-file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The organiser key's passphrase in a file (otherwise asked).",
-)
+@organiser_key_options
 @click.option(
     "--out",
     required=True,

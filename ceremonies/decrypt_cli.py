@@ -23,6 +23,7 @@ import click
 
 from canonical.encoding import FormatError
 from crypto.errors import CryptoError
+from ivote.cli_support import audit_input_options, manifest_pin_options
 
 # Checks that need the decryption itself; every other check must pass before decrypting.
 _AFTER_DECRYPTION = {"shares", "threshold", "plaintexts", "results", "results-report"}
@@ -39,9 +40,9 @@ def check_tally_before_decrypting(
 ) -> None:
     """Refuse to decrypt unless every check of the tally passes, the auditors' included."""
     from canonical.files import read_json_file
-    from formats.record import BUNDLE_FILE, TALLY_FILE, read_crls_next_to
+    from formats.record import BUNDLE_FILE, TALLY_FILE
     from ivote.cli_support import progress_bars, read_certificate_file
-    from verifier.audit import AuditMaterial
+    from verifier.audit import read_audit_material
     from verifier.record import verify_record
 
     directory = tally_path if tally_path.is_dir() else tally_path.parent
@@ -58,11 +59,7 @@ def check_tally_before_decrypting(
         if organiser_cert is not None
         else None
     )
-    audit = AuditMaterial(
-        ballot_box,
-        read_json_file(paper_voters, "paper_voters"),
-        [p.read_bytes() for p in crl_paths] or read_crls_next_to(directory),
-    )
+    audit = read_audit_material(ballot_box, paper_voters, crl_paths, directory)
     with progress_bars() as factory:
         verdict = verify_record(
             document,
@@ -117,31 +114,8 @@ def _open_share(path: Path, passphrase_file: Path | None, manifest: Any) -> Any:
     type=click.Path(exists=True, path_type=Path),
     help="The tally directory from `ivote tally process` (tally.json, observers' bundle, crls/).",
 )
-@click.option(
-    "--ballot-box",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The collector-signed ballot box the tally was made from.",
-)
-@click.option(
-    "--paper-voters",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The organiser-signed paper-voter list the tally used.",
-)
-@click.option(
-    "--organiser-cert",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The organiser's certificate (PEM or DER): pins the manifest's signer.",
-)
-@click.option("--fingerprint", help="The published manifest fingerprint (hex): pins the manifest.")
-@click.option(
-    "--crl",
-    "crl_paths",
-    multiple=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="A CRL the tally used (default: crls/ in the tally directory).",
-)
+@audit_input_options(required=True)
+@manifest_pin_options
 @click.option(
     "--share",
     "share_paths",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -72,3 +72,80 @@ def read_certificate_file(path: Path, what: str) -> x509.Certificate:
         raise click.ClickException(f"{path}: cannot read the {what}: {exc.strerror}") from exc
     except ValueError as exc:
         raise click.ClickException(f"{path}: not a certificate ({what}): {exc}") from exc
+
+
+# ------------------------------------------------------------------ shared options
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _stack(*options: Decorator) -> Decorator:
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+def election_option(help: str = "The election directory.") -> Decorator:
+    """--election DIR: an existing election directory."""
+    return click.option(
+        "--election",
+        required=True,
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        help=help,
+    )
+
+
+organiser_key_options = _stack(
+    click.option(
+        "--organiser-key",
+        required=True,
+        type=click.Path(exists=True, path_type=Path),
+        help="The directory `ivote ceremony pki officials` wrote (organiser.key, organiser.pem).",
+    ),
+    click.option(
+        "--organiser-passphrase-file",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="The organiser key's passphrase in a file (otherwise asked).",
+    ),
+)
+
+manifest_pin_options = _stack(
+    click.option(
+        "--fingerprint",
+        help="The manifest fingerprint the officials published (hex): pins the manifest.",
+    ),
+    click.option(
+        "--organiser-cert",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="The organiser's certificate (PEM or DER): pins the manifest's signer.",
+    ),
+)
+
+
+def audit_input_options(required: bool) -> Decorator:
+    """--ballot-box, --paper-voters, --crl: the signed inputs of the cleansing, which auditors
+    and trustees check a tally against."""
+    return _stack(
+        click.option(
+            "--ballot-box",
+            required=required,
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            help="The collector-signed ballot box (ballotbox.zip) the tally was made from.",
+        ),
+        click.option(
+            "--paper-voters",
+            required=required,
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            help="The organiser-signed paper-voter list the tally used.",
+        ),
+        click.option(
+            "--crl",
+            "crl_paths",
+            multiple=True,
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            help="A CRL the tally used (default: crls/ next to the tally or record).",
+        ),
+    )

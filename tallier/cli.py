@@ -11,10 +11,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ivote.cli_support import progress_bars
+from ivote.cli_support import election_option, progress_bars
 
 F = TypeVar("F", bound=Callable[..., Any])
-
 
 
 def _clean_errors(command: F) -> F:
@@ -41,12 +40,7 @@ def tally() -> None:
 
 
 @tally.command(name="process")
-@click.option(
-    "--election",
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The election directory (signed manifest, organiser.pem, voter lists, crls/).",
-)
+@election_option("The election directory (signed manifest, organiser.pem, voter lists, crls/).")
 @click.option(
     "--ballot-box",
     required=True,

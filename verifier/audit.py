@@ -16,11 +16,13 @@ import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography import x509
 
 from canonical.encoding import FormatError, b64url
+from canonical.files import read_json_file
 from crypto.errors import CryptoError
 from formats.cleansing import (
     Cleansing,
@@ -30,7 +32,7 @@ from formats.cleansing import (
 )
 from formats.manifest import Manifest
 from formats.paper import SignedPaperVoters, open_paper_voters
-from formats.record import COUNT_FIELDS, Counts, Tally, TallyReport
+from formats.record import COUNT_FIELDS, Counts, Tally, TallyReport, read_crls_next_to
 from formats.voters import VoterList
 
 AUDIT_CHECKS = ("ballot-box", "paper-voters", "crls", "cleansing", "counted-totals")
@@ -44,6 +46,18 @@ class AuditMaterial:
     ballot_box: str | os.PathLike[str]
     paper_voters: Any
     crls: Sequence[bytes]
+
+
+def read_audit_material(
+    ballot_box: os.PathLike[str],
+    paper_voters: os.PathLike[str],
+    crl_paths: Sequence[os.PathLike[str]],
+    next_to: os.PathLike[str],
+) -> AuditMaterial:
+    """The auditors' material from files: the CRLs named, else those kept in crls/ next to
+    the tally or record `next_to`. FormatError or OSError name a file that cannot be read."""
+    crls = [Path(path).read_bytes() for path in crl_paths] or read_crls_next_to(next_to)
+    return AuditMaterial(ballot_box, read_json_file(paper_voters, "paper_voters"), crls)
 
 
 class _PaperRefused(Exception):

@@ -9,6 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ivote.cli_support import audit_input_options, manifest_pin_options
+
 STYLE = {"pass": "green", "fail": "bold red", "not made": "yellow"}
 
 
@@ -19,33 +21,8 @@ STYLE = {"pass": "green", "fail": "bold red", "not made": "yellow"}
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="The observers' bundle (default: observers-bundle.json next to the record, if any).",
 )
-@click.option(
-    "--fingerprint",
-    help="The manifest fingerprint the officials published (hex): pins the manifest.",
-)
-@click.option(
-    "--organiser-cert",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The organiser's certificate (PEM or DER): pins the manifest's signer.",
-)
-@click.option(
-    "--ballot-box",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Auditors: the collector-signed ballot box (ballotbox.zip); with --paper-voters the "
-    "cleansing is re-done and compared with the record.",
-)
-@click.option(
-    "--paper-voters",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Auditors: the organiser-signed paper-voter list the tally used.",
-)
-@click.option(
-    "--crl",
-    "crl_paths",
-    multiple=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Auditors: a CRL the tally used (default: crls/ next to the record).",
-)
+@manifest_pin_options
+@audit_input_options(required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
 @click.option("--workers", type=int, default=None, help="Processes (default: every core).")
 def verify(
@@ -69,9 +46,9 @@ def verify(
     from canonical.encoding import FormatError
     from canonical.files import read_json_file
     from crypto.errors import CryptoError
-    from formats.record import RECORD_FILE, TALLY_FILE, bundle_path_next_to, read_crls_next_to
+    from formats.record import RECORD_FILE, TALLY_FILE, bundle_path_next_to
     from ivote.cli_support import progress_bars, read_certificate_file
-    from verifier.audit import AuditMaterial
+    from verifier.audit import read_audit_material
     from verifier.record import verify_record
 
     path = record
@@ -88,11 +65,7 @@ def verify(
         )
         audit = None
         if ballot_box is not None and paper_voters is not None:
-            audit = AuditMaterial(
-                ballot_box,
-                read_json_file(paper_voters, "paper_voters"),
-                [p.read_bytes() for p in crl_paths] or read_crls_next_to(path),
-            )
+            audit = read_audit_material(ballot_box, paper_voters, crl_paths, path)
     except (FormatError, CryptoError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     with progress_bars(enabled=not as_json) as factory:

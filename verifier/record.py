@@ -87,7 +87,6 @@ CHECKS = (
 TITLES = dict(CHECKS)
 
 
-
 @dataclass
 class Check:
     id: str
@@ -136,7 +135,6 @@ class Verdict:
             "not_made": len(self.not_made),
             "checks": [c.to_dict() for c in self.checks],
         }
-
 
 
 class _Run:
