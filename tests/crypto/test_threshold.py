@@ -35,7 +35,9 @@ from crypto.threshold import (
     combine,
     combine_verified,
     deal,
+    deal_with,
     decryption_share,
+    decryption_share_with_nonce,
     generate,
     share_challenge,
     share_statement,
@@ -365,6 +367,46 @@ def test_dealt_key_is_consistent(
         assert pow(key.v, key.delta * share.secret, key.n_squared) == key.verification_key(
             share.index
         )
+
+
+def test_dealing_with_given_randomness_is_deterministic(safe_primes: dict) -> None:
+    """deal_with (known-answer vectors): the same choices make the same key and shares, which
+    decrypt like any dealt key; r^2 that cannot generate the squares is refused."""
+    p, q = safe_primes[512]
+    n2 = (p * q) ** 2
+    coefficients = [12345678901234567890]
+    key, shares = deal_with(p, q, 3, 2, coefficients, 0xC0FFEE)
+    again, shares_again = deal_with(p, q, 3, 2, coefficients, 0xC0FFEE)
+    assert key == again and [s.secret for s in shares] == [s.secret for s in shares_again]
+    # f(X) = d + a_1 X: consecutive secrets differ by a_1 mod nm
+    nm = p * q * (p - 1) // 2 * (q - 1) // 2
+    assert (shares[1].secret - shares[0].secret) % nm == coefficients[0]
+    ciphertext, expected = encrypt_sum(key, [424242])
+    made = [decryption_share(s, ciphertext, CONTEXT) for s in (shares[0], shares[2])]
+    assert combine(key, ciphertext, made, CONTEXT).plaintext == expected
+    for root, field in ((1, "v_root"), (n2 - 1, "v_root"), (p, "v_root")):
+        with pytest.raises(InvalidInput) as caught:
+            deal_with(p, q, 3, 2, coefficients, root)
+        assert caught.value.field == field
+    with pytest.raises(InvalidInput, match="coefficients"):
+        deal_with(p, q, 3, 2, [], 0xC0FFEE)
+    with pytest.raises(InvalidInput, match="coefficients"):
+        deal_with(p, q, 3, 2, [nm], 0xC0FFEE)
+
+
+def test_share_with_given_nonce_is_deterministic(
+    dealt: tuple[ThresholdKey, list[KeyShare]],
+) -> None:
+    key, shares = dealt
+    ciphertext, _ = encrypt_sum(key, [7])
+    r = 2 ** (key.response_bits - 1) + 99
+    share = decryption_share_with_nonce(shares[0], ciphertext, CONTEXT, r)
+    assert share == decryption_share_with_nonce(shares[0], ciphertext, CONTEXT, r)
+    assert share.proof.a == pow(pow(ciphertext, 4, key.n_squared), r, key.n_squared)
+    verify_decryption_share(key, ciphertext, share, CONTEXT)
+    for bad in (-1, 2**key.response_bits):
+        with pytest.raises(InvalidInput, match="r"):
+            decryption_share_with_nonce(shares[0], ciphertext, CONTEXT, bad)
 
 
 # --- formats and validation ---------------------------------------------------------------
