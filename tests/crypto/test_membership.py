@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import secrets
 from collections import Counter
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from canonical.encoding import canonical_bytes, parse_canonical
+from canonical.encoding import canonical_bytes, parse_b64url, parse_canonical
 from crypto import membership, paillier
 from crypto.encoding import (
     allowed_plaintexts,
@@ -562,15 +563,47 @@ def _statement_of(key: PublicKey, case: dict) -> MembershipStatement:
     )
 
 
+def _check_challenge(key: PublicKey, case: dict, domain: str) -> int:
+    """The statement as hashed, its canonical bytes, the digest and the challenge (its first
+    16 bytes as an integer, written without leading zeros)."""
+    s = _statement_of(key, case)
+    statement = membership.membership_statement(
+        key, s.ciphertext, s.allowed, s.proof.commitments, s.context
+    )
+    assert statement == case["hash_input"]
+    statement_bytes = canonical_bytes(statement)
+    if "hash_input_canonical_hex" in case:
+        assert statement_bytes.hex() == case["hash_input_canonical_hex"]
+    digest = hashlib.sha256(domain.encode("ascii") + b"\x00" + statement_bytes).digest()
+    assert digest.hex() == case["challenge_digest_hex"]
+    e = membership_challenge(key, s.ciphertext, s.allowed, s.proof.commitments, s.context)
+    assert e == int.from_bytes(digest[:16], "big")
+    assert format(e, "x") == case["expected_challenge"]
+    return e
+
+
+def test_vector_context_is_a_ballots() -> None:
+    """The context of membership_proof.json has the shape a ballot's proofs bind:
+    {"contest": formats.ballot.contest_context(...), "part": 1}."""
+    vector = json.loads(VECTOR.read_text())
+    for case in (vector["valid"], vector["invalid"]):
+        context = case["context"]
+        assert set(context) == {"contest", "part"} and context["part"] == 1
+        assert set(context["contest"]) == {"election_id", "manifest_hash", "district", "contest"}
+        assert context["contest"]["manifest_hash"] == vector["manifest_hash"]
+        assert len(parse_b64url(vector["manifest_hash"], "manifest_hash")) == 32
+
+
 def test_valid_vector(key: PublicKey) -> None:
-    case = _load_vector(key)["valid"]
+    vector = _load_vector(key)
+    case = vector["valid"]
     s = _statement_of(key, case)
     m, r = int(case["plaintext"], 16), int(case["randomness"], 16)
     assert s.ciphertext == paillier.encrypt(key, m, r)
-    statement_bytes = canonical_bytes(case["hash_input"])
-    assert statement_bytes.hex() == case["hash_input_canonical_hex"]
-    e = membership_challenge(key, s.ciphertext, s.allowed, s.proof.commitments, s.context)
-    assert format(e, "x") == case["expected_challenge"]
+    e = _check_challenge(key, case, vector["domain"])
+    # values that start with a zero hex digit: the digest's hex keeps it, the integer drops it
+    assert case["challenge_digest_hex"].startswith("0") and e < 1 << (CHALLENGE_BITS - 4)
+    assert any(len(c) < CHALLENGE_BITS // 4 for c in case["proof"]["challenges"])
     verify_membership(key, s.ciphertext, s.allowed, s.proof, s.context)
     # the prover is deterministic given its nonces: recompute the whole proof
     nonces = ProverNonces(
@@ -585,10 +618,10 @@ def test_valid_vector(key: PublicKey) -> None:
 
 
 def test_invalid_vector(key: PublicKey) -> None:
-    case = _load_vector(key)["invalid"]
+    vector = _load_vector(key)
+    case = vector["invalid"]
     s = _statement_of(key, case)
-    e = membership_challenge(key, s.ciphertext, s.allowed, s.proof.commitments, s.context)
-    assert format(e, "x") == case["expected_challenge"]
+    e = _check_challenge(key, case, vector["domain"])
     assert sum(s.proof.challenges) % E_MOD == e  # the challenges add up: the equation fails
     with pytest.raises(ProofInvalid, match=f"branch {case['failing_branch']} does not verify"):
         verify_membership(key, s.ciphertext, s.allowed, s.proof, s.context)
