@@ -51,6 +51,7 @@ from crypto.primitives.modular import FixedBase, multiexp, multiexp_buckets
 from crypto.threshold import combine, deal, decryption_share
 
 VECTOR = Path(__file__).parent.parent / "vectors" / "membership_proof.json"
+SPLIT_VECTOR = Path(__file__).parent.parent / "vectors" / "split_contest.json"
 CONTEXT = {"election_id": "test-2026", "manifest_hash": "ab" * 32, "contest_id": "mayor", "part": 0}
 E_MOD = 1 << CHALLENGE_BITS
 
@@ -635,6 +636,66 @@ def test_invalid_vector(key: PublicKey) -> None:
         u = s.ciphertext * paillier.g_power(key, -m) % n2
         holds.append(pow(z, 2 * n, n2) == pow(a * pow(u, e_j, n2), 2, n2))
     assert [j for j, ok in enumerate(holds) if not ok] == [case["failing_branch"]]
+
+
+def test_split_contest_vector(key: PublicKey) -> None:
+    """split_contest.json: the contest parses as a ballot's contest; the statements rebuilt by
+    contest_statements are the vector's (the sum over the product of the parts), every
+    challenge and the prover's nonces reproduce the proofs, and only the double vote's sum
+    statement fails."""
+    vector = json.loads(SPLIT_VECTOR.read_text())
+    assert int(vector["public_key"]["n"], 16) == key.n
+    shape = vector["encoding"]
+    enc = contest_encoding(shape["candidates"], shape["max_voters"], shape["key_bits"])
+    assert (enc.digit_bits, enc.per_ciphertext, enc.parts) == (
+        shape["digit_bits"],
+        shape["per_ciphertext"],
+        shape["parts"],
+    )
+    for name, failing in (("valid", []), ("invalid", [enc.parts])):
+        case = vector[name]
+        contest = EncryptedContest.from_dict(case["contest"], key, enc, "contest")
+        context = case["statements"][0]["context"]["contest"]
+        statements = contest_statements(key, enc, contest, context)
+        assert len(statements) == len(case["statements"]) == enc.parts + 1
+        for part, (statement, entry) in enumerate(zip(statements, case["statements"], strict=True)):
+            assert entry["part"] == (part if part < enc.parts else "sum")
+            assert statement.context == entry["context"] == part_context(context, entry["part"])
+            assert hex(statement.ciphertext)[2:] == entry["ciphertext"]
+            assert [hex(m)[2:] for m in statement.allowed] == entry["allowed"]
+            assert statement.proof.to_dict() == entry["proof"]
+            r = int(entry["randomness"], 16)
+            if entry["part"] == "sum":
+                allowed = sum_allowed_plaintexts(enc)
+                assert statement.ciphertext == paillier.multiply(key, contest.ciphertexts)
+                plaintext = sum(int(m, 16) for m in case["plaintexts"])
+            else:
+                allowed = allowed_plaintexts(enc, part)
+                plaintext = int(case["plaintexts"][part], 16)
+            assert statement.allowed == allowed
+            assert statement.ciphertext == paillier.encrypt(key, plaintext % key.n, r)
+            _check_challenge(key, entry, vector["domain"])
+            nonces = entry["prover_nonces"]
+            if "simulated" in nonces:  # an honest proof: recompute it from the nonces
+                again = prove_with_nonces(
+                    key,
+                    statement.ciphertext,
+                    r,
+                    allowed,
+                    allowed.index(plaintext),
+                    statement.context,
+                    ProverNonces(
+                        int(nonces["rho"], 16),
+                        {
+                            int(j): (int(t, 16), int(e, 16))
+                            for j, (t, e) in nonces["simulated"].items()
+                        },
+                    ),
+                )
+                assert again == statement.proof
+        assert batch_verify(statements) == failing
+    sums = [s for s in vector["valid"]["statements"] if s["part"] == "sum"]
+    assert len(sums[0]["expected_challenge"]) < CHALLENGE_BITS // 4  # a leading zero digit
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.vectors import gen_encoding_membership, gen_threshold
+from tests.vectors import gen_contest, gen_encoding_membership, gen_log, gen_threshold
 from tests.vectors.fixed import HERE, render
 
 # file name -> the function that makes its content
 VECTORS: dict[str, Callable[[], Any]] = {
     **gen_encoding_membership.VECTORS,
     **gen_threshold.VECTORS,
+    **gen_contest.VECTORS,
+    **gen_log.VECTORS,
 }
 
 
