@@ -67,7 +67,7 @@ EID_DAYS = 5 * 365
 OFFICIAL_DAYS = 2 * 365
 CRL_DAYS = 7
 DEMO_PIN_DIGITS = 5
-PIN_RE = re.compile(r"^[0-9]{4,12}$")
+PIN_RE = re.compile(r"[0-9]{4,12}\Z")  # \Z: "$" would let "1234\n" through
 OFFICIAL_ROLES = tuple(OFFICIAL_KEY_PURPOSES)
 
 ROOT_CERT, ROOT_KEY = "root-ca.pem", "root-ca.key"

@@ -208,17 +208,51 @@ def _random_generator_of_squares(n: int, p1: int, q1: int) -> int:
     """A random square v in Z*_{n^2} generating the squares (cyclic of order n p' q'): its
     order is not cut down by any of the prime factors p, q, p', q' of n p' q'."""
     n2 = n * n
-    p, q = 2 * p1 + 1, 2 * q1 + 1
-    order = n * p1 * q1
     while True:
-        v = powmod(random_unit(n2), 2, n2)
-        if all(powmod(v, order // prime, n2) != 1 for prime in (p, q, p1, q1)):
-            return int(v)
+        v = int(powmod(random_unit(n2), 2, n2))
+        if _generates_squares(v, n, p1, q1):
+            return v
+
+
+def _generates_squares(v: int, n: int, p1: int, q1: int) -> bool:
+    """A square v generates the squares when no prime factor of their order n p' q' cuts
+    its order down."""
+    order = n * p1 * q1
+    primes = (2 * p1 + 1, 2 * q1 + 1, p1, q1)
+    return all(powmod(v, order // prime, n * n) != 1 for prime in primes)
 
 
 def deal(p: int, q: int, trustees: int, threshold: int) -> tuple[ThresholdKey, list[KeyShare]]:
     """The trusted dealer: from two distinct safe primes of equal size, the public key and the
     N secret shares. p, q, d and the polynomial live only in this call's memory."""
+    p1, q1 = _check_dealing(p, q, trustees, threshold)
+    nm = p * q * p1 * q1
+    coefficients = [random_below(nm) for _ in range(threshold - 1)]
+    v = _random_generator_of_squares(p * q, p1, q1)
+    return _deal(p, q, trustees, threshold, coefficients, v)
+
+
+def deal_with(
+    p: int, q: int, trustees: int, threshold: int, coefficients: Sequence[int], v_root: int
+) -> tuple[ThresholdKey, list[KeyShare]]:
+    """deal() with its random choices given, for known-answer vectors only: the polynomial's
+    coefficients a_1..a_{t-1} (each in [0, nm)) and a unit r mod n^2 whose square v = r^2 must
+    generate the squares (InvalidInput on `v_root` otherwise: the caller picks another r)."""
+    p1, q1 = _check_dealing(p, q, trustees, threshold)
+    n = p * q
+    nm, n2 = n * p1 * q1, n * n
+    if len(coefficients) != threshold - 1 or not all(0 <= a < nm for a in coefficients):
+        raise InvalidInput("coefficients", f"expected {threshold - 1} integers in [0, nm)")
+    if not is_unit(v_root, n2):
+        raise InvalidInput("v_root", "not a unit in [1, n^2)")
+    v = int(powmod(v_root, 2, n2))
+    if not _generates_squares(v, n, p1, q1):
+        raise InvalidInput("v_root", "its square does not generate the squares")
+    return _deal(p, q, trustees, threshold, coefficients, v)
+
+
+def _check_dealing(p: int, q: int, trustees: int, threshold: int) -> tuple[int, int]:
+    """(p', q') of two valid primes for this many trustees."""
     _check_trustee_counts(trustees, threshold)
     for name, prime in (("p", p), ("q", q)):
         if not is_safe_prime(prime):
@@ -230,21 +264,28 @@ def deal(p: int, q: int, trustees: int, threshold: int) -> tuple[ThresholdKey, l
     p1, q1 = (p - 1) // 2, (q - 1) // 2
     if trustees >= min(p1, q1):  # Delta must be invertible mod m and mod n
         raise InvalidInput("trustees", "too many for primes this small")
+    return p1, q1
+
+
+def _deal(
+    p: int, q: int, trustees: int, threshold: int, coefficients: Sequence[int], v: int
+) -> tuple[ThresholdKey, list[KeyShare]]:
+    """The shares of f(X) = d + a_1 X + ... (the given a_k) and the key with generator v."""
+    p1, q1 = (p - 1) // 2, (q - 1) // 2
     n = p * q
     m = p1 * q1
     nm = n * m
     d = m * int(invert(m, n))  # d = 0 mod m, d = 1 mod n
-    coefficients = [d] + [random_below(nm) for _ in range(threshold - 1)]
+    polynomial = [d, *coefficients]
 
     def f(x: int) -> int:
         value = 0
-        for a in reversed(coefficients):
+        for a in reversed(polynomial):
             value = (value * x + a) % nm
         return value
 
     secrets_ = [f(i) for i in range(1, trustees + 1)]
     n2 = n * n
-    v = _random_generator_of_squares(n, p1, q1)
     delta = math.factorial(trustees)
     vks = tuple(int(_secret_power(v, delta * s, n2)) for s in secrets_)
     key = ThresholdKey(n=n, trustees=trustees, threshold=threshold, v=v, verification_keys=vks)
@@ -407,15 +448,25 @@ def decryption_share(
     share: KeyShare, ciphertext: int, context: Mapping[str, Any]
 ) -> DecryptionShare:
     """Trustee side: c_i = c^(2 Delta s_i) and the proof of equal logarithms."""
+    # r hides e * Delta * s_i (< n^2 Delta 2^256) with 128 bits to spare: sized from the
+    # modulus, never from the threshold.
+    r = random_bits(share.key.response_bits)
+    return decryption_share_with_nonce(share, ciphertext, context, r)
+
+
+def decryption_share_with_nonce(
+    share: KeyShare, ciphertext: int, context: Mapping[str, Any], r: int
+) -> DecryptionShare:
+    """decryption_share() with the prover's r in [0, 2^R) given: for known-answer vectors
+    only (a repeated or predictable r reveals the trustee's secret)."""
     key = share.key
     n2 = key.n_squared
     paillier.check_ciphertext(key.public_key, ciphertext, "ciphertext")
+    if not 0 <= r < 1 << key.response_bits:
+        raise InvalidInput("r", f"not in [0, 2^{key.response_bits})")
     exponent = key.delta * share.secret
     value = int(_secret_power(ciphertext, 2 * exponent, n2))
     c4 = powmod(ciphertext, 4, n2)
-    # r hides e * Delta * s_i (< n^2 Delta 2^256) with 128 bits to spare: sized from the
-    # modulus, never from the threshold.
-    r = random_bits(key.response_bits)
     a = int(_secret_power(c4, r, n2))
     b = int(_secret_power(key.v, r, n2))
     e = share_challenge(key, ciphertext, share.index, value, a, b, context)

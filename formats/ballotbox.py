@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 INDEX = "ballotbox.json"
 ENTRIES = "entries.jsonl"
-VOTER_LIST_RE = re.compile(r"^voters/list-[0-9]{4}\.json$")
+VOTER_LIST_RE = re.compile(r"^voters/list-[0-9]{4}\.json\Z")  # \Z: no trailing newline
 MAX_LINE_BYTES = 8 * 1024 * 1024
 READ_BLOCK_BYTES = 1 << 20  # BallotBoxReader.lines reads entries.jsonl in blocks this large
 INDEX_FIELDS = frozenset(

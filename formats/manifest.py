@@ -40,7 +40,8 @@ if TYPE_CHECKING:  # imported lazily: the manifest format must load without the 
     from crypto.threshold import ThresholdKey
 
 MANIFEST_VERSION = 1
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# \Z, not $: "$" also matches before a final newline, which an identifier must not end with
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 MIN_KEY_BITS = 512  # test keys; production is 3072 (crypto.paillier.PRODUCTION_KEY_BITS)
 MAX_KEY_BITS = 8192
 MAX_TRUSTEES = 64

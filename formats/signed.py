@@ -78,7 +78,8 @@ def open_signed(
     - The signature must verify under the envelope's certificate for `domain`
       (crypto.eid.SignatureInvalid).
     - With `expected_cert` (an official's pinned certificate), the envelope's certificate must
-      be that one (crypto.eid.WrongSigner): how manifests, receipts and log heads are checked.
+      be that one, byte for byte (crypto.eid.WrongSigner; another certificate for the same key
+      is refused too): how manifests, receipts and log heads are checked.
     - With `trust`, the certificate is checked as a voter's e-ID at time `at` (default now):
       chain, validity, key usage, revocation; the voter's identity is returned. Otherwise the
       identity is None.
@@ -126,7 +127,8 @@ def open_signed(
         )
     elif expected_cert is None:
         raise ValueError("an envelope's signature may go unchecked only with expected_cert")
-    if expected_cert is not None and _der(certificate) != _der(expected_cert):
+    # the envelope's own bytes, not a re-encoding: the pinned certificate byte for byte
+    if expected_cert is not None and certificate_der != _der(expected_cert):
         raise WrongSigner(
             f"{at_sig}.certificate",
             f"signed by {certificate.subject.rfc4514_string()}, "

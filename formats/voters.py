@@ -41,7 +41,8 @@ VOTER_COLUMNS = ("personal_code", "given_name", "surname", "district")
 CHANGE_COLUMNS = ("action", "personal_code", "given_name", "surname", "district")
 CHANGE_ACTIONS = ("add", "remove", "move")
 # Letters, digits and hyphens: an Estonian isikukood (11 digits) and other countries' codes.
-PERSONAL_CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,63}$")
+# \Z, not $: "$" also matches before a final newline (re.match anchors the start)
+PERSONAL_CODE_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}\Z")
 MAX_NAME_LENGTH = 200
 LIST_FILE_PATTERN = "list-{:04d}.json"
 

@@ -222,7 +222,10 @@ def _open_official(election: Election, document: Any, domain: str, where: str) -
         payload, certificate, _ = open_signed(document, domain, where=where)
     except (FormatError, CryptoError) as exc:
         raise CollectorMisbehaved(f"the collector's {where} is not validly signed: {exc}") from exc
-    if _der(certificate) not in {_der(c) for c in election.collectors}:
+    # the envelope's certificate byte for byte one of the manifest's (docs/spec.md, "Receipt
+    # and ballot log"): the same rule as formats.signed's expected_cert
+    listed = election.manifest.trust.collector_certificates
+    if parse_b64url(document["signature"]["certificate"], where) not in listed:
         raise CollectorMisbehaved(
             f"the collector's {where} is signed by {certificate.subject.rfc4514_string()}, "
             "not by a collector the manifest names"

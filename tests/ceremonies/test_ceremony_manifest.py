@@ -162,6 +162,7 @@ def mutate(path: list[Any], value: Any) -> dict[str, Any]:
         (["districts", 0, "contests", 0, "candidates", 1, "number"], 1, "duplicate candidate"),
         (["districts", 0, "contests", 0, "candidates"], [], "empty candidate list"),
         (["districts", 0, "id"], "a b", "districts[0].id: 'a b' is not an identifier"),
+        (["election_id"], "e-2099\n", "election_id: 'e-2099\\n' is not an identifier"),
         (["trust", "eid_ca_certificates", 0], "!!", "trust.eid_ca_certificates[0]: expected"),
         (["trust", "eid_ca_certificates", 0], b64url(b"junk"), "not an X.509 certificate"),
         (["voter_list", "hash"], b64url(b"short"), "voter_list.hash: not a SHA-256 hash"),

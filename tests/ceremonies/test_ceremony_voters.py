@@ -144,6 +144,10 @@ def test_stored_list_must_be_sorted_and_known() -> None:
     with pytest.raises(FormatError, match=r"voters\[1\].personal_code: voters not sorted"):
         VoterList.from_dict(obj)
     obj = base_list().to_dict()
+    obj["voters"][-1]["personal_code"] += "\n"  # sorts last still; "$" would have let it in
+    with pytest.raises(FormatError, match="is not a personal code"):
+        VoterList.from_dict(obj)
+    obj = base_list().to_dict()
     obj["voters"][0]["district"] = "west"
     with pytest.raises(FormatError, match="unknown district 'west'"):
         VoterList.from_dict(obj, districts=DISTRICTS)

@@ -194,7 +194,7 @@ def test_canonical_vectors() -> None:
         data = canonical_bytes(case["value"])
         assert data.decode("utf-8") == case["canonical"], case["name"]
         assert data.hex() == case["canonical_hex"]
-        assert hashlib.sha256(data).hexdigest() == case["sha256"]
+        assert hashlib.sha256(data).hexdigest() == case["sha256_hex"]
         assert parse_canonical(data) == case["value"]
     for refused in vectors["refused"]:
         with pytest.raises(FormatError):
@@ -216,13 +216,13 @@ def test_canonical_vectors() -> None:
 def test_hash_vectors() -> None:
     vectors = json.loads((VECTORS / "hashes.json").read_text())
     for case in vectors["object_hashes"]:
-        assert object_hash(case["object"]).hex() == case["sha256"]
+        assert object_hash(case["object"]).hex() == case["sha256_hex"]
     seen = set()
     for case in vectors["domain_hashes"]:
         assert case["domain"] in DOMAINS.values()
         hash_input = bytes.fromhex(case["hash_input_hex"])
         assert hash_input == case["domain"].encode() + b"\x00" + canonical_bytes(case["object"])
-        assert hashlib.sha256(hash_input).hexdigest() == case["domain_hash"]
-        assert domain_hash(case["domain"], case["object"]).hex() == case["domain_hash"]
-        seen.add(case["domain_hash"])
+        assert hashlib.sha256(hash_input).hexdigest() == case["domain_hash_hex"]
+        assert domain_hash(case["domain"], case["object"]).hex() == case["domain_hash_hex"]
+        seen.add(case["domain_hash_hex"])
     assert len(seen) == len(vectors["domain_hashes"])  # same object, different domains

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import secrets
 from collections import Counter
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from canonical.encoding import canonical_bytes, parse_canonical
+from canonical.encoding import canonical_bytes, parse_b64url, parse_canonical
 from crypto import membership, paillier
 from crypto.encoding import (
     allowed_plaintexts,
@@ -50,6 +51,7 @@ from crypto.primitives.modular import FixedBase, multiexp, multiexp_buckets
 from crypto.threshold import combine, deal, decryption_share
 
 VECTOR = Path(__file__).parent.parent / "vectors" / "membership_proof.json"
+SPLIT_VECTOR = Path(__file__).parent.parent / "vectors" / "split_contest.json"
 CONTEXT = {"election_id": "test-2026", "manifest_hash": "ab" * 32, "contest_id": "mayor", "part": 0}
 E_MOD = 1 << CHALLENGE_BITS
 
@@ -562,15 +564,47 @@ def _statement_of(key: PublicKey, case: dict) -> MembershipStatement:
     )
 
 
+def _check_challenge(key: PublicKey, case: dict, domain: str) -> int:
+    """The statement as hashed, its canonical bytes, the digest and the challenge (its first
+    16 bytes as an integer, written without leading zeros)."""
+    s = _statement_of(key, case)
+    statement = membership.membership_statement(
+        key, s.ciphertext, s.allowed, s.proof.commitments, s.context
+    )
+    assert statement == case["hash_input"]
+    statement_bytes = canonical_bytes(statement)
+    if "hash_input_canonical_hex" in case:
+        assert statement_bytes.hex() == case["hash_input_canonical_hex"]
+    digest = hashlib.sha256(domain.encode("ascii") + b"\x00" + statement_bytes).digest()
+    assert digest.hex() == case["challenge_digest_hex"]
+    e = membership_challenge(key, s.ciphertext, s.allowed, s.proof.commitments, s.context)
+    assert e == int.from_bytes(digest[:16], "big")
+    assert format(e, "x") == case["expected_challenge"]
+    return e
+
+
+def test_vector_context_is_a_ballots() -> None:
+    """The context of membership_proof.json has the shape a ballot's proofs bind:
+    {"contest": formats.ballot.contest_context(...), "part": 1}."""
+    vector = json.loads(VECTOR.read_text())
+    for case in (vector["valid"], vector["invalid"]):
+        context = case["context"]
+        assert set(context) == {"contest", "part"} and context["part"] == 1
+        assert set(context["contest"]) == {"election_id", "manifest_hash", "district", "contest"}
+        assert context["contest"]["manifest_hash"] == vector["manifest_hash"]
+        assert len(parse_b64url(vector["manifest_hash"], "manifest_hash")) == 32
+
+
 def test_valid_vector(key: PublicKey) -> None:
-    case = _load_vector(key)["valid"]
+    vector = _load_vector(key)
+    case = vector["valid"]
     s = _statement_of(key, case)
     m, r = int(case["plaintext"], 16), int(case["randomness"], 16)
     assert s.ciphertext == paillier.encrypt(key, m, r)
-    statement_bytes = canonical_bytes(case["hash_input"])
-    assert statement_bytes.hex() == case["hash_input_canonical_hex"]
-    e = membership_challenge(key, s.ciphertext, s.allowed, s.proof.commitments, s.context)
-    assert format(e, "x") == case["expected_challenge"]
+    e = _check_challenge(key, case, vector["domain"])
+    # values that start with a zero hex digit: the digest's hex keeps it, the integer drops it
+    assert case["challenge_digest_hex"].startswith("0") and e < 1 << (CHALLENGE_BITS - 4)
+    assert any(len(c) < CHALLENGE_BITS // 4 for c in case["proof"]["challenges"])
     verify_membership(key, s.ciphertext, s.allowed, s.proof, s.context)
     # the prover is deterministic given its nonces: recompute the whole proof
     nonces = ProverNonces(
@@ -585,10 +619,10 @@ def test_valid_vector(key: PublicKey) -> None:
 
 
 def test_invalid_vector(key: PublicKey) -> None:
-    case = _load_vector(key)["invalid"]
+    vector = _load_vector(key)
+    case = vector["invalid"]
     s = _statement_of(key, case)
-    e = membership_challenge(key, s.ciphertext, s.allowed, s.proof.commitments, s.context)
-    assert format(e, "x") == case["expected_challenge"]
+    e = _check_challenge(key, case, vector["domain"])
     assert sum(s.proof.challenges) % E_MOD == e  # the challenges add up: the equation fails
     with pytest.raises(ProofInvalid, match=f"branch {case['failing_branch']} does not verify"):
         verify_membership(key, s.ciphertext, s.allowed, s.proof, s.context)
@@ -602,6 +636,66 @@ def test_invalid_vector(key: PublicKey) -> None:
         u = s.ciphertext * paillier.g_power(key, -m) % n2
         holds.append(pow(z, 2 * n, n2) == pow(a * pow(u, e_j, n2), 2, n2))
     assert [j for j, ok in enumerate(holds) if not ok] == [case["failing_branch"]]
+
+
+def test_split_contest_vector(key: PublicKey) -> None:
+    """split_contest.json: the contest parses as a ballot's contest; the statements rebuilt by
+    contest_statements are the vector's (the sum over the product of the parts), every
+    challenge and the prover's nonces reproduce the proofs, and only the double vote's sum
+    statement fails."""
+    vector = json.loads(SPLIT_VECTOR.read_text())
+    assert int(vector["public_key"]["n"], 16) == key.n
+    shape = vector["encoding"]
+    enc = contest_encoding(shape["candidates"], shape["max_voters"], shape["key_bits"])
+    assert (enc.digit_bits, enc.per_ciphertext, enc.parts) == (
+        shape["digit_bits"],
+        shape["per_ciphertext"],
+        shape["parts"],
+    )
+    for name, failing in (("valid", []), ("invalid", [enc.parts])):
+        case = vector[name]
+        contest = EncryptedContest.from_dict(case["contest"], key, enc, "contest")
+        context = case["statements"][0]["context"]["contest"]
+        statements = contest_statements(key, enc, contest, context)
+        assert len(statements) == len(case["statements"]) == enc.parts + 1
+        for part, (statement, entry) in enumerate(zip(statements, case["statements"], strict=True)):
+            assert entry["part"] == (part if part < enc.parts else "sum")
+            assert statement.context == entry["context"] == part_context(context, entry["part"])
+            assert hex(statement.ciphertext)[2:] == entry["ciphertext"]
+            assert [hex(m)[2:] for m in statement.allowed] == entry["allowed"]
+            assert statement.proof.to_dict() == entry["proof"]
+            r = int(entry["randomness"], 16)
+            if entry["part"] == "sum":
+                allowed = sum_allowed_plaintexts(enc)
+                assert statement.ciphertext == paillier.multiply(key, contest.ciphertexts)
+                plaintext = sum(int(m, 16) for m in case["plaintexts"])
+            else:
+                allowed = allowed_plaintexts(enc, part)
+                plaintext = int(case["plaintexts"][part], 16)
+            assert statement.allowed == allowed
+            assert statement.ciphertext == paillier.encrypt(key, plaintext % key.n, r)
+            _check_challenge(key, entry, vector["domain"])
+            nonces = entry["prover_nonces"]
+            if "simulated" in nonces:  # an honest proof: recompute it from the nonces
+                again = prove_with_nonces(
+                    key,
+                    statement.ciphertext,
+                    r,
+                    allowed,
+                    allowed.index(plaintext),
+                    statement.context,
+                    ProverNonces(
+                        int(nonces["rho"], 16),
+                        {
+                            int(j): (int(t, 16), int(e, 16))
+                            for j, (t, e) in nonces["simulated"].items()
+                        },
+                    ),
+                )
+                assert again == statement.proof
+        assert batch_verify(statements) == failing
+    sums = [s for s in vector["valid"]["statements"] if s["part"] == "sum"]
+    assert len(sums[0]["expected_challenge"]) < CHALLENGE_BITS // 4  # a leading zero digit
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from canonical.encoding import (
     DOMAINS,
     FormatError,
-    b64url,
     canonical_bytes,
     domain_hash,
     hex_int,
@@ -25,6 +24,7 @@ from canonical.encoding import (
 )
 from crypto import paillier
 from crypto.errors import DecryptionError, InvalidInput, ProofInvalid
+from crypto.primitives.modular import lagrange_at_zero_times
 from crypto.threshold import (
     CHALLENGE_BITS,
     SLACK_BITS,
@@ -35,7 +35,9 @@ from crypto.threshold import (
     combine,
     combine_verified,
     deal,
+    deal_with,
     decryption_share,
+    decryption_share_with_nonce,
     generate,
     share_challenge,
     share_statement,
@@ -367,6 +369,46 @@ def test_dealt_key_is_consistent(
         )
 
 
+def test_dealing_with_given_randomness_is_deterministic(safe_primes: dict) -> None:
+    """deal_with (known-answer vectors): the same choices make the same key and shares, which
+    decrypt like any dealt key; r^2 that cannot generate the squares is refused."""
+    p, q = safe_primes[512]
+    n2 = (p * q) ** 2
+    coefficients = [12345678901234567890]
+    key, shares = deal_with(p, q, 3, 2, coefficients, 0xC0FFEE)
+    again, shares_again = deal_with(p, q, 3, 2, coefficients, 0xC0FFEE)
+    assert key == again and [s.secret for s in shares] == [s.secret for s in shares_again]
+    # f(X) = d + a_1 X: consecutive secrets differ by a_1 mod nm
+    nm = p * q * (p - 1) // 2 * (q - 1) // 2
+    assert (shares[1].secret - shares[0].secret) % nm == coefficients[0]
+    ciphertext, expected = encrypt_sum(key, [424242])
+    made = [decryption_share(s, ciphertext, CONTEXT) for s in (shares[0], shares[2])]
+    assert combine(key, ciphertext, made, CONTEXT).plaintext == expected
+    for root, field in ((1, "v_root"), (n2 - 1, "v_root"), (p, "v_root")):
+        with pytest.raises(InvalidInput) as caught:
+            deal_with(p, q, 3, 2, coefficients, root)
+        assert caught.value.field == field
+    with pytest.raises(InvalidInput, match="coefficients"):
+        deal_with(p, q, 3, 2, [], 0xC0FFEE)
+    with pytest.raises(InvalidInput, match="coefficients"):
+        deal_with(p, q, 3, 2, [nm], 0xC0FFEE)
+
+
+def test_share_with_given_nonce_is_deterministic(
+    dealt: tuple[ThresholdKey, list[KeyShare]],
+) -> None:
+    key, shares = dealt
+    ciphertext, _ = encrypt_sum(key, [7])
+    r = 2 ** (key.response_bits - 1) + 99
+    share = decryption_share_with_nonce(shares[0], ciphertext, CONTEXT, r)
+    assert share == decryption_share_with_nonce(shares[0], ciphertext, CONTEXT, r)
+    assert share.proof.a == pow(pow(ciphertext, 4, key.n_squared), r, key.n_squared)
+    verify_decryption_share(key, ciphertext, share, CONTEXT)
+    for bad in (-1, 2**key.response_bits):
+        with pytest.raises(InvalidInput, match="r"):
+            decryption_share_with_nonce(shares[0], ciphertext, CONTEXT, bad)
+
+
 # --- formats and validation ---------------------------------------------------------------
 
 
@@ -512,13 +554,44 @@ def test_share_proof_checks_directly(dealt: tuple[ThresholdKey, list[KeyShare]])
 
 
 def test_known_answer_vector(safe_primes: dict) -> None:
+    """decryption_share.json read as an outside implementation would: the dealing, every
+    share recomputed from the trustee's secret and nonce, the statement's bytes and digest,
+    the refused shares, and every combination's Lagrange coefficients and intermediate
+    values, including the negative coefficient of trustees {1, 3}."""
     vector = json.loads(VECTOR.read_text())
     assert vector["domain"] == DOMAINS["decryption_share_proof"]
     key = ThresholdKey.from_dict(vector["key"], expected_bits=vector["key_bits"])
     p, q = safe_primes[512]
     assert key.n == p * q
+    assert int(vector["delta"], 16) == key.delta == 6
+    assert vector["response_bits"] == key.response_bits
+    dealing = vector["dealing"]
+    again, key_shares = deal_with(
+        p,
+        q,
+        key.trustees,
+        key.threshold,
+        [int(a, 16) for a in dealing["coefficients"]],
+        int(dealing["v_root"], 16),
+    )
+    assert again == key
+    assert [hex_int(s.secret) for s in key_shares] == [s["secret"] for s in dealing["secrets"]]
     ciphertext = int(vector["ciphertext"], 16)
+    assert ciphertext == paillier.encrypt(
+        key.public_key,
+        int(vector["ciphertext_plaintext"], 16),
+        int(vector["ciphertext_randomness"], 16),
+    )
     context = vector["context"]
+    assert set(context) == {"election_id", "manifest_hash", "district", "contest", "part"}
+
+    for entry, key_share in zip(vector["shares"], key_shares, strict=True):
+        share = DecryptionShare.from_dict(entry["share"], key)
+        made = decryption_share_with_nonce(key_share, ciphertext, context, int(entry["nonce"], 16))
+        assert made == share
+        verify_decryption_share(key, ciphertext, share, context)
+        # the 256-bit challenge starts with a zero hex digit: written without it
+        assert len(entry["share"]["proof"]["challenge"]) < CHALLENGE_BITS // 4
 
     valid = DecryptionShare.from_dict(vector["valid_share"], key)
     statement = share_statement(
@@ -527,9 +600,10 @@ def test_known_answer_vector(safe_primes: dict) -> None:
     assert statement == vector["valid_statement"]
     assert canonical_bytes(statement).hex() == vector["valid_statement_canonical_hex"]
     digest = domain_hash(vector["domain"], statement)
-    assert digest.hex() == vector["valid_challenge_sha256"]
+    assert digest.hex() == vector["valid_challenge_digest_hex"]
+    assert vector["valid_challenge_digest_hex"].startswith("0")
     assert int.from_bytes(digest, "big") == valid.proof.challenge
-    verify_decryption_share(key, ciphertext, valid, context)
+    assert hex_int(valid.proof.challenge) == vector["valid_share"]["proof"]["challenge"]
 
     assert vector["invalid_shares"]
     for case in vector["invalid_shares"]:
@@ -537,85 +611,24 @@ def test_known_answer_vector(safe_primes: dict) -> None:
         with pytest.raises(ProofInvalid, match=case["fails"]):
             verify_decryption_share(key, ciphertext, invalid, context)
 
-    shares = [DecryptionShare.from_dict(s, key) for s in vector["combination"]["shares"]]
-    result = combine(key, ciphertext, shares, context)
-    assert result.plaintext == vector["combination"]["plaintext"]
-    assert list(result.used) == vector["combination"]["used"]
-
-
-def make_vector(p: int, q: int) -> dict:
-    """Writes tests/vectors/decryption_share.json (run this file as a script to regenerate)."""
-    key, shares = deal(p, q, 3, 2)
-    plaintext = 2**40 + 7
-    ciphertext = paillier.encrypt_random(key.public_key, plaintext)[0]
-    context = {  # the shape of formats.manifest.Manifest.proof_context
-        "election_id": "vector-2026",
-        "manifest_hash": b64url(bytes(range(32))),
-        "district": "north",
-        "contest": "mayor",
-        "part": 0,
-    }
-    made = [decryption_share(s, ciphertext, context) for s in shares]
-    valid = made[1]
-    proof = valid.proof
-    n2 = key.n_squared
-
-    def rehashed(index: int, value: int) -> DecryptionShare:
-        e = share_challenge(key, ciphertext, index, value, proof.a, proof.b, context)
-        return DecryptionShare(index, value, dataclasses.replace(proof, challenge=e))
-
-    statement = share_statement(
-        key, ciphertext, valid.index, valid.value, proof.a, proof.b, context
-    )
-    invalid = [
-        {
-            "share": rehashed(2, valid.value * (1 + key.n) % n2).to_dict(),
-            "wrong": "value multiplied by (1 + n) and the challenge recomputed over the changed "
-            "statement: the hash matches, (c^4)^z != a (c_i^2)^e",
-            "fails": "share does not match the proof",
-        },
-        {
-            "share": proved_as(key, ciphertext, 3, shares[1].secret, context).to_dict(),
-            "wrong": "trustee 2's share with a proof made with trustee 2's secret but claiming "
-            "to be trustee 3: (c^4)^z = a (c_i^2)^e holds, v^z != b v_3^e",
-            "fails": "share does not match the verification key",
-        },
-        {
-            "share": dataclasses.replace(valid, value=n2 - valid.value).to_dict(),
-            "wrong": "value replaced by n^2 - c_i (same square, so both equations hold) without "
-            "recomputing the challenge: the Fiat-Shamir hash no longer matches",
-            "fails": "challenge does not match",
-        },
-    ]
-    for case in invalid:
-        share = DecryptionShare.from_dict(case["share"], key)
-        with pytest.raises(ProofInvalid, match=case["fails"]):
-            verify_decryption_share(key, ciphertext, share, context)
-    together = [made[2], made[0]]
-    return {
-        "version": 1,
-        "description": "threshold Paillier decryption share with its proof (docs/spec.md, "
-        "'Threshold key and decryption shares'); key dealt from the 512-bit fixture primes",
-        "domain": DOMAINS["decryption_share_proof"],
-        "key_bits": 512,
-        "key": key.to_dict(),
-        "delta": key.delta,
-        "ciphertext": hex_int(ciphertext),
-        "context": context,
-        "valid_share": valid.to_dict(),
-        "valid_statement": statement,
-        "valid_statement_canonical_hex": canonical_bytes(statement).hex(),
-        "valid_challenge_sha256": domain_hash(DOMAINS["decryption_share_proof"], statement).hex(),
-        "invalid_shares": invalid,
-        "combination": {
-            "shares": [s.to_dict() for s in together],
-            "used": sorted(s.index for s in together),
-            "plaintext": plaintext,
-        },
-    }
-
-
-if __name__ == "__main__":
-    raw = json.loads((Path(__file__).parent.parent / "fixtures" / "safe_primes.json").read_text())
-    vector = make_vector(int(raw["512"]["p"], 16), int(raw["512"]["q"], 16))
-    VECTOR.write_text(json.dumps(vector, indent=2, sort_keys=True) + "\n")
+    n, n2 = key.n, key.n_squared
+    assert vector["combinations"][0]["used"] == [1, 3]
+    for combination in vector["combinations"]:
+        shares = [DecryptionShare.from_dict(s, key) for s in combination["shares"]]
+        by_index = {s.index: s for s in shares}
+        used = tuple(combination["used"])
+        product = 1
+        for entry, power in zip(combination["lagrange"], combination["powers"], strict=True):
+            mu = lagrange_at_zero_times(key.delta, entry["index"], used)
+            assert entry["mu"] == ("-" if mu < 0 else "") + hex_int(abs(mu))
+            value = pow(by_index[entry["index"]].value, 2 * mu, n2)
+            assert hex_int(value) == power
+            product = product * value % n2
+        assert hex_int(product) == combination["product"]
+        assert hex_int((product - 1) // n) == combination["l_value"]
+        result = combine(key, ciphertext, shares, context)
+        assert (
+            hex_int(result.plaintext) == combination["plaintext"] == vector["ciphertext_plaintext"]
+        )
+        assert list(result.used) == combination["used"]
+    assert any(entry["mu"].startswith("-") for entry in vector["combinations"][0]["lagrange"])

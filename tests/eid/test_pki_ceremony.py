@@ -347,3 +347,10 @@ def test_the_benchmark_runs_the_real_ceremony() -> None:
     result = bench_issue(count=3, samples=2)
     assert result["issue_count"] == 3
     assert result["issue_cpu_s"] > 0 and result["open_signed_ms"] > 0
+
+
+def test_pin_is_digits_only_to_the_end() -> None:
+    assert pki.check_pin("12345") == "12345"
+    for bad in ("123", "1234567890123", "1234\n", "12a4", "١٢٣٤"):
+        with pytest.raises(pki.PkiError, match="4 to 12 digits"):
+            pki.check_pin(bad)

@@ -7,6 +7,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from eid_helpers import ALICE, NOW, Pki
 from hypothesis import given
 from hypothesis import strategies as st
@@ -63,6 +65,27 @@ def test_valid_signature_by_the_wrong_signer(test_pki: Pki) -> None:
     assert caught.value.field == "signed.signature.certificate"
     payload, _, _ = open_signed(doc, RECEIPT, expected_cert=test_pki.bob.certificate)
     assert payload == PAYLOAD
+
+
+def test_pinned_signer_is_the_certificate_not_the_key(test_pki: Pki) -> None:
+    """Another certificate for the pinned signer's own key: the signature verifies under it,
+    but the envelope's certificate is not byte for byte the pinned one."""
+    pinned = test_pki.bob.certificate
+    other = (
+        x509.CertificateBuilder()
+        .subject_name(pinned.subject)
+        .issuer_name(pinned.issuer)
+        .public_key(pinned.public_key())
+        .serial_number(pinned.serial_number + 1)
+        .not_valid_before(pinned.not_valid_before_utc)
+        .not_valid_after(pinned.not_valid_after_utc)
+        .sign(test_pki.issuing.private_key, hashes.SHA384())
+    )
+    doc = sign_object(test_pki.bob, RECEIPT, PAYLOAD)
+    doc["signature"]["certificate"] = b64url(der(other))
+    assert open_signed(doc, RECEIPT)[0] == PAYLOAD  # a valid signature under `other`
+    with pytest.raises(eid.WrongSigner):
+        open_signed(doc, RECEIPT, expected_cert=pinned)
 
 
 def test_unchecked_signature_still_needs_the_pinned_signer(test_pki: Pki) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from canonical.encoding import canonical_bytes
 from crypto import merkle
 from crypto.errors import InvalidInput, ProofInvalid
+
+VECTORS = Path(__file__).parents[1] / "vectors" / "merkle.json"
 
 
 # --- the reference: the RFC's definitions, written as literally as possible -------------------
@@ -183,3 +188,54 @@ def test_bad_arguments_are_named() -> None:
         merkle.verify_consistency(3, 2, bytes(32), bytes(32), [])
     with pytest.raises(InvalidInput, match="frontier"):
         merkle.Frontier(3, (bytes(32),))
+
+
+# --- the known-answer vectors (tests/vectors/merkle.json) --------------------------------------
+def test_vectors_against_the_reference() -> None:
+    """Every value of merkle.json from the RFC's definitions (the reference above), and every
+    proof checked by crypto.merkle: the valid ones pass, the refused ones are refused."""
+    vector = json.loads(VECTORS.read_text())
+    data = []
+    for item in vector["entries"]:
+        entry_bytes = canonical_bytes(item["entry"])
+        assert entry_bytes.hex() == item["entry_canonical_hex"]
+        assert merkle.leaf_hash(entry_bytes).hex() == item["leaf_hash_hex"]
+        data.append(entry_bytes)
+    leaves = hashed(data)
+    for item in vector["roots"]:
+        assert ref_mth(data[: item["size"]]).hex() == item["root_hash_hex"]
+    assert {item["size"] for item in vector["roots"]} >= {0, 1, 5, 8, 13}
+    for item in vector["inclusion"]:
+        index, size = item["index"], item["size"]
+        proof = [bytes.fromhex(h) for h in item["proof_hex"]]
+        assert proof == ref_path(index, data[:size])
+        merkle.verify_inclusion(
+            leaves[index], index, size, proof, bytes.fromhex(item["root_hash_hex"])
+        )
+    for item in vector["consistency"]:
+        old, new = item["old_size"], item["new_size"]
+        proof = [bytes.fromhex(h) for h in item["proof_hex"]]
+        assert proof == ([] if old in (0, new) else ref_proof(old, data[:new]))
+        old_root, new_root = (
+            bytes.fromhex(item["old_root_hex"]),
+            bytes.fromhex(item["new_root_hex"]),
+        )
+        merkle.verify_consistency(old, new, old_root, new_root, proof)
+    for item in vector["refused_inclusion"]:
+        with pytest.raises(ProofInvalid):
+            merkle.verify_inclusion(
+                bytes.fromhex(item["leaf_hash_hex"]),
+                item["index"],
+                item["size"],
+                [bytes.fromhex(h) for h in item["proof_hex"]],
+                bytes.fromhex(item["root_hash_hex"]),
+            )
+    for item in vector["refused_consistency"]:
+        with pytest.raises(ProofInvalid):
+            merkle.verify_consistency(
+                item["old_size"],
+                item["new_size"],
+                bytes.fromhex(item["old_root_hex"]),
+                bytes.fromhex(item["new_root_hex"]),
+                [bytes.fromhex(h) for h in item["proof_hex"]],
+            )

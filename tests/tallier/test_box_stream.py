@@ -223,3 +223,8 @@ def test_lines_are_readline_with_the_limit(
         ballotbox.MAX_LINE_BYTES, ballotbox.READ_BLOCK_BYTES = original
     assert got == readline_oracle(entries, limit)
     assert archive._entries_digest == hashlib.sha256(entries).digest()
+
+
+def test_a_voter_list_member_name_must_end_where_it_ends() -> None:
+    assert ballotbox.VOTER_LIST_RE.match("voters/list-0001.json")
+    assert ballotbox.VOTER_LIST_RE.match("voters/list-0001.json\n") is None

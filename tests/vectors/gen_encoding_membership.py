@@ -1,19 +1,14 @@
-"""Regenerate canonical.json, hashes.json, encoding.json and membership_proof.json.
+"""canonical.json, hashes.json, encoding.json and membership_proof.json (tests/vectors/README.md).
 
-    .venv/bin/python -m tests.vectors.gen_encoding_membership
-
-Deterministic: every "random" value is derived from SHA-256 of a label, so running it again
-gives the same files (tests/vectors/README.md documents them). The tests recompute every value
-from the implementation and compare, so a change of behaviour shows up as a failing test, not
-as silently regenerated vectors.
+Deterministic: every "random" value is derived from SHA-256 of a label (tests.vectors.fixed),
+so generating again gives the same bytes; tests/vectors/generate.py writes the files and
+tests/vectors/test_vectors_current.py fails when they differ from what the code makes now.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
-from pathlib import Path
+import itertools
 from typing import Any
 
 from canonical.encoding import (
@@ -32,39 +27,20 @@ from crypto.encoding import (
     encode_choice,
     sum_allowed_plaintexts,
 )
-from crypto.errors import CryptoError
+from crypto.errors import CryptoError, ProofInvalid
 from crypto.membership import (
     CHALLENGE_BITS,
     MembershipProof,
     ProverNonces,
     membership_challenge,
     membership_statement,
+    part_context,
     prove_with_nonces,
     verify_membership,
 )
 from crypto.paillier import PublicKey
-
-HERE = Path(__file__).parent
-FIXTURES = HERE.parent / "fixtures"
-
-
-def derived(label: str, modulus: int) -> int:
-    """A unit mod `modulus` derived from a label (test vectors only, never for real keys)."""
-    counter = 0
-    while True:
-        stream = b"".join(
-            hashlib.sha256(f"ivote-test-vector/{label}/{counter}/{i}".encode()).digest()
-            for i in range(modulus.bit_length() // 256 + 2)
-        )
-        value = int.from_bytes(stream, "big") % modulus
-        if value > 0 and math.gcd(value, modulus) == 1:
-            return value
-        counter += 1
-
-
-def write(name: str, data: Any) -> None:
-    (HERE / name).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
+from formats.ballot import contest_context
+from tests.vectors.fixed import derived, top_nibble_zero, vector_manifest
 
 # --------------------------------------------------------------------------------------------
 
@@ -124,7 +100,7 @@ def canonical_vectors() -> dict[str, Any]:
                 "value": value,
                 "canonical": data.decode("utf-8"),
                 "canonical_hex": data.hex(),
-                "sha256": hashlib.sha256(data).hexdigest(),
+                "sha256_hex": hashlib.sha256(data).hexdigest(),
             }
         )
     return {
@@ -148,7 +124,7 @@ def hash_vectors() -> dict[str, Any]:
         "description": "H(x) = SHA-256(canonical(x)); H_d(x) = SHA-256(ascii(d) || 0x00 || "
         "canonical(x)) for each registered domain d (docs/spec.md, Hashes).",
         "object_hashes": [
-            {"object": obj, "sha256": object_hash(obj).hex()}
+            {"object": obj, "sha256_hex": object_hash(obj).hex()}
             for obj in ({}, [], manifest_like, {"version": 1, "n": hex_int(2**512 - 1)})
         ],
         "domain_hashes": [
@@ -156,7 +132,7 @@ def hash_vectors() -> dict[str, Any]:
                 "domain": tag,
                 "object": manifest_like,
                 "hash_input_hex": (tag.encode() + b"\x00" + canonical_bytes(manifest_like)).hex(),
-                "domain_hash": domain_hash(tag, manifest_like).hex(),
+                "domain_hash_hex": domain_hash(tag, manifest_like).hex(),
             }
             for tag in (DOMAINS["membership_proof"], DOMAINS["manifest"], DOMAINS["ballot"])
         ],
@@ -248,29 +224,41 @@ def encoding_vectors() -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
+# The statement of the vectors: part 1 of the vector election's split council contest, whose
+# allowed values are (0, B^0, B^1) with B = 2^40 (docs/spec.md, "Ballot encoding").
+DISTRICT, CONTEST, PART = "north", "council", 1
+
+
+def membership_context() -> dict[str, Any]:
+    """{"contest": C, "part": 1} with C built by formats.ballot.contest_context, as on a ballot."""
+    return part_context(contest_context(vector_manifest(), DISTRICT, CONTEST), PART)
+
+
 def membership_case(
     key: PublicKey, label: str, plaintext: int, allowed: tuple[int, ...], index: int
 ) -> dict[str, Any]:
+    """A valid proof, with the first derived nonces for which the statement's challenge and
+    one of the proof's challenges start with a zero hex digit."""
     n = key.n
-    context = {
-        "contest": {
-            "election_id": "test-2026",
-            "manifest_hash": hashlib.sha256(b"manifest").hexdigest(),
-            "contest_id": "mayor",
-        },
-        "part": 0,
-    }
-    r = derived(f"{label}/r", n)
-    c = paillier.encrypt(key, plaintext, r)
-    nonces = ProverNonces(
-        derived(f"{label}/rho", n),
-        {
-            j: (derived(f"{label}/t{j}", n), derived(f"{label}/e{j}", 2**CHALLENGE_BITS))
-            for j in range(len(allowed))
-            if j != index
-        },
-    )
-    proof = prove_with_nonces(key, c, r, allowed, index, context, nonces)
+    context = membership_context()
+    for attempt in itertools.count():
+        name = f"{label}/{attempt}"
+        r = derived(f"{name}/r", n)
+        c = paillier.encrypt(key, plaintext, r)
+        nonces = ProverNonces(
+            derived(f"{name}/rho", n),
+            {
+                j: (derived(f"{name}/t{j}", n), derived(f"{name}/e{j}", 2**CHALLENGE_BITS))
+                for j in range(len(allowed))
+                if j != index
+            },
+        )
+        proof = prove_with_nonces(key, c, r, allowed, index, context, nonces)
+        e = membership_challenge(key, c, allowed, proof.commitments, context)
+        if top_nibble_zero(e, CHALLENGE_BITS) and any(
+            top_nibble_zero(e_j, CHALLENGE_BITS) for e_j in proof.challenges
+        ):
+            break
     statement = membership_statement(key, c, allowed, proof.commitments, context)
     return {
         "context": context,
@@ -281,77 +269,93 @@ def membership_case(
         "prover_nonces": {
             "rho": hex_int(nonces.rho),
             "simulated": {
-                str(j): [hex_int(t), hex_int(e)] for j, (t, e) in nonces.simulated.items()
+                str(j): [hex_int(t), hex_int(e_j)] for j, (t, e_j) in nonces.simulated.items()
             },
         },
         "hash_input": statement,
         "hash_input_canonical_hex": canonical_bytes(statement).hex(),
-        "expected_challenge": hex_int(
-            membership_challenge(key, c, allowed, proof.commitments, context)
-        ),
+        "challenge_digest_hex": domain_hash(DOMAINS["membership_proof"], statement).hex(),
+        "expected_challenge": hex_int(e),
         "proof": proof.to_dict(),
     }
 
 
 def membership_vectors() -> dict[str, Any]:
-    raw = json.loads((FIXTURES / "safe_primes.json").read_text())["512"]
-    key = PublicKey(int(raw["p"], 16) * int(raw["q"], 16))
-    allowed = (0, 1, 1 << 10, 1 << 20)  # a part of a split contest: 0 or one of 3 candidates
-    valid = membership_case(key, "valid", 1 << 10, allowed, 2)
+    manifest = vector_manifest()
+    key = manifest.threshold_key.public_key
+    enc = manifest.contest_encoding(DISTRICT, CONTEST)
+    allowed = allowed_plaintexts(enc, PART)
+    base = enc.base
+    assert allowed == (0, 1, base)
+    claimed = 2  # B^1: candidate 14, the council's last
+    valid = membership_case(key, "membership/valid", base, allowed, claimed)
     # A double vote (B^0 + B^1) claimed as B^1: the challenges add up and every simulated
-    # branch verifies (made the textbook way, a_j = z_j^n u_j^(-e_j)); branch 1 fails.
-    invalid = membership_case(key, "invalid", 1 + (1 << 10), allowed, 2)
-    c = int(invalid["ciphertext"], 16)
+    # branch verifies (made the textbook way, a_j = z_j^n u_j^(-e_j)); branch 2 fails.
+    context = membership_context()
     n, n2 = key.n, key.n_squared
-    claimed = 2
-    commitments, challenges, responses = [0] * 4, [0] * 4, [0] * 4
-    for j in range(4):
+    r = derived("membership/invalid/r", n)
+    plaintext = 1 + base
+    c = paillier.encrypt(key, plaintext, r)
+    branches = len(allowed)
+    commitments, challenges, responses = [0] * branches, [0] * branches, [0] * branches
+    for j in range(branches):
         if j == claimed:
             continue
-        z = derived(f"invalid/z{j}", n)
+        z = derived(f"membership/invalid/z{j}", n)
         z = min(z, n - z)
-        e = derived(f"invalid/e{j}", 2**CHALLENGE_BITS)
+        e_j = derived(f"membership/invalid/e{j}", 2**CHALLENGE_BITS)
         u = c * paillier.g_power(key, -allowed[j]) % n2
-        commitments[j] = pow(z, n, n2) * pow(u, -e, n2) % n2
-        challenges[j], responses[j] = e, z
-    rho, r = derived("invalid/rho", n), int(invalid["randomness"], 16)
+        commitments[j] = pow(z, n, n2) * pow(u, -e_j, n2) % n2
+        challenges[j], responses[j] = e_j, z
+    rho = derived("membership/invalid/rho", n)
     commitments[claimed] = pow(rho, n, n2)
-    e = membership_challenge(key, c, allowed, commitments, invalid["context"])
+    e = membership_challenge(key, c, allowed, commitments, context)
     challenges[claimed] = (e - sum(challenges)) % 2**CHALLENGE_BITS
     z = rho * pow(r, challenges[claimed], n) % n
     responses[claimed] = min(z, n - z)
     proof = MembershipProof(tuple(commitments), tuple(challenges), tuple(responses))
-    statement = membership_statement(key, c, allowed, proof.commitments, invalid["context"])
-    del invalid["prover_nonces"]
-    invalid.update(
-        {
-            "prover_nonces": {
-                "rho": hex_int(rho),
-                "simulated_textbook": {
-                    str(j): [hex_int(responses[j]), hex_int(challenges[j])]
-                    for j in range(4)
-                    if j != claimed
-                },
+    statement = membership_statement(key, c, allowed, proof.commitments, context)
+    invalid = {
+        "context": context,
+        "allowed": [hex_int(m) for m in allowed],
+        "plaintext": hex_int(plaintext),
+        "randomness": hex_int(r),
+        "ciphertext": hex_int(c),
+        "prover_nonces": {
+            "rho": hex_int(rho),
+            "simulated_textbook": {
+                str(j): [hex_int(responses[j]), hex_int(challenges[j])]
+                for j in range(branches)
+                if j != claimed
             },
-            "hash_input": statement,
-            "hash_input_canonical_hex": canonical_bytes(statement).hex(),
-            "expected_challenge": hex_int(e),
-            "proof": proof.to_dict(),
-            "failing_branch": claimed,
-            "failing_check": (
-                f"branch {claimed}: (z^n)^2 != (a u^e)^2 mod n^2 with u = c g^(-m_{claimed}); the "
-                "ciphertext holds B^0 + B^1, which is not allowed. The challenges add up and "
-                "every other branch verifies."
-            ),
-        }
-    )
-    context, c = valid["context"], int(valid["ciphertext"], 16)
-    verify_membership(key, c, allowed, _proof(valid, key, len(allowed)), context)
+        },
+        "hash_input": statement,
+        "hash_input_canonical_hex": canonical_bytes(statement).hex(),
+        "challenge_digest_hex": domain_hash(DOMAINS["membership_proof"], statement).hex(),
+        "expected_challenge": hex_int(e),
+        "proof": proof.to_dict(),
+        "failing_branch": claimed,
+        "failing_check": (
+            f"branch {claimed}: (z^n)^2 != (a u^e)^2 mod n^2 with u = c g^(-m_{claimed}); the "
+            "ciphertext holds B^0 + B^1, which is not allowed. The challenges add up and "
+            "every other branch verifies."
+        ),
+    }
+    with_proof = MembershipProof.from_dict(valid["proof"], key, branches, "proof")
+    verify_membership(key, int(valid["ciphertext"], 16), allowed, with_proof, context)
+    try:
+        verify_membership(key, c, allowed, proof, context)
+    except ProofInvalid as exc:
+        assert f"branch {claimed}" in str(exc)
+    else:
+        raise AssertionError("the invalid membership vector verifies")
     return {
-        "description": "1-of-L membership proofs (docs/spec.md, Membership proofs): key from "
-        "the 512-bit fixture primes (tests/fixtures/safe_primes.json), a valid proof with the "
+        "description": "1-of-L membership proofs (docs/spec.md, Membership proofs): the key "
+        "of the vector election (n from the 512-bit fixture primes), the statement of part 1 "
+        "of its split contest `council` (context as on a ballot), a valid proof with the "
         "prover's nonces (so the whole proof can be recomputed) and an invalid one.",
         "public_key": {"n": hex_int(key.n), "bits": key.bits},
+        "manifest_hash": b64url(manifest.hash),
         "domain": DOMAINS["membership_proof"],
         "challenge_bits": CHALLENGE_BITS,
         "valid": valid,
@@ -359,16 +363,9 @@ def membership_vectors() -> dict[str, Any]:
     }
 
 
-def _proof(case: dict[str, Any], key: PublicKey, branches: int) -> Any:
-    return MembershipProof.from_dict(case["proof"], key, branches, "proof")
-
-
-def main() -> None:
-    write("canonical.json", canonical_vectors())
-    write("hashes.json", hash_vectors())
-    write("encoding.json", encoding_vectors())
-    write("membership_proof.json", membership_vectors())
-
-
-if __name__ == "__main__":
-    main()
+VECTORS = {
+    "canonical.json": canonical_vectors,
+    "hashes.json": hash_vectors,
+    "encoding.json": encoding_vectors,
+    "membership_proof.json": membership_vectors,
+}

@@ -1,26 +1,17 @@
-"""Regenerate tally_hash.json: the tally hash that decryption shares bind to (docs/spec.md,
-"Tally").
+"""tally_hash.json: the tally hash that decryption shares bind to (docs/spec.md, "Tally").
 
-    .venv/bin/python -m tests.vectors.gen_tally_hash
-
-Deterministic: every value is derived from SHA-256 of a label. The tally is small but has
-every field's real shape; the record carries the same tally with kind ivote/election-record and
-a decryption, and hashes to the same tally hash. tests/tallier/test_record_format.py
-regenerates the file and compares it with the committed one.
+Written by tests/vectors/generate.py. Deterministic: every value is derived from SHA-256 of a
+label. The tally is small but has every field's real shape; the record carries the same tally
+with kind ivote/election-record and a decryption, and hashes to the same tally hash.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from pathlib import Path
 from typing import Any
 
 from canonical.encoding import b64url, canonical_bytes, hex_int, object_hash
 from formats.record import ElectionRecord, Tally
-
-HERE = Path(__file__).parent
-FILE = "tally_hash.json"
 
 
 def _digest(label: str) -> bytes:
@@ -87,13 +78,4 @@ def vectors() -> dict[str, Any]:
     }
 
 
-def render() -> str:
-    return json.dumps(vectors(), indent=2, ensure_ascii=False) + "\n"
-
-
-def main() -> None:
-    (HERE / FILE).write_text(render())
-
-
-if __name__ == "__main__":
-    main()
+VECTORS = {"tally_hash.json": vectors}
