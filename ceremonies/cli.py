@@ -329,8 +329,8 @@ def paper_voters(
         raise click.ClickException(f"{out} exists; refusing to overwrite it")
     write_canonical_json(out, sign_paper_voters(manifest, voter_list, codes, signer))
     click.echo(
-        f"Signed the paper-voter list of {manifest.election_id}: {len(codes)} voters, voter "
-        f"list version {voter_list.list_version}; written to {out}."
+        f"Signed the paper-voter list of {manifest.election_id} (voters who voted on paper: "
+        f"{len(codes)}) for voter list version {voter_list.list_version}; written to {out}."
     )
 
 

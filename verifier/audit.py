@@ -101,7 +101,7 @@ def run_audit(
             f"the CRLs given hash to {[b64url(d)[:12] for d in crl_digests]}, the record "
             f"names {[b64url(d)[:12] for d in inputs.crls]}"
         ],
-        f"{len(crl_digests)} CRLs",
+        f"CRL files: {len(crl_digests)}",
     )
     if organiser is None:
         r.not_made("paper-voters", "needs the organiser's certificate (a signed manifest)")
@@ -209,7 +209,7 @@ def _check_paper(r: Outcomes, paper: SignedPaperVoters, tally: Tally) -> None:
     r.outcome(
         "paper-voters",
         problems,
-        f"signed by the organiser, {len(paper.personal_codes)} voters voted on paper",
+        f"signed by the organiser; voters who voted on paper: {len(paper.personal_codes)}",
     )
 
 
