@@ -54,8 +54,8 @@ from formats.record import (
 from formats.signed import open_signed
 from formats.voters import VoterList
 
-# factory(description, total) -> advance(n): how long passes report progress (the CLI draws
-# bars; the roles' long passes take one)
+# factory(description, total) -> advance(n): how long passes report their progress (the
+# command line draws bars)
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 # Ballots per task: each task's proofs are one batch, and the batch's multi-exponentiations
 # cost less per ballot the more ballots they hold (crypto.membership.BATCH_CHUNK at most);
@@ -82,8 +82,9 @@ class Checked:
     voter: str | None = None  # personal code, when the ballot is valid
     reason: str | None = None  # set when invalid
     detail: str = ""
-    # when valid: the ballot without its voter, encoded here in the worker (the bundle is
-    # hashed and written from these bytes), and its ciphertexts as (contest, part, value)
+    # when valid: the ballot without its voter, encoded here in the worker (the tallier's
+    # bundle is hashed and written from these bytes, the auditors compare them with the
+    # bundle's), and its ciphertexts as (contest, part, value)
     ballot: EncodedBallot | None = None
     ciphertexts: tuple[tuple[str, int, int], ...] = ()
 
@@ -319,7 +320,7 @@ def _line_tasks(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[b
         yield start, batch
 
 
-# ------------------------------------------------------------------ the whole tally
+# ------------------------------------------------------------------ steps 3 and 4
 
 
 @dataclass(frozen=True)
