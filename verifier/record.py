@@ -1,12 +1,14 @@
-"""The observers' verifier: re-check an election record from the published material alone.
+"""The verifier's checks of an election record (or of a tally, before its decryption).
 
-Independent of the code that produced the record: this module imports crypto/ and formats/
-only, never tallier's processing (tallier/process.py, tallier/combine.py). Each check is listed,
-with exactly what it compares, in docs/spec.md, "Verifier checks"; the ids below are the ones
-the spec uses.
+Independent of the code that produced the record: this package imports canonical/, crypto/
+and formats/ only, never the tallier's (tallier/process.py, tallier/combine.py). Each check
+is listed, with exactly what it compares, in docs/spec.md, "Verifier checks"; the ids below
+are the ones the spec uses.
 
-The verifier takes whatever it is given (the public record, optionally the observers'
-bundle) and says which checks it made and which needed material it was not given.
+The verifier takes whatever it is given: the public record; the observers' bundle; for
+auditors (and the trustees' decryption ceremony) the signed ballot box, the signed
+paper-voter list and the CRLs, with which verifier/audit.py re-does the cleansing. It says
+which checks it made and which needed material it was not given.
 """
 
 from __future__ import annotations
