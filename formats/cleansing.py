@@ -87,6 +87,7 @@ class Checked:
     # bundle's), and its ciphertexts as (contest, part, value)
     ballot: EncodedBallot | None = None
     ciphertexts: tuple[tuple[str, int, int], ...] = ()
+    challenge: bytes = b""  # the collector's challenge the voter signed
 
     @property
     def valid(self) -> bool:
@@ -188,6 +189,7 @@ def _check_entry(
             for contest_id, contest in ballot.contests.items()
             for part, value in enumerate(contest.ciphertexts)
         ),
+        challenge=ballot.challenge,
     )
     return checked, ballot
 
@@ -348,10 +350,23 @@ def decide(
     checked.sort(key=lambda c: c.index)
     invalid: dict[int, Checked] = {c.index: c for c in checked if not c.valid}
     valid = [c for c in checked if c.valid]
-    # ballot copying: a ciphertext first cast by another voter
+    # replays: a challenge signed in an earlier valid ballot (the collector refuses a reused
+    # challenge, so only a replayed ballot carries one: counting it would let whoever holds a
+    # voter's earlier ballot undo their revote); ballot copying: a ciphertext first cast by
+    # another voter
     by_voter: dict[str, list[Checked]] = defaultdict(list)
     first_voter: dict[int, str] = {}
+    challenges: set[bytes] = set()
     for c in valid:
+        if c.challenge in challenges:
+            invalid[c.index] = Checked(
+                c.index,
+                c.district,
+                reason="replayed",
+                detail="its challenge was signed in an earlier ballot",
+            )
+            continue
+        challenges.add(c.challenge)
         copied = None
         for _, _, ciphertext in c.ciphertexts:
             owner = first_voter.setdefault(ciphertext, c.voter or "")

@@ -73,6 +73,7 @@ INVALID_REASONS = (
     "wrong-district",  # the ballot is for another district than the voter's
     "outside-voting-period",  # received before the start or after the end
     "wrong-election",  # the ballot names another election or manifest
+    "replayed",  # its challenge was signed in an earlier ballot (a replay of that ballot)
     "copied-ciphertext",  # a ciphertext another voter cast earlier (ballot copying)
     "proof",  # a validity proof does not verify
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import secrets
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 from support.election import trustee_passphrase
 from tally_election import DISTRICTS, TallyElection, make_election, write_box
 
-from canonical.encoding import DOMAINS
+from canonical.encoding import DOMAINS, b64url
 from ceremonies.pki import make_eid
 from formats.manifest import ElectionDirectory
 from formats.signed import sign_object
@@ -96,8 +97,13 @@ def scenario(election: TallyElection) -> tuple[dict[str, dict[str, int]], Counte
     e.cast("38001010009", {"council": 301}, 31)
     final["38001010009"] = {"council": 301}
     copied = copy.deepcopy(original.signed["payload"])
+    copied["challenge"] = b64url(secrets.token_bytes(32))  # a copier asks for a challenge
     e.append_raw(sign_object(e.eids["38001010009"], DOMAINS["ballot"], copied), 32)
     reasons["copied-ciphertext"] += 1
+    # the voter's first (superseded) ballot replayed into the log after their revote: it must
+    # not undo the revote
+    e.append_raw(copy.deepcopy(e.casts[0].signed), 32.5, voter="38001010001")
+    reasons["replayed"] += 1
     forged = e.cast("38001010009", {"council": 302}, 33)
     forged.signed = copy.deepcopy(forged.signed)
     forged.signed["payload"]["district"] = "east"  # unchanged value, but re-sign another body
