@@ -220,7 +220,8 @@ def open_paper_voters(
     if unknown:
         raise FormatError(
             f"{where}.payload.personal_codes",
-            f"{len(unknown)} codes not on the voter list, e.g. {unknown[0]}",
+            f"{unknown[0]} is not on the voter list"
+            + (f" (nor are {len(unknown) - 1} other codes)" if len(unknown) > 1 else ""),
         )
     return SignedPaperVoters(paper, object_hash(document))
 

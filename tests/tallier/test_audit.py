@@ -289,9 +289,18 @@ def test_the_tally_refuses_an_unsigned_or_foreign_paper_list(
         foreign,
         sign_paper_voters(election.manifest, voter_list, ("38001010002",), _other_organiser()),
     )
+    # signed by the organiser, but bypassing the ceremony's checks of the codes
+    unknown = tmp_path / "unknown.json"
+    write_canonical_json(
+        unknown,
+        sign_paper_voters(
+            election.manifest, voter_list, ("38001010002", "99999999999"), election.organiser
+        ),
+    )
     for path, message in (
         (plain, "paper_voters"),
         (foreign, "paper_voters.signature.certificate"),
+        (unknown, "paper_voters.payload.personal_codes: 99999999999 is not on the voter list"),
     ):
         result = run(
             "tally", "process", "--election", str(election.directory),
