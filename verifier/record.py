@@ -517,7 +517,12 @@ class _Verifier:
                         )
             self.r.outcome("bundle", problems, f"{len(bundle.ballots)} counted ballots")
             meanwhile()
-            checked = ballot_checks.results(self.progress("ballot proofs", len(bundle.ballots)))
+            label = (
+                "counted ballots (proofs checked in the cleansing)"
+                if proofs_verified
+                else ("ballot proofs")
+            )
+            checked = ballot_checks.results(self.progress(label, len(bundle.ballots)))
 
         problems = [checked.malformed[index] for index in sorted(checked.malformed)]
         parsed = checked.ciphertexts
