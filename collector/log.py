@@ -84,6 +84,13 @@ class Candidate:
     district: str
     challenge: bytes
     ciphertext_digests: tuple[bytes, ...]
+    # The receive times at which the time-dependent checks the collector made still hold
+    # (voting period, certificate validity, revocation): [valid_from, valid_until) in ms,
+    # with the refusal code for a time past the end. The receipt signs `received`, and the
+    # tally checks the ballot at that time, so `received` must fall inside.
+    valid_from: int = 0
+    valid_until: int = 2**63 - 1
+    late_code: str = "election_over"
 
 
 @dataclass(frozen=True)
@@ -369,6 +376,10 @@ class BallotLog:
                     outcomes[position] = Appended(bytes(row.receipt), row.log_index, True)
                     continue
                 try:
+                    if now < ballot.valid_from:
+                        raise Refusal("election_not_open", "received before the checks hold")
+                    if now >= ballot.valid_until:
+                        raise Refusal(ballot.late_code, "by the time it was received")
                     row = issued.get(ballot.challenge)
                     claimed = used.get(ballot.challenge)
                     if claimed is not None and claimed != ballot.ballot_hash:

@@ -88,6 +88,11 @@ def _eid_refusal(error: eid.EidError) -> Refusal:
     return Refusal("certificate_invalid", detail)
 
 
+def _ms(moment: dt.datetime) -> int:
+    """A time as the log writes it: integer ms since the epoch (whole seconds are exact)."""
+    return int(moment.timestamp() * 1000)
+
+
 def _der(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.DER)
 
@@ -220,6 +225,27 @@ class Election:
             raise Refusal("certificate_expired", f"not valid at {at.isoformat()}")
         return outcome
 
+    def validity_window(
+        self, certificate: x509.Certificate, identity: eid.VoterIdentity, checked_at: int
+    ) -> tuple[int, int, str]:
+        """The receive times (ms) at which the checks made at `checked_at` give the same
+        answer, as the tally makes them (docs/spec.md, "Tally", step 2): the voting period
+        [start, end), the certificate's validity [notBefore, notAfter] and any revocation
+        its CRLs list for a later date. Returns (from, until, refusal code past `until`)."""
+        period = self.manifest.period
+        valid_from = max(_ms(period.start), _ms(identity.not_before))
+        ends = [
+            (_ms(period.end), "election_over"),
+            (_ms(identity.not_after) + 1, "certificate_expired"),
+        ]
+        ends += [
+            (_ms(date), "certificate_revoked")
+            for date in eid.listed_revocations(certificate, self.trust)
+            if _ms(date) > checked_at
+        ]
+        valid_until, code = min(ends)
+        return valid_from, valid_until, code
+
     def check_open(self, at: dt.datetime) -> None:
         period = self.manifest.period
         if at < period.start:
@@ -294,6 +320,7 @@ def precheck(election: Election, ballot_log: BallotLog, body: bytes) -> Checked 
         statements = ballot_statements(manifest, ballot)
     except BallotError as exc:
         raise Refusal("malformed", str(exc)) from exc
+    valid_from, valid_until, late_code = election.validity_window(certificate, identity, now)
     candidate = Candidate(
         ballot_hash=digest,
         ballot=canonical,
@@ -301,6 +328,9 @@ def precheck(election: Election, ballot_log: BallotLog, body: bytes) -> Checked 
         district=district,
         challenge=ballot.challenge,
         ciphertext_digests=tuple(ciphertext_digest(hex_int(c)) for c in ballot.ciphertexts()),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        late_code=late_code,
     )
     return Checked(candidate, statements)
 

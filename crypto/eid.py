@@ -745,6 +745,19 @@ def _check_revocation(
             )
 
 
+def listed_revocations(certificate: x509.Certificate, trust: TrustStore) -> list[dt.datetime]:
+    """The revocation dates the store's CRLs give for this certificate (CRLs whose issuer name
+    is the certificate's issuer; every CRL of the store is signed by one of its CAs). One
+    checked at time t stays unrevoked until the earliest of them after t."""
+    return [
+        entry.revocation_date_utc
+        for crl in trust.crls
+        if crl.issuer == certificate.issuer
+        for entry in [crl.get_revoked_certificate_by_serial_number(certificate.serial_number)]
+        if entry is not None
+    ]
+
+
 def certificate_fingerprint(certificate: x509.Certificate) -> bytes:
     """SHA-256 of the DER certificate: how officials' certificates are pinned."""
     return certificate.fingerprint(hashes.SHA256())

@@ -200,3 +200,23 @@ def test_close_is_final(log: BallotLog) -> None:
     assert log.append([pending])[0].code == "election_closed"
     with pytest.raises(Refusal, match="election_closed"):
         log.issue_challenge(1000)
+
+
+def test_a_receive_time_outside_the_checked_window_is_refused(log: BallotLog) -> None:
+    """The append fixes `received`; a time before the window (a clock that went back past
+    the opening) or at its end is refused with the window's code, and nothing is stored."""
+    import dataclasses
+
+    log.ensure_head()
+    early = dataclasses.replace(candidate(log, "voter-a"), valid_from=now_ms() + 60_000)
+    late = dataclasses.replace(
+        candidate(log, "voter-b"), valid_until=now_ms() - 1, late_code="certificate_expired"
+    )
+    fine = candidate(log, "voter-c")
+    outcomes = log.append([early, late, fine])
+    assert [getattr(o, "code", None) for o in outcomes[:2]] == [
+        "election_not_open",
+        "certificate_expired",
+    ]
+    assert outcomes[2].log_index == 0
+    assert log.state()[0] == 1
