@@ -25,9 +25,6 @@ from canonical.encoding import FormatError
 from crypto.errors import CryptoError
 from ivote.cli_support import audit_input_options, manifest_pin_options
 
-# Checks that need the decryption itself; every other check must pass before decrypting.
-_AFTER_DECRYPTION = {"shares", "threshold", "plaintexts", "results", "results-report"}
-
 
 def check_tally_before_decrypting(
     tally_path: Path,
@@ -71,9 +68,7 @@ def check_tally_before_decrypting(
             progress=factory,
         )
     refused = [
-        f"{c.id}: {'; '.join(c.problems) or c.detail}"
-        for c in verdict.checks
-        if c.id not in _AFTER_DECRYPTION and c.status != "pass"
+        f"{c.id}: {'; '.join(c.problems) or c.detail}" for c in verdict.blocking_decryption()
     ]
     if refused:
         raise click.ClickException(

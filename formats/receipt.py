@@ -13,11 +13,12 @@ Times are integer milliseconds since the Unix epoch (UTC), as in RFC 9162's time
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from canonical.encoding import (
+    DOMAINS,
     FORMAT_VERSION,
     FormatError,
     b64url,
@@ -27,6 +28,7 @@ from canonical.encoding import (
     require,
 )
 from crypto import merkle
+from crypto.errors import CryptoError
 
 HASH_SIZE = 32
 MAX_ID_LENGTH = 200
@@ -147,3 +149,99 @@ class Receipt:
         if head.timestamp < receipt.received:
             raise FormatError(f"{where}.log_head.timestamp", "signed before the ballot arrived")
         return receipt
+
+
+# --- a receipt against the final log -------------------------------------------------------------
+
+
+class ReceiptContradicted(FormatError):
+    """A receipt the collector validly signed that the final log contradicts: the ballot it
+    names is not at its index, or the log it was shown is not a prefix of the final one. The
+    receipt is then signed evidence that the collector dropped, replaced or reordered a
+    ballot after acknowledging it."""
+
+
+def open_by_collector(
+    document: Any, domain: str, collector_certificates: Sequence[bytes], where: str
+) -> dict[str, Any]:
+    """The payload of a document signed by one of the manifest's collector certificates: the
+    envelope's certificate is byte for byte one of `collector_certificates` (DER) and the
+    signature verifies under it (docs/spec.md, the collector's signer rule). FormatError or
+    crypto.eid errors otherwise."""
+    from crypto.eid import WrongSigner
+    from formats.signed import open_signed
+
+    payload, _, _ = open_signed(document, domain, where=where)
+    certificate = parse_b64url(document["signature"]["certificate"], f"{where}.signature")
+    if certificate not in collector_certificates:
+        raise WrongSigner(f"{where}.signature.certificate", "not a collector the manifest names")
+    return payload
+
+
+def open_final_head(
+    document: Any, collector_certificates: Sequence[bytes], leaves: Sequence[bytes], where: str
+) -> LogHead:
+    """The final signed log head of a record, checked against its leaf hashes (their number
+    and RFC 9162 root)."""
+    head = LogHead.from_dict(
+        open_by_collector(document, DOMAINS["log_head"], collector_certificates, where),
+        f"{where}.payload",
+    )
+    if head.size != len(leaves) or merkle.root_hash(list(leaves)) != head.root_hash:
+        raise FormatError(where, "the record's leaf hashes do not rebuild its signed log head")
+    return head
+
+
+def check_receipt_in_log(
+    document: Any,
+    election_id: str,
+    collector_certificates: Sequence[bytes],
+    final: LogHead,
+    leaves: Sequence[bytes],
+    where: str = "receipt",
+) -> Receipt:
+    """A voter's receipt against the final log (docs/spec.md, "Receipt and ballot log"): the
+    receipt and its head signed by a collector of the manifest, for this election; the leaf at
+    its index is its ballot's entry; the head it carries is consistent with the final head
+    (an RFC 9162 consistency proof made from the leaves). ReceiptContradicted when the
+    receipt is genuine and the log disagrees with it."""
+    from canonical.encoding import DOMAINS
+
+    payload = open_by_collector(document, DOMAINS["receipt"], collector_certificates, where)
+    head_payload = open_by_collector(
+        require(payload, "log_head", dict, where),
+        DOMAINS["log_head"],
+        collector_certificates,
+        f"{where}.log_head",
+    )
+    head = LogHead.from_dict(head_payload, f"{where}.log_head.payload")
+    receipt = Receipt.from_dict(payload, head, f"{where}.payload")
+    if receipt.election_id != election_id:
+        raise FormatError(f"{where}.election_id", f"not election {election_id!r}")
+    index = receipt.log_index
+    if index >= final.size:
+        raise ReceiptContradicted(
+            f"{where}.log_index",
+            f"the final log has {final.size} entries, so the ballot receipted at index "
+            f"{index} is missing",
+        )
+    if leaves[index] != receipt.leaf_hash:
+        raise ReceiptContradicted(
+            f"{where}.log_index",
+            f"the final log holds another entry at index {index} than the receipted ballot",
+        )
+    if head.size > final.size:
+        raise ReceiptContradicted(
+            f"{where}.log_head.size",
+            f"the receipt's log had {head.size} entries, the final log only {final.size}",
+        )
+    proof = merkle.consistency_proof(leaves, head.size, final.size)
+    try:
+        merkle.verify_consistency(head.size, final.size, head.root_hash, final.root_hash, proof)
+    except CryptoError as exc:
+        raise ReceiptContradicted(
+            f"{where}.log_head",
+            "the final log does not extend the log the receipt's signed head showed: an "
+            f"entry before index {head.size} was dropped, replaced or moved ({exc})",
+        ) from exc
+    return receipt

@@ -23,6 +23,13 @@ STYLE = {"pass": "green", "fail": "bold red", "not made": "yellow"}
 )
 @manifest_pin_options
 @audit_input_options(required=False)
+@click.option(
+    "--receipts",
+    "receipts_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A directory of voters' receipts (*.json, as `ivote vote receipts --export` writes "
+    "them): each must be in the final log.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
 @click.option("--workers", type=int, default=None, help="Processes (default: every core).")
 def verify(
@@ -33,6 +40,7 @@ def verify(
     ballot_box: Path | None,
     paper_voters: Path | None,
     crl_paths: tuple[Path, ...],
+    receipts_dir: Path | None,
     as_json: bool,
     workers: int | None,
 ) -> None:
@@ -63,6 +71,11 @@ def verify(
             if organiser_cert is not None
             else None
         )
+        receipts = None
+        if receipts_dir is not None:
+            receipts = [
+                (p.name, read_json_file(p, p.name)) for p in sorted(receipts_dir.glob("*.json"))
+            ]
         audit = None
         if ballot_box is not None and paper_voters is not None:
             audit = read_audit_material(ballot_box, paper_voters, crl_paths, path)
@@ -76,6 +89,7 @@ def verify(
             expected_fingerprint=fingerprint,
             organiser_certificate=pinned,
             audit=audit,
+            receipts=receipts,
             progress=factory,
         )
     if as_json:

@@ -39,7 +39,12 @@ from crypto.threshold import (
 from formats.ballot import Ballot, ballot_statements
 from formats.cleansing import ProgressFactory, no_progress
 from formats.manifest import Manifest
-from formats.receipt import LogHead
+from formats.receipt import (
+    LogHead,
+    ReceiptContradicted,
+    check_receipt_in_log,
+    open_final_head,
+)
 from formats.record import (
     COUNT_FIELDS,
     TALLY_KIND,
@@ -67,6 +72,7 @@ CHECKS = (
     ("manifest-anchor", "manifest is the one the officials published"),
     ("log-head", "collector's signed log head"),
     ("log-leaves", "leaf hashes rebuild the signed log head"),
+    ("receipts", "voters' receipts are in the final log"),
     ("report", "tally report counts add up"),
     ("totals", "encrypted totals: one per district, contest and part, each valid"),
     ("crls", "the CRLs are the ones the record names"),
@@ -87,6 +93,10 @@ CHECKS = (
     ("results-report", "each contest's votes equal the district's counted ballots"),
 )
 TITLES = dict(CHECKS)
+# What trustees need before decrypting a tally (ceremonies/decrypt_cli.py): every check but
+# those that need the decryption itself, and the voters' receipts, which trustees do not hold.
+AFTER_DECRYPTION = frozenset({"shares", "threshold", "plaintexts", "results", "results-report"})
+NOT_FOR_TRUSTEES = AFTER_DECRYPTION | {"receipts"}
 
 
 @dataclass
@@ -128,6 +138,11 @@ class Verdict:
             if check.id == check_id:
                 return check
         raise KeyError(check_id)
+
+    def blocking_decryption(self) -> list[Check]:
+        """The checks that refuse a trustee's decryption: failed, or not made, among those
+        a tally must pass first."""
+        return [c for c in self.checks if c.id not in NOT_FOR_TRUSTEES and c.status != PASS]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -176,10 +191,12 @@ def verify_record(
     expected_fingerprint: str | None = None,
     organiser_certificate: x509.Certificate | None = None,
     audit: AuditMaterial | None = None,
+    receipts: Sequence[tuple[str, Any]] | None = None,
     progress: ProgressFactory = no_progress,
 ) -> Verdict:
     """Run every check on a record document (parsed JSON) and, when given, the observers'
     bundle document and the auditors' material (ballot box, signed paper-voter list, CRLs).
+    `receipts` are (name, signed receipt document) pairs that voters handed to observers.
     Never raises for bad material: every problem is a failed check."""
     run = _Run()
     is_tally = isinstance(record, Mapping) and record.get("kind") == TALLY_KIND
@@ -203,7 +220,7 @@ def verify_record(
     )
     _Verifier(
         run, tally, decryption, workers, expected_fingerprint, organiser_certificate, progress
-    ).run(bundle, audit)
+    ).run(bundle, audit, receipts)
     return run.verdict()
 
 
@@ -235,9 +252,15 @@ class _Verifier:
 
     # ----------------------------------------------------------------------------------
 
-    def run(self, bundle_doc: Any | None, audit: AuditMaterial | None) -> None:
+    def run(
+        self,
+        bundle_doc: Any | None,
+        audit: AuditMaterial | None,
+        receipts: Sequence[tuple[str, Any]] | None,
+    ) -> None:
         self.check_manifest()
         self.check_log()
+        self.check_receipts(receipts)
         self.check_report()
         self.check_totals()
         self.check_audit(audit)
@@ -366,6 +389,42 @@ class _Verifier:
             )
         self.log_size = head.size
         self.r.outcome("log-leaves", problems, f"{len(log.leaves)} leaves rebuild the signed root")
+
+    def check_receipts(self, receipts: Sequence[tuple[str, Any]] | None) -> None:
+        if receipts is None:
+            self.r.not_made("receipts", "needs voters' receipts (--receipts DIR)")
+            return
+        if (
+            self.manifest is None
+            or self.r.results.get("log-leaves") is None
+            or (
+                self.r.results["log-leaves"].status != PASS
+                or self.r.results["log-head"].status != PASS
+            )
+        ):
+            self.r.not_made("receipts", "needs a signed log head that the leaves rebuild")
+            return
+        manifest, log = self.manifest, self.tally.log
+        collectors = manifest.trust.collector_certificates
+        final = open_final_head(log.head, collectors, log.leaves, "log.head")
+        problems = []
+        for name, document in receipts:
+            try:
+                check_receipt_in_log(
+                    document, manifest.election_id, collectors, final, log.leaves, name
+                )
+            except ReceiptContradicted as exc:
+                problems.append(
+                    f"ballot {_receipt_ballot(document, name)}: {exc.problem} (the receipt is "
+                    "signed evidence against the collector)"
+                )
+            except (FormatError, CryptoError) as exc:
+                problems.append(f"{name}: not a receipt of this election's collector: {exc}")
+        self.r.outcome(
+            "receipts",
+            problems,
+            f"{len(receipts) - len(problems)} of {len(receipts)} receipts are in the final log",
+        )
 
     # ---------------------------------------------------------------- report
 
@@ -780,6 +839,14 @@ class _Verifier:
         self.r.outcome(
             "results-report", problems, "every 1-of-L contest has one vote per counted ballot"
         )
+
+
+def _receipt_ballot(document: Any, name: str) -> str:
+    """The ballot hash a receipt names (its file name when unreadable), to report it by."""
+    try:
+        return str(document["payload"]["ballot_hash"])
+    except (KeyError, TypeError):
+        return name
 
 
 def _payload_of(document: Mapping[str, Any]) -> Any:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from canonical.encoding import FormatError
+from canonical.encoding import FormatError, b64url
 from crypto.errors import CryptoError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -384,9 +384,18 @@ def verify_audit_command(audit_file: Path, collector: str, retries: int) -> None
 @vote.command(name="receipts")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--export",
+    "export_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write each signed receipt to DIR/<ballot hash>.json, to hand to observers "
+    "(`ivote verify RECORD --receipts DIR`). A receipt reveals neither your choice nor your "
+    "identity.",
+)
 @_clean_errors
-def receipts(data_dir: Path | None, pin_file: Path | None) -> None:
+def receipts(data_dir: Path | None, pin_file: Path | None, export_dir: Path | None) -> None:
     """List the ballots this computer cast (opens the sealed records with your PIN)."""
+    from canonical.files import write_canonical_json
     from crypto.errors import SealError
     from voter_app.store import VoterStore
 
@@ -410,7 +419,99 @@ def receipts(data_dir: Path | None, pin_file: Path | None) -> None:
         click.echo(line)
         if "check_code" in record:
             click.echo(f"  check code: {record['check_code']}")
+        if export_dir is not None and "receipt" in record:
+            target = export_dir / f"{path.name.split('.')[0]}.json"
+            write_canonical_json(target, record["receipt"])
+            click.echo(f"  receipt written to {target}")
     click.echo(_latest_counts())
+
+
+@vote.command(name="verify-receipt")
+@click.option(
+    "--record",
+    "record_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The published election record (a record directory or its record.json).",
+)
+@click.option(
+    "--receipt",
+    "receipt_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A signed receipt file (default: every receipt this computer stored).",
+)
+@click.option("--fingerprint", help="The manifest fingerprint the officials published.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path))
+@_clean_errors
+def verify_receipt_command(
+    record_path: Path,
+    receipt_files: tuple[Path, ...],
+    fingerprint: str | None,
+    data_dir: Path | None,
+    pin_file: Path | None,
+) -> None:
+    """Check that your ballots are in the final log of the published record: each receipt's
+    ballot at its index, and the log the receipt showed kept whole in the final one."""
+    from canonical.files import read_json_file
+    from crypto.errors import SealError
+    from formats.ballot import verification_code
+    from formats.record import RECORD_FILE, TALLY_FILE
+    from voter_app.store import VoterStore
+    from voter_app.voting import (
+        RECEIPT_EVIDENCE_TEXT,
+        open_published_log,
+        verify_receipt,
+    )
+
+    path = record_path
+    if record_path.is_dir():
+        named = record_path / RECORD_FILE
+        path = named if named.exists() else record_path / TALLY_FILE
+    published = open_published_log(read_json_file(path, "record"), fingerprint)
+    manifest = published.manifest
+    receipts: list[tuple[str, Any]] = []
+    if receipt_files:
+        receipts = [(p.name, read_json_file(p, p.name)) for p in receipt_files]
+    else:
+        store = VoterStore(data_dir)
+        paths = store.record_paths()
+        pin = _read_pin(pin_file) if paths else ""
+        for stored_path in paths:
+            try:
+                stored = store.load_record(stored_path, pin)
+            except SealError:
+                click.echo(f"{stored_path.name}: sealed under another PIN; skipped", err=True)
+                continue
+            if stored.get("manifest_hash") != b64url(manifest.hash) or "receipt" not in stored:
+                continue  # another election's ballot, or one never receipted
+            receipts.append((stored_path.name, stored["receipt"]))
+        if not receipts:
+            raise click.ClickException(
+                f"no receipt of election {manifest.election_id} in {store.root}: give "
+                "--receipt FILE"
+            )
+    click.echo(
+        f"Election {manifest.election_id}, manifest fingerprint {manifest.fingerprint}; final "
+        f"log of {published.head.size} ballots."
+    )
+    failed = 0
+    for verdict in (verify_receipt(published, name, doc) for name, doc in receipts):
+        if verdict.problem is None:
+            assert verdict.ballot_hash is not None
+            click.echo(
+                f"OK  ballot {verification_code(verdict.ballot_hash)} is in the final log at "
+                f"index {verdict.log_index}."
+            )
+            continue
+        failed += 1
+        ballot = verification_code(verdict.ballot_hash) if verdict.ballot_hash else verdict.name
+        click.echo(f"PROBLEM  ballot {ballot}: {verdict.problem}")
+        if verdict.evidence:
+            click.echo(f"  {RECEIPT_EVIDENCE_TEXT}")
+    if failed:
+        raise SystemExit(1)
 
 
 @vote.command(name="app")

@@ -574,3 +574,81 @@ def check_vote(client: CollectorClient, code: CheckCode) -> CheckResult:
         receipt,
         verification_code(code.ballot_hash),
     )
+
+
+# --- receipts against the published record ------------------------------------------------------
+
+RECEIPT_EVIDENCE_TEXT = (
+    "This receipt is signed evidence that the collector dropped, replaced or moved your "
+    "ballot after acknowledging it. Keep the receipt file (ivote vote receipts --export DIR) "
+    "and give it to the election officials and the observers; vote on paper if there is "
+    "still time."
+)
+
+
+@dataclass(frozen=True)
+class ReceiptVerdict:
+    """One receipt against the final log: `problem` is None when it is there."""
+
+    name: str
+    ballot_hash: bytes | None
+    log_index: int | None
+    problem: str | None = None
+    evidence: bool = False  # a genuine receipt the final log contradicts
+
+
+@dataclass(frozen=True)
+class PublishedLog:
+    """The election record's manifest and final log, checked: the log head signed by a
+    collector the manifest names, the leaf hashes rebuilding it."""
+
+    manifest: Manifest
+    head: LogHead
+    leaves: tuple[bytes, ...]
+
+
+def open_published_log(document: Any, fingerprint: str | None = None) -> PublishedLog:
+    """A record.json (or tally.json) document: its signed manifest (pinned to `fingerprint`
+    when given) and its final log. FormatError or CryptoError name what is wrong."""
+    from formats.receipt import open_final_head
+    from formats.record import TALLY_KIND, ElectionRecord, Tally
+
+    tally = (
+        Tally.from_dict(document)
+        if isinstance(document, Mapping) and document.get("kind") == TALLY_KIND
+        else ElectionRecord.from_dict(document).tally
+    )
+    payload, _, _ = open_signed(tally.manifest, DOMAINS["manifest"], where="record.manifest")
+    manifest = Manifest.from_dict(payload)
+    if fingerprint is not None and manifest.fingerprint != "".join(fingerprint.split()).lower():
+        raise FormatError("record.manifest", "not the manifest with the fingerprint given")
+    collectors = manifest.trust.collector_certificates
+    head = open_final_head(tally.log.head, collectors, tally.log.leaves, "record.log.head")
+    return PublishedLog(manifest, head, tally.log.leaves)
+
+
+def verify_receipt(published: PublishedLog, name: str, document: Any) -> ReceiptVerdict:
+    """One receipt (a signed receipt document) against the published final log."""
+    from formats.receipt import ReceiptContradicted, check_receipt_in_log
+
+    manifest = published.manifest
+    try:
+        receipt = check_receipt_in_log(
+            document,
+            manifest.election_id,
+            manifest.trust.collector_certificates,
+            published.head,
+            published.leaves,
+        )
+    except ReceiptContradicted as exc:
+        return ReceiptVerdict(name, _named_ballot(document), None, exc.problem, evidence=True)
+    except (FormatError, CryptoError) as exc:
+        return ReceiptVerdict(name, _named_ballot(document), None, f"not a valid receipt: {exc}")
+    return ReceiptVerdict(name, receipt.ballot_hash, receipt.log_index)
+
+
+def _named_ballot(document: Any) -> bytes | None:
+    try:
+        return parse_b64url(document["payload"]["ballot_hash"], "ballot_hash")
+    except (KeyError, TypeError, FormatError):
+        return None

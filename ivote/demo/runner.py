@@ -38,6 +38,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from canonical.files import write_canonical_json
 from ivote.demo.scenario import Plan, SimVoter, definition_toml, make_plan, voters_csv
 from ivote.demo.voters import (
     CastJob,
@@ -108,6 +109,10 @@ class Layout:
     @property
     def paper_voters(self) -> Path:
         return self.root / "paper-voters.txt"
+
+    @property
+    def receipts(self) -> Path:  # the receipts of the voters who checked their vote
+        return self.root / "receipts"
 
     @property
     def signed_paper_voters(self) -> Path:
@@ -302,6 +307,7 @@ class Demo:
         trustees = self.decryption_ceremony(fingerprint)
         self.combine(trustees)
         verified = self.verify(fingerprint) and self.audit(fingerprint)
+        verified = self.check_receipts(fingerprint) and verified
         return self.report(verified, fingerprint)
 
     def prepare_out(self) -> None:
@@ -463,6 +469,11 @@ class Demo:
                 f"Voters: {_count(len(checkers), 'voter')} check their vote from a second device"
             ):
                 self._check_all(pool, [(c, last_cast[c].check_code) for c in checkers])
+            # they keep their receipts, to check them against the published record
+            for code in checkers:
+                receipt = last_cast[code].receipt
+                assert receipt is not None
+                write_canonical_json(self.layout.receipts / f"{code}.json", receipt)
             pool.close()
         finally:
             pool.terminate()
@@ -604,6 +615,31 @@ class Demo:
                     "13-audit", "verify", layout.record, "--fingerprint", fingerprint,
                     "--ballot-box", layout.ballot_box,
                     "--paper-voters", layout.signed_paper_voters, live=True, show=True,
+                )  # fmt: skip
+            except DemoFailed as exc:
+                self.console.print(f"    [bold red]{exc}[/]")
+                return False
+        return True
+
+    def check_receipts(self, fingerprint: str) -> bool:
+        layout = self.layout
+        receipts = sorted(layout.receipts.glob("*.json"))
+        if not receipts:  # nobody checked their vote (--check-rate 0)
+            return True
+        with self.step(
+            f"Voters: {_count(len(receipts), 'voter')} who checked their vote find their "
+            "receipt in the published record"
+        ):
+            arguments: list[str | Path] = [
+                "vote", "verify-receipt", "--record", layout.record, "--fingerprint", fingerprint,
+            ]  # fmt: skip
+            for receipt in receipts:
+                arguments += ["--receipt", receipt]
+            try:
+                self.ivote("14-verify-receipts", *arguments)
+                self.ivote(
+                    "14-verify-receipts", "verify", layout.record, "--fingerprint", fingerprint,
+                    "--receipts", layout.receipts,
                 )  # fmt: skip
             except DemoFailed as exc:
                 self.console.print(f"    [bold red]{exc}[/]")

@@ -53,6 +53,7 @@ class CastOutcome:
     log_index: int = -1
     check_code: str = ""
     verification_code: str = ""
+    receipt: dict[str, Any] | None = None  # the collector's signed receipt
 
 
 def cast(job: CastJob) -> CastOutcome:
@@ -83,6 +84,7 @@ def cast(job: CastJob) -> CastOutcome:
         result.receipt.log_index,
         result.check_code.text,
         result.verification_code,
+        result.receipt_document,
     )
 
 

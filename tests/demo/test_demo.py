@@ -117,7 +117,25 @@ def test_demo_end_to_end(db_url: str, tmp_path: Path) -> None:
     audited = json.loads(audit.stdout.strip().splitlines()[-1])
     made = {c["id"]: c["status"] for c in audited["checks"]}
     assert made.pop("manifest-anchor") == "not made"
+    assert made.pop("receipts") == "not made"  # given below
     assert set(made.values()) == {"pass"}, made
+    # the voters who checked their vote kept their receipts; each is in the final log
+    receipts = sorted((out / "receipts").glob("*.json"))
+    assert len(receipts) == 2  # 20% of 10 voters
+    assert "who checked their vote find their receipt in the published record" in (
+        result.stdout
+    )
+    checked = subprocess.run(
+        [IVOTE, "verify", str(out / "record"), "--json", "--receipts", str(out / "receipts")],
+        capture_output=True,
+        text=True,
+    )
+    receipts_check = next(
+        c for c in json.loads(checked.stdout.strip().splitlines()[-1])["checks"]
+        if c["id"] == "receipts"
+    )
+    assert receipts_check["status"] == "pass", receipts_check
+    assert receipts_check["detail"] == "2 of 2 receipts are in the final log"
     paper = [
         line
         for line in (out / "paper-voters.txt").read_text().splitlines()

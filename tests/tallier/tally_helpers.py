@@ -162,3 +162,23 @@ def build_finished(root: Path, safe_primes: dict) -> Finished:
     return Finished(
         election, root, box, tally, shares, record, expected, reasons, paper, sorted(final)
     )
+
+
+def box_receipts(box: Path) -> list[dict[str, Any]]:
+    """The signed receipts of a ballot box's entries, in log order."""
+    import zipfile
+
+    with zipfile.ZipFile(box) as archive:
+        lines = archive.read("entries.jsonl").splitlines()
+    return [json.loads(line)["receipt"] for line in lines]
+
+
+def write_receipts(box: Path, directory: Path) -> list[Path]:
+    """The box's receipts as voters would hand them to observers: one file each."""
+    from canonical.files import write_canonical_json
+
+    paths = []
+    for index, receipt in enumerate(box_receipts(box)):
+        paths.append(directory / f"receipt-{index:03d}.json")
+        write_canonical_json(paths[-1], receipt)
+    return paths

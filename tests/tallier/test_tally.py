@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from tally_helpers import Finished, run
+from tally_helpers import Finished, run, write_receipts
 
 from formats.record import ElectionRecord, read_tally
 
@@ -92,6 +92,7 @@ def test_verify_passes_on_the_real_record(finished: Finished) -> None:
         if check["id"] in audit | {"counted-ballots"}:
             assert check["status"] == "not made" and "--ballot-box" in check["detail"], check
     assert statuses.pop("manifest-anchor") == "not made"
+    assert statuses.pop("receipts") == "not made"
     assert {statuses[i] for i in statuses if i not in audit | {"counted-ballots"}} == {"pass"}
 
 
@@ -100,14 +101,17 @@ def test_verify_pins_the_manifest(finished: Finished) -> None:
 
     organiser = ElectionDirectory(finished.election.directory).organiser_certificate
     fingerprint = finished.election.manifest.fingerprint
+    receipts = finished.root / "receipts"
+    write_receipts(finished.box, receipts)
     result = run(
         "verify", str(finished.record), "--json", "--fingerprint", fingerprint,
         "--organiser-cert", str(organiser), "--ballot-box", str(finished.box),
-        "--paper-voters", str(finished.paper_list),
+        "--paper-voters", str(finished.paper_list), "--receipts", str(receipts),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     verdict = json.loads(result.output.strip().splitlines()[-1])
-    # the auditor with the box and the signed paper list makes every check
+    # the auditor with the box, the signed paper list and the voters' receipts makes every
+    # check
     assert verdict["ok"] and verdict["not_made"] == 0, verdict
     details = {c["id"]: c["detail"] for c in verdict["checks"]}
     assert "verified by the cleansing" in details["ballot-proofs"]
