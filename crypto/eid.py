@@ -733,16 +733,55 @@ def _check_revocation(
                     f"serial {subject.serial_number:x} revoked "
                     f"{entry.revocation_date_utc.isoformat()}",
                 )
+        in_scope = [crl for crl in issued_by if _complete_for(crl, subject, depth > 0)]
         current = any(
-            crl.next_update_utc is not None and crl.next_update_utc >= at for crl in issued_by
+            crl.next_update_utc is not None and crl.next_update_utc >= at for crl in in_scope
         )
         if not current and depth == 0 and trust.require_crl:
-            problem = "expired" if issued_by else "missing"  # name a stale CRL as such
+            # name a stale CRL as such, and CRLs that do not give the certificate's status
+            problem = "expired" if in_scope else "missing"
+            if issued_by and not in_scope:
+                problem = "no complete CRL for its scope: only delta or partitioned CRLs"
             raise RevocationUnknown(
                 where,
                 f"no CRL from {issuer.subject.rfc4514_string()} covering {at.isoformat()} "
                 f"({problem})",
             )
+
+
+def _complete_for(
+    crl: x509.CertificateRevocationList, certificate: x509.Certificate, is_ca: bool
+) -> bool:
+    """Whether `crl` alone gives the revocation status of `certificate` for every reason
+    (RFC 5280 5.2.4, 5.2.5, 6.3.3): not a delta CRL; and when it has an issuing distribution
+    point, one that covers this kind of certificate, every reason, certificates of its own
+    issuer only, and a distribution point the certificate names in its CRL distribution
+    points. Delta and partitioned CRLs are never applied as complete: their entries still
+    revoke (a listed revocation is evidence), but they do not make the status known."""
+    extensions = crl.extensions
+    try:
+        extensions.get_extension_for_class(x509.DeltaCRLIndicator)
+        return False
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        point = extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+    except x509.ExtensionNotFound:
+        return True  # a full CRL of the issuer
+    if point.indirect_crl or point.only_some_reasons or point.only_contains_attribute_certs:
+        return False
+    if (point.only_contains_user_certs and is_ca) or (point.only_contains_ca_certs and not is_ca):
+        return False
+    if point.relative_name is not None:
+        return False  # not used by ivote's CAs; never taken as covering
+    if point.full_name:
+        try:
+            named = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+        except x509.ExtensionNotFound:
+            return False
+        names = {name for dp in named.value for name in dp.full_name or ()}
+        return any(name in names for name in point.full_name)
+    return True
 
 
 def listed_revocations(certificate: x509.Certificate, trust: TrustStore) -> list[dt.datetime]:
