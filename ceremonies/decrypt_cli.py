@@ -23,7 +23,11 @@ import click
 
 from canonical.encoding import FormatError
 from crypto.errors import CryptoError
-from ivote.cli_support import audit_input_options, manifest_pin_options
+from ivote.cli_support import (
+    allow_test_key_option,
+    audit_input_options,
+    manifest_pin_options,
+)
 
 
 def check_tally_before_decrypting(
@@ -34,6 +38,7 @@ def check_tally_before_decrypting(
     fingerprint: str | None,
     organiser_cert: Path | None,
     workers: int | None,
+    allow_test_key: bool = False,
 ) -> None:
     """Refuse to decrypt unless every check of the tally passes, the auditors' included."""
     from canonical.files import read_json_file
@@ -65,6 +70,7 @@ def check_tally_before_decrypting(
             expected_fingerprint=fingerprint,
             organiser_certificate=pinned,
             audit=audit,
+            allow_test_key=allow_test_key,
             progress=factory,
         )
     refused = [
@@ -137,6 +143,7 @@ def _open_share(path: Path, passphrase_file: Path | None, manifest: Any) -> Any:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where to write each trustee's shares as shares-<trustee>.json (any number of --share).",
 )
+@allow_test_key_option
 @click.option("--workers", type=int, default=None, help="Processes for the verification.")
 def decrypt(
     tally_path: Path,
@@ -149,6 +156,7 @@ def decrypt(
     passphrase_files: tuple[Path, ...],
     out: Path | None,
     out_dir: Path | None,
+    allow_test_key: bool,
     workers: int | None,
 ) -> None:
     """Trustees: verify the tally against the signed ballot box, then write decryption shares
@@ -171,7 +179,14 @@ def decrypt(
         )
     try:
         check_tally_before_decrypting(
-            tally_path, ballot_box, paper_voters, crl_paths, fingerprint, organiser_cert, workers
+            tally_path,
+            ballot_box,
+            paper_voters,
+            crl_paths,
+            fingerprint,
+            organiser_cert,
+            workers,
+            allow_test_key,
         )
         tally = read_tally(tally_path)
         manifest = Manifest.from_dict(tally.manifest["payload"])

@@ -11,6 +11,7 @@ import click
 
 from canonical.encoding import FormatError
 from crypto.errors import CryptoError
+from ivote.cli_support import allow_test_key_option
 
 PASSPHRASE_ENV = "IVOTE_COLLECTOR_PASSPHRASE"  # noqa: S105 (the name of the variable)
 
@@ -28,6 +29,7 @@ def _settings(
     key: Path | None,
     passphrase_file: Path | None,
     crl: tuple,
+    allow_test_key: bool = False,
     **tuning: Any,
 ) -> Any:
     from collector.db import default_url
@@ -48,6 +50,7 @@ def _settings(
         key_path=key or default_key(election),
         passphrase=passphrase,
         crl_paths=tuple(crl),
+        allow_test_key=allow_test_key,
         **tuning,
     )
 
@@ -96,6 +99,7 @@ def _common(function: Any) -> Any:
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
             help="e-ID CA CRL file (repeatable); default every file in ELECTION/crls/.",
         ),
+        allow_test_key_option,
     ]
     for option in reversed(options):
         function = option(function)
@@ -131,6 +135,7 @@ def serve(
     key: Path | None,
     passphrase_file: Path | None,
     crl: tuple,
+    allow_test_key: bool,
     host: str,
     port: int,
     workers: int | None,
@@ -147,7 +152,7 @@ def serve(
         level=log_level.upper(), format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
     )
     tuning = {} if batch_wait_ms is None else {"batch_wait_ms": batch_wait_ms}
-    settings = _settings(election, db, key, passphrase_file, crl, **tuning)
+    settings = _settings(election, db, key, passphrase_file, crl, allow_test_key, **tuning)
     opened = _open(settings)
     try:
         run(opened, settings.db_url, host, port, workers or default_worker_count())
@@ -161,13 +166,18 @@ def serve(
 @collector.command()
 @_common
 def close(
-    election: Path, db: str | None, key: Path | None, passphrase_file: Path | None, crl: tuple
+    election: Path,
+    db: str | None,
+    key: Path | None,
+    passphrase_file: Path | None,
+    crl: tuple,
+    allow_test_key: bool,
 ) -> None:
     """Close the ballot log: no more ballots; sign and print the final log head."""
     from collector.db import Database
     from collector.log import BallotLog
 
-    opened = _open(_settings(election, db, key, passphrase_file, crl))
+    opened = _open(_settings(election, db, key, passphrase_file, crl, allow_test_key))
     database = Database(opened.settings.db_url)
     try:
         database.migrate()
@@ -188,12 +198,13 @@ def export(
     key: Path | None,
     passphrase_file: Path | None,
     crl: tuple,
+    allow_test_key: bool,
     out: Path,
 ) -> None:
     """Write the signed ballot box of a closed log (every ballot in log order)."""
     from collector.export import ExportError, export_ballot_box
 
-    opened = _open(_settings(election, db, key, passphrase_file, crl))
+    opened = _open(_settings(election, db, key, passphrase_file, crl, allow_test_key))
     try:
         count = export_ballot_box(opened, opened.settings.db_url, out)
     except (ExportError, FormatError, CryptoError) as exc:

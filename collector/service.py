@@ -73,6 +73,7 @@ class Settings:
     challenge_ttl_s: int = 900
     batch_wait_ms: float = 100.0  # the longest a cast waits for others to batch with
     max_batch: int = 64
+    allow_test_key: bool = False  # a test election (formats.manifest.Manifest.test_election)
 
 
 def _eid_refusal(error: eid.EidError) -> Refusal:
@@ -132,6 +133,12 @@ class Election:
             self.signed_manifest_bytes, organiser_certificate=organiser
         )
         self.signed_manifest = parse_canonical(self.signed_manifest_bytes, "signed manifest")
+        try:
+            self.manifest.refuse_test_key(settings.allow_test_key)
+        except FormatError as exc:
+            raise ConfigurationError(str(exc)) from exc
+        if self.manifest.test_election:
+            log.warning("TEST ELECTION: %s", self.manifest.test_election)
         try:
             key_bytes = settings.key_path.read_bytes()
         except OSError as exc:

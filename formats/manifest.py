@@ -32,6 +32,7 @@ from canonical.encoding import (
     parse_b64url,
     parse_canonical,
 )
+from crypto.paillier import PRODUCTION_KEY_BITS
 
 if TYPE_CHECKING:  # imported lazily: the manifest format must load without the crypto stack
     from cryptography import x509
@@ -42,7 +43,7 @@ if TYPE_CHECKING:  # imported lazily: the manifest format must load without the 
 MANIFEST_VERSION = 1
 # \Z, not $: "$" also matches before a final newline, which an identifier must not end with
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
-MIN_KEY_BITS = 512  # test keys; production is 3072 (crypto.paillier.PRODUCTION_KEY_BITS)
+MIN_KEY_BITS = 512  # test keys; production is PRODUCTION_KEY_BITS
 MAX_KEY_BITS = 8192
 MAX_TRUSTEES = 64
 MAX_TEXT = 200
@@ -310,6 +311,29 @@ class Manifest:
     @property
     def is_draft(self) -> bool:
         return self.public_key is None
+
+    @property
+    def test_election(self) -> str | None:
+        """Why this is a test election, or None for a real one: a key dealt from the public
+        fixture primes (`test_key`), or one under 3072 bits. Such an election has no secret
+        worth the name: the roles refuse it unless told it is a test (`--allow-test-key`)."""
+        if self.test_key:
+            return "its key was dealt from fixed public test primes (test_key)"
+        if self.key_bits < PRODUCTION_KEY_BITS:
+            return (
+                f"its key has {self.key_bits} bits, under the {PRODUCTION_KEY_BITS} of a real "
+                "election"
+            )
+        return None
+
+    def refuse_test_key(self, allow_test_key: bool) -> None:
+        """FormatError naming why, for a test election, unless `allow_test_key`."""
+        reason = self.test_election
+        if reason is not None and not allow_test_key:
+            raise FormatError(
+                "manifest.test_key" if self.test_key else "manifest.key_bits",
+                f"a TEST election: {reason}; refused unless --allow-test-key is given",
+            )
 
     def district(self, district_id: str) -> District:
         for district in self.districts:

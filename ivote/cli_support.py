@@ -149,3 +149,11 @@ def audit_input_options(required: bool) -> Decorator:
             help="A CRL the tally used (default: crls/ next to the tally or record).",
         ),
     )
+
+
+allow_test_key_option = click.option(
+    "--allow-test-key",
+    is_flag=True,
+    help="Accept a TEST election (a key from the public fixture primes, or under 3072 bits): "
+    "for tests and demos only; such an election keeps no ballot secret.",
+)

@@ -9,7 +9,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ivote.cli_support import audit_input_options, manifest_pin_options
+from ivote.cli_support import (
+    allow_test_key_option,
+    audit_input_options,
+    manifest_pin_options,
+)
 
 STYLE = {"pass": "green", "fail": "bold red", "not made": "yellow"}
 
@@ -30,6 +34,7 @@ STYLE = {"pass": "green", "fail": "bold red", "not made": "yellow"}
     help="A directory of voters' receipts (*.json, as `ivote vote receipts --export` writes "
     "them): each must be in the final log.",
 )
+@allow_test_key_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
 @click.option("--workers", type=int, default=None, help="Processes (default: every core).")
 def verify(
@@ -41,6 +46,7 @@ def verify(
     paper_voters: Path | None,
     crl_paths: tuple[Path, ...],
     receipts_dir: Path | None,
+    allow_test_key: bool,
     as_json: bool,
     workers: int | None,
 ) -> None:
@@ -90,6 +96,7 @@ def verify(
             organiser_certificate=pinned,
             audit=audit,
             receipts=receipts,
+            allow_test_key=allow_test_key,
             progress=factory,
         )
     if as_json:

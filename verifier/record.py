@@ -192,11 +192,14 @@ def verify_record(
     organiser_certificate: x509.Certificate | None = None,
     audit: AuditMaterial | None = None,
     receipts: Sequence[tuple[str, Any]] | None = None,
+    allow_test_key: bool = False,
     progress: ProgressFactory = no_progress,
 ) -> Verdict:
     """Run every check on a record document (parsed JSON) and, when given, the observers'
     bundle document and the auditors' material (ballot box, signed paper-voter list, CRLs).
     `receipts` are (name, signed receipt document) pairs that voters handed to observers.
+    A test election (formats.manifest.Manifest.test_election) fails the manifest check unless
+    `allow_test_key`.
     Never raises for bad material: every problem is a failed check."""
     run = _Run()
     is_tally = isinstance(record, Mapping) and record.get("kind") == TALLY_KIND
@@ -219,7 +222,14 @@ def verify_record(
         + (f", {len(decryption.trustees)} trustees' shares" if decryption else ""),
     )
     _Verifier(
-        run, tally, decryption, workers, expected_fingerprint, organiser_certificate, progress
+        run,
+        tally,
+        decryption,
+        workers,
+        expected_fingerprint,
+        organiser_certificate,
+        progress,
+        allow_test_key,
     ).run(bundle, audit, receipts)
     return run.verdict()
 
@@ -234,6 +244,7 @@ class _Verifier:
         expected_fingerprint: str | None,
         organiser_certificate: x509.Certificate | None,
         progress: ProgressFactory,
+        allow_test_key: bool = False,
     ) -> None:
         self.r = run
         self.tally = tally
@@ -247,6 +258,7 @@ class _Verifier:
         self.report: TallyReport | None = None
         self.totals_ok = False
         self.manifest_signer: x509.Certificate | None = None
+        self.allow_test_key = allow_test_key
         # the counted ballots the audit found (digests of their canonical bytes), if it ran
         self.counted_digests: Counter[bytes] | None = None
 
@@ -321,13 +333,19 @@ class _Verifier:
             problems.append(f"election key: {exc}")
         self.manifest = manifest
         self.key = key
+        if manifest.test_election is not None:
+            try:
+                manifest.refuse_test_key(self.allow_test_key)
+            except FormatError as exc:
+                problems.append(exc.problem)
         signer = _certificate_line(certificate) if certificate is not None else "nobody"
         self.r.outcome(
             "manifest",
             problems,
             f"election {manifest.election_id}, signed by {signer}, {len(manifest.districts)} "
             "districts"
-            + (f", {key.bits}-bit key, {key.threshold} of {key.trustees} trustees" if key else ""),
+            + (f", {key.bits}-bit key, {key.threshold} of {key.trustees} trustees" if key else "")
+            + (f"; a TEST election: {manifest.test_election}" if manifest.test_election else ""),
         )
         self.check_anchor(manifest, certificate)
 

@@ -14,6 +14,7 @@ import click
 
 from canonical.encoding import FormatError, b64url
 from crypto.errors import CryptoError
+from ivote.cli_support import allow_test_key_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -204,6 +205,7 @@ def _common(command: F) -> F:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where --audit writes the revealed ballot (for `ivote vote verify-audit`).",
 )
+@allow_test_key_option
 @_clean_errors
 def cast(
     collector: str,
@@ -218,6 +220,7 @@ def cast(
     organiser_cert: Path | None,
     audit: bool,
     audit_out: Path | None,
+    allow_test_key: bool,
 ) -> None:
     """Cast a ballot (casting again is revoting: only the latest ballot counts)."""
     from voter_app.eid import open_eid
@@ -238,6 +241,7 @@ def cast(
             fingerprint=fingerprint,
             organiser_certificate=organiser_cert.read_bytes() if organiser_cert else None,
             confirm=_confirm_fingerprint,
+            allow_test_key=allow_test_key,
         )
         manifest = election.manifest
         click.echo(f"Election: {manifest.name} ({manifest.election_id})")
@@ -323,15 +327,16 @@ def _print_receipt(
 @click.option("--collector", required=True, help="The collector's URL.")
 @click.option("--code", required=True, help="The check code (QR content) the voting app showed.")
 @click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True)
+@allow_test_key_option
 @_clean_errors
-def check(collector: str, code: str, retries: int) -> None:
+def check(collector: str, code: str, retries: int, allow_test_key: bool) -> None:
     """On a second device: show which candidate your stored ballot holds and who signed it."""
     from voter_app.code import CheckCode
     from voter_app.voting import check_vote, describe
 
     parsed = CheckCode.parse(code)
     with _client(collector, retries) as client:
-        result = check_vote(client, parsed)
+        result = check_vote(client, parsed, allow_test_key)
     manifest = result.election.manifest
     voter = result.voter
     received = dt.datetime.fromtimestamp(result.receipt.received / 1000, dt.UTC)
@@ -357,8 +362,11 @@ def check(collector: str, code: str, retries: int) -> None:
 @click.argument("audit_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--collector", required=True, help="The collector whose manifest to use.")
 @click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True)
+@allow_test_key_option
 @_clean_errors
-def verify_audit_command(audit_file: Path, collector: str, retries: int) -> None:
+def verify_audit_command(
+    audit_file: Path, collector: str, retries: int, allow_test_key: bool
+) -> None:
     """Check an audited ballot: its ciphertexts re-encrypt from the revealed randomness."""
     from canonical.encoding import parse_b64url, require
     from canonical.files import read_json_file
@@ -370,7 +378,9 @@ def verify_audit_command(audit_file: Path, collector: str, retries: int) -> None
         require(payload, "manifest_hash", str, "audit.payload"), "audit.payload.manifest_hash"
     )
     with _client(collector, retries) as client:
-        election = fetch_election(client, fingerprint=manifest_hash)
+        election = fetch_election(
+            client, fingerprint=manifest_hash, allow_test_key=allow_test_key
+        )
     result = verify_audit(election.manifest, document)
     click.echo(
         f"Audit verified: ballot {result.payload_hash.hex()} re-encrypts exactly from the "
@@ -444,6 +454,7 @@ def receipts(data_dir: Path | None, pin_file: Path | None, export_dir: Path | No
 @click.option("--fingerprint", help="The manifest fingerprint the officials published.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path))
+@allow_test_key_option
 @_clean_errors
 def verify_receipt_command(
     record_path: Path,
@@ -451,6 +462,7 @@ def verify_receipt_command(
     fingerprint: str | None,
     data_dir: Path | None,
     pin_file: Path | None,
+    allow_test_key: bool,
 ) -> None:
     """Check that your ballots are in the final log of the published record: each receipt's
     ballot at its index, and the log the receipt showed kept whole in the final one."""
@@ -469,7 +481,7 @@ def verify_receipt_command(
     if record_path.is_dir():
         named = record_path / RECORD_FILE
         path = named if named.exists() else record_path / TALLY_FILE
-    published = open_published_log(read_json_file(path, "record"), fingerprint)
+    published = open_published_log(read_json_file(path, "record"), fingerprint, allow_test_key)
     manifest = published.manifest
     receipts: list[tuple[str, Any]] = []
     if receipt_files:
@@ -526,11 +538,17 @@ def verify_receipt_command(
 @click.option("--fingerprint", help="The election fingerprint the officials published.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True)
+@allow_test_key_option
 @_clean_errors
 def app(
-    collector: str, port: int, fingerprint: str | None, data_dir: Path | None, retries: int
+    collector: str,
+    port: int,
+    fingerprint: str | None,
+    data_dir: Path | None,
+    retries: int,
+    allow_test_key: bool,
 ) -> None:
     """Serve the voting page on 127.0.0.1 only, and print its address."""
     from voter_app.web import serve
 
-    serve(collector, port, fingerprint, data_dir, retries)
+    serve(collector, port, fingerprint, data_dir, retries, allow_test_key)

@@ -157,10 +157,12 @@ def fetch_election(
     fingerprint: str | bytes | None = None,
     organiser_certificate: bytes | None = None,
     confirm: Callable[[Manifest], bool] | None = None,
+    allow_test_key: bool = False,
 ) -> Election:
     """Fetch the signed manifest and check it: a valid organiser signature, the fingerprint the
-    voter was told (given, or confirmed by the voter once and pinned for this collector), and
-    the same organiser as the pinned one."""
+    voter was told (given, or confirmed by the voter once and pinned for this collector), the
+    same organiser as the pinned one, and a real election key (a test election only with
+    `allow_test_key`)."""
     document = client.get("/v1/manifest")
     signer = _manifest_signer(document)
     pin = store.pin_for(client.base_url) if store else None
@@ -205,6 +207,11 @@ def fetch_election(
         )
     if store is not None:
         store.save_pin(client.base_url, Pin(manifest.fingerprint, _sha256_hex(signer)))
+    if manifest.test_election and not allow_test_key:
+        raise VoterAppError(
+            f"this is a TEST election, not a real one: {manifest.test_election}. A ballot "
+            "cast here is not secret. Do not vote here (--allow-test-key only for tests)."
+        )
     collectors = tuple(manifest.trust.collectors())
     if not collectors:
         raise VoterAppError(
@@ -524,11 +531,15 @@ class CheckResult:
     verification_code: str
 
 
-def check_vote(client: CollectorClient, code: CheckCode) -> CheckResult:
+def check_vote(
+    client: CollectorClient, code: CheckCode, allow_test_key: bool = False
+) -> CheckResult:
     """Fetch the stored ballot named by the check code and show what it holds and who signed
     it: the manifest by the code's fingerprint, the ballot's hash, signature and e-ID, its
     receipt and inclusion in the signed log, then re-encryption of every candidate."""
-    election = fetch_election(client, fingerprint=code.manifest_hash)
+    election = fetch_election(
+        client, fingerprint=code.manifest_hash, allow_test_key=allow_test_key
+    )
     manifest = election.manifest
     try:
         answer = client.get(f"/v1/ballots/{b64url(code.ballot_hash)}")
@@ -607,9 +618,12 @@ class PublishedLog:
     leaves: tuple[bytes, ...]
 
 
-def open_published_log(document: Any, fingerprint: str | None = None) -> PublishedLog:
+def open_published_log(
+    document: Any, fingerprint: str | None = None, allow_test_key: bool = False
+) -> PublishedLog:
     """A record.json (or tally.json) document: its signed manifest (pinned to `fingerprint`
-    when given) and its final log. FormatError or CryptoError name what is wrong."""
+    when given; a test election only with `allow_test_key`) and its final log. FormatError or
+    CryptoError name what is wrong."""
     from formats.receipt import open_final_head
     from formats.record import TALLY_KIND, ElectionRecord, Tally
 
@@ -622,6 +636,7 @@ def open_published_log(document: Any, fingerprint: str | None = None) -> Publish
     manifest = Manifest.from_dict(payload)
     if fingerprint is not None and manifest.fingerprint != "".join(fingerprint.split()).lower():
         raise FormatError("record.manifest", "not the manifest with the fingerprint given")
+    manifest.refuse_test_key(allow_test_key)
     collectors = manifest.trust.collector_certificates
     head = open_final_head(tally.log.head, collectors, tally.log.leaves, "record.log.head")
     return PublishedLog(manifest, head, tally.log.leaves)

@@ -99,6 +99,7 @@ def create_app(
     data_dir: str | Path | None = None,
     retries: int = 6,
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost"),
+    allow_test_key: bool = False,
 ) -> FastAPI:
     token = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(16)  # the page's inline script and style, nothing else
@@ -144,7 +145,11 @@ def create_app(
     def election_or_fetch(confirmed: bool = False) -> Election:
         if session.election is None:
             session.election = fetch_election(
-                client, store, fingerprint=fingerprint, confirm=lambda _: confirmed
+                client,
+                store,
+                fingerprint=fingerprint,
+                confirm=lambda _: confirmed,
+                allow_test_key=allow_test_key,
             )
         return session.election
 
@@ -157,7 +162,9 @@ def create_app(
             return False
 
         try:
-            session.election = fetch_election(client, store, fingerprint, confirm=remember)
+            session.election = fetch_election(
+                client, store, fingerprint, confirm=remember, allow_test_key=allow_test_key
+            )
         except VoterAppError:
             if not shown:
                 raise
@@ -320,11 +327,12 @@ def serve(
     fingerprint: str | None,
     data_dir: str | Path | None,
     retries: int,
+    allow_test_key: bool = False,
 ) -> None:
     """Bind 127.0.0.1 (never another address), print the page's URL, serve until stopped."""
     import uvicorn
 
-    app = create_app(collector, fingerprint, data_dir, retries)
+    app = create_app(collector, fingerprint, data_dir, retries, allow_test_key=allow_test_key)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

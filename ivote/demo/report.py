@@ -115,7 +115,9 @@ def print_outcome(
     layout: Layout,
     timings: list[tuple[str, float]],
     fingerprint: str,
+    test_flag: str = "",
 ) -> None:
+    """`test_flag` is " --allow-test-key" for a test election: the commands it prints need it."""
     console.rule("[bold]Results")
     for district in plan.districts:
         found = comparison.results.get(district.id, ())
@@ -183,11 +185,13 @@ def print_outcome(
         "Re-check it as an observer who knows the published fingerprint:"
     )
     # soft_wrap: a command line to copy stays on one line
-    console.print(f"  ivote verify {layout.record} --fingerprint {fingerprint}", soft_wrap=True)
+    console.print(
+        f"  ivote verify {layout.record} --fingerprint {fingerprint}{test_flag}", soft_wrap=True
+    )
     console.print("and as an auditor holding the ballot box and the signed paper-voter list:")
     console.print(
         f"  ivote verify {layout.record} --fingerprint {fingerprint} --ballot-box "
-        f"{layout.ballot_box} --paper-voters {layout.signed_paper_voters}",
+        f"{layout.ballot_box} --paper-voters {layout.signed_paper_voters}{test_flag}",
         soft_wrap=True,
     )
     console.print(

@@ -39,6 +39,7 @@ from rich.progress import (
 )
 
 from canonical.files import write_canonical_json
+from crypto.paillier import PRODUCTION_KEY_BITS
 from ivote.demo.scenario import Plan, SimVoter, definition_toml, make_plan, voters_csv
 from ivote.demo.voters import (
     CastJob,
@@ -74,6 +75,16 @@ class Options:
     test_primes: Path | None = None
     voter_processes: int = 0  # 0: two per core
     scrypt_cost: int | None = None  # tests: cheaper sealing of the trustees' shares
+
+    @property
+    def test_election(self) -> bool:
+        """A key from the public test primes or under 3072 bits: every role is told so
+        (--allow-test-key), and the demo says it."""
+        return self.test_primes is not None or self.key_bits < PRODUCTION_KEY_BITS
+
+    @property
+    def test_flag(self) -> list[str]:
+        return ["--allow-test-key"] if self.test_election else []
 
 
 @dataclass(frozen=True)
@@ -283,6 +294,12 @@ class Demo:
             f"{'PostgreSQL' if options.db and options.db.startswith('postgres') else 'SQLite'}"
             f" collector database.\nEverything is written to {self.layout.root}"
         )
+        if options.test_election:
+            self.console.print(
+                "[bold yellow]A TEST election[/]: its key is "
+                + ("from the public test primes" if options.test_primes else "under 3072 bits")
+                + "; every command is told so with --allow-test-key."
+            )
         self.plan = make_plan(
             options.voters,
             options.districts,
@@ -410,7 +427,7 @@ class Demo:
         ]  # fmt: skip
         if self.options.db:
             arguments += ["--db", self.options.db]
-        return arguments
+        return arguments + self.options.test_flag
 
     def start_collector(self) -> Collector:
         from collector.db import default_url
@@ -454,7 +471,9 @@ class Demo:
         ]
         last_cast: dict[str, CastOutcome] = {}
         context = multiprocessing.get_context("spawn")
-        pool = context.Pool(processes, init_worker, (url, fingerprint))
+        pool = context.Pool(
+            processes, init_worker, (url, fingerprint, self.options.test_election)
+        )
         try:
             with self.step(
                 f"Voters: {len(first)} cast through the voter app over HTTP ({processes} processes)"
@@ -582,7 +601,8 @@ class Demo:
             self.ivote(
                 "10-decrypt-session", "ceremony", "decrypt", "--tally", layout.tally,
                 "--ballot-box", layout.ballot_box, "--paper-voters", layout.signed_paper_voters,
-                "--fingerprint", fingerprint, "--out-dir", layout.shares, *session, live=True,
+                "--fingerprint", fingerprint, "--out-dir", layout.shares, *session,
+                *self.options.test_flag, live=True,
             )  # fmt: skip
         return present
 
@@ -599,6 +619,7 @@ class Demo:
             try:
                 self.ivote(
                     "12-verify", "verify", self.layout.record, "--fingerprint", fingerprint,
+                    *self.options.test_flag,
                     "--organiser-cert", self.layout.officials / "organiser.pem",
                     live=True, show=True,
                 )  # fmt: skip
@@ -613,6 +634,7 @@ class Demo:
             try:
                 self.ivote(
                     "13-audit", "verify", layout.record, "--fingerprint", fingerprint,
+                    *self.options.test_flag,
                     "--ballot-box", layout.ballot_box,
                     "--paper-voters", layout.signed_paper_voters, live=True, show=True,
                 )  # fmt: skip
@@ -632,6 +654,7 @@ class Demo:
         ):
             arguments: list[str | Path] = [
                 "vote", "verify-receipt", "--record", layout.record, "--fingerprint", fingerprint,
+                *self.options.test_flag,
             ]  # fmt: skip
             for receipt in receipts:
                 arguments += ["--receipt", receipt]
@@ -639,7 +662,7 @@ class Demo:
                 self.ivote("14-verify-receipts", *arguments)
                 self.ivote(
                     "14-verify-receipts", "verify", layout.record, "--fingerprint", fingerprint,
-                    "--receipts", layout.receipts,
+                    "--receipts", layout.receipts, *self.options.test_flag,
                 )  # fmt: skip
             except DemoFailed as exc:
                 self.console.print(f"    [bold red]{exc}[/]")
@@ -672,6 +695,7 @@ class Demo:
             self.layout,
             self.timings,
             fingerprint,
+            "".join(f" {flag}" for flag in self.options.test_flag),
         )
         return verified and comparison.matches
 

@@ -26,7 +26,7 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def init_worker(collector_url: str, fingerprint: str) -> None:
+def init_worker(collector_url: str, fingerprint: str, test_election: bool = False) -> None:
     """Pool initializer: one voter app client per worker process."""
     from voter_app.transport import CollectorClient
 
@@ -34,6 +34,7 @@ def init_worker(collector_url: str, fingerprint: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the demo decides what Ctrl-C does
     _STATE["client"] = CollectorClient(collector_url)
     _STATE["fingerprint"] = fingerprint
+    _STATE["allow_test_key"] = test_election
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,9 @@ def cast(job: CastJob) -> CastOutcome:
 
     client = _STATE["client"]
     try:
-        election = fetch_election(client, fingerprint=_STATE["fingerprint"])
+        election = fetch_election(
+            client, fingerprint=_STATE["fingerprint"], allow_test_key=_STATE["allow_test_key"]
+        )
         election.require_open()
         signer = open_eid(job.eid_path, job.pin)
         identity = check_own_certificate(election, signer.certificate)
@@ -103,7 +106,9 @@ def check(personal_code: str, check_code: str) -> CheckOutcome:
     from voter_app.voting import check_vote
 
     try:
-        result = check_vote(_STATE["client"], CheckCode.parse(check_code))
+        result = check_vote(
+            _STATE["client"], CheckCode.parse(check_code), _STATE["allow_test_key"]
+        )
     except Exception as exc:  # reported by the demo
         return CheckOutcome(personal_code, f"{type(exc).__name__}: {exc}")
     return CheckOutcome(

@@ -68,8 +68,10 @@ def make_election(
     return election
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_ivote("collector", *args, env=collector_env(PASSPHRASE))
+def run_cli(*args: str, allow_test_key: bool = True) -> subprocess.CompletedProcess[str]:
+    """`ivote collector ARGS`; the suite's elections are test elections (small keys)."""
+    flag = ("--allow-test-key",) if allow_test_key else ()
+    return run_ivote("collector", *args, *flag, env=collector_env(PASSPHRASE))
 
 
 class Server(CollectorProcess):

@@ -285,3 +285,16 @@ def test_bad_cli_input_is_one_line(election: CollectorElection, tmp_path: Any) -
         "close", "--election", str(election.directory), "--passphrase-file", str(tmp_path / "none")
     )
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+
+
+def test_a_test_election_is_refused_without_allow_test_key(
+    election: CollectorElection, db_url: str
+) -> None:
+    """The suite's elections are dealt from the public fixture primes at 512 bits: a
+    collector started on one without --allow-test-key refuses, saying why."""
+    result = run_cli(
+        "close", "--election", str(election.directory), "--db", db_url, allow_test_key=False
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "a TEST election: its key was dealt from fixed public test primes" in result.stderr
+    assert "--allow-test-key" in result.stderr

@@ -26,7 +26,12 @@ from collector.service import Checked, Election, Settings, precheck
 
 def _settings(election_dir: Path, db_url: str, crls: tuple[Path, ...] = ()) -> Settings:
     return Settings(
-        election_dir, db_url, election_dir / "collector.p12", PASSPHRASE, crl_paths=crls
+        election_dir,
+        db_url,
+        election_dir / "collector.p12",
+        PASSPHRASE,
+        crl_paths=crls,
+        allow_test_key=True,  # the fixture keys
     )
 
 

@@ -80,7 +80,9 @@ def test_demo_end_to_end(db_url: str, tmp_path: Path) -> None:
 
     # An observer's own run of the verifier on the record the demo wrote.
     verify = subprocess.run(
-        [IVOTE, "verify", str(out / "record"), "--json"], capture_output=True, text=True
+        [IVOTE, "verify", "--allow-test-key", str(out / "record"), "--json"],
+        capture_output=True,
+        text=True,
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     verdict = json.loads(verify.stdout.strip().splitlines()[-1])
@@ -106,7 +108,7 @@ def test_demo_end_to_end(db_url: str, tmp_path: Path) -> None:
     # the demo's auditor: the cleansing re-done from the signed box matches the record
     audit = subprocess.run(
         [
-            IVOTE, "verify", str(out / "record"), "--json",
+            IVOTE, "verify", "--allow-test-key", str(out / "record"), "--json",
             "--ballot-box", str(out / "ballotbox.zip"),
             "--paper-voters", str(out / "paper-voters.signed.json"),
         ],
@@ -122,16 +124,23 @@ def test_demo_end_to_end(db_url: str, tmp_path: Path) -> None:
     # the voters who checked their vote kept their receipts; each is in the final log
     receipts = sorted((out / "receipts").glob("*.json"))
     assert len(receipts) == 2  # 20% of 10 voters
-    assert "who checked their vote find their receipt in the published record" in (
-        result.stdout
-    )
+    assert "who checked their vote find their receipt in the published record" in (result.stdout)
     checked = subprocess.run(
-        [IVOTE, "verify", str(out / "record"), "--json", "--receipts", str(out / "receipts")],
+        [
+            IVOTE,
+            "verify",
+            "--allow-test-key",
+            str(out / "record"),
+            "--json",
+            "--receipts",
+            str(out / "receipts"),
+        ],
         capture_output=True,
         text=True,
     )
     receipts_check = next(
-        c for c in json.loads(checked.stdout.strip().splitlines()[-1])["checks"]
+        c
+        for c in json.loads(checked.stdout.strip().splitlines()[-1])["checks"]
         if c["id"] == "receipts"
     )
     assert receipts_check["status"] == "pass", receipts_check

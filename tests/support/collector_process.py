@@ -81,6 +81,7 @@ class CollectorProcess:
         command = [
             IVOTE, "collector", "serve", "--election", str(self.election), "--db", self.db_url,
             "--port", str(self.port), "--workers", str(self.workers), "--log-level", "warning",
+            "--allow-test-key",  # the suite's elections are on the small fixture keys
         ]  # fmt: skip
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(

@@ -167,6 +167,7 @@ def test_the_genuine_tally_passes_every_audit_check(finished: Finished) -> None:
         json.loads((finished.tally / BUNDLE_FILE).read_text()),
         workers=1,
         audit=_audit(finished),
+        allow_test_key=True,
     )
     statuses = {c.id: c.status for c in verdict.checks}
     assert all(statuses[i] == "pass" for i in AUDIT), verdict.to_dict()
@@ -177,9 +178,9 @@ def test_the_genuine_tally_passes_every_audit_check(finished: Finished) -> None:
 def test_observers_miss_it_and_the_audit_names_it(finished: Finished, name: str) -> None:
     attack, expected = ATTACKS[name]
     tally, bundle = attack(finished)
-    observed = verify_record(tally, bundle, workers=1)
+    observed = verify_record(tally, bundle, workers=1, allow_test_key=True)
     assert not observed.failed, [c.to_dict() for c in observed.failed]  # why auditors exist
-    audited = verify_record(tally, bundle, workers=1, audit=_audit(finished))
+    audited = verify_record(tally, bundle, workers=1, audit=_audit(finished), allow_test_key=True)
     failed = {c.id for c in audited.failed}
     assert set(expected) <= failed, (name, [c.to_dict() for c in audited.failed])
     assert failed <= set(AUDIT), failed
@@ -187,7 +188,7 @@ def test_observers_miss_it_and_the_audit_names_it(finished: Finished, name: str)
 
 def test_the_audit_names_what_differs(finished: Finished) -> None:
     tally, bundle = counted_ballot_listed_invalid(finished)
-    verdict = verify_record(tally, bundle, workers=1, audit=_audit(finished))
+    verdict = verify_record(tally, bundle, workers=1, audit=_audit(finished), allow_test_key=True)
     problems = verdict.check("cleansing").problems
     index = next(i for i, c in enumerate(finished.election.casts) if c.voter == "38001010003")
     assert (
@@ -197,7 +198,7 @@ def test_the_audit_names_what_differs(finished: Finished) -> None:
     assert "district north: counted is 1 in the record, 2 by the cleansing" in problems
 
     tally, bundle = bundle_around_a_superseded_ballot(finished)
-    verdict = verify_record(tally, bundle, workers=1, audit=_audit(finished))
+    verdict = verify_record(tally, bundle, workers=1, audit=_audit(finished), allow_test_key=True)
     assert verdict.check("counted-totals").problems == [
         "encrypted total north/council/0 is not the product of the box's counted ballots"
     ]
@@ -217,7 +218,7 @@ def test_the_trustees_refuse_a_bundle_rebuilt_around_one_ballot(
     write_canonical_json(directory / TALLY_FILE, tally)
     write_canonical_json(directory / BUNDLE_FILE, bundle)
     # the observers' verifier alone is fooled
-    assert run("verify", str(directory)).exit_code == 0
+    assert run("verify", "--allow-test-key", str(directory)).exit_code == 0
     result = _decrypt(finished, 1, tmp_path / "shares.json", tally=directory)
     assert result.exit_code != 0
     assert "refusing to decrypt" in result.output
@@ -228,7 +229,10 @@ def test_the_trustees_refuse_a_bundle_rebuilt_around_one_ballot(
 
 def test_the_trustees_need_the_box_the_list_and_a_pin(finished: Finished, tmp_path: Path) -> None:
     share = str(ElectionDirectory(finished.election.directory).share(1))
-    base = ["ceremony", "decrypt", "--tally", str(finished.tally), "--share", share]
+    base = [
+        "ceremony", "decrypt", "--allow-test-key", "--tally", str(finished.tally),
+        "--share", share,
+    ]  # fmt: skip
     missing_box = run(*base, "--paper-voters", str(finished.paper_list), "--out", "x")
     assert missing_box.exit_code != 0 and "--ballot-box" in missing_box.output
     no_pin = run(
@@ -321,6 +325,7 @@ def test_the_audit_refuses_a_foreign_paper_list(finished: Finished) -> None:
         json.loads((finished.tally / BUNDLE_FILE).read_text()),
         workers=1,
         audit=_audit(finished, foreign),
+        allow_test_key=True,
     )
     check = verdict.check("paper-voters")
     assert check.status == "fail" and "expected" in check.problems[0], check
@@ -337,6 +342,7 @@ def test_a_genuine_but_other_paper_list_is_named(finished: Finished) -> None:
         json.loads((finished.tally / BUNDLE_FILE).read_text()),
         workers=1,
         audit=_audit(finished, other),
+        allow_test_key=True,
     )
     problems = verdict.check("paper-voters").problems
     assert any("hashes to" in p for p in problems)
@@ -412,6 +418,8 @@ def test_a_trustee_at_the_prompt_may_type_the_passphrase_again(
 
 
 def test_verify_needs_both_audit_inputs(finished: Finished) -> None:
-    result = run("verify", str(finished.record), "--ballot-box", str(finished.box))
+    result = run(
+        "verify", "--allow-test-key", str(finished.record), "--ballot-box", str(finished.box)
+    )
     assert result.exit_code == 2
     assert "needs both --ballot-box and --paper-voters" in result.output

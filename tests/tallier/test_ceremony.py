@@ -22,7 +22,7 @@ def decrypt_args(finished: Finished, tally: Path | None = None) -> list[str]:
     return [
         "ceremony", "decrypt", "--tally", str(tally or finished.tally),
         "--ballot-box", str(finished.box), "--paper-voters", str(finished.paper_list),
-        "--organiser-cert", str(organiser),
+        "--organiser-cert", str(organiser), "--allow-test-key",
     ]  # fmt: skip
 
 
@@ -81,7 +81,7 @@ def test_the_record_ships_the_tallys_bundle(finished: Finished, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert (out / BUNDLE_FILE).read_bytes() == copied.read_bytes()
     assert sorted(p.name for p in out.iterdir()) == sorted([BUNDLE_FILE, "crls", "record.json"])
-    assert run("verify", str(out)).exit_code == 0
+    assert run("verify", "--allow-test-key", str(out)).exit_code == 0
 
 
 def test_the_named_bundle_is_copied_without_parsing(

@@ -77,7 +77,9 @@ def receipts(finished: Finished) -> list[Doc]:
 
 
 def test_every_receipt_is_in_the_genuine_record(finished: Finished, receipts: list[Doc]) -> None:
-    published = open_published_log(finished.record_doc(), finished.election.manifest.fingerprint)
+    published = open_published_log(
+        finished.record_doc(), finished.election.manifest.fingerprint, allow_test_key=True
+    )
     verdicts = [verify_receipt(published, f"r{i}", r) for i, r in enumerate(receipts)]
     assert [v.problem for v in verdicts] == [None] * len(receipts)
     assert [v.log_index for v in verdicts] == list(range(len(receipts)))
@@ -88,7 +90,9 @@ def test_a_dropped_ballot_is_caught_by_its_receipt_and_by_later_ones(
 ) -> None:
     leaves = _leaves(finished)
     dropped = 5
-    published = open_published_log(_with_log(finished, leaves[:dropped] + leaves[dropped + 1 :]))
+    published = open_published_log(
+        _with_log(finished, leaves[:dropped] + leaves[dropped + 1 :]), allow_test_key=True
+    )
     verdicts = [verify_receipt(published, f"r{i}", r) for i, r in enumerate(receipts)]
     assert all(v.problem is None for v in verdicts[:dropped])
     victim = verdicts[dropped]
@@ -105,7 +109,7 @@ def test_a_reordering_is_caught_by_the_consistency_of_a_later_head(
     a later receipt whose own leaf is in place sees that its head is not a prefix."""
     leaves = _leaves(finished)
     leaves[2], leaves[3] = leaves[3], leaves[2]
-    published = open_published_log(_with_log(finished, leaves))
+    published = open_published_log(_with_log(finished, leaves), allow_test_key=True)
     verdicts = [verify_receipt(published, f"r{i}", r) for i, r in enumerate(receipts)]
     assert [v.evidence for v in verdicts[:2]] == [False, False]
     assert all("another entry" in (v.problem or "") for v in verdicts[2:4])
@@ -119,7 +123,7 @@ def test_a_receipt_not_signed_by_the_collector_is_not_evidence(
     finished: Finished, receipts: list[Doc]
 ) -> None:
     forged = sign_object(finished.election.organiser, DOMAINS["receipt"], receipts[0]["payload"])
-    published = open_published_log(finished.record_doc())
+    published = open_published_log(finished.record_doc(), allow_test_key=True)
     verdict = verify_receipt(published, "forged", forged)
     assert not verdict.evidence and "not a valid receipt" in (verdict.problem or "")
     assert "not a collector the manifest names" in (verdict.problem or "")
@@ -135,7 +139,7 @@ def test_verify_receipt_cli_says_what_a_contradicted_receipt_means(
     write_canonical_json(good, receipts[0])
     write_canonical_json(victim, receipts[5])
     result = run(
-        "vote", "verify-receipt", "--record", str(record),
+        "vote", "verify-receipt", "--allow-test-key", "--record", str(record),
         "--receipt", str(good), "--receipt", str(victim),
     )  # fmt: skip
     assert result.exit_code == 1
@@ -144,8 +148,8 @@ def test_verify_receipt_cli_says_what_a_contradicted_receipt_means(
     assert RECEIPT_EVIDENCE_TEXT.split(".")[0] in " ".join(result.output.split())
     assert "Traceback" not in result.output
     genuine = run(
-        "vote", "verify-receipt", "--record", str(finished.record), "--receipt", str(victim),
-        "--fingerprint", finished.election.manifest.fingerprint,
+        "vote", "verify-receipt", "--allow-test-key", "--record", str(finished.record),
+        "--receipt", str(victim), "--fingerprint", finished.election.manifest.fingerprint,
     )  # fmt: skip
     assert genuine.exit_code == 0, genuine.output
 
@@ -158,11 +162,13 @@ def test_observers_check_collected_receipts(
     for index in (0, 5, 9):
         write_canonical_json(collected / f"{index}.json", receipts[index])
     documents = [(p.name, json.loads(p.read_text())) for p in sorted(collected.iterdir())]
-    genuine = verify_record(finished.record_doc(), None, workers=1, receipts=documents)
+    genuine = verify_record(
+        finished.record_doc(), None, workers=1, receipts=documents, allow_test_key=True
+    )
     assert genuine.check("receipts").status == "pass"
     assert genuine.check("receipts").detail == "3 of 3 receipts are in the final log"
     tampered = _with_log(finished, leaves[:5] + leaves[6:])
-    verdict = verify_record(tampered, None, workers=1, receipts=documents)
+    verdict = verify_record(tampered, None, workers=1, receipts=documents, allow_test_key=True)
     check = verdict.check("receipts")
     assert check.status == "fail"
     named = b64url(ballot_hash(finished.election.casts[5].signed))
@@ -170,7 +176,7 @@ def test_observers_check_collected_receipts(
     assert len(check.problems) == 2  # receipts 5 and 9; receipt 0 is fine
     path = tmp_path / "record.json"
     write_canonical_json(path, tampered)
-    result = run("verify", str(path), "--receipts", str(collected), "--json")
+    result = run("verify", "--allow-test-key", str(path), "--receipts", str(collected), "--json")
     assert result.exit_code == 1
     assert "signed evidence against the collector" in result.output
 
@@ -198,10 +204,11 @@ def test_a_voter_checks_the_receipts_this_computer_stored(
     record_path = tmp_path / "record.json"
     write_canonical_json(record_path, _with_log(finished, leaves[:5] + leaves[6:]))
     arguments = ["--data-dir", str(tmp_path / "data"), "--pin-file", str(pin)]
-    result = run("vote", "verify-receipt", "--record", str(record_path), *arguments)
+    check = ["vote", "verify-receipt", "--allow-test-key", "--record"]
+    result = run(*check, str(record_path), *arguments)
     assert result.exit_code == 1
     assert result.output.count("OK  ballot") == 1 and result.output.count("PROBLEM") == 1
-    fine = run("vote", "verify-receipt", "--record", str(finished.record), *arguments)
+    fine = run(*check, str(finished.record), *arguments)
     assert fine.exit_code == 0, fine.output
     assert fine.output.count("OK  ballot") == 2
     exported = tmp_path / "exported"

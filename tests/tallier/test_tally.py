@@ -82,7 +82,7 @@ def test_process_refuses_to_overwrite_a_tally(finished: Finished) -> None:
 
 
 def test_verify_passes_on_the_real_record(finished: Finished) -> None:
-    result = run("verify", str(finished.record), "--json", "--workers", "2")
+    result = run("verify", "--allow-test-key", str(finished.record), "--json", "--workers", "2")
     assert result.exit_code == 0, result.output
     verdict = json.loads(result.output.strip().splitlines()[-1])
     statuses = {c["id"]: c["status"] for c in verdict["checks"]}
@@ -104,7 +104,7 @@ def test_verify_pins_the_manifest(finished: Finished) -> None:
     receipts = finished.root / "receipts"
     write_receipts(finished.box, receipts)
     result = run(
-        "verify", str(finished.record), "--json", "--fingerprint", fingerprint,
+        "verify", "--allow-test-key", str(finished.record), "--json", "--fingerprint", fingerprint,
         "--organiser-cert", str(organiser), "--ballot-box", str(finished.box),
         "--paper-voters", str(finished.paper_list), "--receipts", str(receipts),
     )  # fmt: skip
@@ -115,7 +115,9 @@ def test_verify_pins_the_manifest(finished: Finished) -> None:
     assert verdict["ok"] and verdict["not_made"] == 0, verdict
     details = {c["id"]: c["detail"] for c in verdict["checks"]}
     assert "verified by the cleansing" in details["ballot-proofs"]
-    wrong = run("verify", str(finished.record), "--json", "--fingerprint", "00" * 32)
+    wrong = run(
+        "verify", "--allow-test-key", str(finished.record), "--json", "--fingerprint", "00" * 32
+    )
     assert wrong.exit_code == 1
     assert "is not the published" in wrong.output
 
@@ -123,20 +125,38 @@ def test_verify_pins_the_manifest(finished: Finished) -> None:
 def test_verify_without_the_bundle_says_what_it_could_not_check(finished: Finished) -> None:
     public = finished.root / "public-record.json"
     public.write_text((finished.record / "record.json").read_text())
-    result = run("verify", str(public), "--json")
+    result = run("verify", "--allow-test-key", str(public), "--json")
     assert result.exit_code == 0, result.output
     verdict = json.loads(result.output.strip().splitlines()[-1])
     not_made = {c["id"]: c["detail"] for c in verdict["checks"] if c["status"] == "not made"}
     for check in ("bundle", "ballot-proofs", "duplicates", "totals-products"):
         assert "observers' bundle" in not_made[check]
-    human = run("verify", str(public))
+    human = run("verify", "--allow-test-key", str(public))
     assert "not made" in human.output and "for want of material" in human.output
 
 
 def test_verify_a_tally_before_decryption(finished: Finished) -> None:
-    result = run("verify", str(finished.tally), "--json", "--workers", "1")
+    result = run("verify", "--allow-test-key", str(finished.tally), "--json", "--workers", "1")
     assert result.exit_code == 0, result.output
     verdict = json.loads(result.output.strip().splitlines()[-1])
     statuses = {c["id"]: c["status"] for c in verdict["checks"]}
     assert statuses["ballot-proofs"] == "pass"
     assert statuses["shares"] == "not made"
+
+
+def test_verify_refuses_a_test_election_unless_told(finished: Finished) -> None:
+    """The suite's election key comes from the public fixture primes: without
+    --allow-test-key the manifest check fails and says why."""
+    result = run("verify", str(finished.record), "--json")
+    assert result.exit_code == 1
+    verdict = json.loads(result.output.strip().splitlines()[-1])
+    manifest = next(c for c in verdict["checks"] if c["id"] == "manifest")
+    assert manifest["status"] == "fail"
+    assert any("a TEST election" in p and "--allow-test-key" in p for p in manifest["problems"])
+    allowed = run("verify", "--allow-test-key", str(finished.record), "--json")
+    detail = next(
+        c
+        for c in json.loads(allowed.output.strip().splitlines()[-1])["checks"]
+        if c["id"] == "manifest"
+    )["detail"]
+    assert "a TEST election" in detail

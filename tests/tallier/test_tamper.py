@@ -227,7 +227,7 @@ def originals(finished: Finished) -> tuple[Doc, Doc]:
 
 
 def test_the_untouched_record_verifies(originals: tuple[Doc, Doc]) -> None:
-    verdict = verify_record(*copy.deepcopy(originals), workers=1)
+    verdict = verify_record(*copy.deepcopy(originals), workers=1, allow_test_key=True)
     assert not verdict.failed
 
 
@@ -240,7 +240,7 @@ def test_tampering_is_detected_and_named(
 ) -> None:
     record, bundle = copy.deepcopy(originals)
     mutate(record, bundle)
-    verdict = verify_record(record, bundle, workers=1)
+    verdict = verify_record(record, bundle, workers=1, allow_test_key=True)
     check = verdict.check(check_id)
     assert check.status == "fail", (check, [c.id for c in verdict.failed])
     assert any(message in problem for problem in check.problems), check.problems
@@ -254,7 +254,7 @@ def test_kinds_of_tampering_are_at_least_fifteen() -> None:
 def test_an_unhashed_bundle_change_is_caught_by_the_hash(originals: tuple[Doc, Doc]) -> None:
     record, bundle = copy.deepcopy(originals)
     bundle["ballots"].reverse()  # the same ballots in another order: everything else agrees
-    verdict = verify_record(record, bundle, workers=1)
+    verdict = verify_record(record, bundle, workers=1, allow_test_key=True)
     assert [c.id for c in verdict.failed] == ["bundle"]
     assert "is not the one the record names" in verdict.check("bundle").problems[0]
 
@@ -271,6 +271,7 @@ def test_a_manifest_re_signed_by_someone_else_fails_the_pin(
         bundle,
         workers=1,
         organiser_certificate=_organiser_certificate(finished),
+        allow_test_key=True,
     )
     assert verdict.check("manifest").status == "pass"  # a valid signature...
     anchor = verdict.check("manifest-anchor")
@@ -290,7 +291,7 @@ def _organiser_certificate(finished: Finished) -> Any:
 def test_a_malformed_record_is_a_failed_check_not_a_crash(originals: tuple[Doc, Doc]) -> None:
     record, bundle = copy.deepcopy(originals)
     record["totals"][0]["ciphertext"] = "0xZZ"
-    verdict = verify_record(record, bundle, workers=1)
+    verdict = verify_record(record, bundle, workers=1, allow_test_key=True)
     assert verdict.check("record").status == "fail"
     assert "totals[0].ciphertext" in verdict.check("record").problems[0]
     assert all(c.status == "not made" for c in verdict.checks[1:])
@@ -305,7 +306,7 @@ def test_verify_cli_exits_non_zero_and_names_the_problem(
     change_result(record, bundle)
     (tmp_path / "record.json").write_text(json.dumps(record))
     (tmp_path / "observers-bundle.json").write_text(json.dumps(bundle))
-    result = run("verify", str(tmp_path), "--json", "--workers", "1")
+    result = run("verify", "--allow-test-key", str(tmp_path), "--json", "--workers", "1")
     assert result.exit_code == 1
     verdict = json.loads(result.output.strip().splitlines()[-1])
     failed = [c for c in verdict["checks"] if c["status"] == "fail"]
@@ -323,7 +324,7 @@ def test_the_process_pool_names_the_same_bad_ballot(
     responses = contest["proofs"][0]["responses"]
     responses[0] = hex_int(parse_hex_int(responses[0], "z") + 2)
     _rehash(record, bundle)
-    verdict = verify_record(record, bundle, workers=2)
+    verdict = verify_record(record, bundle, workers=2, allow_test_key=True)
     check = verdict.check("ballot-proofs")
     assert check.status == "fail"
     assert check.problems == ["ballot 5: a validity proof does not verify"]

@@ -212,3 +212,18 @@ def test_first_contact_needs_the_fingerprint(
     del args[at : at + 2]
     result = run_vote(*args, "--choice", "101", data_dir=tmp_path)
     assert_clean_failure(result, "fingerprint was not confirmed", "--fingerprint")
+
+
+def test_a_test_election_is_refused_without_allow_test_key(
+    collector: CollectorProcess, election: VoterElection, pin_file: Path, tmp_path: Path
+) -> None:
+    """The suite's election is dealt from the public fixture primes: a voter's app refuses it
+    unless told it is a test, and sends nothing."""
+    from support.collector_process import run_ivote
+    from voter_helpers import voter_env
+
+    before = collector.log_size()
+    args = cast_args(collector, election, "38001010001", pin_file, tmp_path)
+    result = run_ivote("vote", *args, "--choice", "101", env=voter_env(tmp_path))
+    assert_clean_failure(result, "this is a TEST election", "Do not vote here")
+    assert collector.log_size() == before

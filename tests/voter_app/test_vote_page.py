@@ -69,6 +69,7 @@ def voting_page(
             election.fingerprint,
             "--data-dir",
             str(data),
+            "--allow-test-key",
         ],
         env=voter_env(data),
         stdout=subprocess.PIPE,

@@ -15,7 +15,9 @@ from voter_app.web import TOKEN_HEADER, create_app
 def test_first_contact_shows_the_fingerprint_to_confirm(
     collector: CollectorProcess, election: VoterElection, tmp_path: Path
 ) -> None:
-    app = create_app(collector.url, None, tmp_path, allowed_hosts=("testserver",))
+    app = create_app(
+        collector.url, None, tmp_path, allowed_hosts=("testserver",), allow_test_key=True
+    )
     with TestClient(app) as client:
         page = client.get("/").text
         token = re.search(r'name="ivote-token" content="([^"]+)"', page).group(1)
