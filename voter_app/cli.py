@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from canonical.encoding import FormatError, b64url
+from canonical.encoding import FormatError
 from crypto.errors import CryptoError
 from ivote.cli_support import allow_test_key_option
 
@@ -467,13 +467,13 @@ def verify_receipt_command(
     """Check that your ballots are in the final log of the published record: each receipt's
     ballot at its index, and the log the receipt showed kept whole in the final one."""
     from canonical.files import read_json_file
-    from crypto.errors import SealError
     from formats.ballot import verification_code
     from formats.record import RECORD_FILE, TALLY_FILE
     from voter_app.store import VoterStore
     from voter_app.voting import (
         RECEIPT_EVIDENCE_TEXT,
         open_published_log,
+        stored_receipts,
         verify_receipt,
     )
 
@@ -488,17 +488,10 @@ def verify_receipt_command(
         receipts = [(p.name, read_json_file(p, p.name)) for p in receipt_files]
     else:
         store = VoterStore(data_dir)
-        paths = store.record_paths()
-        pin = _read_pin(pin_file) if paths else ""
-        for stored_path in paths:
-            try:
-                stored = store.load_record(stored_path, pin)
-            except SealError:
-                click.echo(f"{stored_path.name}: sealed under another PIN; skipped", err=True)
-                continue
-            if stored.get("manifest_hash") != b64url(manifest.hash) or "receipt" not in stored:
-                continue  # another election's ballot, or one never receipted
-            receipts.append((stored_path.name, stored["receipt"]))
+        pin = _read_pin(pin_file) if store.record_paths() else ""
+        receipts, skipped = stored_receipts(store, pin, manifest)
+        for name in skipped:
+            click.echo(f"{name}: sealed under another PIN; skipped", err=True)
         if not receipts:
             raise click.ClickException(
                 f"no receipt of election {manifest.election_id} in {store.root}: give "

@@ -667,3 +667,24 @@ def _named_ballot(document: Any) -> bytes | None:
         return parse_b64url(document["payload"]["ballot_hash"], "ballot_hash")
     except (KeyError, TypeError, FormatError):
         return None
+
+
+def stored_receipts(
+    store: VoterStore, pin: str, manifest: Manifest
+) -> tuple[list[tuple[str, Any]], list[str]]:
+    """The receipts this computer stored for this election (records opened with the PIN whose
+    `manifest_hash` is the manifest's and that hold a receipt), and the records sealed under
+    another PIN (skipped)."""
+    from crypto.errors import SealError
+
+    found: list[tuple[str, Any]] = []
+    skipped: list[str] = []
+    for path in store.record_paths():
+        try:
+            record = store.load_record(path, pin)
+        except SealError:
+            skipped.append(path.name)
+            continue
+        if record.get("manifest_hash") == b64url(manifest.hash) and "receipt" in record:
+            found.append((path.name, record["receipt"]))
+    return found, skipped

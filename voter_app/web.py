@@ -24,14 +24,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from canonical.encoding import FormatError, canonical_bytes
+from canonical.encoding import FormatError, canonical_bytes, decode_utf8, parse_canonical
 from crypto.eid import Signer, WrongPin, load_pkcs12_signer
 from crypto.errors import CryptoError
+from formats.ballot import verification_code
 from voter_app.qr import qr_svg
 from voter_app.store import VoterStore
 from voter_app.transport import CollectorClient, RetryPolicy, VoterAppError
 from voter_app.voting import (
     LATEST_COUNTS_TEXT,
+    RECEIPT_EVIDENCE_TEXT,
     Election,
     PreparedBallot,
     audit_document,
@@ -39,10 +41,14 @@ from voter_app.voting import (
     check_own_certificate,
     describe,
     fetch_election,
+    open_published_log,
     prepare_ballot,
+    stored_receipts,
+    verify_receipt,
 )
 
 MAX_EID_BYTES = 64 * 1024
+MAX_RECORD_BYTES = 512 * 1024 * 1024  # a national record: ~50 bytes of leaf hash per ballot
 TOKEN_HEADER = "x-ivote-token"  # noqa: S105  (a header name, not a secret)
 
 
@@ -296,7 +302,58 @@ def create_app(
 
         return run(step)
 
+    @app.post("/api/verify-receipts")
+    def verify_receipts(body: dict[str, Any]) -> dict[str, Any]:
+        """The receipts this computer stored against a published record the voter uploads."""
+
+        def step() -> dict[str, Any]:
+            pin = body.get("pin")
+            if not isinstance(pin, str) or not pin:
+                raise PageError("Type your PIN: it opens the receipts this computer stored.")
+            published = open_published_log(
+                _uploaded_record(body), fingerprint, allow_test_key=allow_test_key
+            )
+            receipts, _ = stored_receipts(store, pin, published.manifest)
+            if not receipts:
+                raise PageError(
+                    "No receipt of this election opens with that PIN on this computer."
+                )
+            results = []
+            for name, document in receipts:
+                verdict = verify_receipt(published, name, document)
+                results.append(
+                    {
+                        "verification_code": verification_code(verdict.ballot_hash)
+                        if verdict.ballot_hash
+                        else name,
+                        "ok": verdict.problem is None,
+                        "log_index": verdict.log_index,
+                        "problem": verdict.problem,
+                        "evidence": RECEIPT_EVIDENCE_TEXT if verdict.evidence else None,
+                    }
+                )
+            return {"log_size": published.head.size, "receipts": results}
+
+        return run(step)
+
     return app
+
+
+def _uploaded_record(body: dict[str, Any]) -> Any:
+    """The published record the voter chose (base64 of the file's bytes), parsed."""
+    encoded = body.get("record")
+    if not isinstance(encoded, str) or not encoded:
+        raise PageError("Choose the published election record (record.json).")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PageError("The record file could not be read.") from exc
+    if len(data) > MAX_RECORD_BYTES:
+        raise PageError("That file is too large to be an election record.")
+    try:
+        return parse_canonical(decode_utf8(data, "record"), "record")
+    except FormatError as exc:
+        raise PageError(f"That file is not an election record: {exc}") from exc
 
 
 def _open_uploaded_eid(body: dict[str, Any], pin: str) -> Signer:

@@ -101,7 +101,7 @@ def test_cast_through_the_page(
     page.get_by_label("e-ID file (PKCS#12, .p12)").set_input_files(
         str(election.eid_files["48001010005"])
     )
-    page.get_by_label("PIN").fill(PIN)
+    page.get_by_label("PIN", exact=True).fill(PIN)
     page.get_by_label("Your district").select_option("south")
     page.get_by_role("button", name="Open e-ID").click()
     group = page.get_by_role("group", name="City council")
@@ -151,7 +151,7 @@ def test_page_refuses_a_wrong_pin_and_other_origins(
     page.get_by_label("e-ID file (PKCS#12, .p12)").set_input_files(
         str(election.eid_files["38001010001"])
     )
-    page.get_by_label("PIN").fill("00000")
+    page.get_by_label("PIN", exact=True).fill("00000")
     page.get_by_role("button", name="Open e-ID").click()
     status = page.get_by_role("status")
     status.filter(has_text="Wrong PIN").wait_for(timeout=30_000)
@@ -159,3 +159,94 @@ def test_page_refuses_a_wrong_pin_and_other_origins(
     # the API answers only the page itself (token) and only as 127.0.0.1/localhost
     assert httpx.post(f"{url}api/election", json={}).status_code == 403
     assert httpx.get(url, headers={"host": "evil.example"}).status_code == 403
+
+
+def _published_record(
+    collector: CollectorProcess, election: VoterElection, drop: int | None = None
+) -> dict[str, object]:
+    """A tally as the tallier would publish it, around the collector's real log: its leaf
+    hashes, under a final head signed with the collector's key (less the entry `drop`, as
+    a collector that dropped a receipted ballot would sign)."""
+    import datetime as dt
+
+    from canonical.encoding import DOMAINS, b64url, parse_b64url, parse_canonical
+    from crypto import merkle
+    from formats.receipt import LogHead
+    from formats.signed import sign_object
+
+    size = collector.log_size()
+    answer = httpx.get(f"{collector.url}/v1/log/leaves", params={"start": 0, "end": size})
+    leaves = [parse_b64url(leaf, "leaf") for leaf in answer.json()["leaf_hashes"]]
+    if drop is not None:
+        del leaves[drop]
+    now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    head = LogHead(election.manifest.election_id, len(leaves), merkle.root_hash(leaves), now)
+    zeros = dict.fromkeys(["received", "superseded", "cancelled_by_paper", "invalid", "counted"], 0)
+    digest = b64url(bytes(32))
+    return {
+        "version": 1,
+        "kind": "ivote/tally",
+        "manifest": parse_canonical((election.directory / "manifest.signed.json").read_bytes()),
+        "inputs": {
+            "ballot_box": digest,
+            "voter_list": {"list_version": 1, "hash": digest},
+            "paper_voters": {"hash": digest, "voters": 0},
+            "crls": [],
+        },
+        "log": {
+            "head": sign_object(election.collector, DOMAINS["log_head"], head.to_dict()),
+            "leaves": [b64url(leaf) for leaf in leaves],
+        },
+        "report": {"total": zeros, "districts": {}, "invalid_ballots": []},
+        "totals": [],
+        "observers_bundle": {"hash": digest, "ballots": 0},
+    }
+
+
+def test_the_page_checks_stored_receipts_against_the_published_record(
+    browser: object,
+    voting_page: tuple[str, Path],
+    collector: CollectorProcess,
+    election: VoterElection,
+    tmp_path: Path,
+) -> None:
+    from canonical.files import write_canonical_json
+
+    url, _ = voting_page
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(url)
+    page.get_by_label("e-ID file (PKCS#12, .p12)").set_input_files(
+        str(election.eid_files["38001010002"])
+    )
+    page.get_by_label("PIN", exact=True).fill(PIN)
+    page.get_by_label("Your district").select_option("north")
+    page.get_by_role("button", name="Open e-ID").click()
+    for group in page.get_by_role("group").all():
+        group.get_by_role("radio").first.check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Cast this ballot").click()
+    page.get_by_role("heading", name="Your ballot was received").wait_for(timeout=30_000)
+    index = int(page.locator("#log-index").inner_text().split()[0])
+    code = page.locator("#verification-code").inner_text()
+
+    genuine, dropped = tmp_path / "record.json", tmp_path / "dropped.json"
+    write_canonical_json(genuine, _published_record(collector, election))
+    write_canonical_json(dropped, _published_record(collector, election, drop=index))
+    results = page.locator("#receipt-results")
+    page.get_by_label("Published election record (record.json)").set_input_files(str(genuine))
+    page.get_by_label("PIN (opens your stored receipts)").fill(PIN)
+    page.get_by_role("button", name="Check my receipts").click()
+    page.get_by_role("status").filter(has_text="All your receipts are in").wait_for(
+        timeout=30_000
+    )
+    assert f"Ballot {code} is in the final log at index {index}." in results.inner_text()
+
+    page.get_by_label("Published election record (record.json)").set_input_files(str(dropped))
+    page.get_by_label("PIN (opens your stored receipts)").fill(PIN)
+    page.get_by_role("button", name="Check my receipts").click()
+    page.get_by_role("status").filter(has_text="do not match the final record").wait_for(
+        timeout=30_000
+    )
+    text = results.inner_text()
+    assert f"PROBLEM with ballot {code}" in text and "signed evidence" in text
+    page.close()
