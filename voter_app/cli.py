@@ -245,6 +245,8 @@ def cast(
         )
         manifest = election.manifest
         click.echo(f"Election: {manifest.name} ({manifest.election_id})")
+        if manifest.test_election:
+            click.echo(f"This is a TEST election: {manifest.test_election}.", err=True)
         click.echo(f"Fingerprint checked: {election.fingerprint}")
         signer = pin = None
         if not audit:
@@ -343,6 +345,8 @@ def check(collector: str, code: str, retries: int, allow_test_key: bool) -> None
     click.echo(
         f"Election: {manifest.name} ({manifest.election_id}), district {result.district.name}"
     )
+    if manifest.test_election:
+        click.echo(f"This is a TEST election: {manifest.test_election}.", err=True)
     click.echo(f"Signed by the e-ID of: {voter.given_name} {voter.surname} ({voter.personal_code})")
     click.echo(
         f"Received: {received.isoformat(timespec='seconds')}, log index "

@@ -71,7 +71,8 @@ def _election_view(election: Election) -> dict[str, Any]:
     manifest = election.manifest
     return {
         "election_id": manifest.election_id,
-        "name": manifest.name,
+        # a test election (only opened with --allow-test-key) says so wherever it is named
+        "name": manifest.name + (" (TEST election)" if manifest.test_election else ""),
         "fingerprint": election.fingerprint,
         "status": election.status(),
         "start": manifest.period.start.isoformat(),
