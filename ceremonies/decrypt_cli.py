@@ -39,10 +39,12 @@ def check_tally_before_decrypting(
     organiser_cert: Path | None,
     workers: int | None,
     allow_test_key: bool = False,
-) -> None:
-    """Refuse to decrypt unless every check of the tally passes, the auditors' included."""
+) -> Any:
+    """Refuse to decrypt unless every check of the tally passes, the auditors' included.
+    Returns the verified tally (formats.record.Tally): exactly the document that was checked
+    is the one decrypted, never the file read again."""
     from canonical.files import read_json_file
-    from formats.record import BUNDLE_FILE, TALLY_FILE
+    from formats.record import BUNDLE_FILE, TALLY_FILE, Tally
     from ivote.cli_support import progress_bars, read_certificate_file
     from verifier.audit import read_audit_material
     from verifier.record import verify_record
@@ -83,6 +85,7 @@ def check_tally_before_decrypting(
         )
     cleansing = verdict.check("cleansing").detail
     click.echo(f"The tally verifies ({cleansing}); decrypting its totals.", err=True)
+    return Tally.from_dict(document)
 
 
 PASSPHRASE_ATTEMPTS = 3  # at the prompt; a passphrase file is tried once
@@ -163,7 +166,7 @@ def decrypt(
     with proofs for every encrypted total, one file per trustee present."""
     from crypto.threshold import decryption_share
     from formats.manifest import Manifest
-    from formats.record import TrusteeShares, read_tally, write_shares
+    from formats.record import TrusteeShares, write_shares
 
     if organiser_cert is None and fingerprint is None:
         raise click.UsageError(
@@ -178,7 +181,7 @@ def decrypt(
             f"{len(passphrase_files)} --passphrase-file for {len(share_paths)} --share"
         )
     try:
-        check_tally_before_decrypting(
+        tally = check_tally_before_decrypting(
             tally_path,
             ballot_box,
             paper_voters,
@@ -188,7 +191,6 @@ def decrypt(
             workers,
             allow_test_key,
         )
-        tally = read_tally(tally_path)
         manifest = Manifest.from_dict(tally.manifest["payload"])
     except (FormatError, CryptoError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
