@@ -98,16 +98,17 @@ def _open_share(path: Path, passphrase_file: Path | None, manifest: Any) -> Any:
     from formats.manifest import open_trustee_share
     from ivote.cli_support import secret_from
 
-    attempts = 1 if passphrase_file is not None else PASSPHRASE_ATTEMPTS
-    for attempt in range(1, attempts + 1):
+    def attempt() -> Any:
         passphrase = secret_from(passphrase_file, f"Passphrase of {path}", "share passphrase")
+        return open_trustee_share(path, passphrase, manifest)
+
+    retries = 0 if passphrase_file is not None else PASSPHRASE_ATTEMPTS - 1
+    for _ in range(retries):
         try:
-            return open_trustee_share(path, passphrase, manifest)
+            return attempt()
         except SealError:
-            if attempt == attempts:
-                raise
             click.echo("Wrong passphrase (or a modified file); try again.", err=True)
-    raise AssertionError("unreachable")
+    return attempt()  # the last try: its error is the trustee's answer
 
 
 @click.command(name="decrypt")

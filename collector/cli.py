@@ -11,7 +11,7 @@ import click
 
 from canonical.encoding import FormatError
 from crypto.errors import CryptoError
-from ivote.cli_support import allow_test_key_option
+from ivote.cli_support import allow_test_key_option, election_option
 
 PASSPHRASE_ENV = "IVOTE_COLLECTOR_PASSPHRASE"  # noqa: S105 (the name of the variable)
 
@@ -66,13 +66,7 @@ def _open(settings: Any) -> Any:
 
 def _common(function: Any) -> Any:
     options = [
-        click.option(
-            "--election",
-            "election",
-            required=True,
-            type=click.Path(exists=True, file_okay=False, path_type=Path),
-            help="The election directory (signed manifest, voter lists, crls/).",
-        ),
+        election_option("The election directory (signed manifest, voter lists, crls/)."),
         click.option(
             "--db",
             default=None,

@@ -112,7 +112,8 @@ class BallotLog:
         self.election_id = election_id
         self.sign = sign
         self._leaves: list[bytes] = []  # committed leaf hashes, a prefix of the log
-        self._subtrees: dict[tuple[int, int], bytes] = {}
+        # complete subtrees of the growing leaf list, cached for inclusion/consistency proofs
+        self._subtree = merkle.cached_subtree_root(self._leaves, _CACHE_MIN)
         self._cache_lock = threading.Lock()
 
     # --- challenges --------------------------------------------------------------------------
@@ -219,23 +220,6 @@ class BallotLog:
                 self._leaves.append(bytes(row.leaf_hash))
             if len(self._leaves) < size:
                 raise Refusal("bad_request", f"the log has fewer than {size} leaves")
-
-    def _subtree(self, start: int, end: int) -> bytes:
-        n = end - start
-        if n == 0:
-            return merkle.EMPTY_ROOT
-        if n == 1:
-            return self._leaves[start]
-        key = (start, end)
-        cached = self._subtrees.get(key)
-        if cached is not None:
-            return cached
-        k = 1 << ((n - 1).bit_length() - 1)
-        value = merkle.node_hash(self._subtree(start, start + k), self._subtree(start + k, end))
-        # Only complete, aligned subtrees are final: cache those.
-        if n >= _CACHE_MIN and n & (n - 1) == 0 and start % n == 0:
-            self._subtrees[key] = value
-        return value
 
     def _check_size(self, size: int) -> None:
         current, _ = self.state()

@@ -162,7 +162,11 @@ class Election:
         self._voter_stamp: tuple[Any, ...] = ()
         self.trust: eid.TrustStore
         self.voter_list: VoterList
-        self._certificates: dict[bytes, tuple[float, eid.VoterIdentity | eid.EidError]] = {}
+        # certificate hash -> (when checked, outcome, revocation dates the CRLs list for it);
+        # emptied when the CRLs change
+        self._certificates: dict[
+            bytes, tuple[float, eid.VoterIdentity | eid.EidError, tuple[dt.datetime, ...]]
+        ] = {}
         self._reload(force=True)
 
     # --- reloading CRLs and voter lists --------------------------------------------------------
@@ -211,29 +215,45 @@ class Election:
     # --- checks ------------------------------------------------------------------------------
     def check_certificate(
         self, certificate: x509.Certificate, at: dt.datetime
-    ) -> eid.VoterIdentity:
+    ) -> tuple[eid.VoterIdentity, tuple[dt.datetime, ...]]:
         """check_certificate with a short per-certificate cache (chain building and CRL
-        lookups cost more than the signature itself)."""
-        der = _der(certificate)
-        key = hashlib.sha256(der).digest()
-        cached = self._certificates.get(key)
-        moment = time.monotonic()
-        if cached is not None and moment - cached[0] < CERTIFICATE_CACHE_SECONDS:
-            outcome = cached[1]
-        else:
-            try:
-                outcome = eid.check_certificate(certificate, self.trust, at, field="certificate")
-            except eid.EidError as exc:
-                outcome = exc
-            self._certificates[key] = (moment, outcome)
+        lookups cost more than the signature itself): the identity, and the revocation
+        dates the CRLs list for the certificate (all after `at`: a cached outcome is re-checked
+        against them and the validity period at `at`)."""
+        outcome, revocations = self._checked(certificate, at)
         if isinstance(outcome, eid.EidError):
             raise _eid_refusal(outcome)
         if not outcome.not_before <= at <= outcome.not_after:
             raise Refusal("certificate_expired", f"not valid at {at.isoformat()}")
-        return outcome
+        revoked = [date for date in revocations if date <= at]
+        if revoked:
+            raise Refusal("certificate_revoked", f"revoked {min(revoked).isoformat()}")
+        return outcome, revocations
+
+    def _checked(
+        self, certificate: x509.Certificate, at: dt.datetime
+    ) -> tuple[eid.VoterIdentity | eid.EidError, tuple[dt.datetime, ...]]:
+        """The cached outcome of eid.check_certificate and the certificate's listed
+        revocation dates (both from the current CRLs)."""
+        key = hashlib.sha256(_der(certificate)).digest()
+        cached = self._certificates.get(key)
+        moment = time.monotonic()
+        if cached is not None and moment - cached[0] < CERTIFICATE_CACHE_SECONDS:
+            return cached[1], cached[2]
+        outcome: eid.VoterIdentity | eid.EidError
+        try:
+            outcome = eid.check_certificate(certificate, self.trust, at, field="certificate")
+        except eid.EidError as exc:
+            outcome = exc
+        revocations = tuple(eid.listed_revocations(certificate, self.trust))
+        self._certificates[key] = (moment, outcome, revocations)
+        return outcome, revocations
 
     def validity_window(
-        self, certificate: x509.Certificate, identity: eid.VoterIdentity, checked_at: int
+        self,
+        identity: eid.VoterIdentity,
+        revocations: Sequence[dt.datetime],
+        checked_at: int,
     ) -> tuple[int, int, str]:
         """The receive times (ms) at which the checks made at `checked_at` give the same
         answer, as the tally makes them (docs/spec.md, "Tally", step 2): the voting period
@@ -246,9 +266,7 @@ class Election:
             (_ms(identity.not_after) + 1, "certificate_expired"),
         ]
         ends += [
-            (_ms(date), "certificate_revoked")
-            for date in eid.listed_revocations(certificate, self.trust)
-            if _ms(date) > checked_at
+            (_ms(date), "certificate_revoked") for date in revocations if _ms(date) > checked_at
         ]
         valid_until, code = min(ends)
         return valid_from, valid_until, code
@@ -317,7 +335,7 @@ def precheck(election: Election, ballot_log: BallotLog, body: bytes) -> Checked 
         raise _eid_refusal(signature_error)
     assert certificate is not None
     election.refresh()
-    identity = election.check_certificate(certificate, at)
+    identity, revocations = election.check_certificate(certificate, at)
     district = election.voter_list.district_of(identity.personal_code)
     if district is None:
         raise Refusal("not_eligible", "the certificate's personal code is not on the voter list")
@@ -327,7 +345,7 @@ def precheck(election: Election, ballot_log: BallotLog, body: bytes) -> Checked 
         statements = ballot_statements(manifest, ballot)
     except BallotError as exc:
         raise Refusal("malformed", str(exc)) from exc
-    valid_from, valid_until, late_code = election.validity_window(certificate, identity, now)
+    valid_from, valid_until, late_code = election.validity_window(identity, revocations, now)
     candidate = Candidate(
         ballot_hash=digest,
         ballot=canonical,

@@ -52,6 +52,30 @@ def _plain_subtree_root(leaves: Sequence[bytes]) -> SubtreeRoot:
     return root
 
 
+def cached_subtree_root(leaves: Sequence[bytes], min_cached: int = 64) -> SubtreeRoot:
+    """A SubtreeRoot that remembers the complete, aligned subtrees of at least `min_cached`
+    leaves. Those never change as an append-only log grows, so `leaves` may be a list that
+    grows; after the first proof over a log, later proofs cost O(min_cached log n) hashes."""
+    cache: dict[tuple[int, int], bytes] = {}
+
+    def root(start: int, end: int) -> bytes:
+        n = end - start
+        if n == 0:
+            return EMPTY_ROOT
+        if n == 1:
+            return leaves[start]
+        cached = cache.get((start, end))
+        if cached is not None:
+            return cached
+        k = _split(n)
+        value = node_hash(root(start, start + k), root(start + k, end))
+        if n >= min_cached and n & (n - 1) == 0 and start % n == 0:
+            cache[(start, end)] = value
+        return value
+
+    return root
+
+
 def root_hash(leaves: Sequence[bytes], subtree: SubtreeRoot | None = None) -> bytes:
     """The tree head (root hash) of the given leaf hashes."""
     return (subtree or _plain_subtree_root(leaves))(0, len(leaves))

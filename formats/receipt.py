@@ -174,20 +174,26 @@ def open_by_collector(
     payload, _, _ = open_signed(document, domain, where=where)
     certificate = parse_b64url(document["signature"]["certificate"], f"{where}.signature")
     if certificate not in collector_certificates:
-        raise WrongSigner(f"{where}.signature.certificate", "not a collector the manifest names")
+        raise WrongSigner(
+            f"{where}.signature.certificate", "signed, but not by a collector the manifest names"
+        )
     return payload
 
 
 def open_final_head(
-    document: Any, collector_certificates: Sequence[bytes], leaves: Sequence[bytes], where: str
+    document: Any,
+    collector_certificates: Sequence[bytes],
+    leaves: Sequence[bytes],
+    where: str,
+    subtree: merkle.SubtreeRoot | None = None,
 ) -> LogHead:
     """The final signed log head of a record, checked against its leaf hashes (their number
-    and RFC 9162 root)."""
+    and RFC 9162 root; `subtree` as crypto.merkle takes it)."""
     head = LogHead.from_dict(
         open_by_collector(document, DOMAINS["log_head"], collector_certificates, where),
         f"{where}.payload",
     )
-    if head.size != len(leaves) or merkle.root_hash(list(leaves)) != head.root_hash:
+    if head.size != len(leaves) or merkle.root_hash(leaves, subtree) != head.root_hash:
         raise FormatError(where, "the record's leaf hashes do not rebuild its signed log head")
     return head
 
@@ -199,12 +205,15 @@ def check_receipt_in_log(
     final: LogHead,
     leaves: Sequence[bytes],
     where: str = "receipt",
+    subtree: merkle.SubtreeRoot | None = None,
 ) -> Receipt:
     """A voter's receipt against the final log (docs/spec.md, "Receipt and ballot log"): the
     receipt and its head signed by a collector of the manifest, for this election; the leaf at
     its index is its ballot's entry; the head it carries is consistent with the final head
     (an RFC 9162 consistency proof made from the leaves). ReceiptContradicted when the
-    receipt is genuine and the log disagrees with it."""
+    receipt is genuine and the log disagrees with it. Give the same
+    `merkle.cached_subtree_root(leaves)` for many receipts of one log: each proof then costs
+    O(log n) hashes after the first."""
     from canonical.encoding import DOMAINS
 
     payload = open_by_collector(document, DOMAINS["receipt"], collector_certificates, where)
@@ -235,7 +244,7 @@ def check_receipt_in_log(
             f"{where}.log_head.size",
             f"the receipt's log had {head.size} entries, the final log only {final.size}",
         )
-    proof = merkle.consistency_proof(leaves, head.size, final.size)
+    proof = merkle.consistency_proof(leaves, head.size, final.size, subtree)
     try:
         merkle.verify_consistency(head.size, final.size, head.root_hash, final.root_hash, proof)
     except CryptoError as exc:

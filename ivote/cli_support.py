@@ -61,17 +61,14 @@ def secret_from(path: Path | None, prompt: str, what: str) -> str:
 
 def read_certificate_file(path: Path, what: str) -> x509.Certificate:
     """An x509.Certificate from a PEM or DER file; a bad file is a one-line error."""
-    from cryptography import x509
+    from crypto.eid import EidError, parse_certificate
 
     try:
-        data = path.read_bytes()
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificate(data)
-        return x509.load_der_x509_certificate(data)
+        return parse_certificate(path.read_bytes(), what)
     except OSError as exc:
         raise click.ClickException(f"{path}: cannot read the {what}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise click.ClickException(f"{path}: not a certificate ({what}): {exc}") from exc
+    except EidError as exc:
+        raise click.ClickException(f"{path}: not a certificate: {exc}") from exc
 
 
 # ------------------------------------------------------------------ shared options

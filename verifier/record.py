@@ -43,7 +43,7 @@ from formats.receipt import (
     LogHead,
     ReceiptContradicted,
     check_receipt_in_log,
-    open_final_head,
+    open_by_collector,
 )
 from formats.record import (
     COUNT_FIELDS,
@@ -258,6 +258,8 @@ class _Verifier:
         self.report: TallyReport | None = None
         self.totals_ok = False
         self.manifest_signer: x509.Certificate | None = None
+        self.final_head: LogHead | None = None  # set by check_log when it verifies
+        self.subtree: merkle.SubtreeRoot | None = None
         self.allow_test_key = allow_test_key
         # the counted ballots the audit found (digests of their canonical bytes), if it ran
         self.counted_digests: Counter[bytes] | None = None
@@ -399,38 +401,36 @@ class _Verifier:
             problems.append(
                 f"{len(log.leaves)} leaf hashes but the signed log head has size {head.size}"
             )
-        root = merkle.root_hash(list(log.leaves))
+        self.subtree = merkle.cached_subtree_root(log.leaves)  # kept for the receipts' proofs
+        root = merkle.root_hash(log.leaves, self.subtree)
         if root != head.root_hash:
             problems.append(
                 f"leaf hashes rebuild root {root.hex()[:16]}..., the signed head says "
                 f"{head.root_hash.hex()[:16]}..."
             )
         self.log_size = head.size
-        self.r.outcome("log-leaves", problems, f"{len(log.leaves)} leaves rebuild the signed root")
+        rebuilt = self.r.outcome(
+            "log-leaves", problems, f"{len(log.leaves)} leaves rebuild the signed root"
+        )
+        if rebuilt and self.r.results["log-head"].status == PASS:
+            self.final_head = head  # signed by a collector of the manifest, leaves rebuild it
 
     def check_receipts(self, receipts: Sequence[tuple[str, Any]] | None) -> None:
         if receipts is None:
             self.r.not_made("receipts", "needs voters' receipts (--receipts DIR)")
             return
-        if (
-            self.manifest is None
-            or self.r.results.get("log-leaves") is None
-            or (
-                self.r.results["log-leaves"].status != PASS
-                or self.r.results["log-head"].status != PASS
-            )
-        ):
+        if self.manifest is None or self.final_head is None:
             self.r.not_made("receipts", "needs a signed log head that the leaves rebuild")
             return
-        manifest, log = self.manifest, self.tally.log
+        manifest, log, final = self.manifest, self.tally.log, self.final_head
         collectors = manifest.trust.collector_certificates
-        final = open_final_head(log.head, collectors, log.leaves, "log.head")
         problems = []
         for name, document in receipts:
             try:
                 check_receipt_in_log(
-                    document, manifest.election_id, collectors, final, log.leaves, name
-                )
+                    document, manifest.election_id, collectors, final, log.leaves, name,
+                    self.subtree,
+                )  # fmt: skip
             except ReceiptContradicted as exc:
                 problems.append(
                     f"ballot {_receipt_ballot(document, name)}: {exc.problem} (the receipt is "
@@ -625,19 +625,14 @@ class _Verifier:
         of their canonical bytes. True when they are the same."""
         if self.counted_digests is None:
             return False
-        found = Counter(
-            hashlib.sha256(canonical_bytes(b.to_dict())).digest() for b in bundle.ballots
-        )
+        digests = [hashlib.sha256(canonical_bytes(b.to_dict())).digest() for b in bundle.ballots]
+        found = Counter(digests)
         expected = self.counted_digests
         extra = sum((found - expected).values())
         missing = sum((expected - found).values())
         problems = []
         if extra:
-            positions = [
-                i
-                for i, b in enumerate(bundle.ballots)
-                if hashlib.sha256(canonical_bytes(b.to_dict())).digest() not in expected
-            ]
+            positions = [i for i, digest in enumerate(digests) if digest not in expected]
             problems.append(
                 f"{extra} ballots of the bundle are not counted ballots of the box (bundle "
                 f"positions {positions[:10]}{'...' if len(positions) > 10 else ''})"
@@ -900,23 +895,18 @@ def open_manifest(document: Any) -> tuple[Manifest | None, x509.Certificate | No
 
 
 def open_log_head(document: Any, manifest: Manifest) -> tuple[LogHead | None, list[str]]:
-    """The log head, if one of the manifest's collector certificates signed it."""
+    """The log head, if one of the manifest's collector certificates signed it (the
+    collector's signer rule, formats.receipt.open_by_collector)."""
     problems: list[str] = []
-    collectors = manifest.trust.collectors()
+    collectors = manifest.trust.collector_certificates
     payload: Any = None
     if not collectors:
         problems.append("the manifest names no collector certificate to check the head with")
-    for certificate in collectors:
-        try:
-            payload, _, _ = open_signed(
-                document, DOMAINS["log_head"], expected_cert=certificate, where="log.head"
-            )
-            break
-        except (CryptoError, FormatError) as exc:
-            last = exc
     else:
-        if collectors:
-            problems.append(f"log head signature: {last}")
+        try:
+            payload = open_by_collector(document, DOMAINS["log_head"], collectors, "log.head")
+        except (CryptoError, FormatError) as exc:
+            problems.append(f"log head signature: {exc}")
     if payload is None:
         payload = document.get("payload") if isinstance(document, Mapping) else None
     try:

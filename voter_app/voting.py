@@ -30,6 +30,7 @@ from canonical.encoding import (
     require,
 )
 from crypto import eid as eid_errors
+from crypto import merkle
 from crypto.eid import Signer, VoterIdentity, check_certificate
 from crypto.errors import CryptoError, InvalidInput, ProofInvalid
 from crypto.membership import verify_membership
@@ -44,7 +45,7 @@ from formats.ballot import (
     verification_code,
 )
 from formats.manifest import Contest, District, Manifest, load_signed_manifest
-from formats.receipt import LogHead, Receipt
+from formats.receipt import LogHead, Receipt, open_by_collector
 from formats.signed import open_signed, sign_object
 from voter_app.code import CheckCode
 from voter_app.store import Pin, VoterStore
@@ -224,20 +225,14 @@ def fetch_election(
 
 
 def _open_official(election: Election, document: Any, domain: str, where: str) -> dict[str, Any]:
-    """A document signed by one of the manifest's collector certificates."""
+    """A document signed by one of the manifest's collector certificates (the collector's
+    signer rule, formats.receipt.open_by_collector)."""
     try:
-        payload, certificate, _ = open_signed(document, domain, where=where)
+        return open_by_collector(
+            document, domain, election.manifest.trust.collector_certificates, where
+        )
     except (FormatError, CryptoError) as exc:
         raise CollectorMisbehaved(f"the collector's {where} is not validly signed: {exc}") from exc
-    # the envelope's certificate byte for byte one of the manifest's (docs/spec.md, "Receipt
-    # and ballot log"): the same rule as formats.signed's expected_cert
-    listed = election.manifest.trust.collector_certificates
-    if parse_b64url(document["signature"]["certificate"], where) not in listed:
-        raise CollectorMisbehaved(
-            f"the collector's {where} is signed by {certificate.subject.rfc4514_string()}, "
-            "not by a collector the manifest names"
-        )
-    return payload
 
 
 def check_receipt(
@@ -616,6 +611,7 @@ class PublishedLog:
     manifest: Manifest
     head: LogHead
     leaves: tuple[bytes, ...]
+    subtree: Callable[[int, int], bytes]  # crypto.merkle.cached_subtree_root of the leaves
 
 
 def open_published_log(
@@ -638,8 +634,11 @@ def open_published_log(
         raise FormatError("record.manifest", "not the manifest with the fingerprint given")
     manifest.refuse_test_key(allow_test_key)
     collectors = manifest.trust.collector_certificates
-    head = open_final_head(tally.log.head, collectors, tally.log.leaves, "record.log.head")
-    return PublishedLog(manifest, head, tally.log.leaves)
+    subtree = merkle.cached_subtree_root(tally.log.leaves)
+    head = open_final_head(
+        tally.log.head, collectors, tally.log.leaves, "record.log.head", subtree
+    )
+    return PublishedLog(manifest, head, tally.log.leaves, subtree)
 
 
 def verify_receipt(published: PublishedLog, name: str, document: Any) -> ReceiptVerdict:
@@ -654,6 +653,7 @@ def verify_receipt(published: PublishedLog, name: str, document: Any) -> Receipt
             manifest.trust.collector_certificates,
             published.head,
             published.leaves,
+            subtree=published.subtree,
         )
     except ReceiptContradicted as exc:
         return ReceiptVerdict(name, _named_ballot(document), None, exc.problem, evidence=True)

@@ -340,17 +340,25 @@ def create_app(
     return app
 
 
-def _uploaded_record(body: dict[str, Any]) -> Any:
-    """The published record the voter chose (base64 of the file's bytes), parsed."""
-    encoded = body.get("record")
+def _uploaded_file(body: dict[str, Any], field: str, what: str, limit: int) -> bytes:
+    """A file the page sent as base64 in `field`: its bytes, at most `limit`."""
+    encoded = body.get(field)
     if not isinstance(encoded, str) or not encoded:
-        raise PageError("Choose the published election record (record.json).")
+        raise PageError(f"Choose {what}.")
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise PageError("The record file could not be read.") from exc
-    if len(data) > MAX_RECORD_BYTES:
-        raise PageError("That file is too large to be an election record.")
+        raise PageError(f"That file could not be read as {what}.") from exc
+    if len(data) > limit:
+        raise PageError(f"That file is too large to be {what}.")
+    return data
+
+
+def _uploaded_record(body: dict[str, Any]) -> Any:
+    """The published record the voter chose, parsed."""
+    data = _uploaded_file(
+        body, "record", "the published election record (record.json)", MAX_RECORD_BYTES
+    )
     try:
         return parse_canonical(decode_utf8(data, "record"), "record")
     except FormatError as exc:
@@ -366,15 +374,7 @@ def _open_uploaded_eid(body: dict[str, Any], pin: str) -> Signer:
         if not uri.strip().startswith("pkcs11:"):
             raise PageError("A token URI starts with pkcs11:")
         return open_eid(uri.strip(), pin)
-    encoded = body.get("eid_file")
-    if not isinstance(encoded, str) or not encoded:
-        raise PageError("Choose your e-ID file.")
-    try:
-        data = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise PageError("The e-ID file could not be read.") from exc
-    if len(data) > MAX_EID_BYTES:
-        raise PageError("That file is too large to be an e-ID.")
+    data = _uploaded_file(body, "eid_file", "your e-ID file", MAX_EID_BYTES)
     name = body.get("eid_name") if isinstance(body.get("eid_name"), str) else "e-ID file"
     return load_pkcs12_signer(data, pin, name)
 

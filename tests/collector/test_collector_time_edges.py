@@ -110,6 +110,12 @@ def test_the_window_ends_at_a_revocation_the_crls_list_for_later(
         [refused] = ballot_log.append([checked.candidate])
         assert isinstance(refused, Refusal) and refused.code == "certificate_revoked"
         assert ballot_log.state()[0] == 0
+        # a new cast is refused at once, although the certificate's good outcome is cached
+        challenge, _ = ballot_log.issue_challenge(60_000)
+        signed, _ = small.ballot(voter, challenge)
+        with pytest.raises(Refusal) as again:
+            precheck(election, ballot_log, canonical_bytes(signed))
+        assert again.value.code == "certificate_revoked"
     finally:
         database.dispose()
 

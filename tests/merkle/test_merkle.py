@@ -174,6 +174,29 @@ def test_caller_cache_gives_same_proofs() -> None:
     )
 
 
+@given(st.lists(st.binary(max_size=4), min_size=1, max_size=70), st.data())
+def test_the_cached_subtree_root_of_a_growing_log_gives_the_plain_proofs(
+    data: list[bytes], draw: st.DataObject
+) -> None:
+    """crypto.merkle.cached_subtree_root over a list that grows (the collector's leaves): a
+    cached subtree is never stale, so every proof equals the one made without a cache."""
+    all_leaves = hashed(data)
+    growing: list[bytes] = []
+    cached = merkle.cached_subtree_root(growing, min_cached=2)
+    for leaf in all_leaves:
+        growing.append(leaf)
+        size = len(growing)
+        assert merkle.root_hash(growing, cached) == merkle.root_hash(growing)
+        old = draw.draw(st.integers(0, size))
+        index = draw.draw(st.integers(0, size - 1))
+        assert merkle.consistency_proof(growing, old, size, cached) == merkle.consistency_proof(
+            growing, old, size
+        )
+        assert merkle.inclusion_proof(growing, index, size, cached) == merkle.inclusion_proof(
+            growing, index, size
+        )
+
+
 def test_bad_arguments_are_named() -> None:
     leaves = hashed([b"a", b"b", b"c"])
     with pytest.raises(InvalidInput, match="index"):

@@ -126,7 +126,7 @@ def test_a_receipt_not_signed_by_the_collector_is_not_evidence(
     published = open_published_log(finished.record_doc(), allow_test_key=True)
     verdict = verify_receipt(published, "forged", forged)
     assert not verdict.evidence and "not a valid receipt" in (verdict.problem or "")
-    assert "not a collector the manifest names" in (verdict.problem or "")
+    assert "not by a collector the manifest names" in (verdict.problem or "")
 
 
 def test_verify_receipt_cli_says_what_a_contradicted_receipt_means(
