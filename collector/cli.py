@@ -11,7 +11,7 @@ import click
 
 from canonical.encoding import FormatError
 from crypto.errors import CryptoError
-from ivote.cli_support import allow_test_key_option, election_option
+from ivote.cli_support import allow_test_key_option, election_option, read_secret_file
 
 PASSPHRASE_ENV = "IVOTE_COLLECTOR_PASSPHRASE"  # noqa: S105 (the name of the variable)
 
@@ -36,10 +36,7 @@ def _settings(
     from collector.service import Settings
 
     if passphrase_file is not None:
-        try:
-            passphrase = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise click.ClickException(f"{passphrase_file}: cannot read ({exc.strerror})") from exc
+        passphrase = read_secret_file(passphrase_file, "collector key passphrase")
     elif os.environ.get(PASSPHRASE_ENV):
         passphrase = os.environ[PASSPHRASE_ENV]
     else:

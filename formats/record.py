@@ -95,6 +95,18 @@ def _string(obj: Any, name: str, where: str) -> str:
     return value
 
 
+def _hash32(text: Any, field: str) -> bytes:
+    """A SHA-256 hash written in base64url."""
+    digest = parse_b64url(text, field)
+    if len(digest) != 32:
+        raise FormatError(field, "not a 32-byte hash")
+    return digest
+
+
+def _digest(obj: Any, name: str, where: str) -> bytes:
+    return _hash32(require(obj, name, str, where), f"{where}.{name}")
+
+
 def _kind(obj: Any, kind: str, where: str) -> None:
     check_version(obj, where)
     found = require(obj, "kind", str, where)
@@ -380,12 +392,9 @@ class LogSnapshot:
             raise FormatError(where, "expected an object")
         _only(obj, {"head", "leaves"}, where)
         leaves = tuple(
-            parse_b64url(leaf, f"{where}.leaves[{i}]")
+            _hash32(leaf, f"{where}.leaves[{i}]")
             for i, leaf in enumerate(require(obj, "leaves", list, where))
         )
-        for i, leaf in enumerate(leaves):
-            if len(leaf) != 32:
-                raise FormatError(f"{where}.leaves[{i}]", "not a 32-byte hash")
         return cls(dict(require(obj, "head", dict, where)), leaves)
 
 
@@ -404,17 +413,7 @@ class BundleReference:
         if not isinstance(obj, Mapping):
             raise FormatError(where, "expected an object")
         _only(obj, {"hash", "ballots"}, where)
-        digest = parse_b64url(require(obj, "hash", str, where), f"{where}.hash")
-        if len(digest) != 32:
-            raise FormatError(f"{where}.hash", "not a 32-byte hash")
-        return cls(digest, _small_int(obj, "ballots", where))
-
-
-def _digest(obj: Any, name: str, where: str) -> bytes:
-    digest = parse_b64url(require(obj, name, str, where), f"{where}.{name}")
-    if len(digest) != 32:
-        raise FormatError(f"{where}.{name}", "not a 32-byte hash")
-    return digest
+        return cls(_digest(obj, "hash", where), _small_int(obj, "ballots", where))
 
 
 @dataclass(frozen=True)
@@ -453,9 +452,7 @@ class TallyInputs:
         paper = require(obj, "paper_voters", dict, where)
         _only(paper, {"hash", "voters"}, f"{where}.paper_voters")
         crls = require(obj, "crls", list, where)
-        parsed_crls = tuple(
-            _digest({"hash": value}, "hash", f"{where}.crls[{i}]") for i, value in enumerate(crls)
-        )
+        parsed_crls = tuple(_hash32(value, f"{where}.crls[{i}]") for i, value in enumerate(crls))
         if list(parsed_crls) != sorted(set(parsed_crls)):
             raise FormatError(f"{where}.crls", "not sorted or repeated")
         version = _small_int(voter_list, "list_version", f"{where}.voter_list")
