@@ -261,6 +261,7 @@ def bench_collector(
                     str(workers),
                     "--log-level",
                     "warning",
+                    "--allow-test-key",  # dealt from the cached benchmark primes (test_key)
                 ],
                 env=env,
                 stdout=out,
