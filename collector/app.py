@@ -230,7 +230,7 @@ def create_app(election: Election, database_url: str) -> FastAPI:
                 the_log.index_of, _hash_param(ballot_hash, "ballot_hash")
             )
             if found is None:
-                raise Refusal("not_found")
+                raise Refusal("not_found", "no such ballot")
             index = found
         assert index is not None
         proof = await asyncio.to_thread(the_log.inclusion_proof, index, size)

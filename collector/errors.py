@@ -26,10 +26,15 @@ CODES: dict[str, tuple[int, str]] = {
     "wrong_district": (403, "the ballot is not for the voter's district"),
     "proof_invalid": (422, "a ciphertext's validity proof does not verify"),
     "ballot_copied": (409, "a ciphertext of this ballot was already cast by another voter"),
-    "not_found": (404, "no such ballot"),
+    "not_found": (404, "not found"),
     "check_window_over": (403, "the time to check this vote is over"),
     "check_limit_reached": (403, "this vote has been checked as many times as allowed"),
     "bad_request": (400, "the request is not valid"),
+    "method_not_allowed": (405, "this method is not allowed on this path"),
+    "timeout": (408, "the request did not arrive in time"),
+    "unsupported_media_type": (415, "the body must be sent as application/json"),
+    "rate_limited": (429, "too many requests; retry after the time given in Retry-After"),
+    "internal": (500, "the collector failed on this request"),
     "unavailable": (503, "the collector cannot take ballots right now"),
 }
 

@@ -269,7 +269,7 @@ class BallotLog:
                 )
             ).first()
         if row is None:
-            raise Refusal("not_found")
+            raise Refusal("not_found", "no such ballot")
         if not counted:
             if now > row.received + window_ms:
                 raise Refusal("check_window_over")
