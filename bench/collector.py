@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import os
 import secrets
@@ -40,6 +41,7 @@ POSTGRES_ADMIN = os.environ.get(
     "IVOTE_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 CANDIDATES = 10
+VOTERS_PER_ADDRESS = 20
 
 # Set before the ballot-building processes fork (they inherit them).
 _BUILD: dict[str, Any] = {}
@@ -170,42 +172,71 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise click.ClickException("the collector did not start in time")
 
 
-async def _cast_all(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], float]:
-    """Cast every body from `concurrency` clients, each with its own connection (as voters'
-    apps are); returns the latencies and the wall-clock time."""
+def _address(client: int, group: int) -> str:
+    """The loopback address (127.0.0.0/8 is all loopback on Linux) of a client's `group`-th
+    batch of voters."""
+    number = client * 4096 + group + 1
+    return f"127.{100 + number // 65_536}.{number // 256 % 256}.{number % 256}"
+
+
+def _plan(voters: int, concurrency: int) -> list[list[tuple[int, str]]]:
+    """Which voters each client casts, in order, and from which address. Voters come from
+    many addresses, as a national election's do (VOTERS_PER_ADDRESS each): the collector's
+    default per-address limits then stay on and throttle no honest client."""
+    plan: list[list[tuple[int, str]]] = [[] for _ in range(concurrency)]
+    for voter in range(voters):
+        client, position = voter % concurrency, voter // concurrency
+        plan[client].append((voter, _address(client, position // VOTERS_PER_ADDRESS)))
+    return plan
+
+
+async def _cast_all(
+    url: str, bodies: list[bytes], plan: list[list[tuple[int, str]]]
+) -> tuple[list[float], float]:
+    """Cast every body from `len(plan)` clients, each with its own connection (as voters'
+    apps are), opened anew from each new address; returns the latencies and the wall-clock
+    time."""
     latencies: list[float] = []
     failures: list[str] = []
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
     # One client per connection: httpx's pool scans all its connections on every event, which
     # would make a shared 16-connection pool cost the bench more CPU than the requests.
     tls = ssl.create_default_context()  # unused on http://, but each client would load one
-    clients = [
-        httpx.AsyncClient(
-            base_url=url, timeout=120, limits=httpx.Limits(max_connections=1), verify=tls
+
+    def connect(address: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=url,
+            timeout=120,
+            limits=httpx.Limits(max_connections=1),
+            verify=tls,
+            transport=httpx.AsyncHTTPTransport(local_address=address, verify=tls),
         )
-        for _ in range(concurrency)
-    ]
 
-    async def client(http: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            body = queue.get_nowait()
-            start = time.perf_counter()
-            response = await http.post(
-                "/v1/ballots", content=body, headers={"content-type": "application/json"}
-            )
-            latencies.append(time.perf_counter() - start)
-            if response.status_code != 200:
-                failures.append(response.text[:300])
+    async def client(turns: list[tuple[int, str]]) -> None:
+        http: httpx.AsyncClient | None = None
+        address = ""
+        try:
+            for voter, voter_address in turns:
+                if voter_address != address:
+                    if http is not None:
+                        await http.aclose()
+                    address, http = voter_address, connect(voter_address)
+                assert http is not None
+                start = time.perf_counter()
+                response = await http.post(
+                    "/v1/ballots",
+                    content=bodies[voter],
+                    headers={"content-type": "application/json"},
+                )
+                latencies.append(time.perf_counter() - start)
+                if response.status_code != 200:
+                    failures.append(response.text[:300])
+        finally:
+            if http is not None:
+                await http.aclose()
 
-    try:
-        start = time.perf_counter()
-        await asyncio.gather(*(client(http) for http in clients))
-        elapsed = time.perf_counter() - start
-    finally:
-        for http in clients:
-            await http.aclose()
+    start = time.perf_counter()
+    await asyncio.gather(*(client(turns) for turns in plan))
+    elapsed = time.perf_counter() - start
     if failures:
         raise click.ClickException(f"{len(failures)} casts refused, e.g. {failures[0]}")
     return latencies, elapsed
@@ -270,18 +301,23 @@ def bench_collector(
             )
         try:
             _wait_ready(url, process, log)
-            with httpx.Client(base_url=url, timeout=60) as http:
-                jobs = [
-                    (code, parse_b64url(http.post("/v1/challenges").json()["challenge"], "c"))
-                    for code in codes
-                ]
+            plan = _plan(voters, concurrency)
+            challenges: dict[int, bytes] = {}
+            for turns in plan:
+                for address, group in itertools.groupby(turns, key=lambda turn: turn[1]):
+                    transport = httpx.HTTPTransport(local_address=address)
+                    with httpx.Client(base_url=url, timeout=60, transport=transport) as http:
+                        for voter, _ in group:
+                            answer = http.post("/v1/challenges").json()
+                            challenges[voter] = parse_b64url(answer["challenge"], "challenge")
+            jobs = [(code, challenges[voter]) for voter, code in enumerate(codes)]
             _BUILD["manifest"] = ElectionDirectory(directory).read_manifest()
             _BUILD["eids"] = eids
             build_start = time.perf_counter()
             with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("fork")) as pool:
                 bodies = list(pool.map(_build_one, jobs, chunksize=8))
             build_s = time.perf_counter() - build_start
-            latencies, elapsed = asyncio.run(_cast_all(url, bodies, concurrency))
+            latencies, elapsed = asyncio.run(_cast_all(url, bodies, plan))
             size = httpx.get(f"{url}/v1/health", timeout=30).json()["size"]
             if size != voters:
                 raise click.ClickException(f"the log has {size} ballots, {voters} were cast")

@@ -32,6 +32,9 @@ class FormatError(ValueError):
     """Input that does not follow the canonical formats; the message names the field."""
 
     def __init__(self, field: str, problem: str) -> None:
+        # Field names and problems may quote input: kept short and always encodable, so that
+        # every error can be printed and sent back as it is.
+        field, problem = printable(field, 200), printable(problem, 500)
         super().__init__(f"{field}: {problem}")
         self.field = field
         self.problem = problem
@@ -83,12 +86,19 @@ def _check(value: Any, path: str) -> None:
         return
     if isinstance(value, float):
         raise FormatError(path, "floats have no canonical encoding")
+    if isinstance(value, _OversizedInt):
+        raise FormatError(
+            path,
+            f"integer of {value.digits} digits, too large for a JSON number "
+            "(big integers are hex strings)",
+        )
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise FormatError(path, f"object key {key!r} is not a string")
-            _check_text(key, path)
-            _check(item, f"{path}.{key}")
+            if not _encodable(key):
+                raise FormatError(path, "an object key with a lone surrogate has no UTF-8 encoding")
+            _check(item, f"{path}.{printable(key)}")
         return
     if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
         for index, item in enumerate(value):
@@ -212,34 +222,58 @@ def _chunks(obj: Any, depth: int, encode: Callable[[Any], bytes]) -> Iterator[by
         yield encode(obj)
 
 
+class _OversizedInt:
+    """Stands in, while parsing, for an integer beyond MAX_SAFE_INT: json.loads cannot say
+    where a number is, so the document is walked afterwards to name its field (and Python's
+    int() is never asked for a number of thousands of digits)."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+# A JSON escape that may encode half of a surrogate pair (\ud800-\udfff): only then can a
+# parsed string hold a lone surrogate, which has no UTF-8 encoding.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SAFE_INT_DIGITS = len(str(MAX_SAFE_INT))
+
+
 def parse_canonical(data: bytes | str, what: str = "document") -> Any:
-    """Parse JSON from outside, refusing floats, NaN and duplicate keys; errors name `what`.
-    `data` is UTF-8 bytes, or text already decoded from them (read_json_file: the bytes of a
-    large file need not stay in memory beside their text)."""
+    """Parse JSON from outside, refusing floats, NaN, duplicate keys, integers beyond
+    MAX_SAFE_INT and strings with a lone surrogate; errors name `what` and, where they can,
+    the field (`what.payload.contests[0]`). `data` is UTF-8 bytes, or text already decoded
+    from them (read_json_file: the bytes of a large file need not stay in memory beside
+    their text)."""
+    oversized = False
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}
         for key, value in pairs:
             if key in seen:
-                raise FormatError(f"{what}.{key}", "duplicate key")
+                raise FormatError(f"{what}.{printable(key)}", "duplicate key")
             seen[key] = value
         return seen
 
     def no_float(text: str) -> Any:
-        raise FormatError(what, f"floats are not allowed ({text})")
+        raise FormatError(what, f"floats are not allowed ({printable(text)})")
 
     def no_constant(text: str) -> Any:
         raise FormatError(what, f"{text} is not allowed")
 
-    def small_int(text: str) -> int:
-        value = int(text)
-        if abs(value) > MAX_SAFE_INT:
-            raise FormatError(what, "integer too large for a JSON number (big integers are hex)")
-        return value
+    def small_int(text: str) -> int | _OversizedInt:
+        nonlocal oversized
+        digits = len(text) - text.startswith("-")
+        if digits <= _SAFE_INT_DIGITS:
+            value = int(text)
+            if abs(value) <= MAX_SAFE_INT:
+                return value
+        oversized = True
+        return _OversizedInt(digits)
 
     text = data if isinstance(data, str) else decode_utf8(data, what)
     try:
-        return json.loads(
+        document = json.loads(
             text,
             object_pairs_hook=no_duplicates,
             parse_float=no_float,
@@ -250,6 +284,17 @@ def parse_canonical(data: bytes | str, what: str = "document") -> Any:
         raise FormatError(what, f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
     except RecursionError as exc:
         raise FormatError(what, "nested too deeply") from exc
+    if oversized or _SURROGATE_ESCAPE.search(text):
+        _check(document, what)  # names the first such field
+    return document
+
+
+def printable(text: str, limit: int = 80) -> str:
+    """Text from outside as an error message may quote it: cut short, and with anything
+    that has no UTF-8 encoding (a lone surrogate) escaped."""
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def decode_utf8(data: bytes, what: str) -> str:

@@ -15,16 +15,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from canonical.encoding import FORMAT_VERSION, b64url, canonical_bytes, parse_b64url
+from canonical.encoding import (
+    FORMAT_VERSION,
+    MAX_SAFE_INT,
+    b64url,
+    canonical_bytes,
+    parse_b64url,
+)
 from collector.db import Database
-from collector.errors import Refusal
-from collector.log import BallotLog
-from collector.service import Election, ProofBatcher, precheck
+from collector.errors import CODES, Refusal
+from collector.limits import Limiter, RateLimited, RateStore, client_subject
+from collector.log import BallotLog, now_ms
+from collector.service import Election, ProofBatcher, precheck, rate_refusal
 from formats.ballot import verification_code
 
 log = logging.getLogger("ivote.collector")
@@ -74,8 +83,27 @@ class AccessLog:
             )
 
 
-def _refusal_response(refusal: Refusal) -> Response:
-    return CanonicalJSON({"detail": refusal.to_dict()}, status_code=refusal.status)
+def _refusal_response(refusal: Refusal, headers: dict[str, str] | None = None) -> Response:
+    return CanonicalJSON(
+        {"detail": refusal.to_dict()},
+        status_code=refusal.status,
+        headers={**refusal.headers, **(headers or {})},
+    )
+
+
+def _code_of_status(status: int) -> str:
+    """The refusal code for an HTTP error Starlette raises itself (no route, wrong method)."""
+    return next((code for code, (known, _) in CODES.items() if known == status), "bad_request")
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """application/json, with at most a charset parameter that says UTF-8."""
+    if content_type is None:
+        return False
+    media, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    if media != "application/json":
+        return False
+    return all(p.replace(" ", "") in {"charset=utf-8", 'charset="utf-8"'} for p in parameters)
 
 
 def _hash_param(value: str, name: str) -> bytes:
@@ -98,23 +126,37 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         ballot_log = BallotLog(database, election.manifest.election_id, election.sign)
         batcher = ProofBatcher(ballot_log, settings.batch_wait_ms, settings.max_batch)
         batcher.start()
-        state.update(db=database, log=ballot_log, batcher=batcher)
+        counters = RateStore(database_url)
+        limiter = Limiter(counters, settings.limits)
+        state.update(db=database, log=ballot_log, batcher=batcher, limiter=limiter)
         try:
             yield
         finally:
             await batcher.stop()
             database.dispose()
+            counters.dispose()
 
     app = FastAPI(
         title="ivote collector",
         version="1",
         summary="Takes signed encrypted ballots, keeps them in a Merkle log, signs receipts.",
         lifespan=lifespan,
+        redirect_slashes=False,  # a 404 says the path is wrong; an API answers no redirects
     )
     app.add_middleware(AccessLog)
 
     def ballot_log() -> BallotLog:
         return state["log"]
+
+    def limiter() -> Limiter:
+        return state["limiter"]
+
+    def issue_challenge(address: str) -> tuple[bytes, int]:
+        try:
+            limiter().challenge(address, now_ms())
+        except RateLimited as limited:
+            raise rate_refusal(limited) from limited
+        return ballot_log().issue_challenge(settings.challenge_ttl_s * 1000)
 
     @app.exception_handler(Refusal)
     async def refused(_: Request, exc: Refusal) -> Response:
@@ -127,6 +169,30 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         )
         return _refusal_response(Refusal("bad_request", problems))
 
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        # Starlette's own refusals (no such route, a method the route does not take) in the
+        # same JSON form as ours
+        detail = f"{request.method} {request.url.path}"
+        return _refusal_response(Refusal(_code_of_status(exc.status_code), detail), exc.headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def gone(request: Request, _: ClientDisconnect) -> Response:
+        # Nobody is left to answer; one line, not a traceback.
+        log.warning(
+            "%s %s: the client left before its request was complete",
+            request.method,
+            request.url.path,
+        )
+        request.scope["state"]["note"] = "client gone"
+        # never sent; 499 is nginx's "client closed request", for the access log
+        return Response(status_code=499)
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> Response:
+        # A bug: the request still gets the JSON error form (the traceback goes to the log).
+        return _refusal_response(Refusal("internal"))
+
     @app.get("/v1/manifest", summary="The organiser-signed manifest of this election.")
     async def manifest() -> Response:
         return CanonicalJSON(election.signed_manifest_bytes.rstrip(b"\n"))
@@ -135,10 +201,9 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         "/v1/challenges",
         summary="A one-time challenge to put in the next ballot (expires, single use).",
     )
-    async def challenge() -> Response:
-        value, expires = await asyncio.to_thread(
-            ballot_log().issue_challenge, settings.challenge_ttl_s * 1000
-        )
+    async def challenge(request: Request) -> Response:
+        address = client_subject(request.client.host if request.client else None)
+        value, expires = await asyncio.to_thread(issue_challenge, address)
         return CanonicalJSON(
             {"version": FORMAT_VERSION, "challenge": b64url(value), "expires": expires}
         )
@@ -149,6 +214,15 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         responses={400: {}, 403: {}, 409: {}, 413: {}, 422: {}},
     )
     async def cast(request: Request) -> Response:
+        content_type = request.headers.get("content-type")
+        if not is_json_media_type(content_type):
+            raise Refusal("unsupported_media_type", f"not {content_type or 'given'}")
+        try:
+            limiter().cast_from(
+                client_subject(request.client.host if request.client else None), now_ms()
+            )
+        except RateLimited as limited:
+            raise rate_refusal(limited) from limited
         declared = request.headers.get("content-length")
         if (
             declared is not None
@@ -166,7 +240,7 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         try:
             # On the event loop itself: no thread hop, and nothing else for this process to do
             # meanwhile but the proof check, which runs in its own thread.
-            checked = precheck(election, ballot_log(), bytes(body))
+            checked = precheck(election, ballot_log(), bytes(body), limiter())
             if isinstance(checked, bytes):
                 state_of_request["note"] = "resent"
                 return CanonicalJSON(checked)
@@ -210,7 +284,7 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         return CanonicalJSON(document)
 
     @app.get("/v1/log/heads/{size}", summary="The signed log head of a given size.")
-    async def head_of_size(size: int) -> Response:
+    async def head_of_size(size: int = Path(ge=0, le=MAX_SAFE_INT)) -> Response:
         document = await asyncio.to_thread(ballot_log().head, size)
         if document is None:
             raise Refusal("not_found", f"no head of size {size} was signed")
@@ -218,8 +292,8 @@ def create_app(election: Election, database_url: str) -> FastAPI:
 
     @app.get("/v1/log/inclusion", summary="Inclusion proof of a leaf in the tree of `size`.")
     async def inclusion(
-        size: int = Query(ge=1),
-        index: int | None = Query(default=None, ge=0),
+        size: int = Query(ge=1, le=MAX_SAFE_INT),
+        index: int | None = Query(default=None, ge=0, le=MAX_SAFE_INT),
         ballot_hash: str | None = None,
     ) -> Response:
         if (index is None) == (ballot_hash is None):
@@ -246,7 +320,9 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         )
 
     @app.get("/v1/log/consistency", summary="Consistency proof between two log sizes.")
-    async def consistency(old: int = Query(ge=0), new: int = Query(ge=0)) -> Response:
+    async def consistency(
+        old: int = Query(ge=0, le=MAX_SAFE_INT), new: int = Query(ge=0, le=MAX_SAFE_INT)
+    ) -> Response:
         proof = await asyncio.to_thread(ballot_log().consistency_proof, old, new)
         return CanonicalJSON(
             {
@@ -258,7 +334,9 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         )
 
     @app.get("/v1/log/leaves", summary="Leaf hashes [start, end) of the log, for auditors.")
-    async def leaves(start: int = Query(ge=0), end: int = Query(ge=0)) -> Response:
+    async def leaves(
+        start: int = Query(ge=0, le=MAX_SAFE_INT), end: int = Query(ge=0, le=MAX_SAFE_INT)
+    ) -> Response:
         if not start <= end <= start + MAX_LEAVES_PER_REQUEST:
             raise Refusal("bad_request", f"need start <= end <= start + {MAX_LEAVES_PER_REQUEST}")
         the_log = ballot_log()

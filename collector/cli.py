@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from canonical.encoding import FormatError
+from collector.limits import Rate, RateLimits
 from crypto.errors import CryptoError
 from ivote.cli_support import allow_test_key_option, election_option, read_secret_file
 
@@ -50,6 +51,13 @@ def _settings(
         allow_test_key=allow_test_key,
         **tuning,
     )
+
+
+def _rate(_: click.Context, parameter: click.Parameter, value: str) -> Rate:
+    try:
+        return Rate.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=parameter) from exc
 
 
 def _open(settings: Any) -> Any:
@@ -119,6 +127,41 @@ def collector() -> None:
     help="At most how long a cast waits for others to share its batched proof check "
     "(default 100; it waits only for as many casts as the previous batch had).",
 )
+@click.option(
+    "--challenge-ttl",
+    default=600,
+    show_default=True,
+    type=click.IntRange(30, 86_400),
+    help="Seconds a challenge stays usable; unused ones are deleted after that.",
+)
+@click.option(
+    "--challenges-per-address",
+    default=str(RateLimits.challenges_per_address),
+    show_default=True,
+    callback=_rate,
+    help="At most N challenges per SECONDS from one client address (an IPv6 /64): N/SECONDS "
+    "or 'off'. Counted across all workers and collector processes of the database.",
+)
+@click.option(
+    "--casts-per-address",
+    default=str(RateLimits.casts_per_address),
+    show_default=True,
+    callback=_rate,
+    help="At most N ballots per SECONDS from one client address: N/SECONDS or 'off'.",
+)
+@click.option(
+    "--casts-per-voter",
+    default=str(RateLimits.casts_per_voter),
+    show_default=True,
+    callback=_rate,
+    help="At most N ballots per SECONDS signed by one voter: N/SECONDS or 'off'.",
+)
+@click.option(
+    "--trusted-proxy",
+    multiple=True,
+    help="Address of a reverse proxy (TLS termination) whose X-Forwarded-For names the "
+    "client (repeatable); without one, the address the connection comes from is the client.",
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(
     election: Path,
@@ -131,6 +174,11 @@ def serve(
     port: int,
     workers: int | None,
     batch_wait_ms: float | None,
+    challenge_ttl: int,
+    challenges_per_address: Rate,
+    casts_per_address: Rate,
+    casts_per_voter: Rate,
+    trusted_proxy: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Serve the collector's /v1 API (OpenAPI at /docs) under uvicorn."""
@@ -142,7 +190,13 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
     )
-    tuning = {} if batch_wait_ms is None else {"batch_wait_ms": batch_wait_ms}
+    tuning: dict[str, Any] = {
+        "challenge_ttl_s": challenge_ttl,
+        "limits": RateLimits(challenges_per_address, casts_per_address, casts_per_voter),
+        "trusted_proxies": trusted_proxy,
+    }
+    if batch_wait_ms is not None:
+        tuning["batch_wait_ms"] = batch_wait_ms
     settings = _settings(election, db, key, passphrase_file, crl, allow_test_key, **tuning)
     opened = _open(settings)
     try:

@@ -6,6 +6,8 @@ and may act on the code (fetch a new challenge, tell the voter their certificate
 
 from __future__ import annotations
 
+from canonical.encoding import printable
+
 # code -> (HTTP status, what it means); the order of the cast checks is in collector.cast.
 CODES: dict[str, tuple[int, str]] = {
     "too_large": (413, "the request is larger than a ballot of this election can be"),
@@ -42,12 +44,16 @@ CODES: dict[str, tuple[int, str]] = {
 class Refusal(Exception):
     """A refused request: `code` from CODES, a message for people, the HTTP status."""
 
-    def __init__(self, code: str, detail: str | None = None) -> None:
+    def __init__(
+        self, code: str, detail: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         if code not in CODES:
             raise ValueError(f"unknown refusal code {code!r}")
         self.code = code
         self.status, default = CODES[code]
-        self.message = f"{default}: {detail}" if detail else default
+        # the detail may quote the request: short and encodable, whatever was sent
+        self.message = f"{default}: {printable(detail, 500)}" if detail else default
+        self.headers = headers or {}  # e.g. Retry-After
         super().__init__(f"{code}: {self.message}")
 
     def to_dict(self) -> dict[str, str]:

@@ -23,6 +23,7 @@ import uvicorn
 
 from collector.app import create_app
 from collector.db import Database
+from collector.limits import RateStore
 from collector.log import BallotLog
 from collector.service import Election
 
@@ -36,13 +37,19 @@ def _die_with_parent() -> None:
 
 
 def prepare(election: Election, database_url: str) -> None:
-    """Migrations, and a signed head for a new log, before any worker takes a request."""
+    """Migrations, a signed head for a new log and the rate counters' table, before any worker
+    takes a request."""
     database = Database(database_url)
     try:
         database.migrate()
         BallotLog(database, election.manifest.election_id, election.sign).ensure_head()
     finally:
         database.dispose()
+    counters = RateStore(database_url)
+    try:
+        counters.create()
+    finally:
+        counters.dispose()
 
 
 def _config(election: Election, database_url: str, host: str, port: int) -> uvicorn.Config:
@@ -53,6 +60,10 @@ def _config(election: Election, database_url: str, host: str, port: int) -> uvic
         log_config=None,  # our logging setup (the CLI's) stays in charge
         access_log=False,  # collector.app logs each request, without secrets
         timeout_graceful_shutdown=5,
+        # the client's address (rate limits) comes from X-Forwarded-For only when a trusted
+        # proxy sends it; uvicorn would otherwise trust any local process
+        proxy_headers=bool(election.settings.trusted_proxies),
+        forwarded_allow_ips=list(election.settings.trusted_proxies) or None,
         backlog=2048,
     )
 

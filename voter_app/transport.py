@@ -20,6 +20,9 @@ import httpx
 from canonical.encoding import FormatError, canonical_bytes, parse_canonical
 
 RETRY_STATUSES = {429, 502, 503, 504}
+# A collector that asks (Retry-After) to wait longer than this is not waited for: the voter is
+# told to try again later.
+MAX_RETRY_AFTER_S = 30
 # Responses larger than this are not a collector's answer (the largest is a stored ballot).
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
@@ -81,6 +84,12 @@ def _error_fields(response: httpx.Response) -> tuple[str, str]:
     return f"http_{response.status_code}", str(body)[:200]
 
 
+def _retry_after(response: httpx.Response) -> float:
+    """Retry-After in seconds (0 when absent or not a number of seconds)."""
+    value = response.headers.get("retry-after", "")
+    return float(value) if value.isdigit() else 0.0
+
+
 class CollectorClient:
     """A client of one collector's /v1 API. `sleep` is injectable so tests need not wait."""
 
@@ -114,11 +123,12 @@ class CollectorClient:
         content = None if body is None else canonical_bytes(body)
         headers = {"content-type": "application/json"} if content is not None else {}
         problem = ""
+        asked_wait = 0.0  # the collector's Retry-After
         for attempt in range(self.retry.attempts):
             if attempt:
                 if self.on_retry:
                     self.on_retry(attempt, problem)
-                self.sleep(self.retry.delay(attempt - 1))
+                self.sleep(max(self.retry.delay(attempt - 1), asked_wait))
             try:
                 response = self._http.request(method, path, content=content, headers=headers)
             except httpx.TransportError as exc:
@@ -126,6 +136,10 @@ class CollectorClient:
                 continue
             if response.status_code in RETRY_STATUSES:
                 problem = f"HTTP {response.status_code}"
+                asked_wait = _retry_after(response)
+                if asked_wait > MAX_RETRY_AFTER_S:
+                    code, message = _error_fields(response)
+                    raise CollectorRefused(response.status_code, code, message)
                 continue
             if len(response.content) > MAX_RESPONSE_BYTES:
                 raise CollectorMisbehaved(f"the collector's answer to {path} is too large")

@@ -77,6 +77,8 @@ REFUSAL_ADVICE = {
     "only for a while after casting)",
     "check_limit_reached": "this vote has been checked as many times as the collector allows",
     "not_found": "the collector has no such ballot",
+    "rate_limited": "the collector is receiving too many requests from your network or for "
+    "your e-ID; wait a few minutes and try again",
 }
 
 

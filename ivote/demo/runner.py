@@ -433,7 +433,12 @@ class Demo:
         from collector.db import default_url
 
         database = self.options.db or default_url(self.layout.election)
-        collector = Collector(self._collector_arguments(), self.layout.logs / "collector.log")
+        # Every voter of the demo casts from this machine's one address: the per-address
+        # limits, meant for a national election's many addresses, are lifted.
+        per_address_off = ["--challenges-per-address", "off", "--casts-per-address", "off"]
+        collector = Collector(
+            [*self._collector_arguments(), *per_address_off], self.layout.logs / "collector.log"
+        )
         with self.step("Collector: `ivote collector serve` on loopback"):
             try:
                 collector.start()

@@ -116,10 +116,45 @@ def test_refused_documents(document: bytes, problem: str) -> None:
         parse_canonical(document, "ballot")
 
 
-def test_parsed_lone_surrogate_cannot_be_re_encoded() -> None:
-    parsed = parse_canonical(b'{"x": "\\ud800"}')
+def test_lone_surrogates_are_refused_where_they_are() -> None:
+    with pytest.raises(FormatError, match=r"^ballot\.x\[1\]: string with a lone surrogate"):
+        parse_canonical(b'{"x": ["a", "\\ud800"]}', "ballot")
+    with pytest.raises(FormatError, match=r"^ballot\.x: an object key with a lone surrogate"):
+        parse_canonical(b'{"x": {"\\udfff": 1}}', "ballot")
+    # a pair is one character; an escaped backslash before "ud800" is no escape at all
+    assert parse_canonical(b'{"x": "\\ud83d\\ude00"}') == {"x": "\U0001f600"}
+    assert parse_canonical(b'{"x": "\\\\ud800"}') == {"x": "\\ud800"}
+    parsed = {"x": "\ud800"}  # made in Python, not parsed: refused when encoded
     with pytest.raises(FormatError, match=r"\$\.x: string with a lone surrogate"):
         canonical_bytes(parsed)
+
+
+# A path into a document: object keys and array positions.
+paths = st.lists(st.one_of(texts, st.integers(0, 3)), min_size=0, max_size=5)
+
+
+def placed(path: list[str | int], leaf: str) -> tuple[str, str]:
+    """JSON text holding `leaf` (JSON text) at `path`, and the path as errors name it."""
+    text, name = leaf, ""
+    for step in reversed(path):
+        if isinstance(step, int):
+            text = "[" + "0," * step + text + "]"
+        else:
+            text = "{" + json.dumps(step) + ":" + text + "}"
+    for step in path:
+        name += f"[{step}]" if isinstance(step, int) else f".{step}"
+    return text, name
+
+
+@given(paths, st.integers(17, 6000), st.booleans())
+def test_oversized_integers_are_named_by_their_field(
+    path: list[str | int], digits: int, negative: bool
+) -> None:
+    number = ("-" if negative else "") + "9" * digits
+    text, name = placed(path, number)
+    with pytest.raises(FormatError) as refused:
+        parse_canonical(text.encode(), "doc")
+    assert str(refused.value).startswith(f"doc{name}: integer of {digits} digits"), refused.value
 
 
 @given(st.integers(0, 2**4096))

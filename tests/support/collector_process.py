@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -17,6 +17,11 @@ import httpx
 from collector.cli import PASSPHRASE_ENV
 
 IVOTE = str(Path(sys.executable).parent / "ivote")
+# Most tests cast many ballots from one loopback address, some revote often: the rate limits
+# are tested on their own (tests/collector/test_collector_limits.py).
+NO_RATE_LIMITS = (
+    "--challenges-per-address", "off", "--casts-per-address", "off", "--casts-per-voter", "off",
+)  # fmt: skip
 
 
 def free_port() -> int:
@@ -58,8 +63,10 @@ class CollectorProcess:
         workers: int = 1,
         port: int | None = None,
         env: Mapping[str, str] | None = None,
+        options: Sequence[str] = NO_RATE_LIMITS,
     ) -> None:
         self.election = election
+        self.options = tuple(options)  # more `collector serve` options
         self.db_url = db_url
         self.env = collector_env(passphrase, env)
         self.workers = workers
@@ -82,6 +89,7 @@ class CollectorProcess:
             IVOTE, "collector", "serve", "--election", str(self.election), "--db", self.db_url,
             "--port", str(self.port), "--workers", str(self.workers), "--log-level", "warning",
             "--allow-test-key",  # the suite's elections are on the small fixture keys
+            *self.options,
         ]  # fmt: skip
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(

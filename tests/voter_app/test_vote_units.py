@@ -21,7 +21,7 @@ from voter_app.transport import (
     RetryPolicy,
     VoterAppError,
 )
-from voter_app.voting import resolve_choice
+from voter_app.voting import refusal_message, resolve_choice
 
 hashes = st.binary(min_size=32, max_size=32)
 randomness = st.lists(
@@ -116,6 +116,31 @@ def test_transient_failures_are_retried_with_the_same_bytes() -> None:
     assert client.post("/v1/ballots", {"version": 1, "x": "y"}) == {"ok": True}
     assert len(bodies) == 3 and len(set(bodies)) == 1
     assert len(waits) == 2 and waits[0] <= waits[1] * 2  # backoff grows
+
+
+def test_retry_after_is_honoured_or_reported() -> None:
+    answers = iter([15, 0])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        wait = next(answers, 0)
+        if wait:
+            body = {"detail": {"code": "rate_limited", "message": "slow down"}}
+            return httpx.Response(429, json=body, headers={"retry-after": str(wait)})
+        return httpx.Response(200, content=b'{"ok":true}')
+
+    client, waits = _client(handler)
+    assert client.post("/v1/challenges") == {"ok": True}
+    assert waits and waits[0] >= 15  # the collector's wait, not the short backoff
+
+    def too_long(request: httpx.Request) -> httpx.Response:
+        body = {"detail": {"code": "rate_limited", "message": "slow down"}}
+        return httpx.Response(429, json=body, headers={"retry-after": "600"})
+
+    client, waits = _client(too_long)
+    with pytest.raises(CollectorRefused) as refused:
+        client.post("/v1/challenges")
+    assert refused.value.code == "rate_limited" and waits == []
+    assert "wait a few minutes" in refusal_message(refused.value)
 
 
 def test_refusals_are_not_retried() -> None:
