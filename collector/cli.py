@@ -10,11 +10,13 @@ from typing import Any
 import click
 
 from canonical.encoding import FormatError
+from collector.connections import ConnectionLimits
 from collector.limits import Rate, RateLimits
 from crypto.errors import CryptoError
 from ivote.cli_support import allow_test_key_option, election_option, read_secret_file
 
 PASSPHRASE_ENV = "IVOTE_COLLECTOR_PASSPHRASE"  # noqa: S105 (the name of the variable)
+CONNECTIONS = ConnectionLimits()  # the defaults of serve's timeouts and connection cap
 
 
 def default_key(election: Path) -> Path:
@@ -162,6 +164,37 @@ def collector() -> None:
     help="Address of a reverse proxy (TLS termination) whose X-Forwarded-For names the "
     "client (repeatable); without one, the address the connection comes from is the client.",
 )
+@click.option(
+    "--header-timeout",
+    default=CONNECTIONS.header_timeout_s,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds from a request's first byte to the end of its headers; "
+    "a slower request is answered 408 and its connection closed.",
+)
+@click.option(
+    "--body-timeout",
+    default=CONNECTIONS.body_timeout_s,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds from the end of a request's headers to the end of its body; "
+    "a slower request is answered 408 and its connection closed.",
+)
+@click.option(
+    "--idle-timeout",
+    default=CONNECTIONS.idle_timeout_s,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a connection may stay open without a request (a new one, or one kept "
+    "alive after a response) before it is closed.",
+)
+@click.option(
+    "--max-connections",
+    default=CONNECTIONS.max_connections,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Open connections per worker process; one more is answered 503 and closed.",
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(
     election: Path,
@@ -179,6 +212,10 @@ def serve(
     casts_per_address: Rate,
     casts_per_voter: Rate,
     trusted_proxy: tuple[str, ...],
+    header_timeout: float,
+    body_timeout: float,
+    idle_timeout: float,
+    max_connections: int,
     log_level: str,
 ) -> None:
     """Serve the collector's /v1 API (OpenAPI at /docs) under uvicorn."""
@@ -199,8 +236,9 @@ def serve(
         tuning["batch_wait_ms"] = batch_wait_ms
     settings = _settings(election, db, key, passphrase_file, crl, allow_test_key, **tuning)
     opened = _open(settings)
+    connections = ConnectionLimits(header_timeout, body_timeout, idle_timeout, max_connections)
     try:
-        run(opened, settings.db_url, host, port, workers or default_worker_count())
+        run(opened, settings.db_url, host, port, workers or default_worker_count(), connections)
     except sqlalchemy.exc.SQLAlchemyError as exc:
         problem = exc.args[0] if exc.args else exc.__class__.__name__
         raise click.ClickException(f"database {settings.db_url}: {problem}") from exc

@@ -22,10 +22,12 @@ import time
 import uvicorn
 
 from collector.app import create_app
+from collector.connections import ConnectionLimits
 from collector.db import Database
 from collector.limits import RateStore
 from collector.log import BallotLog
 from collector.service import Election
+from collector.transport import fit_open_files, http_protocol
 
 log = logging.getLogger("ivote.collector")
 
@@ -52,7 +54,9 @@ def prepare(election: Election, database_url: str) -> None:
         counters.dispose()
 
 
-def _config(election: Election, database_url: str, host: str, port: int) -> uvicorn.Config:
+def _config(
+    election: Election, database_url: str, host: str, port: int, connections: ConnectionLimits
+) -> uvicorn.Config:
     return uvicorn.Config(
         create_app(election, database_url),
         host=host,
@@ -65,14 +69,22 @@ def _config(election: Election, database_url: str, host: str, port: int) -> uvic
         proxy_headers=bool(election.settings.trusted_proxies),
         forwarded_allow_ips=list(election.settings.trusted_proxies) or None,
         backlog=2048,
+        http=http_protocol(connections),  # deadlines for headers, body and idle; the connection cap
+        ws="none",  # no WebSocket: an upgraded connection would escape those deadlines
     )
 
 
-def _worker(election: Election, database_url: str, sock: socket.socket, parent: int) -> None:
+def _worker(
+    election: Election,
+    database_url: str,
+    connections: ConnectionLimits,
+    sock: socket.socket,
+    parent: int,
+) -> None:
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before we could ask to die with it
         os._exit(1)
-    config = _config(election, database_url, "", 0)
+    config = _config(election, database_url, "", 0, connections)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -105,10 +117,18 @@ def _listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     return sockets
 
 
-def serve(election: Election, database_url: str, host: str, port: int, workers: int) -> None:
+def serve(
+    election: Election,
+    database_url: str,
+    host: str,
+    port: int,
+    workers: int,
+    connections: ConnectionLimits | None = None,
+) -> None:
     prepare(election, database_url)
+    connections = fit_open_files(connections or ConnectionLimits())  # the workers inherit it
     if workers <= 1:
-        uvicorn.Server(_config(election, database_url, host, port)).run()
+        uvicorn.Server(_config(election, database_url, host, port, connections)).run()
         return
     sockets = _listening_sockets(host, port, workers)
     log.info("collector on http://%s:%d with %d workers", host, port, workers)
@@ -119,7 +139,7 @@ def serve(election: Election, database_url: str, host: str, port: int, workers: 
 
     def start_one(slot: int) -> multiprocessing.process.BaseProcess:
         child = context.Process(
-            target=_worker, args=(election, database_url, sockets[slot], parent)
+            target=_worker, args=(election, database_url, connections, sockets[slot], parent)
         )
         child.start()
         return child
