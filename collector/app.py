@@ -179,14 +179,24 @@ def create_app(election: Election, database_url: str) -> FastAPI:
     @app.exception_handler(ClientDisconnect)
     async def gone(request: Request, _: ClientDisconnect) -> Response:
         # Nobody is left to answer; one line, not a traceback.
-        log.warning(
-            "%s %s: the client left before its request was complete",
-            request.method,
-            request.url.path,
-        )
-        request.scope["state"]["note"] = "client gone"
-        # never sent; 499 is nginx's "client closed request", for the access log
-        return Response(status_code=499)
+        state = request.scope["state"]
+        timed_out = state.get("timed_out")  # collector.transport answered 408 already
+        if timed_out is not None:
+            log.warning(
+                "%s %s: the body did not arrive within %gs: answered 408",
+                request.method,
+                request.url.path,
+                timed_out,
+            )
+        else:
+            log.warning(
+                "%s %s: the client left before its request was complete",
+                request.method,
+                request.url.path,
+            )
+        state["note"] = "timed out" if timed_out is not None else "client gone"
+        # never sent; 408 as the client got it, or nginx's 499 "client closed request"
+        return Response(status_code=408 if timed_out is not None else 499)
 
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> Response:

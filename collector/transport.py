@@ -241,6 +241,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             # sends now is dropped (uvicorn writes nothing for a disconnected cycle).
             cycle.disconnected = True
             cycle.message_event.set()
+            # for the app's one line: a timeout, not a client that left
+            cycle.scope.setdefault("state", {})["timed_out"] = seconds
             level = logging.DEBUG
         log.log(level, "request %s not complete within %gs: answered 408, closing", what, seconds)
         self._answer(Refusal("timeout", f"the request's {what} did not arrive within {seconds:g}s"))
