@@ -95,7 +95,9 @@ def default_url(election_dir: Path) -> str:
     return f"sqlite:///{(election_dir / 'collector.sqlite').resolve()}"
 
 
-def _sqlite_engine(url: str, immediate: bool) -> Engine:
+def sqlite_engine(url: str, immediate: bool, durable: bool = True) -> Engine:
+    """A SQLite engine in WAL mode; `immediate`: every transaction takes the write lock at
+    BEGIN; `durable`: every commit is fsynced (the log's), else never (scratch counts)."""
     engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
@@ -104,7 +106,8 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")  # a receipt is only sent after fsync
+        # a receipt is only sent after fsync
+        cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
@@ -126,8 +129,8 @@ class Database:
         self.url = url
         self.sqlite = is_sqlite(url)
         if self.sqlite:
-            self.writer = _sqlite_engine(url, immediate=True)
-            self.reader = _sqlite_engine(url, immediate=False)
+            self.writer = sqlite_engine(url, immediate=True)
+            self.reader = sqlite_engine(url, immediate=False)
         else:
             self.writer = sa.create_engine(url, pool_pre_ping=True)
             # Reads are single statements: no transaction to open and roll back around each.
