@@ -35,6 +35,7 @@ CODES: dict[str, tuple[int, str]] = {
     "method_not_allowed": (405, "this method is not allowed on this path"),
     "timeout": (408, "the request did not arrive in time"),
     "unsupported_media_type": (415, "the body must be sent as application/json"),
+    "headers_too_large": (431, "the request line and headers are too large"),
     "rate_limited": (429, "too many requests; retry after the time given in Retry-After"),
     "internal": (500, "the collector failed on this request"),
     "unavailable": (503, "the collector cannot take ballots right now"),

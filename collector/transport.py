@@ -108,7 +108,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._clock: _Clock | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._linger: asyncio.TimerHandle | None = None
-        self._finished = False  # answered without the app (408, 503): no more requests here
+        self._finished = False  # answered without the app (408, 431, 503): no more requests here
+        self._header_bytes = 0  # of the request head being parsed
 
     # the connection
 
@@ -130,6 +131,13 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         if self._finished:
             return  # drained, not parsed: this connection's answer is written
         super().data_received(data)
+        # A head still unfinished may not grow past the limit (so a head is at most the limit
+        # and one read).
+        limit = self.limits.max_header_bytes
+        if self._phase is _Phase.HEADERS and not self._finished and self._header_bytes > limit:
+            log.info("request head over %d bytes: answered 431, closing", limit)
+            self._answer(Refusal("headers_too_large", f"more than {limit} bytes"))
+            self.transport.close()
 
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown closes idle connections and waits for responses; a
@@ -156,7 +164,16 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._phase = _Phase.HEADERS
+        self._header_bytes = 0
         self._run_clock(restart=True)
+
+    def on_url(self, url: bytes) -> None:
+        self._header_bytes += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4  # ": " and CRLF
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()

@@ -208,6 +208,26 @@ def test_headers_trickled_byte_by_byte_are_answered_408_in_time(server: LoggedSe
     assert " INFO " in line and "headers not complete" in line, line
 
 
+def test_an_endless_head_is_answered_431(server: LoggedServer) -> None:
+    """Headers that keep coming fast (within the header deadline) are cut at the head limit;
+    a head under it, with headers of a few kilobytes, is served."""
+    peer = connect(server)
+    try:
+        peer.sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for number in range(40):  # 40 KiB of headers, over the 16 KiB limit
+            try:
+                peer.sock.sendall(b"X-Pad-%d: %s\r\n" % (number, b"a" * 1024))
+            except OSError:  # closed by the server: its answer is in what we read
+                break
+        watch([peer], until=time.monotonic() + MARGIN)
+    finally:
+        peer.sock.close()
+    assert peer.closed
+    assert "16384" in refusal(peer.received, 431, "headers_too_large")["message"]
+    padded = {f"x-pad-{n}": "a" * 1024 for n in range(8)}
+    assert httpx.get(f"{server.url}/v1/health", headers=padded).status_code == 200
+
+
 def test_a_kept_alive_connection_is_closed_when_idle(server: LoggedServer) -> None:
     peer = connect(server)
     try:
