@@ -33,6 +33,7 @@ from collector.db import Database
 from collector.errors import CODES, Refusal
 from collector.limits import Limiter, RateLimited, RateStore, client_subject
 from collector.log import BallotLog, now_ms
+from collector.openapi import install as install_openapi
 from collector.service import Election, ProofBatcher, precheck, rate_refusal
 from formats.ballot import verification_code
 
@@ -144,6 +145,8 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         redirect_slashes=False,  # a 404 says the path is wrong; an API answers no redirects
     )
     app.add_middleware(AccessLog)
+    # bodies and statuses the raw responses do not tell FastAPI (collector.openapi)
+    install_openapi(app, election.manifest, MAX_LEAVES_PER_REQUEST)
 
     def ballot_log() -> BallotLog:
         return state["log"]
@@ -221,7 +224,6 @@ def create_app(election: Election, database_url: str) -> FastAPI:
     @app.post(
         "/v1/ballots",
         summary="Cast a signed ballot; answers with the collector's signed receipt.",
-        responses={400: {}, 403: {}, 409: {}, 413: {}, 422: {}},
     )
     async def cast(request: Request) -> Response:
         content_type = request.headers.get("content-type")
