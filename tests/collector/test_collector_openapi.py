@@ -13,8 +13,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 import schemathesis
 from collector_helpers import (
@@ -26,6 +28,7 @@ from collector_helpers import (
     Server,
     random_challenge,
 )
+from schemathesis.specs.openapi.definitions import OPENAPI_31
 from support.collector_process import CollectorProcess
 from test_collector_hostile import assert_no_traceback
 
@@ -124,6 +127,28 @@ def test_every_operation_declares_its_answer_and_its_refusals(document: dict) ->
     assert "HTTPValidationError" not in document["components"]["schemas"]
     assert error_codes(found["post", "/v1/ballots"]["responses"]["422"]) == ["proof_invalid"]
     assert document["openapi"].startswith("3.1.")
+
+
+def schemas_in(value: Any) -> list[dict]:
+    """Every schema object an OpenAPI document's paths hold (bodies, parameters, headers)."""
+    if isinstance(value, dict):
+        found = [value["schema"]] if isinstance(value.get("schema"), dict) else []
+        return found + [s for item in value.values() for s in schemas_in(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in schemas_in(item)]
+    return []
+
+
+def test_the_document_is_valid_openapi_3_1(document: dict) -> None:
+    # the OpenAPI Initiative's 3.1 schema, as schemathesis bundles it
+    problems = [
+        error.message for error in jsonschema_rs.validator_for(OPENAPI_31).iter_errors(document)
+    ]
+    assert not problems, problems
+    inline = schemas_in(document["paths"])
+    assert len(inline) > 30
+    for schema in [*document["components"]["schemas"].values(), *inline]:
+        jsonschema_rs.meta.validate(schema)  # JSON Schema 2020-12, OpenAPI 3.1's dialect
 
 
 def test_every_code_of_the_spec_is_declared_where_it_can_be_answered(document: dict) -> None:
