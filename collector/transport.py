@@ -272,6 +272,11 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     # answers without the app
 
+    def send_400_response(self, msg: str) -> None:
+        # What httptools cannot parse: uvicorn (which has logged it) would answer in text/plain.
+        self._answer(Refusal("bad_request", "not an HTTP/1.1 request"))
+        self.transport.close()
+
     def _answer(self, refusal: Refusal) -> None:
         self._finished = True
         self._stop_clock()

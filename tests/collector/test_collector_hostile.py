@@ -163,3 +163,22 @@ def test_arbitrary_bodies_get_a_4xx_in_the_error_form(
     assert 400 <= response.status_code < 500, response.text
     detail = error_of(response, response.status_code)
     assert detail["code"] in {"malformed", "wrong_election"}, detail
+
+
+def test_a_request_http_cannot_parse_gets_the_error_form(server: Server) -> None:
+    """uvicorn answers what httptools cannot parse in text/plain; the collector in its form."""
+    for request in [
+        b"GET /v1/hea lth HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Null: a\x00b\r\n\r\n",
+        b"POST /v1/ballots HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    ]:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(4096):  # the connection is closed after the answer
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 "), answer
+        assert b"\r\ncontent-type: application/json\r\n" in head.lower(), answer
+        assert json.loads(body)["detail"]["code"] == "bad_request", answer
+    assert_no_traceback(server)
