@@ -26,10 +26,10 @@ from formats.signed import MAX_CERTIFICATE_BYTES, MAX_SIGNATURE_BYTES
 
 Schema = dict[str, Any]
 
-# Codes collector.transport answers for any request, before a route runs: a request that
-# does not arrive in time (408), a request head too large (431), a connection over the cap or
-# a server stopping (503).
-EVERY_OPERATION = ("timeout", "headers_too_large", "unavailable")
+# Codes collector.transport answers for any request, before a route runs: a request its HTTP
+# parser cannot read (400), one that does not arrive in time (408), a request head too large
+# (431), a connection over the cap or a server stopping (503).
+EVERY_OPERATION = ("bad_request", "timeout", "headers_too_large", "unavailable")
 
 # canonical.encoding.parse_b64url: no padding, no length of 1 mod 4, and unused low bits of
 # the last character zero (the one spelling b64url writes)
