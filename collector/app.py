@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -30,7 +31,7 @@ from canonical.encoding import (
     parse_b64url,
 )
 from collector.db import Database
-from collector.errors import CODES, Refusal
+from collector.errors import Refusal
 from collector.limits import Limiter, RateLimited, RateStore, client_subject
 from collector.log import BallotLog, now_ms
 from collector.openapi import install as install_openapi
@@ -92,9 +93,8 @@ def _refusal_response(refusal: Refusal, headers: dict[str, str] | None = None) -
     )
 
 
-def _code_of_status(status: int) -> str:
-    """The refusal code for an HTTP error Starlette raises itself (no route, wrong method)."""
-    return next((code for code, (known, _) in CODES.items() if known == status), "bad_request")
+# The refusal codes of the HTTP errors Starlette raises itself (no route, a wrong method).
+_STARLETTE_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -177,7 +177,14 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         # Starlette's own refusals (no such route, a method the route does not take) in the
         # same JSON form as ours
         detail = f"{request.method} {request.url.path}"
-        return _refusal_response(Refusal(_code_of_status(exc.status_code), detail), exc.headers)
+        code = _STARLETTE_CODES.get(exc.status_code, "bad_request")
+        return _refusal_response(Refusal(code, detail), exc.headers)
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def database_down(request: Request, exc: sqlalchemy.exc.OperationalError) -> Response:
+        # The database cannot be reached (or is locked up): retry later, as a voter app does.
+        log.error("%s %s: the database failed: %s", request.method, request.url.path, exc.orig)
+        return _refusal_response(Refusal("unavailable", "the database cannot be reached"))
 
     @app.exception_handler(ClientDisconnect)
     async def gone(request: Request, _: ClientDisconnect) -> Response:

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from collector_helpers import NORTH, Client, CollectorElection, Server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -182,3 +183,42 @@ def test_a_request_http_cannot_parse_gets_the_error_form(server: Server) -> None
         assert b"\r\ncontent-type: application/json\r\n" in head.lower(), answer
         assert json.loads(body)["detail"]["code"] == "bad_request", answer
     assert_no_traceback(server)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_database_out_of_reach_is_503_then_recovers(
+    election: CollectorElection, db_url: str
+) -> None:
+    import sqlalchemy as sa
+
+    url = sa.make_url(db_url)
+    name = url.database
+    server = Server(election.directory, db_url, workers=1).start()
+    client = Client(server.url)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+    def connections(allowed: bool) -> None:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {allowed}'))
+            if not allowed:
+                connection.execute(
+                    sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = :name"),
+                    {"name": name},
+                )  # fmt: skip
+
+    try:
+        assert client.get("/v1/health").status_code == 200
+        connections(allowed=False)
+        for response in (client.get("/v1/health"), client.http.post("/v1/challenges")):
+            assert error_of(response, 503)["code"] == "unavailable"
+        connections(allowed=True)
+        assert client.get("/v1/health").status_code == 200
+        assert client.http.post("/v1/challenges").status_code == 200
+    finally:
+        connections(allowed=True)
+        admin.dispose()
+        client.close()
+        server.stop()
+    text = server.log.read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
