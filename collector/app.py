@@ -32,10 +32,10 @@ from canonical.encoding import (
 )
 from collector.db import Database
 from collector.errors import Refusal
-from collector.limits import Limiter, RateLimited, RateStore, client_subject
+from collector.limits import Limiter, RateStore, client_subject
 from collector.log import BallotLog, now_ms
 from collector.openapi import install as install_openapi
-from collector.service import Election, ProofBatcher, precheck, rate_refusal
+from collector.service import Election, ProofBatcher, precheck
 from formats.ballot import verification_code
 
 log = logging.getLogger("ivote.collector")
@@ -97,6 +97,11 @@ def _refusal_response(refusal: Refusal, headers: dict[str, str] | None = None) -
 _STARLETTE_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
+def _client_of(request: Request) -> str:
+    """Whom the per-address rate limits count for this request (collector.limits)."""
+    return client_subject(request.client.host if request.client else None)
+
+
 def is_json_media_type(content_type: str | None) -> bool:
     """application/json, with at most a charset parameter that says UTF-8."""
     if content_type is None:
@@ -124,7 +129,12 @@ def create_app(election: Election, database_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         database = Database(database_url)
-        ballot_log = BallotLog(database, election.manifest.election_id, election.sign)
+        ballot_log = BallotLog(
+            database,
+            election.manifest.election_id,
+            election.sign,
+            casts_per_voter=settings.limits.casts_per_voter,
+        )
         batcher = ProofBatcher(ballot_log, settings.batch_wait_ms, settings.max_batch)
         batcher.start()
         counters = RateStore(database_url)
@@ -155,10 +165,7 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         return state["limiter"]
 
     def issue_challenge(address: str) -> tuple[bytes, int]:
-        try:
-            limiter().challenge(address, now_ms())
-        except RateLimited as limited:
-            raise rate_refusal(limited) from limited
+        limiter().challenge(address, now_ms())
         return ballot_log().issue_challenge(settings.challenge_ttl_s * 1000)
 
     @app.exception_handler(Refusal)
@@ -222,8 +229,7 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         summary="A one-time challenge to put in the next ballot (expires, single use).",
     )
     async def challenge(request: Request) -> Response:
-        address = client_subject(request.client.host if request.client else None)
-        value, expires = await asyncio.to_thread(issue_challenge, address)
+        value, expires = await asyncio.to_thread(issue_challenge, _client_of(request))
         return CanonicalJSON(
             {"version": FORMAT_VERSION, "challenge": b64url(value), "expires": expires}
         )
@@ -236,18 +242,10 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         content_type = request.headers.get("content-type")
         if not is_json_media_type(content_type):
             raise Refusal("unsupported_media_type", f"not {content_type or 'given'}")
-        try:
-            limiter().cast_from(
-                client_subject(request.client.host if request.client else None), now_ms()
-            )
-        except RateLimited as limited:
-            raise rate_refusal(limited) from limited
-        declared = request.headers.get("content-length")
-        if (
-            declared is not None
-            and declared.isdigit()
-            and int(declared) > election.max_ballot_bytes
-        ):
+        limiter().cast_from(_client_of(request), now_ms())
+        declared = request.headers.get("content-length", "")
+        # (a number of thousands of digits is too large without being read as one)
+        if declared.isdigit() and (len(declared) > 12 or int(declared) > election.max_ballot_bytes):
             raise Refusal("too_large", f"{declared} bytes, at most {election.max_ballot_bytes}")
         body = bytearray()
         async for chunk in request.stream():
@@ -259,7 +257,7 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         try:
             # On the event loop itself: no thread hop, and nothing else for this process to do
             # meanwhile but the proof check, which runs in its own thread.
-            checked = precheck(election, ballot_log(), bytes(body), limiter())
+            checked = precheck(election, ballot_log(), bytes(body))
             if isinstance(checked, bytes):
                 state_of_request["note"] = "resent"
                 return CanonicalJSON(checked)

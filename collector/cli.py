@@ -156,7 +156,7 @@ def collector() -> None:
     default=str(RateLimits.casts_per_voter),
     show_default=True,
     callback=_rate,
-    help="At most N ballots per SECONDS signed by one voter: N/SECONDS or 'off'.",
+    help="At most N of one voter's ballots received in any SECONDS: N/SECONDS or 'off'.",
 )
 @click.option(
     "--trusted-proxy",

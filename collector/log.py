@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from canonical.encoding import DOMAINS, canonical_bytes, parse_canonical
 from collector.db import Database, challenges, ciphertexts, entries, heads, latest, log_state
 from collector.errors import Refusal
+from collector.limits import UNLIMITED, Rate
 from crypto import merkle
 from formats.receipt import LogHead, Receipt, entry_leaf_hash
 
@@ -107,10 +108,18 @@ def _frontier(row: Any) -> merkle.Frontier:
 
 
 class BallotLog:
-    def __init__(self, database: Database, election_id: str, sign: Sign) -> None:
+    def __init__(
+        self,
+        database: Database,
+        election_id: str,
+        sign: Sign,
+        casts_per_voter: Rate = UNLIMITED,
+    ) -> None:
         self.db = database
         self.election_id = election_id
         self.sign = sign
+        # at most this many ballots of one voter in the log with `received` in any such span
+        self.casts_per_voter = casts_per_voter
         self._leaves: list[bytes] = []  # committed leaf hashes, a prefix of the log
         # complete subtrees of the growing leaf list, cached for inclusion/consistency proofs
         self._subtree = merkle.cached_subtree_root(self._leaves, _CACHE_MIN)
@@ -348,6 +357,7 @@ class BallotLog:
                     )
                 )
             }
+            recent = self._recent_casts(conn, {b.voter for b in batch}, now)
             new: list[tuple[int, Candidate, int, bytes]] = []  # (position, ballot, index, leaf)
             first: dict[bytes, int] = {}  # ballot hash -> position of its first copy
             used: dict[bytes, bytes] = {}  # challenge -> ballot hash, claimed in this batch
@@ -373,10 +383,13 @@ class BallotLog:
                         owner = owners.get(digest, fresh.get(digest))
                         if owner is not None and owner != ballot.voter:
                             raise Refusal("ballot_copied")
+                    self._check_voter_rate(recent, ballot.voter, now)
                 except Refusal as refusal:
                     outcomes[position] = refusal
                     continue
                 used[ballot.challenge] = ballot.ballot_hash
+                if ballot.voter in recent:
+                    recent[ballot.voter].append(now)
                 for digest in ballot.ciphertext_digests:
                     if digest not in owners:
                         fresh[digest] = ballot.voter
@@ -390,6 +403,36 @@ class BallotLog:
             if outcomes[position] is None:  # a second copy of a ballot new in this batch
                 outcomes[position] = outcomes[first[ballot.ballot_hash]]
         return [o for o in outcomes if o is not None]
+
+    def _recent_casts(self, conn: Connection, voters: set[str], now: int) -> dict[str, list[int]]:
+        """The `received` times of each voter's ballots in the last casts_per_voter span (when
+        that limit is on)."""
+        rate = self.casts_per_voter
+        if not rate.count:
+            return {}
+        since = now - rate.seconds * 1000
+        recent: dict[str, list[int]] = {voter: [] for voter in voters}
+        for row in conn.execute(
+            sa.select(entries.c.voter, entries.c.received).where(
+                entries.c.voter.in_(voters), entries.c.received > since
+            )
+        ):
+            recent[row.voter].append(int(row.received))
+        return recent
+
+    def _check_voter_rate(self, recent: dict[str, list[int]], voter: str, now: int) -> None:
+        rate = self.casts_per_voter
+        times = recent.get(voter)
+        if times is None or len(times) < rate.count:
+            return
+        # the time at which the oldest ballot leaves the span (and one more may be cast)
+        frees_at = min(times) + rate.seconds * 1000
+        wait = max(1, -(-(frees_at - now) // 1000))
+        raise Refusal(
+            "rate_limited",
+            f"at most {rate.count} ballots of one voter in {rate.seconds} s",
+            {"Retry-After": str(wait)},
+        )
 
     def _write(
         self,

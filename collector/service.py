@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from canonical.encoding import DOMAINS, FormatError, canonical_bytes, hex_int, parse_canonical
 from collector.db import Database
 from collector.errors import Refusal
-from collector.limits import Limiter, RateLimited, RateLimits
+from collector.limits import RateLimits
 from collector.log import Appended, BallotLog, Candidate, ciphertext_digest, now_ms
 from crypto import eid
 from crypto.membership import MembershipStatement, batch_verify
@@ -293,15 +293,8 @@ class Checked:
     statements: list[MembershipStatement]
 
 
-def rate_refusal(limited: RateLimited) -> Refusal:
-    return Refusal("rate_limited", str(limited), {"Retry-After": str(limited.retry_after)})
-
-
-def precheck(
-    election: Election, ballot_log: BallotLog, body: bytes, limiter: Limiter | None = None
-) -> Checked | bytes:
-    """Checks 1-6 (and the resend case, which returns the stored receipt), with the limit on
-    one voter's casts once the signature says who it is."""
+def precheck(election: Election, ballot_log: BallotLog, body: bytes) -> Checked | bytes:
+    """Checks 1-6 (and the resend case, which returns the stored receipt)."""
     if len(body) > election.max_ballot_bytes:
         raise Refusal("too_large", f"{len(body)} bytes, at most {election.max_ballot_bytes}")
     try:
@@ -346,11 +339,6 @@ def precheck(
     assert certificate is not None
     election.refresh()
     identity, revocations = election.check_certificate(certificate, at)
-    if limiter is not None:
-        try:
-            limiter.cast_by(identity.personal_code, now)
-        except RateLimited as limited:
-            raise rate_refusal(limited) from limited
     district = election.voter_list.district_of(identity.personal_code)
     if district is None:
         raise Refusal("not_eligible", "the certificate's personal code is not on the voter list")

@@ -11,9 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from collector_helpers import NORTH, Client, CollectorElection, Server
+from collector_helpers import NORTH, PASSPHRASE, Client, CollectorElection, Server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.collector_process import CollectorProcess
 
 from canonical.encoding import canonical_bytes
 
@@ -193,7 +194,10 @@ def test_a_database_out_of_reach_is_503_then_recovers(
 
     url = sa.make_url(db_url)
     name = url.database
-    server = Server(election.directory, db_url, workers=1).start()
+    # with the rate limits on: their counts live in the same database
+    server = CollectorProcess(
+        election.directory, db_url, PASSPHRASE, workers=1, options=()
+    ).start()
     client = Client(server.url)
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
 
@@ -222,3 +226,4 @@ def test_a_database_out_of_reach_is_503_then_recovers(
         server.stop()
     text = server.log.read_text(errors="replace")
     assert "Traceback" not in text, text[-3000:]
+    assert text.count("rate limits not counted") == 1  # said once, not per request
