@@ -172,74 +172,77 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise click.ClickException("the collector did not start in time")
 
 
-def _address(client: int, group: int) -> str:
-    """The loopback address (127.0.0.0/8 is all loopback on Linux) of a client's `group`-th
-    batch of voters."""
-    number = client * 4096 + group + 1
+def _address(number: int) -> str:
+    """The `number`-th loopback address the bench's clients come from (127.0.0.0/8 is all
+    loopback on Linux)."""
+    number += 1
     return f"127.{100 + number // 65_536}.{number // 256 % 256}.{number % 256}"
 
 
-def _plan(voters: int, concurrency: int) -> list[list[tuple[int, str]]]:
-    """Which voters each client casts, in order, and from which address. Voters come from
-    many addresses, as a national election's do (VOTERS_PER_ADDRESS each): the collector's
-    default per-address limits then stay on and throttle no honest client."""
-    plan: list[list[tuple[int, str]]] = [[] for _ in range(concurrency)]
-    for voter in range(voters):
-        client, position = voter % concurrency, voter // concurrency
-        plan[client].append((voter, _address(client, position // VOTERS_PER_ADDRESS)))
-    return plan
-
-
-async def _cast_all(
-    url: str, bodies: list[bytes], plan: list[list[tuple[int, str]]]
-) -> tuple[list[float], float]:
-    """Cast every body from `len(plan)` clients, each with its own connection (as voters'
-    apps are), opened anew from each new address; returns the latencies and the wall-clock
-    time."""
+async def _cast_all(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], float]:
+    """Cast every body from `concurrency` clients, each with its own connection (as voters'
+    apps are), taking the next ballot as it is free; returns the latencies and the wall-clock
+    time. Voters come from many addresses, as a national election's do: each client moves to
+    a new address (a new connection) every VOTERS_PER_ADDRESS ballots, so that the collector's
+    default per-address limits stay on and throttle no honest client."""
     latencies: list[float] = []
     failures: list[str] = []
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    addresses = itertools.count(10_000)  # apart from the challenges' (_challenges)
     # One client per connection: httpx's pool scans all its connections on every event, which
     # would make a shared 16-connection pool cost the bench more CPU than the requests.
     tls = ssl.create_default_context()  # unused on http://, but each client would load one
 
-    def connect(address: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=url,
-            timeout=120,
-            limits=httpx.Limits(max_connections=1),
+    def connect() -> httpx.AsyncClient:
+        transport = httpx.AsyncHTTPTransport(
+            local_address=_address(next(addresses)),
             verify=tls,
-            transport=httpx.AsyncHTTPTransport(local_address=address, verify=tls),
+            limits=httpx.Limits(max_connections=1),
         )
+        return httpx.AsyncClient(base_url=url, timeout=120, transport=transport)
 
-    async def client(turns: list[tuple[int, str]]) -> None:
-        http: httpx.AsyncClient | None = None
-        address = ""
+    async def client() -> None:
+        http = connect()
+        cast = 0
         try:
-            for voter, voter_address in turns:
-                if voter_address != address:
-                    if http is not None:
-                        await http.aclose()
-                    address, http = voter_address, connect(voter_address)
-                assert http is not None
+            while not queue.empty():
+                body = queue.get_nowait()
+                if cast and cast % VOTERS_PER_ADDRESS == 0:
+                    await http.aclose()
+                    http = connect()
+                cast += 1
                 start = time.perf_counter()
                 response = await http.post(
-                    "/v1/ballots",
-                    content=bodies[voter],
-                    headers={"content-type": "application/json"},
+                    "/v1/ballots", content=body, headers={"content-type": "application/json"}
                 )
                 latencies.append(time.perf_counter() - start)
                 if response.status_code != 200:
                     failures.append(response.text[:300])
         finally:
-            if http is not None:
-                await http.aclose()
+            await http.aclose()
 
     start = time.perf_counter()
-    await asyncio.gather(*(client(turns) for turns in plan))
+    await asyncio.gather(*(client() for _ in range(concurrency)))
     elapsed = time.perf_counter() - start
     if failures:
         raise click.ClickException(f"{len(failures)} casts refused, e.g. {failures[0]}")
     return latencies, elapsed
+
+
+def _challenges(url: str, voters: int) -> list[bytes]:
+    """One challenge per voter, VOTERS_PER_ADDRESS of them from each address."""
+    from canonical.encoding import parse_b64url
+
+    challenges: list[bytes] = []
+    for first in range(0, voters, VOTERS_PER_ADDRESS):
+        transport = httpx.HTTPTransport(local_address=_address(first // VOTERS_PER_ADDRESS))
+        with httpx.Client(base_url=url, timeout=60, transport=transport) as http:
+            for _ in range(min(VOTERS_PER_ADDRESS, voters - first)):
+                answer = http.post("/v1/challenges").json()
+                challenges.append(parse_b64url(answer["challenge"], "challenge"))
+    return challenges
 
 
 @click.command(name="collector")
@@ -255,7 +258,6 @@ def bench_collector(
     """Cast throughput and latency of `ivote collector serve` over loopback HTTP."""
     import sqlalchemy as sa
 
-    from canonical.encoding import parse_b64url
     from formats.manifest import ElectionDirectory
 
     workers = workers or os.cpu_count() or 1
@@ -301,23 +303,14 @@ def bench_collector(
             )
         try:
             _wait_ready(url, process, log)
-            plan = _plan(voters, concurrency)
-            challenges: dict[int, bytes] = {}
-            for turns in plan:
-                for address, group in itertools.groupby(turns, key=lambda turn: turn[1]):
-                    transport = httpx.HTTPTransport(local_address=address)
-                    with httpx.Client(base_url=url, timeout=60, transport=transport) as http:
-                        for voter, _ in group:
-                            answer = http.post("/v1/challenges").json()
-                            challenges[voter] = parse_b64url(answer["challenge"], "challenge")
-            jobs = [(code, challenges[voter]) for voter, code in enumerate(codes)]
+            jobs = list(zip(codes, _challenges(url, voters), strict=True))
             _BUILD["manifest"] = ElectionDirectory(directory).read_manifest()
             _BUILD["eids"] = eids
             build_start = time.perf_counter()
             with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("fork")) as pool:
                 bodies = list(pool.map(_build_one, jobs, chunksize=8))
             build_s = time.perf_counter() - build_start
-            latencies, elapsed = asyncio.run(_cast_all(url, bodies, plan))
+            latencies, elapsed = asyncio.run(_cast_all(url, bodies, concurrency))
             size = httpx.get(f"{url}/v1/health", timeout=30).json()["size"]
             if size != voters:
                 raise click.ClickException(f"the log has {size} ballots, {voters} were cast")
