@@ -99,7 +99,7 @@ class RateLimited(Exception):
 
 def client_subject(address: str | None) -> str:
     """Whom a per-address limit counts: an IPv4 address, or an IPv6 address's /64 (one
-    subscriber's network: its other addresses are free to take)."""
+    subscriber's network, any address of which it may use)."""
     if not address:
         return "unknown"
     try:
