@@ -62,6 +62,16 @@ def _rate(_: click.Context, parameter: click.Parameter, value: str) -> Rate:
         raise click.BadParameter(str(exc), param=parameter) from exc
 
 
+def _rate_option(name: str, default: Rate, help: str) -> Any:
+    return click.option(
+        name,
+        default=str(default),
+        show_default=True,
+        callback=_rate,
+        help=f"{help} N/SECONDS, or 'off'.",
+    )
+
+
 def _open(settings: Any) -> Any:
     from collector.service import ConfigurationError, Election
 
@@ -136,27 +146,21 @@ def collector() -> None:
     type=click.IntRange(30, 86_400),
     help="Seconds a challenge stays usable; unused ones are deleted after that.",
 )
-@click.option(
+@_rate_option(
     "--challenges-per-address",
-    default=str(RateLimits.challenges_per_address),
-    show_default=True,
-    callback=_rate,
-    help="At most N challenges per SECONDS from one client address (an IPv6 /64): N/SECONDS "
-    "or 'off'. Counted across all workers and collector processes of the database.",
+    RateLimits.challenges_per_address,
+    "At most N challenges per SECONDS from one client address (an IPv6 /64). Counted across "
+    "all workers and collector processes of the database.",
 )
-@click.option(
+@_rate_option(
     "--casts-per-address",
-    default=str(RateLimits.casts_per_address),
-    show_default=True,
-    callback=_rate,
-    help="At most N ballots per SECONDS from one client address: N/SECONDS or 'off'.",
+    RateLimits.casts_per_address,
+    "At most N ballots per SECONDS from one client address.",
 )
-@click.option(
+@_rate_option(
     "--casts-per-voter",
-    default=str(RateLimits.casts_per_voter),
-    show_default=True,
-    callback=_rate,
-    help="At most N of one voter's ballots received in any SECONDS: N/SECONDS or 'off'.",
+    RateLimits.casts_per_voter,
+    "At most N of one voter's ballots received in any SECONDS.",
 )
 @click.option(
     "--trusted-proxy",
