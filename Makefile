@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint system-deps clean
+.PHONY: demo test lint catalogs system-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ system-deps:
 
 demo: $(STAMP)
 	$(BIN)/ivote demo
+
+# bring the translation catalogs (i18n/catalogs) in step with the texts marked in the source
+catalogs: $(STAMP)
+	$(BIN)/python -m i18n.update
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

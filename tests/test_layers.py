@@ -8,7 +8,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
-LAYERS = {"canonical": 0, "crypto": 1, "formats": 2}
+# i18n (the translation catalogs) sits at the bottom beside canonical: any layer may say things
+LAYERS = {"canonical": 0, "i18n": 0, "crypto": 1, "formats": 2}
 ROLES = {"ceremonies", "collector", "voter_app", "tallier", "verifier"}
 # the trustees' decryption ceremony runs the verifier before decrypting: that is its purpose
 ALLOWED_ROLE_IMPORTS = {("ceremonies", "verifier")}

@@ -1,0 +1,125 @@
+"""Bring the catalogs in step with the source: `python -m i18n.update` (or `make catalogs`).
+
+For every package that shows text and every language, the marked texts are extracted with Babel
+and i18n/catalogs/<language>/<package>.po is updated: new texts get an empty translation (to be
+filled in), texts no longer in the source are dropped, entries are sorted by text and carry no
+line numbers, so that two branches adding texts rarely touch the same lines. `--check` changes
+nothing and exits 1 when a catalog is out of step or a Thai text is untranslated
+(tests/test_i18n.py runs the same checks).
+"""
+
+from __future__ import annotations
+
+import io
+import string
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import write_po
+
+from i18n import CATALOG_DIR, DOMAIN, LANGUAGES, read_catalog
+
+ROOT = Path(__file__).parent.parent
+# the packages whose texts people read
+PACKAGES = ("ivote", "ceremonies", "collector", "tallier", "verifier", "voter_app")
+METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+MUST_TRANSLATE = ("th",)  # English is the source language
+
+
+def extract(package: str) -> Catalog:
+    """The texts marked in one package, with where each is used."""
+    template = Catalog(domain=DOMAIN)
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        ROOT / package, METHOD_MAP, keywords=KEYWORDS
+    ):
+        template.add(message, locations=[(f"{package}/{filename}", lineno)])
+    return template
+
+
+def catalog_path(code: str, package: str) -> Path:
+    return CATALOG_DIR / code / f"{package}.po"
+
+
+def updated(code: str, package: str, template: Catalog) -> tuple[Catalog, bytes] | None:
+    """The catalog for `code` and `package` brought in step with `template`, and its file
+    bytes; None when the package has no texts and no catalog."""
+    path = catalog_path(code, package)
+    if not path.exists() and not len(template):
+        return None
+    catalog = read_catalog(path, code) if path.exists() else Catalog(locale=code, domain=DOMAIN)
+    catalog.update(template, no_fuzzy_matching=True)
+    catalog.obsolete.clear()
+    buffer = io.BytesIO()
+    write_po(buffer, catalog, width=100, omit_header=True, sort_output=True, no_location=True,
+             ignore_obsolete=True, include_previous=False)
+    return catalog, buffer.getvalue()
+
+
+def placeholders(text: str) -> set[str]:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        return {"<malformed>"}
+
+
+def problems() -> list[str]:
+    """Every way the catalogs are out of step with the source, one line each."""
+    found: list[str] = []
+    for package in PACKAGES:
+        template = extract(package)
+        for code in LANGUAGES:
+            result = updated(code, package, template)
+            if result is None:
+                continue
+            catalog, data = result
+            path = catalog_path(code, package)
+            if not path.exists() or path.read_bytes() != data:
+                found.append(f"{path.relative_to(ROOT)} is out of step: run python -m i18n.update")
+            for message in catalog:
+                if not message.id:
+                    continue
+                ids = message.id if isinstance(message.id, tuple) else (message.id,)
+                strings = message.string if isinstance(message.string, tuple) else (
+                    message.string,
+                )
+                if code in MUST_TRANSLATE and not all(strings):
+                    found.append(f"{code}/{package}.po: untranslated: {ids[0]!r}")
+                    continue
+                wanted = set().union(*(placeholders(i) for i in ids))
+                for text in strings:
+                    if text and placeholders(text) != wanted:
+                        found.append(
+                            f"{code}/{package}.po: {ids[0]!r}: the translation's placeholders "
+                            f"{sorted(placeholders(text))} are not {sorted(wanted)}"
+                        )
+    return found
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        found = problems()
+        for line in found:
+            print(line)
+        return 1 if found else 0
+    for package in PACKAGES:
+        template = extract(package)
+        for code in LANGUAGES:
+            result = updated(code, package, template)
+            if result is None:
+                continue
+            path = catalog_path(code, package)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists() or path.read_bytes() != result[1]:
+                path.write_bytes(result[1])
+                print(f"updated {path.relative_to(ROOT)}")
+    untranslated = [line for line in problems() if "untranslated" in line]
+    if untranslated:
+        print(f"{len(untranslated)} texts still need a Thai translation; see --check")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
