@@ -28,6 +28,8 @@ from canonical.encoding import FormatError, canonical_bytes, decode_utf8, parse_
 from crypto.eid import Signer, WrongPin, load_pkcs12_signer
 from crypto.errors import CryptoError
 from formats.ballot import verification_code
+from i18n import current_language, language
+from voter_app.pages import request_language
 from voter_app.qr import qr_svg
 from voter_app.store import VoterStore
 from voter_app.transport import CollectorClient, RetryPolicy, VoterAppError
@@ -116,6 +118,7 @@ def create_app(
     lock = threading.Lock()  # one voter, one step at a time
     page = resources.files("voter_app").joinpath("static/index.html").read_text("utf-8")
     app = FastAPI(title="ivote voting page", docs_url=None, redoc_url=None, openapi_url=None)
+    default_language = current_language()  # ivote --lang, or the environment's
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
@@ -126,7 +129,9 @@ def create_app(
             request.headers.get(TOKEN_HEADER, ""), token
         ):
             return JSONResponse({"message": "missing or wrong page token"}, status_code=403)
-        response: Response = await call_next(request)
+        # each request in the language the voter chose on the page (i18n)
+        with language(request_language(request.query_params, request.headers, default_language)):
+            response: Response = await call_next(request)
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Content-Security-Policy"] = (
