@@ -314,6 +314,7 @@ def cast(
                 return
             if decision == "audit":
                 _print_audit(prepared, store, audit_out)
+                audit_out = None  # a later audit of this run must not overwrite this one
                 if audit or not click.confirm(_("Make a new ballot now?"), default=True):
                     click.echo(_("Run `ivote vote cast` again to make a new ballot and cast it."))
                     return
