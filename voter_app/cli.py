@@ -390,9 +390,16 @@ def _print_audit(prepared: Any, store: Any, out: Path | None) -> None:
             )
         )
     path = out or store.root / "audits" / f"{prepared.payload_hash.hex()}.json"
-    if out is None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_atomic(path, canonical_bytes(document) + b"\n")
+    try:
+        if out is None:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(path, canonical_bytes(document) + b"\n")
+    except OSError as exc:
+        raise click.ClickException(
+            _("{path}: cannot write the audit there ({problem}); the ballot was not cast").format(
+                path=path, problem=exc.strerror or exc
+            )
+        ) from exc
     click.echo(_("Audit data written to {path}; check it on another device with").format(path=path))
     click.echo(f"  ivote vote verify-audit {path} --collector URL")
 

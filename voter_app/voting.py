@@ -938,7 +938,7 @@ def stored_ballots(store: VoterStore, pin: str) -> tuple[list[StoredBallot], lis
         found.append(
             StoredBallot(
                 str(path),
-                bytes.fromhex(path.name.split(".")[0]),
+                ballot_hash(require(record, "signed_ballot", dict, str(path))),
                 str(record.get("election_id", "")),
                 str(record.get("district", "")),
                 str(record.get("status", "sent")),

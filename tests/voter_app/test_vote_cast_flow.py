@@ -299,3 +299,18 @@ def test_in_thai(
         env=voter_env(tmp_path),
     )  # fmt: skip
     assert "ไม่มีบัตรเลือกตั้งที่บันทึกไว้" in stranger.stdout
+
+
+def test_an_audit_that_cannot_be_written_is_a_clear_error(
+    own_collector: CollectorProcess, election: VoterElection, pin_file: Path, tmp_path: Path
+) -> None:
+    before = own_collector.log_size()
+    args = args_for(own_collector.url, election, election.eid_files["38001010002"], pin_file,
+                    tmp_path)  # fmt: skip
+    nowhere = tmp_path / "missing" / "audit.json"
+    result = run_vote(
+        *args, "--choice", "101", "--audit", "--audit-out", str(nowhere), data_dir=tmp_path
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot write the audit there" in result.stderr
+    assert own_collector.log_size() == before and not nowhere.exists()
