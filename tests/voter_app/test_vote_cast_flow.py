@@ -307,7 +307,8 @@ def test_an_audit_that_cannot_be_written_is_a_clear_error(
     before = own_collector.log_size()
     args = args_for(own_collector.url, election, election.eid_files["38001010002"], pin_file,
                     tmp_path)  # fmt: skip
-    nowhere = tmp_path / "missing" / "audit.json"
+    (tmp_path / "a-file").write_text("not a directory")
+    nowhere = tmp_path / "a-file" / "audit.json"
     result = run_vote(
         *args, "--choice", "101", "--audit", "--audit-out", str(nowhere), data_dir=tmp_path
     )
