@@ -24,7 +24,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from canonical.encoding import DOMAINS, FormatError, b64url, canonical_bytes
+from canonical.encoding import DOMAINS, FormatError, b64url, canonical_bytes, object_hash
 from crypto import merkle, paillier
 from crypto.encoding import decode_totals
 from crypto.errors import CryptoError, DecryptionError, InvalidInput, ProofInvalid
@@ -58,6 +58,7 @@ from formats.record import (
     TallyReport,
 )
 from formats.signed import open_signed
+from i18n import N_
 from verifier.audit import AUDIT_CHECKS, AuditMaterial, run_audit
 
 PASS, FAIL, NOT_MADE = "pass", "fail", "not made"
@@ -67,30 +68,30 @@ MAX_PROBLEMS_LISTED = 20
 
 # (check id, title) in the order they run and print.
 CHECKS = (
-    ("record", "record format"),
-    ("manifest", "signed manifest and election key"),
-    ("manifest-anchor", "manifest is the one the officials published"),
-    ("log-head", "collector's signed log head"),
-    ("log-leaves", "leaf hashes rebuild the signed log head"),
-    ("receipts", "voters' receipts are in the final log"),
-    ("report", "tally report counts add up"),
-    ("totals", "encrypted totals: one per district, contest and part, each valid"),
-    ("crls", "the CRLs are the ones the record names"),
-    ("ballot-box", "the ballot box is the collector-signed one the record names"),
-    ("paper-voters", "the paper-voter list is the organiser-signed one the record names"),
-    ("cleansing", "the cleansing re-done from the box gives the record's report"),
-    ("counted-totals", "encrypted totals are the products of the box's counted ballots"),
-    ("bundle", "observers' bundle matches the record"),
-    ("ballots", "counted ballots are well formed for their district"),
-    ("ballot-proofs", "every ballot validity proof verifies"),
-    ("duplicates", "no ciphertext appears twice"),
-    ("totals-products", "encrypted totals are the products of the counted ballots"),
-    ("counted-ballots", "the bundle holds exactly the box's counted ballots"),
-    ("shares", "every decryption share proof verifies against the verification keys"),
-    ("threshold", "at least t trustees' valid shares"),
-    ("plaintexts", "plaintexts are the combination of the decryption shares"),
-    ("results", "results decode from the plaintexts"),
-    ("results-report", "each contest's votes equal the district's counted ballots"),
+    ("record", N_("record format")),
+    ("manifest", N_("signed manifest and election key")),
+    ("manifest-anchor", N_("manifest is the one the officials published")),
+    ("log-head", N_("collector's signed log head")),
+    ("log-leaves", N_("leaf hashes rebuild the signed log head")),
+    ("receipts", N_("voters' receipts are in the final log")),
+    ("report", N_("tally report counts add up")),
+    ("totals", N_("encrypted totals: one per district, contest and part, each valid")),
+    ("crls", N_("the CRLs are the ones the record names")),
+    ("ballot-box", N_("the ballot box is the collector-signed one the record names")),
+    ("paper-voters", N_("the paper-voter list is the organiser-signed one the record names")),
+    ("cleansing", N_("the cleansing re-done from the box gives the record's report")),
+    ("counted-totals", N_("encrypted totals are the products of the box's counted ballots")),
+    ("bundle", N_("observers' bundle matches the record")),
+    ("ballots", N_("counted ballots are well formed for their district")),
+    ("ballot-proofs", N_("every ballot validity proof verifies")),
+    ("duplicates", N_("no ciphertext appears twice")),
+    ("totals-products", N_("encrypted totals are the products of the counted ballots")),
+    ("counted-ballots", N_("the bundle holds exactly the box's counted ballots")),
+    ("shares", N_("every decryption share proof verifies against the verification keys")),
+    ("threshold", N_("at least t trustees' valid shares")),
+    ("plaintexts", N_("plaintexts are the combination of the decryption shares")),
+    ("results", N_("results decode from the plaintexts")),
+    ("results-report", N_("each contest's votes equal the district's counted ballots")),
 )
 TITLES = dict(CHECKS)
 # What trustees need before decrypting a tally (ceremonies/decrypt_cli.py): every check but
@@ -117,9 +118,24 @@ class Check:
         }
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What the verification read, for showing the results and the fingerprints: each set
+    only as far as it could be read (its checks say whether it is genuine)."""
+
+    tally: Tally | None = None
+    decryption: Decryption | None = None
+    manifest: Manifest | None = None
+    manifest_signer: x509.Certificate | None = None
+    final_head: LogHead | None = None  # set only when signed by a collector and rebuilt
+    report: TallyReport | None = None
+    record_hash: bytes | None = None  # H(record or tally object), as read
+
+
 @dataclass
 class Verdict:
     checks: list[Check]
+    facts: Facts = field(default_factory=Facts)
 
     @property
     def ok(self) -> bool:
@@ -179,8 +195,11 @@ class _Run:
     def not_made(self, check_id: str, why: str) -> None:
         self.results.setdefault(check_id, Check(check_id, TITLES[check_id], NOT_MADE, why))
 
-    def verdict(self) -> Verdict:
-        return Verdict([self.results.get(i) or Check(i, t, NOT_MADE, "") for i, t in CHECKS])
+    def verdict(self, facts: Facts | None = None) -> Verdict:
+        return Verdict(
+            [self.results.get(i) or Check(i, t, NOT_MADE, "") for i, t in CHECKS],
+            facts or Facts(),
+        )
 
 
 def verify_record(
@@ -221,7 +240,7 @@ def verify_record(
         + f"{len(tally.totals)} encrypted totals, {len(tally.log.leaves)} log leaves"
         + (f", {len(decryption.trustees)} trustees' shares" if decryption else ""),
     )
-    _Verifier(
+    verifier = _Verifier(
         run,
         tally,
         decryption,
@@ -230,8 +249,19 @@ def verify_record(
         organiser_certificate,
         progress,
         allow_test_key,
-    ).run(bundle, audit, receipts)
-    return run.verdict()
+    )
+    verifier.run(bundle, audit, receipts)
+    return run.verdict(
+        Facts(
+            tally,
+            decryption,
+            verifier.manifest,
+            verifier.manifest_signer,
+            verifier.final_head,
+            verifier.report,
+            _document_hash(record),
+        )
+    )
 
 
 class _Verifier:
@@ -852,6 +882,15 @@ class _Verifier:
         self.r.outcome(
             "results-report", problems, "every 1-of-L contest has one vote per counted ballot"
         )
+
+
+def _document_hash(document: Any) -> bytes | None:
+    """H(document) of the record as read (SHA-256 of its canonical bytes: of record.json
+    without its final newline)."""
+    try:
+        return object_hash(document)
+    except (FormatError, TypeError, ValueError):
+        return None
 
 
 def _receipt_ballot(document: Any, name: str) -> str:
