@@ -158,12 +158,14 @@ def verify(record: Path, as_json: bool, **material: Any) -> None:
     from verifier.results import outcome
     from verifier.show import print_verification
 
-    path, verdict = run_verification(record, show_progress=not as_json, **material)
-    found = outcome(verdict)
     if as_json:
-        with language("en"):  # JSON is never translated
+        with language("en"):  # JSON is never translated: its checks' details neither
+            path, verdict = run_verification(record, show_progress=False, **material)
+            found = outcome(verdict)
             click.echo(json.dumps(found.to_dict(), sort_keys=True, ensure_ascii=False))
     else:
+        path, verdict = run_verification(record, show_progress=True, **material)
+        found = outcome(verdict)
         print_verification(path, found)
     if verdict.failed:
         raise SystemExit(1)
