@@ -260,3 +260,21 @@ def test_a_demo_folder_uses_its_record(finished: Finished, tmp_path: Path) -> No
     assert result.exit_code == 1
     assert "holds no record.json or tally.json" in result.output
     assert "record/" in result.output
+
+
+def test_json_stays_english_and_the_table_can_be_written(
+    finished: Finished, tmp_path: Path
+) -> None:
+    result = invoke("--lang", "th", "verify", "--allow-test-key", str(finished.record), "--json")
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout)
+    assert verdict["verdict"].startswith("Verified:")
+    assert all(re.fullmatch(r"[ -~]*", c["detail"]) for c in verdict["checks"])  # no Thai
+    out = tmp_path / "results.txt"
+    result = invoke(
+        "--lang", "th", "results", "--allow-test-key", str(finished.record), "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "ผู้สมัคร" in text and "\x1b[" not in text  # Thai, and no terminal colours
+    assert invoke("results", "-h").exit_code == 0
