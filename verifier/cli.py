@@ -209,9 +209,7 @@ def results(record: Path, output_format: str, out: Path | None, **material: Any)
     )
     found = outcome(verdict)
     if found.results is None:
-        raise click.ClickException(
-            _("no results: the record does not verify.") + "\n" + found.refusal()
-        )
+        raise click.ClickException(found.refusal())
     if output_format == "table" and out is None:
         show.print_results_table(found)
         return
