@@ -5,20 +5,24 @@ while its proofs' nonces stay fresh."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from canonical.encoding import b64url
+from canonical.encoding import b64url, hex_int, parse_b64url
 from crypto import paillier
 from crypto.encoding import encode_choice
 from crypto.errors import InvalidInput
 from crypto.membership import batch_verify, encrypt_contest
+from crypto.paillier import PublicKey
 from formats.ballot import (
     BallotError,
     ballot_randomness,
@@ -177,3 +181,66 @@ def test_given_randomness_is_checked() -> None:
     bad = {**good, "mayor": (0,)}
     with pytest.raises(BallotError, match=r"randomness.mayor\[0\]: not a unit"):
         build_ballot(manifest, "north", choices, bytes(32), bad)
+
+
+VECTORS = Path(__file__).parents[1] / "vectors"
+
+
+def test_ballot_randomness_vector() -> None:
+    """tests/vectors/ballot_randomness.json recomputed from the spec's words (`reference`)."""
+    data = json.loads((VECTORS / "ballot_randomness.json").read_text(encoding="utf-8"))
+    n = int(data["public_key"]["n"], 16)
+    seed, manifest_hash = bytes.fromhex(data["seed_hex"]), parse_b64url(data["manifest_hash"], "h")
+    by_contest: dict[str, list[int]] = {}
+    for case in data["cases"]:
+        r = reference(n, seed, manifest_hash, data["district"], case["contest"], case["part"])
+        assert r == int(case["randomness"], 16)
+        by_contest.setdefault(case["contest"], []).append(r)
+        for attempt in case["attempts"]:
+            for block in attempt["blocks"]:
+                digest = hashlib.sha256(
+                    TAG + b"\x00" + bytes.fromhex(block["input_canonical_hex"])
+                ).hexdigest()
+                assert digest == block["digest_hex"]
+    key = PublicKey(n)
+    manifest = vector_manifest()
+    for contest, choice in data["ciphertexts"]["choices"].items():
+        enc = manifest.contest_encoding(data["district"], contest)
+        index = manifest.district(data["district"]).contest(contest).index_of(choice)
+        expected = [
+            hex_int(paillier.encrypt(key, m, r))
+            for m, r in zip(encode_choice(enc, index), by_contest[contest], strict=True)
+        ]
+        assert data["ciphertexts"]["ciphertexts"][contest] == expected
+    small = data["small_modulus"]
+    for case in small["cases"]:
+        r = reference(int(small["n"], 16), bytes.fromhex(small["seed_hex"]), manifest_hash,
+                      data["district"], case["contest"], case["part"])  # fmt: skip
+        assert r == int(case["randomness"], 16)
+        assert [a["unit"] for a in case["attempts"]] == [False] * (len(case["attempts"]) - 1) + [
+            True
+        ]
+
+
+def test_check_code_vector() -> None:
+    from voter_app.code import CheckCode, CodeError
+
+    data = json.loads((VECTORS / "check_code.json").read_text(encoding="utf-8"))
+    for case in data["cases"]:
+        raw = bytes.fromhex(case["bytes_hex"])
+        assert raw[0] == 1 and raw[1:17].hex() == case["seed_hex"]
+        assert binascii.crc_hqx(raw[:-2], 0).to_bytes(2, "big").hex() == case["checksum_hex"]
+        assert base64.b32encode(raw).decode().rstrip("=") == case["text"]
+        code = CheckCode.parse(case["text"])
+        assert (code.seed.hex(), code.ballot_prefix.hex()) == (
+            case["seed_hex"],
+            case["ballot_hash_prefix_hex"],
+        )
+        assert code.grouped == case["grouped"]
+    first = CheckCode.parse(data["cases"][0]["text"])
+    for text in data["also_accepted"]:
+        assert CheckCode.parse(text) == first
+    for refused in data["refused"]:
+        with pytest.raises(CodeError) as caught:
+            CheckCode.parse(refused["text"])
+        assert caught.value.reason == refused["reason"]
