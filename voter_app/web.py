@@ -29,6 +29,7 @@ from crypto.eid import Signer, WrongPin, load_pkcs12_signer
 from crypto.errors import CryptoError
 from formats.ballot import verification_code
 from i18n import current_language, language
+from voter_app.check_page import install_check_page
 from voter_app.pages import request_language
 from voter_app.qr import qr_svg
 from voter_app.store import VoterStore
@@ -342,6 +343,7 @@ def create_app(
 
         return run(step)
 
+    install_check_page(app, client, store, fingerprint, allow_test_key, token, nonce)
     return app
 
 
