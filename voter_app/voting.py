@@ -44,9 +44,11 @@ from formats.ballot import (
     parse_ballot,
     verification_code,
 )
+from formats.eligibility import EligibilityAnswer, EligibilityRequest, status_at
 from formats.manifest import Contest, District, Manifest, load_signed_manifest
 from formats.receipt import LogHead, Receipt, open_by_collector
 from formats.signed import open_signed, sign_object
+from i18n import N_, _
 from voter_app.code import CheckCode
 from voter_app.store import Pin, VoterStore
 from voter_app.transport import (
@@ -286,16 +288,131 @@ def check_own_certificate(election: Election, certificate: x509.Certificate) -> 
     store = election.manifest.trust.eid_trust_store(require_crl=False)
     try:
         return check_certificate(certificate, store, _utc_now(), field="your e-ID")
-    except eid_errors.CertificateExpired as exc:
-        raise VoterAppError(f"your e-ID certificate has expired ({exc.problem})") from exc
-    except eid_errors.CertificateNotYetValid as exc:
-        raise VoterAppError(f"your e-ID certificate is not valid yet ({exc.problem})") from exc
+    except (eid_errors.CertificateExpired, eid_errors.CertificateNotYetValid) as exc:
+        raise NotEligible("certificate_expired", exc.problem) from exc
     except eid_errors.UntrustedIssuer as exc:
-        raise VoterAppError(
-            f"your e-ID is not issued by a CA this election trusts ({exc.problem})"
-        ) from exc
+        raise NotEligible("certificate_untrusted", exc.problem) from exc
     except CryptoError as exc:
-        raise VoterAppError(f"your e-ID cannot sign ballots: {exc}") from exc
+        raise NotEligible("certificate_invalid", str(exc)) from exc
+
+
+# --- eligibility -----------------------------------------------------------------------------
+
+# Why a voter cannot vote here, for the voter, by the collector's refusal code.
+ELIGIBILITY_ADVICE = {
+    "not_eligible": N_(
+        "You are not on the voter list of this election, so you cannot vote here. If you "
+        "think you should be on it, contact the election officials."
+    ),
+    "certificate_revoked": N_(
+        "Your e-ID certificate is revoked, so it cannot be used to vote. Contact your e-ID "
+        "issuer for a new one, or vote at a polling station."
+    ),
+    "certificate_expired": N_(
+        "Your e-ID certificate has expired or is not valid yet. Renew your e-ID, or vote at a "
+        "polling station."
+    ),
+    "certificate_untrusted": N_(
+        "Your e-ID was not issued by a certificate authority this election trusts. Use your "
+        "national e-ID, or vote at a polling station."
+    ),
+    "certificate_invalid": N_(
+        "Your e-ID certificate cannot be used to vote. Contact your e-ID issuer, or vote at a "
+        "polling station."
+    ),
+    "signature_invalid": N_(
+        "The collector could not check your e-ID's signature. Try again; if it happens again, "
+        "contact your e-ID issuer."
+    ),
+    "election_closed": N_(
+        "This election is closed: the officials have closed the ballot collector, and no more "
+        "ballots are taken."
+    ),
+}
+
+
+class NotEligible(VoterAppError):
+    """This voter cannot vote here: `code` is the collector's refusal code (collector/errors.py
+    CODES: not_eligible, certificate_revoked, certificate_expired, certificate_untrusted,
+    certificate_invalid, signature_invalid, election_closed), the message says it in plain
+    words with what to do."""
+
+    def __init__(self, code: str, detail: str | None = None) -> None:
+        advice = ELIGIBILITY_ADVICE.get(code)
+        message = _(advice) if advice else _("You cannot vote here ({code}).").format(code=code)
+        super().__init__(f"{message} ({detail})" if detail else message)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """The collector's signed word, checked, on this voter before they choose."""
+
+    voter: VoterIdentity  # from the voter's own certificate (crypto.eid)
+    district: District  # the voter's own district (formats.manifest.District)
+    status: str  # "open" | "not_open" | "over" | "closed" (the collector's word)
+    has_ballot: bool  # a ballot of this voter is already in the log (a revote replaces it)
+    at: dt.datetime = field(default=dt.datetime.fromtimestamp(0, dt.UTC))  # collector's clock
+    # the collector's signed answer: evidence if it named another district
+    document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def check_eligibility(client: CollectorClient, election: Election, signer: Signer) -> Eligibility:
+    """Ask the collector, with a request signed by the e-ID over a fresh challenge, whether this
+    voter may vote here, in which district, and whether the election is open. The voter's
+    certificate is checked here first (chain and validity); the collector's answer must be
+    signed by a collector of the manifest, for this election, manifest, challenge and voter,
+    name a district of the manifest and a status that its own clock and the period allow.
+    NotEligible for a voter who cannot vote here; CollectorMisbehaved for a bad answer."""
+    identity = check_own_certificate(election, signer.certificate)
+    manifest = election.manifest
+    try:
+        challenge = fetch_challenge(client)
+    except CollectorRefused as exc:
+        if exc.code == "election_closed":
+            raise NotEligible(exc.code) from exc
+        raise VoterAppError(refusal_message(exc)) from exc
+    request = EligibilityRequest.for_manifest(manifest, challenge)
+    signed = sign_object(signer, DOMAINS["eligibility_request"], request.to_dict())
+    try:
+        document = client.post("/v1/eligibility", signed)
+    except CollectorRefused as exc:
+        if exc.code in ELIGIBILITY_ADVICE:
+            raise NotEligible(exc.code, exc.message) from exc
+        raise VoterAppError(refusal_message(exc)) from exc
+    payload = _open_official(election, document, DOMAINS["eligibility"], "eligibility answer")
+    try:
+        answer = EligibilityAnswer.from_dict(payload, "eligibility answer")
+    except FormatError as exc:
+        raise CollectorMisbehaved(
+            f"the collector's eligibility answer is malformed: {exc}"
+        ) from exc
+    if answer.election_id != manifest.election_id or answer.manifest_hash != manifest.hash:
+        raise CollectorMisbehaved("the eligibility answer is for another election")
+    if answer.challenge != challenge:
+        raise CollectorMisbehaved("the eligibility answer is not the answer to this request")
+    if answer.personal_code != identity.personal_code:
+        raise CollectorMisbehaved("the eligibility answer is about another voter")
+    try:
+        district = manifest.district(answer.district)
+    except FormatError as exc:
+        raise CollectorMisbehaved(
+            f"the eligibility answer names a district this election does not have: {exc}"
+        ) from exc
+    if answer.status != status_at(manifest, answer.at, answer.status == "closed"):
+        raise CollectorMisbehaved(
+            f"the eligibility answer says {answer.status!r}, which the voting period does not "
+            "allow at the time it gives"
+        )
+    return Eligibility(
+        identity,
+        district,
+        answer.status,
+        answer.has_ballot,
+        dt.datetime.fromtimestamp(answer.at / 1000, dt.UTC),
+        document,
+    )
 
 
 # --- choices ---------------------------------------------------------------------------------

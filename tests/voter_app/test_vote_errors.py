@@ -62,7 +62,7 @@ def test_expired_eid_is_refused_before_sending(
     before = collector.log_size()
     args = cast_args(collector, election, EXPIRED, pin_file, tmp_path)
     result = run_vote(*args, "--choice", "101", data_dir=tmp_path)
-    assert_clean_failure(result, "your e-ID certificate has expired")
+    assert_clean_failure(result, "Your e-ID certificate has expired")
     assert collector.log_size() == before
 
 
