@@ -45,10 +45,11 @@ from voter_app.transport import CollectorClient, CollectorRefused, RetryPolicy, 
 from voter_app.voting import (
     RECEIPT_EVIDENCE_TEXT,
     Election,
+    NotEligible,
     PreparedBallot,
     audit_document,
     cast_ballot,
-    check_own_certificate,
+    check_eligibility,
     describe,
     fetch_election,
     open_published_log,
@@ -56,11 +57,6 @@ from voter_app.voting import (
     stored_receipts,
     verify_receipt,
 )
-
-try:
-    from voter_app.voting import NotEligible, check_eligibility
-except ImportError:  # TEMPORARY (issue 16): until voting.check_eligibility lands
-    from voter_app._eligibility_fallback import NotEligible, check_eligibility
 
 MAX_EID_BYTES = 64 * 1024
 MAX_RECORD_BYTES = 512 * 1024 * 1024  # a national record: ~50 bytes of leaf hash per ballot
@@ -220,7 +216,7 @@ def _status_refusal(election: Election, status: str) -> dict[str, Any] | None:
     return None
 
 
-def _refusal(code: str, detail: str | None = None) -> dict[str, Any]:
+def _refusal(code: str) -> dict[str, Any]:
     title, advice = REFUSALS.get(
         code,
         (
@@ -228,12 +224,7 @@ def _refusal(code: str, detail: str | None = None) -> dict[str, Any]:
             N_("Try again later. If this happens again, contact the election officials."),
         ),
     )
-    return {
-        "title": _(title),
-        "message": detail or "",
-        "advice": _(advice),
-        "retry": code in EID_REFUSALS,
-    }
+    return {"title": _(title), "message": _(advice), "advice": "", "retry": code in EID_REFUSALS}
 
 
 def _certificate_code(exc: BaseException) -> str:
@@ -429,7 +420,6 @@ def create_app(
                 raise PageError(_("Type the PIN of your e-ID."))
             signer = _open_uploaded_eid(body, pin)
             try:
-                check_own_certificate(election, signer.certificate)
                 eligibility = check_eligibility(client, election, signer)
             except NotEligible as exc:
                 _close(signer)
@@ -527,11 +517,12 @@ def create_app(
                 "received": format_datetime(received),
                 "log_index": receipt.log_index,
                 "log_size": receipt.head.size,
+                # people count from 1; the log index (from 0) is in the saved receipt
                 "position": ngettext(
-                    "Entry {index} of the ballot log, which then held {count} ballot",
-                    "Entry {index} of the ballot log, which then held {count} ballots",
+                    "Ballot no. {number} in the ballot log, which then held {count} ballot",
+                    "Ballot no. {number} in the ballot log, which then held {count} ballots",
                     receipt.head.size,
-                ).format(index=receipt.log_index, count=receipt.head.size),
+                ).format(number=receipt.log_index + 1, count=receipt.head.size),
                 "check_code": _grouped(result.check_code.text, 5),
                 "qr_svg": qr_svg(result.check_code.text, _("QR code of your check code")),
                 "choices": _choices_view(prepared),
@@ -579,8 +570,8 @@ def create_app(
                 verdict = verify_receipt(published, name, document)
                 shown = verification_code(verdict.ballot_hash) if verdict.ballot_hash else name
                 if verdict.problem is None:
-                    text = _("Ballot {code} is in the final log at entry {index}.").format(
-                        code=shown, index=verdict.log_index
+                    text = _("Ballot {code} is in the final ballot log as no. {number}.").format(
+                        code=shown, number=(verdict.log_index or 0) + 1
                     )
                 else:
                     text = _("PROBLEM with ballot {code}: {problem}").format(
