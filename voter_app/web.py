@@ -519,8 +519,8 @@ def create_app(
                 "log_size": receipt.head.size,
                 # people count from 1; the log index (from 0) is in the saved receipt
                 "position": ngettext(
-                    "Ballot no. {number} in the ballot log, which then held {count} ballot",
-                    "Ballot no. {number} in the ballot log, which then held {count} ballots",
+                    "No. {number} (the log then held {count} ballot)",
+                    "No. {number} (the log then held {count} ballots)",
                     receipt.head.size,
                 ).format(number=receipt.log_index + 1, count=receipt.head.size),
                 "check_code": _grouped(result.check_code.text, 5),

@@ -177,7 +177,7 @@ class Visit:
             assert overflow <= 0, f"{self.lang} {step} scrolls sideways at {size['width']} px"
             if SHOTS and shoot:
                 Path(SHOTS).mkdir(parents=True, exist_ok=True)
-                name = f"{self.lang}-{step}-{size['width']}.png"
+                name = f"vote-{self.lang}-{step}-{size['width']}.png"
                 self.page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
 
     def open_eid(self, eid_file: Path, pin: str = PIN) -> None:
@@ -312,8 +312,8 @@ def test_cast_with_back_at_every_step_an_audit_and_vote_again(
     assert "This ballot now counts. If you vote again, the later ballot replaces it." in text
     index = int(page.locator("#log-position").get_attribute("data-index"))
     assert page.locator("#log-position").inner_text() == (
-        f"Ballot no. {index + 1} in the ballot log, which then held {before + 1} "
-        + ("ballot" if before == 0 else "ballots")
+        f"No. {index + 1} (the log then held {before + 1} "
+        + ("ballot)" if before == 0 else "ballots)")
     )
     code = page.locator("#verification-code").inner_text()
     assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", code)
@@ -485,7 +485,7 @@ def test_an_election_not_open_yet_says_when_it_opens_in_the_buddhist_era(
     message = page.locator("#refusal-message").inner_text()
     assert f"{opens.day} ธันวาคม {opens.year + 543}" in message, message
     assert f"{opens:%H:%M} UTC" in message
-    assert page.get_by_label("รหัส PIN", exact=True).count() == 0  # nothing to type
+    assert not page.get_by_label("รหัส PIN", exact=True).is_visible()  # nothing to type
     visit.check("not-open")
     visit.close()
 
@@ -496,21 +496,21 @@ def test_the_thai_page(browser: Any, app: VotingApp, election: VoterElection) ->
     assert page.locator("html").get_attribute("lang") == "th"
     if page.locator("#confirm-yes").is_visible():
         page.locator("#confirm-yes").click()
-    visit.heading("เปิดบัตรประจำตัวอิเล็กทรอนิกส์")
+    visit.heading("เปิดบัตรประจำตัวอิเล็กทรอนิกส์ (e-ID) ของท่าน")
     assert page.locator("#steps [aria-current=step]").inner_text() == "บัตรประจำตัวอิเล็กทรอนิกส์"
-    visit.check("eid")
+    visit.check("eid", shoot=False)
     visit.open_eid(election.eid_files["38001010001"])
     visit.heading("การเลือกของท่าน")
     assert page.locator("#district-line").inner_text() == "ท่านลงคะแนนในเขต North"
     visit.check("choice")
     page.get_by_role("radio", name="103 Kai Kask").check()
     page.get_by_role("button", name="ดำเนินการต่อ").click()
-    visit.heading("ตรวจสอบการเลือกของท่าน")
+    visit.heading("ตรวจทานการเลือกของท่าน")
     visit.check("review", shoot=False)
-    page.get_by_role("button", name="เข้ารหัสบัตรลงคะแนน").click()
-    visit.heading("ส่งหรือตรวจสอบบัตรลงคะแนน")
+    page.get_by_role("button", name="เข้ารหัสบัตรเลือกตั้ง").click()
+    visit.heading("ส่งหรือตรวจสอบบัตรเลือกตั้ง")
     visit.check("decide", shoot=False)
-    page.get_by_role("button", name="ส่งบัตรลงคะแนน").click()
+    page.get_by_role("button", name="ส่งบัตรเลือกตั้ง").click()
     visit.heading("ระบบได้รับคะแนนเสียงของท่านแล้ว")
     received = page.locator("#received").inner_text()
     today = dt.datetime.now(dt.UTC)
