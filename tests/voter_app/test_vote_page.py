@@ -501,6 +501,13 @@ def test_the_thai_page(browser: Any, app: VotingApp, election: VoterElection) ->
     visit.check("eid", shoot=False)
     visit.open_eid(election.eid_files["38001010001"])
     visit.heading("การเลือกของท่าน")
+    # the language switch: the page again in English, the e-ID still open (no PIN asked)
+    page.get_by_role("link", name="English").click()
+    visit.heading("Your choice")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("#district-line").inner_text() == "You vote in North."
+    page.get_by_role("link", name="ไทย").click()
+    visit.heading("การเลือกของท่าน")
     assert page.locator("#district-line").inner_text() == "ท่านลงคะแนนในเขต North"
     visit.check("choice")
     page.get_by_role("radio", name="103 Kai Kask").check()
