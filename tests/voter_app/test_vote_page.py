@@ -26,6 +26,7 @@ import pytest
 from support.collector_process import IVOTE, run_ivote
 from support.election import PKCS12_ROUNDS, build_election
 from voter_helpers import (
+    EXPIRED,
     PIN,
     REVOKED,
     SPEC,
@@ -386,6 +387,7 @@ def test_a_voter_sees_only_their_own_districts_contests(
     [
         (NOT_LISTED, "You are not on the voter list of this election"),
         (REVOKED, "Your e-ID has been revoked"),
+        (EXPIRED, "Your e-ID is not valid now"),  # found by the app itself, nothing sent
     ],
 )
 def test_a_voter_who_cannot_vote_is_told_at_once(
@@ -405,7 +407,8 @@ def test_a_voter_who_cannot_vote_is_told_at_once(
     visit.heading(title)
     assert page.get_by_role("radio").count() == 0  # no choice offered
     assert "collector" not in page.locator("#step-refusal").inner_text().lower()
-    visit.check("not-listed" if voter == NOT_LISTED else "revoked", shoot=voter == NOT_LISTED)
+    listed = voter != NOT_LISTED
+    visit.check(f"refused-{voter}" if listed else "not-listed", shoot=not listed)
     page.get_by_role("button", name="Open another e-ID").click()
     visit.heading("Open your e-ID")
     visit.close()
