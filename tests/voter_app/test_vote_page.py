@@ -158,8 +158,13 @@ class Visit:
     def heading(self, name: str | re.Pattern[str]) -> None:
         """Wait for the step whose heading is `name`; its heading has the focus."""
         self.page.get_by_role("heading", name=name, level=2).wait_for(timeout=WAIT)
-        focused = self.page.evaluate("document.activeElement.textContent")
+        focused, outline, underline = self.page.evaluate(
+            """() => { const e = document.activeElement, style = getComputedStyle(e);
+                       return [e.textContent, style.outlineStyle, style.textDecorationLine]; }"""
+        )
         assert re.search(name, focused) if isinstance(name, re.Pattern) else focused == name
+        # the focus shows as an underline, not a box around the heading
+        assert (outline, underline) == ("none", "underline")
 
     def check(self, step: str, shoot: bool = True) -> None:
         """axe-core finds nothing against WCAG 2.1 AA; no horizontal scrolling at 360 px."""
