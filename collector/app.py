@@ -35,8 +35,9 @@ from collector.errors import Refusal
 from collector.limits import Limiter, RateStore, client_subject
 from collector.log import BallotLog, now_ms
 from collector.openapi import install as install_openapi
-from collector.service import Election, ProofBatcher, precheck
+from collector.service import Election, ProofBatcher, answer_eligibility, precheck
 from formats.ballot import verification_code
+from formats.eligibility import MAX_REQUEST_BYTES as MAX_ELIGIBILITY_BYTES
 
 log = logging.getLogger("ivote.collector")
 access = logging.getLogger("ivote.collector.access")
@@ -282,6 +283,36 @@ def create_app(election: Election, database_url: str) -> FastAPI:
             raise
         state_of_request["note"] += f" index {appended.log_index}"
         return CanonicalJSON(appended.receipt)
+
+    @app.post(
+        "/v1/eligibility",
+        summary="Whether the signing e-ID may vote here, its district and the election's "
+        "status; answered signed.",
+    )
+    async def eligibility(request: Request) -> Response:
+        content_type = request.headers.get("content-type")
+        if not is_json_media_type(content_type):
+            raise Refusal("unsupported_media_type", f"not {content_type or 'given'}")
+        # counted as a cast: it costs the collector a signature check and a signature
+        limiter().cast_from(_client_of(request), now_ms())
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and (len(declared) > 12 or int(declared) > MAX_ELIGIBILITY_BYTES):
+            raise Refusal("too_large", f"{declared} bytes, at most {MAX_ELIGIBILITY_BYTES}")
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_ELIGIBILITY_BYTES:
+                raise Refusal("too_large", f"more than {MAX_ELIGIBILITY_BYTES} bytes")
+        state_of_request = request.scope["state"]
+        try:
+            answer = await asyncio.to_thread(
+                answer_eligibility, election, ballot_log(), bytes(body)
+            )
+        except Refusal as refusal:
+            state_of_request["note"] = f"eligibility refused {refusal.code}"
+            raise
+        state_of_request["note"] = f"eligibility {answer['payload']['status']}"
+        return CanonicalJSON(answer)
 
     @app.get(
         "/v1/ballots/{prefix}",

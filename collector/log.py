@@ -191,6 +191,51 @@ class BallotLog:
         if row.expires < at:
             raise Refusal("challenge_expired")
 
+    def challenge_row(self, challenge: bytes) -> Any:
+        """The challenge's row (expires, ballot_hash), None when never issued."""
+        with self.db.reader.connect() as conn:
+            return conn.execute(
+                sa.select(challenges.c.expires, challenges.c.ballot_hash).where(
+                    challenges.c.challenge == challenge
+                )
+            ).first()
+
+    def use_for_eligibility(
+        self, challenge: bytes, request_hash: bytes, voter: str, at: int
+    ) -> tuple[bool, bool]:
+        """Use the challenge for the eligibility request whose hash is `request_hash` (one use:
+        no ballot and no other request can use it after; the same request sent again may),
+        in one transaction with the reads of the answer: (closed, the voter has a ballot in
+        the log)."""
+        with self.db.writer.begin() as conn:
+            used = conn.execute(
+                sa.update(challenges)
+                .where(
+                    challenges.c.challenge == challenge,
+                    challenges.c.expires >= at,
+                    sa.or_(
+                        challenges.c.ballot_hash.is_(None),
+                        challenges.c.ballot_hash == request_hash,
+                    ),
+                )
+                .values(ballot_hash=request_hash)
+            ).rowcount
+            if not used:
+                row = conn.execute(
+                    sa.select(challenges.c.expires, challenges.c.ballot_hash).where(
+                        challenges.c.challenge == challenge
+                    )
+                ).first()
+                self._challenge_refusal(row, request_hash, at)
+                raise Refusal("challenge_used")  # not reached: the row explains the miss
+            closed = conn.execute(
+                sa.select(log_state.c.closed_at).where(log_state.c.id == 1)
+            ).scalar()
+            has_ballot = conn.execute(
+                sa.select(latest.c.log_index).where(latest.c.voter == voter)
+            ).first()
+        return closed is not None, has_ballot is not None
+
     # --- reads -------------------------------------------------------------------------------
     def receipt_for(self, ballot_hash: bytes) -> bytes | None:
         with self.db.reader.connect() as conn:

@@ -22,6 +22,7 @@ from collector.errors import CODES
 from collector.log import MAX_CHECK_MATCHES
 from crypto.eid import ALGORITHM
 from formats.ballot import CHALLENGE_BYTES
+from formats.eligibility import STATUSES
 from formats.manifest import Manifest
 from formats.signed import MAX_CERTIFICATE_BYTES, MAX_SIGNATURE_BYTES
 
@@ -237,6 +238,39 @@ def _receipt(election_id: Schema) -> Schema:
     )
 
 
+def _eligibility_request(manifest: Manifest) -> Schema:
+    return _object(
+        {
+            "version": VERSION,
+            "election_id": {"const": manifest.election_id},
+            "manifest_hash": {"const": b64url(manifest.hash)},
+            "challenge": {
+                "type": "string",
+                "pattern": _B64URL_32,
+                "description": f"{CHALLENGE_BYTES} bytes from POST /v1/challenges, base64url",
+            },
+        },
+        "docs/spec.md, Eligibility",
+    )
+
+
+def _eligibility(manifest: Manifest) -> Schema:
+    return _object(
+        {
+            "version": VERSION,
+            "election_id": {"const": manifest.election_id},
+            "manifest_hash": {"const": b64url(manifest.hash)},
+            "challenge": HASH,
+            "personal_code": {"type": "string", "pattern": "^[0-9A-Za-z][0-9A-Za-z-]{0,63}$"},
+            "district": {"enum": [d.id for d in manifest.districts]},
+            "status": {"enum": list(STATUSES)},
+            "has_ballot": {"type": "boolean"},
+            "at": TIME_MS,
+        },
+        "docs/spec.md, Eligibility: the voter's district, the election's status at `at`",
+    )
+
+
 def components(manifest: Manifest) -> dict[str, Schema]:
     """The document's named schemas, of this election."""
     election_id = {"const": manifest.election_id}
@@ -270,6 +304,14 @@ def components(manifest: Manifest) -> dict[str, Schema]:
         ),
         "SignedBallot": _signed(
             DOMAINS["ballot"], _ballot(manifest), "a ballot signed with the voter's e-ID"
+        ),
+        "SignedEligibilityRequest": _signed(
+            DOMAINS["eligibility_request"],
+            _eligibility_request(manifest),
+            "an eligibility request signed with the voter's e-ID",
+        ),
+        "SignedEligibility": _signed(
+            DOMAINS["eligibility"], _eligibility(manifest), "the collector's signed answer"
         ),
         "SignedLogHead": _signed(
             DOMAINS["log_head"], _log_head(election_id), "a log head the collector signed"
@@ -382,6 +424,22 @@ CAST_CODES = (
     "proof_invalid",
     "ballot_copied",
 )
+ELIGIBILITY_CODES = (
+    "unsupported_media_type",
+    "rate_limited",
+    "too_large",
+    "malformed",
+    "wrong_election",
+    "challenge_unknown",
+    "challenge_expired",
+    "challenge_used",
+    "signature_invalid",
+    "certificate_invalid",
+    "certificate_untrusted",
+    "certificate_expired",
+    "certificate_revoked",
+    "not_eligible",
+)
 _INDEX = _count()
 
 
@@ -394,6 +452,11 @@ def operations(max_leaves: int) -> dict[tuple[str, str], Operation]:
         ),
         ("post", "/v1/ballots"): Operation(
             _ref("SignedReceipt"), CAST_CODES, body=_ref("SignedBallot")
+        ),
+        ("post", "/v1/eligibility"): Operation(
+            _ref("SignedEligibility"),
+            ELIGIBILITY_CODES,
+            body=_ref("SignedEligibilityRequest"),
         ),
         ("get", "/v1/ballots/{prefix}"): Operation(
             _ref("VoteCheck"),

@@ -19,12 +19,19 @@ def cast_args(
     return [
         "cast", "--collector", collector.url, "--eid", str(election.eid_files[voter]),
         "--pin-file", str(pin_file), "--fingerprint", election.fingerprint,
-        "--district", "north", "--data-dir", str(data),
+        "--data-dir", str(data), "--yes",
     ]  # fmt: skip
 
 
 def check_args(url: str, election: VoterElection, code: str) -> list[str]:
     return ["check", "--collector", url, "--fingerprint", election.fingerprint, "--code", code]
+
+
+def shown_hash_of(output: str) -> str:
+    """The encrypted ballot's hash the app showed before the voter decided (groups of four)."""
+    match = re.search(r"encrypted ballot's hash:\n  ((?:[0-9a-f]{4} ){15}[0-9a-f]{4})", output)
+    assert match, output
+    return match.group(1)
 
 
 def check_code_of(output: str) -> str:
@@ -93,7 +100,10 @@ def test_revote_appends_and_both_records_are_kept(
         "receipts", "--data-dir", str(data), "--pin-file", str(pin_file), data_dir=data
     )
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.count("received") == 2
+    received = [line for line in listed.stdout.splitlines() if ", log index" in line]
+    assert len(received) == 2, listed.stdout
+    # the later ballot is the one that counts now, and only it is marked
+    assert "COUNTS NOW" in received[1] and "COUNTS NOW" not in received[0]
     # the first ballot is still there, but it is not the one that counts
     first_code = check_code_of(first.stdout)
     checked = run_vote(*check_args(collector.url, election, first_code), data_dir=data)
@@ -103,20 +113,20 @@ def test_revote_appends_and_both_records_are_kept(
 
 
 def test_audit_reveals_and_never_casts(
-    collector: CollectorProcess, election: VoterElection, tmp_path: Path
+    collector: CollectorProcess, election: VoterElection, pin_file: Path, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
     before = collector.log_size()
     audit_file = tmp_path / "audit.json"
+    args = cast_args(collector, election, "38001010002", pin_file, data)
+    args.remove("--yes")
     result = run_vote(
-        "cast", "--collector", collector.url, "--fingerprint", election.fingerprint,
-        "--district", "north", "--choice", "101", "--audit", "--audit-out", str(audit_file),
-        "--data-dir", str(data), data_dir=data,
-    )  # fmt: skip
+        *args, "--choice", "101", "--audit", "--audit-out", str(audit_file), data_dir=data
+    )
     assert result.returncode == 0, result.stderr
     assert "NOT cast" in result.stdout
     assert "encodes 101 Mari Maasikas" in result.stdout
-    shown_hash = re.search(r"its hash: ([0-9a-f]{64})", result.stdout).group(1)
+    shown_hash = shown_hash_of(result.stdout)
     assert collector.log_size() == before  # an audited ballot is never sent
     verified = run_vote(
         "verify-audit", str(audit_file), "--collector", collector.url, data_dir=tmp_path / "other"
