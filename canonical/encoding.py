@@ -345,6 +345,8 @@ DOMAINS = {
     "verification_code": "ivote/v1/verification-code",
     "voter_list": "ivote/v1/voter-list",
     "paper_voters": "ivote/v1/paper-voters",
+    "ballot_randomness": "ivote/v1/ballot-randomness",
+    "latest_ballot": "ivote/v1/latest-ballot",
 }
 
 

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from canonical.encoding import DOMAINS, FORMAT_VERSION, MAX_SAFE_INT, b64url
 from collector.errors import CODES
+from collector.log import MAX_CHECK_MATCHES
 from crypto.eid import ALGORITHM
 from formats.ballot import CHALLENGE_BYTES
 from formats.eligibility import STATUSES
@@ -37,6 +38,14 @@ EVERY_OPERATION = ("bad_request", "timeout", "headers_too_large", "unavailable")
 _B64URL = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"
 # 32 bytes: 43 characters, the last one carrying 2 unused bits
 _B64URL_32 = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
+# a vote check's ballot hash prefix: 7 to 32 bytes (10 to 43 characters)
+CHECK_PREFIX: Schema = {
+    "type": "string",
+    "pattern": _B64URL,
+    "minLength": 10,
+    "maxLength": 43,
+    "description": "the first 7 to 32 bytes of a ballot hash, base64url",
+}
 _HEX = "^(?:0|[1-9a-f][0-9a-f]*)$"  # canonical.encoding.hex_int
 _IDENTIFIER = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # formats.manifest.ID_RE
 _TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}(?::\d{2})?$"
@@ -310,16 +319,54 @@ def components(manifest: Manifest) -> dict[str, Schema]:
         "SignedReceipt": _signed(
             DOMAINS["receipt"], _receipt(election_id), "the collector's signed receipt"
         ),
+        "SignedLatestBallot": _signed(
+            DOMAINS["latest_ballot"],
+            _object(
+                {
+                    "version": VERSION,
+                    "election_id": election_id,
+                    "ballot_hash": HASH,
+                    "log_index": _count(),
+                    "latest_index": _count(),
+                    "log_size": _count(1),
+                    "timestamp": TIME_MS,
+                },
+                "which ballot of the checked ballot's voter was the latest at `log_size`",
+            ),
+            "the collector's signed statement of the voter's latest ballot",
+        ),
         "VoteCheck": _object(
             {
                 "version": VERSION,
-                "ballot": _ref("SignedBallot"),
-                "receipt": _ref("SignedReceipt"),
-                "verification_code": {
-                    "type": "string",
-                    "pattern": "^[A-Z2-7]{4}(?:-[A-Z2-7]{4}){3}$",
-                },
-            }
+                "ballots": _list_of(
+                    _object(
+                        {
+                            "ballot": _ref("SignedBallot"),
+                            "receipt": _ref("SignedReceipt"),
+                            "verification_code": {
+                                "type": "string",
+                                "pattern": "^[A-Z2-7]{4}(?:-[A-Z2-7]{4}){3}$",
+                            },
+                            "latest": _ref("SignedLatestBallot"),
+                            "newer": {
+                                "anyOf": [
+                                    _object(
+                                        {
+                                            "ballot": _ref("SignedBallot"),
+                                            "receipt": _ref("SignedReceipt"),
+                                        },
+                                        "the voter's latest ballot, newer than this one",
+                                    ),
+                                    {"type": "null"},
+                                ]
+                            },
+                        }
+                    ),
+                    minItems=1,
+                    maxItems=MAX_CHECK_MATCHES,
+                ),
+            },
+            "the ballots whose hash begins with the prefix (docs/spec.md, Vote check)",
         ),
         "Inclusion": _object(
             {
@@ -411,10 +458,10 @@ def operations(max_leaves: int) -> dict[tuple[str, str], Operation]:
             ELIGIBILITY_CODES,
             body=_ref("SignedEligibilityRequest"),
         ),
-        ("get", "/v1/ballots/{ballot_hash}"): Operation(
+        ("get", "/v1/ballots/{prefix}"): Operation(
             _ref("VoteCheck"),
             ("bad_request", "not_found", "check_window_over", "check_limit_reached"),
-            parameters={"ballot_hash": HASH},
+            parameters={"prefix": CHECK_PREFIX},
         ),
         ("get", "/v1/log/head"): Operation(_ref("SignedLogHead"), ("not_found",)),
         ("get", "/v1/log/heads/{size}"): Operation(

@@ -452,40 +452,85 @@ def _print_receipt(
 
 
 @vote.command(name="check")
-@click.option("--collector", required=True, help="The collector's URL.")
 @click.option("--code", required=True, help="The check code (QR content) the voting app showed.")
-@click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True)
+@_common
 @allow_test_key_option
 @_clean_errors
-def check(collector: str, code: str, retries: int, allow_test_key: bool) -> None:
-    """On a second device: show which candidate your stored ballot holds and who signed it."""
+def check(
+    collector: str,
+    code: str,
+    fingerprint: str | None,
+    data_dir: Path | None,
+    retries: int,
+    allow_test_key: bool,
+) -> None:
+    """On a second device: show which candidates your stored ballot holds, when it was
+    received and whether it is your latest ballot."""
+    from i18n import _, format_datetime
+    from voter_app.check import check_vote
     from voter_app.code import CheckCode
-    from voter_app.voting import check_vote, describe
+    from voter_app.store import VoterStore
+    from voter_app.voting import describe, fetch_election
 
-    parsed = CheckCode.parse(code)
+    parsed = CheckCode.parse(code)  # a typing mistake is refused before anything is fetched
     with _client(collector, retries) as client:
-        result = check_vote(client, parsed, allow_test_key)
+        election = fetch_election(
+            client,
+            VoterStore(data_dir),
+            fingerprint=fingerprint,
+            confirm=_confirm_fingerprint,
+            allow_test_key=allow_test_key,
+        )
+        result = check_vote(client, election, parsed)
     manifest = result.election.manifest
     voter = result.voter
-    received = dt.datetime.fromtimestamp(result.receipt.received / 1000, dt.UTC)
     click.echo(
-        f"Election: {manifest.name} ({manifest.election_id}), district {result.district.name}"
+        _("Election: {name} ({election_id}), district {district}").format(
+            name=manifest.name, election_id=manifest.election_id, district=result.district.name
+        )
     )
     if manifest.test_election:
-        click.echo(f"This is a TEST election: {manifest.test_election}.", err=True)
-    click.echo(f"Signed by the e-ID of: {voter.given_name} {voter.surname} ({voter.personal_code})")
+        click.echo(
+            _("This is a TEST election: {reason}.").format(reason=manifest.test_election),
+            err=True,
+        )
     click.echo(
-        f"Received: {received.isoformat(timespec='seconds')}, log index "
-        f"{result.receipt.log_index} (inclusion in the signed log checked)"
+        _("Signed by the e-ID of: {given_name} {surname} ({personal_code})").format(
+            given_name=voter.given_name, surname=voter.surname, personal_code=voter.personal_code
+        )
+    )
+    click.echo(
+        _("Received: {time}, log index {index} (inclusion in the signed log checked)").format(
+            time=format_datetime(result.received), index=result.receipt.log_index
+        )
     )
     for contest in result.district.contests:
         click.echo(
-            f"Your ballot in {contest.name}: {describe(contest, result.choices[contest.id])}"
+            _("Your ballot in {contest}: {candidate}").format(
+                contest=contest.name, candidate=describe(contest, result.choices[contest.id])
+            )
         )
     click.echo(
-        f"Verification code: {result.verification_code} (the same as your voting app showed)"
+        _("Verification code: {code} (the same as your voting app showed)").format(
+            code=result.verification_code
+        )
     )
-    click.echo(_latest_counts())
+    if result.newer is None:
+        click.echo(
+            _(
+                "This is your latest ballot: it is the one that counts now (the collector's "
+                "signed statement, when its log held {size} ballots)."
+            ).format(size=result.latest.log_size)
+        )
+    else:
+        newer = dt.datetime.fromtimestamp(result.newer.received / 1000, dt.UTC)
+        click.echo(
+            _(
+                "This is NOT your latest ballot: a newer ballot signed with your e-ID, received "
+                "{time} (log index {index}), replaced it and counts instead. If you did not "
+                "cast it, tell the election officials."
+            ).format(time=format_datetime(newer), index=result.newer.log_index)
+        )
 
 
 @vote.command(name="verify-audit")

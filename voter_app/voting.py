@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,8 +38,10 @@ from crypto.errors import CryptoError, InvalidInput, ProofInvalid
 from crypto.membership import verify_membership
 from crypto.merkle import verify_inclusion
 from formats.ballot import (
+    SEED_BYTES,
     Ballot,
     ballot_hash,
+    ballot_randomness,
     ballot_statements,
     build_ballot,
     choices_in,
@@ -529,6 +532,8 @@ class PreparedBallot:
     choices: dict[str, int]
     payload: dict[str, Any]
     randomness: dict[str, tuple[int, ...]]
+    # the 128-bit seed the encryption randomness is derived from (the check code carries it)
+    seed: bytes = field(default=b"", repr=False)
     payload_hash: bytes = field(init=False)
 
     def __post_init__(self) -> None:
@@ -548,17 +553,22 @@ def fetch_challenge(client: CollectorClient) -> bytes:
 def prepare_ballot(
     client: CollectorClient, election: Election, district: str, choices: Mapping[str, int]
 ) -> PreparedBallot:
-    """Fetch a one-time challenge and encrypt the choices with their proofs."""
+    """Fetch a one-time challenge and encrypt the choices with their proofs, the encryption
+    randomness derived from a fresh 128-bit seed (the check code carries the seed)."""
     the_district = election.district(district)
     for contest in the_district.contests:
         if contest.id not in choices:
             raise VoterAppError(_("no choice made in {contest}").format(contest=contest.name))
     challenge = fetch_challenge(client)
+    seed = secrets.token_bytes(SEED_BYTES)
     try:
-        payload, randomness = build_ballot(election.manifest, district, choices, challenge)
+        randomness = ballot_randomness(election.manifest, district, seed)
+        payload, randomness = build_ballot(
+            election.manifest, district, choices, challenge, randomness
+        )
     except (FormatError, CryptoError) as exc:
         raise VoterAppError(_("the ballot cannot be made: {problem}").format(problem=exc)) from exc
-    return PreparedBallot(election, district, dict(choices), payload, randomness)
+    return PreparedBallot(election, district, dict(choices), payload, randomness, seed)
 
 
 @dataclass(frozen=True)
@@ -569,12 +579,6 @@ class CastResult:
     check_code: CheckCode
     verification_code: str
     record_path: str | None
-
-
-def _randomness_in_order(
-    manifest: Manifest, district: str, randomness: Mapping[str, tuple[int, ...]]
-) -> tuple[tuple[int, ...], ...]:
-    return tuple(tuple(randomness[c.id]) for c in manifest.district(district).contests)
 
 
 def _record(
@@ -630,11 +634,7 @@ def cast_ballot(
             )
         raise CollectorUnreachable(message.format(problem=exc)) from exc
     receipt = check_receipt(client, election, document, this_hash)
-    code = CheckCode(
-        election.manifest.hash,
-        this_hash,
-        _randomness_in_order(election.manifest, prepared.district, prepared.randomness),
-    )
+    code = CheckCode.for_ballot(prepared.seed, this_hash)
     path = None
     if saving:
         record.update(status="received", receipt=document, check_code=code.text)
@@ -715,73 +715,7 @@ def _verify_proofs(manifest: Manifest, ballot: Ballot) -> None:
         )
 
 
-# --- the vote check (second device) ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    election: Election
-    district: District
-    choices: dict[str, int]
-    voter: VoterIdentity
-    receipt: Receipt
-    verification_code: str
-
-
-def check_vote(
-    client: CollectorClient, code: CheckCode, allow_test_key: bool = False
-) -> CheckResult:
-    """Fetch the stored ballot named by the check code and show what it holds and who signed
-    it: the manifest by the code's fingerprint, the ballot's hash, signature and e-ID, its
-    receipt and inclusion in the signed log, then re-encryption of every candidate."""
-    election = fetch_election(
-        client, fingerprint=code.manifest_hash, allow_test_key=allow_test_key
-    )
-    manifest = election.manifest
-    try:
-        answer = client.get(f"/v1/ballots/{b64url(code.ballot_hash)}")
-    except CollectorRefused as exc:
-        raise VoterAppError(refusal_message(exc)) from exc
-    try:
-        signed = require(answer, "ballot", dict, "stored ballot")
-        receipt_document = require(answer, "receipt", dict, "stored ballot")
-    except FormatError as exc:
-        raise CollectorMisbehaved(f"the collector's answer is malformed: {exc}") from exc
-    if ballot_hash(signed) != code.ballot_hash:
-        raise CollectorMisbehaved("the collector returned another ballot than the code names")
-    receipt = check_receipt(client, election, receipt_document, code.ballot_hash)
-    received = dt.datetime.fromtimestamp(receipt.received / 1000, dt.UTC)
-    try:
-        payload, _, identity = open_signed(
-            signed,
-            DOMAINS["ballot"],
-            trust=manifest.trust.eid_trust_store(require_crl=False),
-            at=received,
-            where="stored ballot",
-        )
-        ballot = parse_ballot(manifest, payload, "stored ballot")
-    except (FormatError, CryptoError) as exc:
-        raise CollectorMisbehaved(f"the stored ballot does not check: {exc}") from exc
-    assert identity is not None  # open_signed returns one whenever a trust store is given
-    contests = manifest.district(ballot.district).contests
-    if len(code.randomness) != len(contests):
-        raise VoterAppError("the check code does not fit this ballot (wrong number of contests)")
-    randomness = {c.id: r for c, r in zip(contests, code.randomness, strict=True)}
-    try:
-        found = choices_in(manifest, ballot, randomness)
-    except FormatError as exc:
-        raise VoterAppError(
-            f"the stored ballot holds no candidate for this check code ({exc.problem}): it is "
-            "not the ballot your app made"
-        ) from exc
-    return CheckResult(
-        election,
-        manifest.district(ballot.district),
-        found,
-        identity,
-        receipt,
-        verification_code(code.ballot_hash),
-    )
+# --- the vote check (second device): voter_app.check ---------------------------------------
 
 
 # --- receipts against the published record ------------------------------------------------------

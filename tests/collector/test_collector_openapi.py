@@ -59,7 +59,7 @@ EXPECTED_STATUSES = {
     ("post", "/v1/challenges"): {403, 429},
     ("post", "/v1/ballots"): {403, 409, 413, 415, 422, 429},
     ("post", "/v1/eligibility"): {403, 409, 413, 415, 429},
-    ("get", "/v1/ballots/{ballot_hash}"): {403, 404},
+    ("get", "/v1/ballots/{prefix}"): {403, 404},
     ("get", "/v1/log/head"): {404},
     ("get", "/v1/log/heads/{size}"): {404},
     ("get", "/v1/log/inclusion"): {404},
@@ -169,7 +169,7 @@ def test_every_code_of_the_spec_is_declared_where_it_can_be_answered(document: d
     # and every code a route can answer is declared for some route
     assert set.union(*declared.values()) == set(CODES) - UNDECLARED
     assert {"check_window_over", "check_limit_reached", "not_found"} <= declared[
-        "get", "/v1/ballots/{ballot_hash}"
+        "get", "/v1/ballots/{prefix}"
     ]
     assert "rate_limited" in declared["post", "/v1/challenges"]
 
@@ -273,14 +273,18 @@ def test_a_voters_answers_match_the_document(election: CollectorElection, db_url
         assert int(limited.headers["retry-after"]) >= 1
 
         doc.check("get", "/v1/manifest", http.get("/v1/manifest"), 200)
-        doc.check("get", "/v1/ballots/{ballot_hash}", http.get(f"/v1/ballots/{digest}"), 200)
-        doc.check("get", "/v1/ballots/{ballot_hash}", http.get(f"/v1/ballots/{digest}x"), 400)
+        doc.check("get", "/v1/ballots/{prefix}", http.get(f"/v1/ballots/{digest}"), 200)
+        doc.check("get", "/v1/ballots/{prefix}", http.get(f"/v1/ballots/{digest}x"), 400)
+        short = http.get(f"/v1/ballots/{digest[:8]}")  # 6 bytes: too short a prefix
+        doc.check("get", "/v1/ballots/{prefix}", short, 400)
+        prefix = http.get(f"/v1/ballots/{b64url(ballot_hash(signed)[:7])}")  # a check code's
+        doc.check("get", "/v1/ballots/{prefix}", prefix, 200)
         missing = http.get(f"/v1/ballots/{b64url(bytes(32))}")
-        doc.check("get", "/v1/ballots/{ballot_hash}", missing, 404)
-        for _ in range(election.manifest.policy.max_checks - 1):
+        doc.check("get", "/v1/ballots/{prefix}", missing, 404)
+        for _ in range(election.manifest.policy.max_checks - 2):
             http.get(f"/v1/ballots/{digest}")
         over = http.get(f"/v1/ballots/{digest}")
-        doc.check("get", "/v1/ballots/{ballot_hash}", over, 403)  # check_limit_reached
+        doc.check("get", "/v1/ballots/{prefix}", over, 403)  # check_limit_reached
         doc.check("get", "/v1/log/head", http.get("/v1/log/head"), 200)
         doc.check("get", "/v1/log/heads/{size}", http.get("/v1/log/heads/1"), 200)
         doc.check("get", "/v1/log/heads/{size}", http.get("/v1/log/heads/7"), 404)

@@ -51,7 +51,7 @@ def test_cast_with_a_token(
     assert collector.log_size() == before + 1
     checked = run_vote(
         "check", "--collector", collector.url, "--code", check_code_of(result.stdout),
-        data_dir=tmp_path,
+        "--fingerprint", election.fingerprint, data_dir=tmp_path,
     )  # fmt: skip
     assert checked.returncode == 0, checked.stderr
     assert "Juhan Liiv (38001010003)" in checked.stdout and "102 Jaan Tamm" in checked.stdout
