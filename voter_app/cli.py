@@ -153,23 +153,27 @@ def vote() -> None:
 
 
 _COMMON = [
-    click.option("--collector", required=True, help="The collector's URL, e.g. https://..."),
+    click.option("--collector", required=True, help=_("The collector's URL, e.g. https://...")),
     click.option(
         "--fingerprint",
-        help="The election fingerprint the officials published (hex; spaces allowed). "
-        "Without it, the one you confirmed on first use is required.",
+        help=_(
+            "The election fingerprint the officials published (hex; spaces allowed). Without "
+            "it, the one you confirmed on first use is required."
+        ),
     ),
     click.option(
         "--data-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        help="Where sealed receipts and pinned fingerprints live (default ~/.local/share/ivote).",
+        help=_(
+            "Where sealed receipts and pinned fingerprints live (default ~/.local/share/ivote)."
+        ),
     ),
     click.option(
         "--retries",
         type=click.IntRange(1, 20),
         default=6,
         show_default=True,
-        help="Attempts per request when the collector does not answer.",
+        help=_("Attempts per request when the collector does not answer."),
     ),
 ]
 
@@ -180,44 +184,52 @@ def _common(command: F) -> F:
     return command
 
 
-@vote.command(name="cast")
+@vote.command(
+    name="cast",
+    help=_(
+        "Cast a ballot (casting again is revoting: only the latest ballot counts). Opens your "
+        "e-ID, asks the collector for your district, shows its candidates, encrypts your "
+        "choices and shows the encrypted ballot's hash; then you cast it, audit it (it is "
+        "shown and never cast) or quit."
+    ),
+)
 @_common
-@click.option("--eid", "eid_spec", help="Your e-ID: a PKCS#12 file or a pkcs11: URI.")
+@click.option("--eid", "eid_spec", help=_("Your e-ID: a PKCS#12 file or a pkcs11: URI."))
 @click.option(
     "--choice",
     "choice",
     multiple=True,
-    help="Candidate number or name (CONTEST=... when there are several contests).",
+    help=_("Candidate number or name (CONTEST=... when there are several contests)."),
 )
 @click.option(
     "--pin-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Read the PIN from this file instead of asking (automation).",
+    help=_("Read the PIN from this file instead of asking (automation)."),
 )
 @click.option(
     "--yes",
     is_flag=True,
-    help="Cast without asking Cast / Audit / Quit (for scripts; needed without a terminal).",
+    help=_("Cast without asking Cast / Audit / Quit (for scripts; needed without a terminal)."),
 )
 @click.option(
     "--audit",
     is_flag=True,
-    help="Answer Audit instead of asking (for scripts): the ballot is shown and never cast.",
+    help=_("Answer Audit instead of asking (for scripts): the ballot is shown and never cast."),
 )
 @click.option(
     "--audit-out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where an audit writes the revealed ballot (default: DATA/audits/<hash>.json).",
+    help=_("Where an audit writes the revealed ballot (default: DATA/audits/<hash>.json)."),
 )
 @click.option(
     "--qr-png",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the check code's QR code to this PNG file.",
+    help=_("Also write the check code's QR code to this PNG file."),
 )
 @click.option(
     "--organiser-cert",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The organiser's certificate (PEM), if the officials published it.",
+    help=_("The organiser's certificate (PEM), if the officials published it."),
 )
 @allow_test_key_option
 @_clean_errors
@@ -574,16 +586,32 @@ def verify_audit_command(
     )
 
 
-@vote.command(name="receipts")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path))
+@vote.command(
+    name="receipts",
+    help=_(
+        "List the ballots this computer cast (opens the sealed records with your PIN): which "
+        "were received, refused or left without an answer, and which one counts now."
+    ),
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=_("Where sealed receipts and pinned fingerprints live (default ~/.local/share/ivote)."),
+)
+@click.option(
+    "--pin-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=_("Read the PIN from this file instead of asking (automation)."),
+)
 @click.option(
     "--export",
     "export_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Also write each signed receipt to DIR/<ballot hash>.json, to hand to observers "
-    "(`ivote verify RECORD --receipts DIR`). A receipt reveals neither your choice nor your "
-    "identity.",
+    help=_(
+        "Also write each signed receipt to DIR/<ballot hash>.json, to hand to observers "
+        "(`ivote verify RECORD --receipts DIR`). A receipt reveals neither your choice nor your "
+        "identity."
+    ),
 )
 @_clean_errors
 def receipts(data_dir: Path | None, pin_file: Path | None, export_dir: Path | None) -> None:

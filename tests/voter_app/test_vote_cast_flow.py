@@ -315,3 +315,11 @@ def test_an_audit_that_cannot_be_written_is_a_clear_error(
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "cannot write the audit there" in result.stderr
     assert own_collector.log_size() == before and not nowhere.exists()
+
+
+def test_the_help_speaks_the_chosen_language(tmp_path: Path) -> None:
+    thai = run_ivote("--lang", "th", "vote", "cast", "--help", env=voter_env(tmp_path))
+    assert thai.returncode == 0, thai.stderr
+    assert "URL ของระบบรับบัตรเลือกตั้ง" in thai.stdout and "--yes" in thai.stdout
+    english = run_ivote("--lang", "en", "vote", "receipts", "-h", env=voter_env(tmp_path))
+    assert "which one counts now" in " ".join(english.stdout.split())
