@@ -333,7 +333,9 @@ def cast(
                 continue
             result = cast_ballot(client, prepared, signer, store, pin)
             break
-    _print_receipt(election, district, choices, prepared.payload_hash, result, qr_png)
+    _print_receipt(
+        election, district, choices, prepared.payload_hash, result, qr_png, client.base_url
+    )
 
 
 def _refuse_unless_open(election: Any, status: str) -> None:
@@ -423,6 +425,7 @@ def _print_receipt(
     payload_hash: bytes,
     result: Any,
     qr_png: Path | None,
+    collector_url: str,
 ) -> None:
     from voter_app.qr import qr_terminal, write_qr_png
 
@@ -449,7 +452,11 @@ def _print_receipt(
             "times): scan this QR code or run"
         ).format(minutes=policy.vote_check_window_minutes, checks=policy.max_checks)
     )
-    click.echo(f"  ivote vote check --collector URL --code {result.check_code.text}")
+    # the second device trusts the election by its fingerprint, as this one did
+    click.echo(
+        f"  ivote vote check --collector {collector_url} "
+        f"--fingerprint '{election.fingerprint}' --code {result.check_code.text}"
+    )
     click.echo(qr_terminal(result.check_code.text))
     if qr_png is not None:
         write_qr_png(qr_png, result.check_code.text)
