@@ -28,9 +28,12 @@ catalogs: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# the voting page's screenshots in docs/screenshots, taken by its Chromium tests
+# the pages' screenshots in docs/screenshots (voting page, check page, results report), taken by
+# their Chromium tests
 screenshots: $(STAMP) system-deps
-	IVOTE_SCREENSHOTS=docs/screenshots CI=true $(BIN)/python -m pytest -q tests/voter_app/test_vote_page.py
+	IVOTE_SCREENSHOTS=docs/screenshots CI=true $(BIN)/python -m pytest -q \
+		tests/voter_app/test_vote_page.py tests/voter_app/test_check_page.py \
+		tests/tallier/test_results_page.py
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .

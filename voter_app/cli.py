@@ -471,7 +471,7 @@ def _print_receipt(
 
 
 @vote.command(name="check")
-@click.option("--code", required=True, help="The check code (QR content) the voting app showed.")
+@click.option("--code", required=True, help=_("The check code (QR content) the voting app showed."))
 @_common
 @allow_test_key_option
 @_clean_errors
@@ -554,7 +554,7 @@ def check(
 
 @vote.command(name="verify-audit")
 @click.argument("audit_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--collector", required=True, help="The collector whose manifest to use.")
+@click.option("--collector", required=True, help=_("The collector whose manifest to use."))
 @click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True)
 @allow_test_key_option
 @_clean_errors
@@ -691,16 +691,16 @@ def receipts(data_dir: Path | None, pin_file: Path | None, export_dir: Path | No
     "record_path",
     required=True,
     type=click.Path(exists=True, path_type=Path),
-    help="The published election record (a record directory or its record.json).",
+    help=_("The published election record (a record directory or its record.json)."),
 )
 @click.option(
     "--receipt",
     "receipt_files",
     multiple=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="A signed receipt file (default: every receipt this computer stored).",
+    help=_("A signed receipt file (default: every receipt this computer stored)."),
 )
-@click.option("--fingerprint", help="The manifest fingerprint the officials published.")
+@click.option("--fingerprint", help=_("The manifest fingerprint the officials published."))
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path))
 @allow_test_key_option
@@ -779,15 +779,15 @@ def verify_receipt_command(
 
 
 @vote.command(name="app")
-@click.option("--collector", required=True, help="The collector's URL.")
+@click.option("--collector", required=True, help=_("The collector's URL."))
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
     default=8421,
     show_default=True,
-    help="Port on 127.0.0.1 (0: any free port).",
+    help=_("Port on 127.0.0.1 (0: any free port)."),
 )
-@click.option("--fingerprint", help="The election fingerprint the officials published.")
+@click.option("--fingerprint", help=_("The election fingerprint the officials published."))
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True)
 @allow_test_key_option

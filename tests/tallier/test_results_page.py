@@ -9,52 +9,16 @@ fonts-thai-tlwg, which `make system-deps` installs)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.browser import assert_accessible, screenshot
 from tally_helpers import Finished
 from test_results import expected_rows
 
 from ivote.cli import main
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-SCREENSHOTS = os.environ.get("IVOTE_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    problem = None
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        problem = f"{CHROMIUM} is not installed (Debian package chromium; `make system-deps`)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problem = "the playwright package is not installed (test extra)"
-    if problem:
-        if IN_CI:
-            pytest.fail(f"{problem}: the browser test must run in CI")
-        pytest.skip(problem)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def write_report(finished: Finished, path: Path, lang: str) -> str:
@@ -69,8 +33,6 @@ def write_report(finished: Finished, path: Path, lang: str) -> str:
 
 @pytest.mark.parametrize("lang", ["en", "th"])
 def test_the_html_report(browser: object, finished: Finished, tmp_path: Path, lang: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
     html = write_report(finished, tmp_path / f"results-{lang}.html", lang)
     # self-contained: nothing that could load anything
     assert not re.search(r"\b(src|href|xlink:href)\s*=", html)
@@ -141,12 +103,8 @@ def test_the_html_report(browser: object, finished: Finished, tmp_path: Path, la
     else:
         assert "Verified: the results are the decryption" in text
 
-    results = Axe().run(page)
-    assert results.violations_count == 0, results.generate_report()
+    assert_accessible(page, f"results report ({lang})")
 
-    if SCREENSHOTS:
-        out = Path(SCREENSHOTS)
-        out.mkdir(parents=True, exist_ok=True)
-        page.set_viewport_size({"width": 900, "height": 1200})
-        page.screenshot(path=str(out / f"results-{lang}.png"))
+    page.set_viewport_size({"width": 900, "height": 1200})
+    screenshot(page, f"results-{lang}.png", full_page=False)
     page.close()

@@ -1,13 +1,12 @@
 """The check page of `ivote vote app` (/check) end to end: ballots cast with `ivote vote cast`
 against a real collector, the page in headless Chromium at 360 px, axe-core on every state
-(zero violations), English and Thai. Writes docs/screenshots/check-en.png and check-th.png.
+(zero violations), English and Thai; check-en.png and check-th.png with IVOTE_SCREENSHOTS.
 Skips locally without Chromium; fails in CI (CI=true)."""
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -15,48 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.browser import assert_accessible, screenshot
 from support.collector_process import IVOTE
 from test_vote_cli import cast_args, check_code_of
 from voter_helpers import CollectorProcess, VoterElection, run_vote, voter_env
 
 from voter_app.code import CheckCode
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 VOTER = "38001010004"  # Anu Saar, north
 WIDTH = 360
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    problem = None
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        problem = f"{CHROMIUM} is not installed (Debian package chromium; `make system-deps`)"
-    try:
-        from axe_playwright_python.sync_playwright import Axe  # noqa: F401
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problem = "playwright or axe-playwright-python is not installed (test extra)"
-    if problem:
-        if IN_CI:
-            pytest.fail(f"{problem}: the browser test must run in CI")
-        pytest.skip(problem)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
@@ -78,13 +44,6 @@ def app_url(collector: CollectorProcess, election: VoterElection, tmp_path: Path
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(15)
-
-
-def no_violations(page: Any, state: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{state}:\n{results.generate_report()}"
 
 
 def cast(collector: CollectorProcess, election: VoterElection, pin_file: Path, data: Path,
@@ -115,7 +74,7 @@ def test_check_page(
     page.on("request", lambda request: requests.append(request.url))
     page.goto(app_url + "check")
     assert page.title() == "Check your vote"
-    no_violations(page, "empty form")
+    assert_accessible(page, "empty form")
 
     # a typing mistake is refused by the page itself: no request at all
     typo = first[:7] + ("B" if first[7] == "A" else "A") + first[8:]
@@ -125,7 +84,7 @@ def test_check_page(
     assert "typing mistake" in error.inner_text()
     assert page.get_by_label("Check code", exact=True).get_attribute("aria-invalid") == "true"
     assert len(requests) == before
-    no_violations(page, "typing mistake")
+    assert_accessible(page, "typing mistake")
     check(page, first[:-2])
     assert "too short" in error.inner_text() and len(requests) == before
 
@@ -139,9 +98,8 @@ def test_check_page(
     assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", page.locator("#verification-code")
                         .inner_text().replace("\n", ""))  # fmt: skip
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH  # no sideways scroll
-    no_violations(page, "latest ballot")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "check-en.png"), full_page=True)
+    assert_accessible(page, "latest ballot")
+    screenshot(page, "check-en.png")
 
     # the voter votes again: the first ballot is still stored, but no longer counts
     second = cast(collector, election, pin_file, data, "Kai Kask")
@@ -149,7 +107,7 @@ def test_check_page(
     page.locator("#latest.bad").wait_for(timeout=30_000)
     assert "This is NOT your latest ballot" in page.locator("#latest").inner_text()
     assert page.locator("#choices").inner_text() == "City council: 102 Jaan Tamm (Blue)"
-    no_violations(page, "not the latest")
+    assert_accessible(page, "not the latest")
 
     # the collector allows two checks per ballot (the test election's policy)
     check(page, first)
@@ -157,14 +115,14 @@ def test_check_page(
     assert "checked as many times as the collector allows" in page.locator(
         "#refusal-message"
     ).inner_text()
-    no_violations(page, "refused")
+    assert_accessible(page, "refused")
     page.close()
 
     # in Thai: the newer ballot, the latest
     page = browser.new_page(viewport={"width": WIDTH, "height": 800})
     page.goto(app_url + "check?lang=th")
     assert page.locator("html").get_attribute("lang") == "th"
-    no_violations(page, "Thai form")
+    assert_accessible(page, "Thai form")
     page.locator("#code").fill(CheckCode.parse(second).grouped)
     page.locator("#check").click()
     page.locator("#latest.good").wait_for(timeout=30_000)
@@ -172,8 +130,8 @@ def test_check_page(
     text = page.locator("main").inner_text()
     assert "Check your vote" not in text and "This is your latest ballot" not in text
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
-    no_violations(page, "Thai latest ballot")
-    page.screenshot(path=str(SCREENSHOTS / "check-th.png"), full_page=True)
+    assert_accessible(page, "Thai latest ballot")
+    screenshot(page, "check-th.png")
     page.close()
 
 

@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.browser import WCAG_21_AA, assert_accessible, screenshot
 from support.collector_process import IVOTE, run_ivote
 from support.election import PKCS12_ROUNDS, build_election
 from voter_helpers import (
@@ -39,44 +39,10 @@ from crypto.eid import pkcs12_bytes
 from formats.voters import Voter
 from voter_app.code import CheckCode
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 780}
-SHOTS = os.environ.get("IVOTE_SCREENSHOTS")
 WAIT = 30_000  # ms: encrypting and casting on a busy 2-core machine
 NOT_LISTED = "38001010077"  # an e-ID the election's CA issued to someone not on the voter list
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    problem = None
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        problem = f"{CHROMIUM} is not installed (Debian package chromium; `make system-deps`)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problem = "the playwright package is not installed (test extra)"
-    if problem:
-        if IN_CI:
-            pytest.fail(f"{problem}: the browser test must run in CI")
-        pytest.skip(problem)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @dataclass
@@ -169,23 +135,15 @@ class Visit:
 
     def check(self, step: str, shoot: bool = True) -> None:
         """axe-core finds nothing against WCAG 2.1 AA; no horizontal scrolling at 360 px."""
-        from axe_playwright_python.sync_playwright import Axe
-
-        results = Axe().run(
-            self.page,
-            options={"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]},
-        )
-        assert results.violations_count == 0, f"{self.lang} {step}: {results.generate_report()}"
+        assert_accessible(self.page, f"{self.lang} {step}", WCAG_21_AA)
         for size in (PHONE, DESKTOP):
             self.page.set_viewport_size(size)
             overflow = self.page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, f"{self.lang} {step} scrolls sideways at {size['width']} px"
-            if SHOTS and shoot:
-                Path(SHOTS).mkdir(parents=True, exist_ok=True)
-                name = f"vote-{self.lang}-{step}-{size['width']}.png"
-                self.page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
+            if shoot:
+                screenshot(self.page, f"vote-{self.lang}-{step}-{size['width']}.png")
 
     def open_eid(self, eid_file: Path, pin: str = PIN) -> None:
         page = self.page
