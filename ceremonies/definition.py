@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,15 @@ from formats.manifest import (
     semantic_problems,
 )
 from formats.voters import InputFileError, Problem, VoterList, read_voter_csv
+from i18n import _, format_datetime, ngettext
 
 ELECTION_KEYS = {
     "id", "name", "start", "end", "max_voters", "key_bits", "trustees", "threshold",
 }  # fmt: skip
 TOP_KEYS = {"election", "trust", "policy", "districts"}
+# A relative time: "+30m", "+12h", "+7d" (start: after `ceremony init` runs; end: after start).
+RELATIVE = re.compile(r"^\+([0-9]{1,4})([mhd])$")
+UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 POLICY_DEFAULTS = Policy()
 
 
@@ -169,17 +173,39 @@ class _Collector:
             return None
         return value
 
-    def time(self, obj: Mapping[str, Any], key: str, path: FieldPath) -> datetime | None:
+    def time(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: FieldPath,
+        base: datetime | None,
+        now: datetime | None = None,
+    ) -> datetime | None:
+        """An absolute date-time, or a relative one: "now" (start only: `now`) or "+N" with
+        m, h or d (after `base`: now for the start, the start for the end)."""
         if key not in obj:
             self.add((*path, key), "missing")
             return None
         value = obj[key]
         where = (*path, key)
         if isinstance(value, str):
+            text = value.strip()
+            relative = RELATIVE.match(text)
+            if text == "now" and now is not None:
+                return now
+            if relative:
+                if base is None:
+                    return None  # the start it is relative to has its own problem
+                amount = timedelta(**{UNITS[relative.group(2)]: int(relative.group(1))})
+                return base + amount
             try:
-                value = datetime.fromisoformat(value)
+                value = datetime.fromisoformat(text)
             except ValueError:
-                self.add(where, f"not an RFC 3339 date-time: {value!r}")
+                hint = '"now", ' if now is not None else ""
+                self.add(
+                    where,
+                    f"not an RFC 3339 date-time, {hint}or a duration such as \"+7d\": {value!r}",
+                )
                 return None
         if not isinstance(value, datetime):
             kind = "a date without a time" if isinstance(value, date) else repr(value)
@@ -256,12 +282,20 @@ def _parse_districts(raw: Any, collect: _Collector) -> tuple[District, ...]:
 
 
 def load_definition(
-    definition_path: str | Path, voters_path: str | Path, now: datetime | None = None
+    definition_path: str | Path,
+    voters_path: str | Path,
+    now: datetime | None = None,
+    start: str | None = None,
+    end: str | None = None,
 ) -> Definition:
-    """Read and validate the definition and the voter list; InputFileError lists every problem."""
+    """Read and validate the definition and the voter list; InputFileError lists every problem.
+
+    `start` and `end` (`ceremony init --start/--end`) replace the definition's, in the same
+    forms. The manifest always holds absolute times: a relative one is fixed here, `now` being
+    this moment in the machine's time zone, to the second."""
     definition_path = Path(definition_path)
     source = str(definition_path)
-    now = now or datetime.now(UTC)
+    now = (now or datetime.now(UTC).astimezone()).replace(microsecond=0)
     try:
         data = definition_path.read_bytes()
     except OSError as exc:
@@ -292,8 +326,13 @@ def load_definition(
     ep: FieldPath = ("election",)
     election_id = collect.get(election, "id", str, ep)
     name = collect.get(election, "name", str, ep)
-    start = collect.time(election, "start", ep)
-    end = collect.time(election, "end", ep)
+    period = dict(election)
+    if start is not None:
+        period["start"] = start
+    if end is not None:
+        period["end"] = end
+    opens = collect.time(period, "start", ep, now, now)
+    closes = collect.time(period, "end", ep, opens)
     numbers = {
         key: collect.get(election, key, int, ep)
         for key in ("max_voters", "key_bits", "trustees", "threshold")
@@ -343,16 +382,16 @@ def load_definition(
     except InputFileError as exc:
         voter_problems.extend(exc.problems)
 
-    fields = [election_id, name, start, end, window, max_checks, *numbers.values()]
+    fields = [election_id, name, opens, closes, window, max_checks, *numbers.values()]
     if collect.problems or any(value is None for value in fields):
         raise InputFileError(collect.problems + voter_problems)
 
-    assert election_id is not None and name is not None and start and end
+    assert election_id is not None and name is not None and opens and closes
     voter_list = VoterList(election_id, 1, None, voters) if voters else None
     manifest = Manifest(
         election_id=election_id,
         name=name.strip(),
-        period=Period(start, end),
+        period=Period(opens, closes),
         districts=districts,
         max_voters=numbers["max_voters"],
         key_bits=numbers["key_bits"],
@@ -378,14 +417,42 @@ def load_definition(
 def _time_problems(
     manifest: Manifest, now: datetime, warnings: list[str]
 ) -> Iterator[tuple[FieldPath, str]]:
-    if manifest.period.end <= now:
+    period = manifest.period
+    if period.end <= now:
         yield (
             ("election", "end"),
-            (f"the voting period is in the past (it ended {format_time(manifest.period.end)})"),
+            f"the voting period is in the past (it ended {format_time(period.end)}); give a later "
+            "end, or set the period with `ceremony init --start now --end +7d`",
         )
-    elif manifest.period.start <= now:
+    elif period.start < now:
         warnings.append(
-            f"voting opens at once: the period started {format_time(manifest.period.start)}"
+            _("voting opens at once: the period started {start}").format(
+                start=format_datetime(period.start)
+            )
+        )
+    elif period.start > now:
+        warnings.append(
+            _(
+                "voting opens later, on {start} (in {wait}): until then the collector and "
+                "the voters' apps refuse every ballot. To open it at once: "
+                "ivote ceremony init ... --start now"
+            ).format(start=format_datetime(period.start), wait=_wait(period.start - now))
         )
     if manifest.key_bits < 3072:
-        warnings.append(f"key_bits {manifest.key_bits} is a test size; a real election needs 3072")
+        warnings.append(
+            _("key_bits {bits} is a test size; a real election needs 3072").format(
+                bits=manifest.key_bits
+            )
+        )
+
+
+def _wait(delta: timedelta) -> str:
+    """How long until voting opens, in the largest whole unit."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes >= 2 * 24 * 60:
+        days = minutes // (24 * 60)
+        return ngettext("{count} day", "{count} days", days).format(count=days)
+    if minutes >= 120:
+        hours = minutes // 60
+        return ngettext("{count} hour", "{count} hours", hours).format(count=hours)
+    return ngettext("{count} minute", "{count} minutes", minutes).format(count=minutes)

@@ -25,7 +25,12 @@ class CeremonyError(FormatError):
 
 
 def init_election(
-    definition: str | Path, voters: str | Path, out: str | Path, now: datetime | None = None
+    definition: str | Path,
+    voters: str | Path,
+    out: str | Path,
+    now: datetime | None = None,
+    start: str | None = None,
+    end: str | None = None,
 ) -> Definition:
     """Validate the definition and voter list; write the draft manifest and voter list v1.
 
@@ -37,7 +42,7 @@ def init_election(
             f"{election.root} already holds an election ({election.manifest.name}); "
             "refusing to overwrite it"
         )
-    loaded = load_definition(definition, voters, now)
+    loaded = load_definition(definition, voters, now, start, end)
     # The voter list first and the manifest last: a manifest always has its list beside it.
     write_atomic(
         voter_list_path(election.voters, 1),

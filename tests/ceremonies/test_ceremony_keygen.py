@@ -273,7 +273,7 @@ def test_keygen_asks_each_trustee_twice_without_echo(workspace: Workspace) -> No
     for index in (1, 2, 3):
         assert trustee_passphrase(index) not in result.output  # no echo
         assert f"Trustee {index} of 3, passphrase" in result.output
-    assert "do not match" in result.output
+    assert "The two entries differ" in result.output
     election = ElectionDirectory(workspace.election)
     manifest = election.read_manifest()
     share = open_trustee_share(election.share(2), trustee_passphrase(2), manifest)
