@@ -564,7 +564,7 @@ class Demo:
                 "08-collector-export", "collector", "export", *self._collector_arguments(),
                 "--out", self.layout.ballot_box,
             )  # fmt: skip
-            self.console.print(f"    {output.strip()}")
+            self.console.print(f"    {output.strip().splitlines()[0]}")
 
     def sign_paper_voters(self) -> None:
         layout = self.layout

@@ -4,6 +4,7 @@ refusal in its order, receipts and their proofs, resends, the vote check, close 
 from __future__ import annotations
 
 import copy
+import json
 import zipfile
 from typing import Any
 
@@ -253,10 +254,25 @@ def test_close_and_export(
     assert refusal(client.http.post("/v1/challenges")) == "election_closed"
     final = head_of(election, client.json("/v1/log/head"))
     assert final.size == 3
+    # a summary for people: ballots, voters, the final head in full, what to publish, next step
+    summary = closed.stdout
+    assert "is closed: the collector accepts no more ballots" in summary
+    assert "Ballots received: 3  (from 2 voters)" in summary
+    assert f"size 3\n    root hash {final.root_hash.hex()}\n" in summary
+    assert "Publish the size and root hash now" in summary
+    assert f"ivote collector export --election {election.directory} --db URL" in summary
+    # closing again changes nothing and says so; --json is the signed head for scripts
+    again = run_cli("close", "--election", str(election.directory), "--db", db_url, "--json")
+    assert again.returncode == 0, again.stderr
+    assert head_of(election, json.loads(again.stdout)) == final
+    repeat = run_cli("close", "--election", str(election.directory), "--db", db_url)
+    assert "was already closed" in repeat.stdout and final.root_hash.hex() in repeat.stdout
     exported = run_cli(
         "export", "--election", str(election.directory), "--db", db_url, "--out", str(out)
     )
     assert exported.returncode == 0, exported.stderr
+    assert f"Wrote {out}: 3 ballots." in exported.stdout
+    assert "ivote tally process" in exported.stdout
     box = read_ballot_box(out, election.manifest)
     assert box.head == final
     assert [e.ballot for e in box.entries] == casts
@@ -285,6 +301,13 @@ def test_bad_cli_input_is_one_line(election: CollectorElection, tmp_path: Any) -
         "close", "--election", str(election.directory), "--passphrase-file", str(tmp_path / "none")
     )
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    # a database that cannot be opened, or a URL no driver knows: one line, exit status 1
+    for url in (f"sqlite:///{tmp_path}/no/such/dir/c.sqlite", "nosuchdriver://host/db"):
+        for command in ("close", "export"):
+            extra = ("--out", str(tmp_path / "box.zip")) if command == "export" else ()
+            result = run_cli(command, "--election", str(election.directory), "--db", url, *extra)
+            assert result.returncode == 1, result.stderr
+            assert "Traceback" not in result.stderr and f"database {url}: " in result.stderr
 
 
 def test_a_test_election_is_refused_without_allow_test_key(
