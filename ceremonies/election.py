@@ -14,6 +14,7 @@ from canonical.files import write_atomic, write_canonical_json
 from ceremonies.definition import Definition, load_definition
 from formats.manifest import ElectionDirectory
 from formats.voters import VoterList, read_change_csv, voter_list_path, write_voter_list
+from i18n import _
 
 
 class CeremonyError(FormatError):
@@ -39,8 +40,9 @@ def init_election(
     election = ElectionDirectory(out)
     if election.manifest.exists() or election.signed_manifest.exists():
         raise CeremonyError(
-            f"{election.root} already holds an election ({election.manifest.name}); "
-            "refusing to overwrite it"
+            _("{election} already holds an election ({file}); refusing to overwrite it").format(
+                election=election.root, file=election.manifest.name
+            )
         )
     loaded = load_definition(definition, voters, now, start, end)
     # The voter list first and the manifest last: a manifest always has its list beside it.

@@ -104,7 +104,7 @@ def test_show_prints_the_manifest_fingerprint(keyed: Workspace) -> None:
     for expected in (
         "Test election",
         "test-2099",
-        "2099-03-01T09:00:00+02:00",
+        "Voting period: 1 March 2099, 09:00 UTC+02:00 to 6 March 2099, 20:00 UTC+02:00",
         "Trustees: 3; any 2",
         "512-bit",
         "TEST KEY",
