@@ -432,7 +432,7 @@ def to_token(
     from crypto.eid import DEFAULT_PKCS11_MODULE, PKCS11_MODULE_ENV
     from ivote.cli_support import read_secret_file
 
-    if pin_file is not None and pin_file.read_text(encoding="utf-8").startswith("personal_code"):
+    if pin_file is not None and pin_file.read_bytes().startswith(b"personal_code"):
         code = eid_file.stem
         pins = read_pin_file(pin_file)
         if code not in pins:
