@@ -149,12 +149,15 @@ class _Collector:
 
     def table(self, obj: Any, path: FieldPath, allowed: set[str]) -> Mapping[str, Any]:
         if not isinstance(obj, Mapping):
-            self.add(path, "expected a table")
+            self.add(path, _("expected a table"))
             return {}
         for key in obj:
             if key not in allowed:
                 self.add(
-                    (*path, key), f"unknown field (expected one of {', '.join(sorted(allowed))})"
+                    (*path, key),
+                    _("unknown field (expected one of {fields})").format(
+                        fields=", ".join(sorted(allowed))
+                    ),
                 )
         return obj
 
@@ -164,12 +167,22 @@ class _Collector:
         if key not in obj:
             if default is not None:
                 return default
-            self.add((*path, key), "missing")
+            self.add((*path, key), _("missing"))
             return None
         value = obj[key]
         if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-            name = {int: "an integer", str: "a string", bool: "true or false", list: "an array"}
-            self.add((*path, key), f"expected {name.get(kind, kind.__name__)}, got {value!r}")
+            name = {
+                int: _("an integer"),
+                str: _("a string"),
+                bool: _("true or false"),
+                list: _("an array"),
+            }
+            self.add(
+                (*path, key),
+                _("expected {kind}, got {value}").format(
+                    kind=name.get(kind, kind.__name__), value=repr(value)
+                ),
+            )
             return None
         return value
 
@@ -184,7 +197,7 @@ class _Collector:
         """An absolute date-time, or a relative one: "now" (start only: `now`) or "+N" with
         m, h or d (after `base`: now for the start, the start for the end)."""
         if key not in obj:
-            self.add((*path, key), "missing")
+            self.add((*path, key), _("missing"))
             return None
         value = obj[key]
         where = (*path, key)
@@ -201,21 +214,24 @@ class _Collector:
             try:
                 value = datetime.fromisoformat(text)
             except ValueError:
-                hint = '"now", ' if now is not None else ""
-                self.add(
-                    where,
-                    f"not an RFC 3339 date-time, {hint}or a duration such as \"+7d\": {value!r}",
+                message = (
+                    _('not an RFC 3339 date-time, "now", or a duration such as "+7d": {value}')
+                    if now is not None
+                    else _('not an RFC 3339 date-time or a duration such as "+7d": {value}')
                 )
+                self.add(where, message.format(value=repr(value)))
                 return None
         if not isinstance(value, datetime):
-            kind = "a date without a time" if isinstance(value, date) else repr(value)
-            self.add(where, f"expected a date-time with time zone, got {kind}")
+            kind = _("a date without a time") if isinstance(value, date) else repr(value)
+            self.add(
+                where, _("expected a date-time with time zone, got {kind}").format(kind=kind)
+            )
             return None
         if value.tzinfo is None:
-            self.add(where, "needs a time zone offset (e.g. 2027-03-01T09:00:00+02:00)")
+            self.add(where, _("needs a time zone offset (e.g. 2027-03-01T09:00:00+02:00)"))
             return None
         if value.microsecond:
-            self.add(where, "fractional seconds are not supported")
+            self.add(where, _("fractional seconds are not supported"))
             return None
         return value
 
@@ -227,13 +243,13 @@ def _read_certificates(
     for index, name in enumerate(paths):
         where = (*path, index)
         if not isinstance(name, str) or not name:
-            collect.add(where, "expected a certificate file path")
+            collect.add(where, _("expected a certificate file path"))
             continue
         file = (base / name) if not Path(name).is_absolute() else Path(name)
         try:
             data = file.read_bytes()
         except OSError as exc:
-            collect.add(where, f"{file}: {exc.strerror or 'cannot read'}")
+            collect.add(where, f"{file}: {exc.strerror or _('cannot read')}")
             continue
         try:
             if b"-----BEGIN" in data:
@@ -241,7 +257,12 @@ def _read_certificates(
             else:
                 certificates = [x509.load_der_x509_certificate(data)]
         except ValueError as exc:
-            collect.add(where, f"{file}: not a PEM or DER X.509 certificate ({exc})")
+            collect.add(
+                where,
+                _("{file}: not a PEM or DER X.509 certificate ({problem})").format(
+                    file=file, problem=exc
+                ),
+            )
             continue
         found.extend(certificate.public_bytes(Encoding.DER) for certificate in certificates)
     return tuple(found)
@@ -249,7 +270,7 @@ def _read_certificates(
 
 def _parse_districts(raw: Any, collect: _Collector) -> tuple[District, ...]:
     if not isinstance(raw, list):
-        collect.add(("districts",), "expected [[districts]] tables")
+        collect.add(("districts",), _("expected [[districts]] tables"))
         return ()
     districts = []
     for d_index, d_raw in enumerate(raw):
@@ -300,12 +321,12 @@ def load_definition(
         data = definition_path.read_bytes()
     except OSError as exc:
         raise InputFileError(
-            [Problem(source, None, "file", exc.strerror or "cannot read")]
+            [Problem(source, None, "file", exc.strerror or _("cannot read"))]
         ) from exc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputFileError([Problem(source, None, "encoding", "not UTF-8")]) from exc
+        raise InputFileError([Problem(source, None, "encoding", _("not UTF-8"))]) from exc
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -313,16 +334,20 @@ def load_definition(
         line = int(match.group(1)) if match else None
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         if match:
-            message += f" (column {match.group(2)})"
+            message += " " + _("(column {column})").format(column=match.group(2))
         raise InputFileError(
-            [Problem(source, line, "syntax", f"malformed TOML: {message}")]
+            [
+                Problem(
+                    source, line, "syntax", _("malformed TOML: {problem}").format(problem=message)
+                )
+            ]
         ) from exc
 
     collect = _Collector(source, toml_lines(text))
     collect.table(raw, (), TOP_KEYS)
     election = collect.table(raw.get("election", {}), ("election",), ELECTION_KEYS)
     if "election" not in raw:
-        collect.add(("election",), "missing [election] table")
+        collect.add(("election",), _("missing [election] table"))
     ep: FieldPath = ("election",)
     election_id = collect.get(election, "id", str, ep)
     name = collect.get(election, "name", str, ep)
@@ -342,7 +367,7 @@ def load_definition(
         raw.get("trust", {}), ("trust",), {"eid_ca_certificates", "collector_certificates"}
     )
     if "trust" not in raw:
-        collect.add(("trust",), "missing [trust] table (eid_ca_certificates = [...])")
+        collect.add(("trust",), _("missing [trust] table (eid_ca_certificates = [...])"))
     base = definition_path.parent
     eid_paths = (
         collect.get(trust_raw, "eid_ca_certificates", list, ("trust",)) if "trust" in raw else []
@@ -367,10 +392,13 @@ def load_definition(
     max_checks = collect.get(policy_raw, "max_checks", int, pp, POLICY_DEFAULTS.max_checks)
     bundle = policy_raw.get("publish_observer_bundle", False)
     if not isinstance(bundle, bool):
-        collect.add((*pp, "publish_observer_bundle"), f"expected true or false, got {bundle!r}")
+        collect.add(
+            (*pp, "publish_observer_bundle"),
+            _("expected true or false, got {value}").format(value=repr(bundle)),
+        )
     districts = _parse_districts(raw.get("districts", []), collect)
     if "districts" not in raw:
-        collect.add(("districts",), "missing [[districts]] tables")
+        collect.add(("districts",), _("missing [[districts]] tables"))
 
     # The voter list is checked against the districts we could read, even with other problems.
     voter_problems: list[Problem] = []
@@ -421,8 +449,10 @@ def _time_problems(
     if period.end <= now:
         yield (
             ("election", "end"),
-            f"the voting period is in the past (it ended {format_time(period.end)}); give a later "
-            "end, or set the period with `ceremony init --start now --end +7d`",
+            _(
+                "the voting period is in the past (it ended {end}); give a later end, or set "
+                "the period with `ceremony init --start now --end +7d`"
+            ).format(end=format_time(period.end)),
         )
     elif period.start < now:
         warnings.append(
