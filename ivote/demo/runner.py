@@ -643,7 +643,13 @@ class Demo:
 
     def close_collector(self) -> None:
         with self.step(_("Officials: close the collector (final signed log head)")):
-            self.ivote("07-collector-close", "collector", "close", *self._collector_arguments())
+            output = self.ivote(
+                "07-collector-close", "collector", "close", *self._collector_arguments()
+            )
+            # the summary's indented lines: ballots, voters and the final log head
+            for line in output.splitlines():
+                if line.startswith("  ") and "ivote " not in line:
+                    self.console.print(f"  {line}", highlight=False)
 
     def export(self) -> None:
         with self.step(_("Officials: export the signed ballot box (to the air-gapped tallier)")):
@@ -651,7 +657,8 @@ class Demo:
                 "08-collector-export", "collector", "export", *self._collector_arguments(),
                 "--out", self.layout.ballot_box,
             )  # fmt: skip
-            self.console.print(f"    {output.strip().splitlines()[0]}")
+            # without the command's last line, the next step it names (the demo's next step)
+            self.console.print("    " + "\n    ".join(output.strip().splitlines()[:-1]))
 
     def sign_paper_voters(self) -> None:
         layout = self.layout
@@ -662,7 +669,8 @@ class Demo:
                 "--organiser-passphrase-file", layout.passphrase("organiser"),
                 "--out", layout.signed_paper_voters,
             )  # fmt: skip
-            self.console.print(f"    {output.strip().splitlines()[0]}")
+            # without the command's last line, the next step it names (the demo's next step)
+            self.console.print("    " + "\n    ".join(output.strip().splitlines()[:-1]))
 
     def tally(self) -> None:
         layout = self.layout
