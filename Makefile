@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint catalogs system-deps clean
+.PHONY: demo test lint catalogs system-deps screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ catalogs: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# the voting page's screenshots in docs/screenshots, taken by its Chromium tests
+screenshots: $(STAMP) system-deps
+	IVOTE_SCREENSHOTS=docs/screenshots CI=true $(BIN)/python -m pytest -q tests/voter_app/test_vote_page.py
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .

@@ -335,6 +335,9 @@ DOMAINS = {
     "batch_weights": "ivote/v1/batch-weights",
     "manifest": "ivote/v1/manifest",
     "ballot": "ivote/v1/ballot",
+    # a voter's signed eligibility request, and the collector's signed answer to it
+    "eligibility_request": "ivote/v1/eligibility-request",
+    "eligibility": "ivote/v1/eligibility",
     "receipt": "ivote/v1/receipt",
     "log_head": "ivote/v1/log-head",
     "ballot_box": "ivote/v1/ballot-box",
@@ -342,6 +345,8 @@ DOMAINS = {
     "verification_code": "ivote/v1/verification-code",
     "voter_list": "ivote/v1/voter-list",
     "paper_voters": "ivote/v1/paper-voters",
+    "ballot_randomness": "ivote/v1/ballot-randomness",
+    "latest_ballot": "ivote/v1/latest-ballot",
 }
 
 

@@ -35,13 +35,15 @@ from collector.errors import Refusal
 from collector.limits import Limiter, RateStore, client_subject
 from collector.log import BallotLog, now_ms
 from collector.openapi import install as install_openapi
-from collector.service import Election, ProofBatcher, precheck
+from collector.service import Election, ProofBatcher, answer_eligibility, precheck
 from formats.ballot import verification_code
+from formats.eligibility import MAX_REQUEST_BYTES as MAX_ELIGIBILITY_BYTES
 
 log = logging.getLogger("ivote.collector")
 access = logging.getLogger("ivote.collector.access")
 
 MAX_LEAVES_PER_REQUEST = 10_000
+MIN_CHECK_PREFIX = 7  # bytes of a ballot hash a vote check names (docs/spec.md, "Check code")
 
 
 class CanonicalJSON(Response):
@@ -120,6 +122,18 @@ def _hash_param(value: str, name: str) -> bytes:
     if len(digest) != 32:
         raise Refusal("bad_request", f"{name}: expected a 32-byte hash in base64url")
     return digest
+
+
+def _prefix_param(value: str) -> bytes:
+    """A vote check's ballot hash prefix: base64url of MIN_CHECK_PREFIX to 32 bytes (a shorter
+    one would let anyone walk through the ballots)."""
+    try:
+        prefix = parse_b64url(value, "prefix")
+    except ValueError as exc:
+        raise Refusal("bad_request", str(exc)) from exc
+    if not MIN_CHECK_PREFIX <= len(prefix) <= 32:
+        raise Refusal("bad_request", f"prefix: expected {MIN_CHECK_PREFIX} to 32 bytes")
+    return prefix
 
 
 def create_app(election: Election, database_url: str) -> FastAPI:
@@ -270,28 +284,70 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         state_of_request["note"] += f" index {appended.log_index}"
         return CanonicalJSON(appended.receipt)
 
-    @app.get(
-        "/v1/ballots/{ballot_hash}",
-        summary="The stored ballot and its receipt, for the voter's check (limited).",
+    @app.post(
+        "/v1/eligibility",
+        summary="Whether the signing e-ID may vote here, its district and the election's "
+        "status; answered signed.",
     )
-    async def fetch(ballot_hash: str) -> Response:
-        digest = _hash_param(ballot_hash, "ballot_hash")
+    async def eligibility(request: Request) -> Response:
+        content_type = request.headers.get("content-type")
+        if not is_json_media_type(content_type):
+            raise Refusal("unsupported_media_type", f"not {content_type or 'given'}")
+        # counted as a cast: it costs the collector a signature check and a signature
+        limiter().cast_from(_client_of(request), now_ms())
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and (len(declared) > 12 or int(declared) > MAX_ELIGIBILITY_BYTES):
+            raise Refusal("too_large", f"{declared} bytes, at most {MAX_ELIGIBILITY_BYTES}")
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_ELIGIBILITY_BYTES:
+                raise Refusal("too_large", f"more than {MAX_ELIGIBILITY_BYTES} bytes")
+        state_of_request = request.scope["state"]
+        try:
+            answer = await asyncio.to_thread(
+                answer_eligibility, election, ballot_log(), bytes(body)
+            )
+        except Refusal as refusal:
+            state_of_request["note"] = f"eligibility refused {refusal.code}"
+            raise
+        state_of_request["note"] = f"eligibility {answer['payload']['status']}"
+        return CanonicalJSON(answer)
+
+    @app.get(
+        "/v1/ballots/{prefix}",
+        summary="The stored ballots whose hash begins with `prefix`, with their receipts and "
+        "the voter's latest ballot, for the voter's check (limited).",
+    )
+    async def fetch(prefix: str) -> Response:
+        start = _prefix_param(prefix)
         policy = election.manifest.policy
-        ballot, receipt = await asyncio.to_thread(
+        answers = await asyncio.to_thread(
             ballot_log().fetch_for_check,
-            digest,
+            start,
             policy.vote_check_window_minutes * 60_000,
             policy.max_checks,
         )
-        return CanonicalJSON(
+        # canonical by construction: the keys in code point order, the documents as stored
+        items = [
             b'{"ballot":'
-            + ballot
+            + answer.ballot
+            + b',"latest":'
+            + answer.latest
+            + b',"newer":'
+            + (
+                b"null"
+                if answer.newer is None
+                else b'{"ballot":' + answer.newer[0] + b',"receipt":' + answer.newer[1] + b"}"
+            )
             + b',"receipt":'
-            + receipt
+            + answer.receipt
             + b',"verification_code":'
-            + canonical_bytes(verification_code(digest))
-            + b',"version":1}'
-        )
+            + canonical_bytes(verification_code(answer.ballot_hash))
+            + b"}"
+            for answer in answers
+        ]
+        return CanonicalJSON(b'{"ballots":[' + b",".join(items) + b'],"version":1}')
 
     @app.get("/v1/log/head", summary="The newest signed log head (the final one once closed).")
     async def head() -> Response:

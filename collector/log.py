@@ -25,9 +25,12 @@ from collector.db import Database, challenges, ciphertexts, entries, heads, late
 from collector.errors import Refusal
 from collector.limits import UNLIMITED, Rate
 from crypto import merkle
-from formats.receipt import LogHead, Receipt, entry_leaf_hash
+from formats.receipt import LatestStatement, LogHead, Receipt, entry_leaf_hash
 
 CHALLENGE_BYTES = 32
+# A vote check's prefix (7 bytes or more) matches another ballot with probability about
+# ballots / 2^56; more matches than this are not answered.
+MAX_CHECK_MATCHES = 8
 # Subtrees at least this large are cached once complete (they never change in an append-only log).
 _CACHE_MIN = 64
 
@@ -92,6 +95,18 @@ class Candidate:
     valid_from: int = 0
     valid_until: int = 2**63 - 1
     late_code: str = "election_over"
+
+
+@dataclass(frozen=True)
+class CheckAnswer:
+    """One ballot of a vote check: canonical bytes of the signed ballot, its receipt, the
+    signed latest-ballot statement, and (ballot, receipt) of the voter's newer ballot."""
+
+    ballot_hash: bytes
+    ballot: bytes
+    receipt: bytes
+    latest: bytes
+    newer: tuple[bytes, bytes] | None
 
 
 @dataclass(frozen=True)
@@ -176,6 +191,51 @@ class BallotLog:
         if row.expires < at:
             raise Refusal("challenge_expired")
 
+    def challenge_row(self, challenge: bytes) -> Any:
+        """The challenge's row (expires, ballot_hash), None when never issued."""
+        with self.db.reader.connect() as conn:
+            return conn.execute(
+                sa.select(challenges.c.expires, challenges.c.ballot_hash).where(
+                    challenges.c.challenge == challenge
+                )
+            ).first()
+
+    def use_for_eligibility(
+        self, challenge: bytes, request_hash: bytes, voter: str, at: int
+    ) -> tuple[bool, bool]:
+        """Use the challenge for the eligibility request whose hash is `request_hash` (one use:
+        no ballot and no other request can use it after; the same request sent again may),
+        in one transaction with the reads of the answer: (closed, the voter has a ballot in
+        the log)."""
+        with self.db.writer.begin() as conn:
+            used = conn.execute(
+                sa.update(challenges)
+                .where(
+                    challenges.c.challenge == challenge,
+                    challenges.c.expires >= at,
+                    sa.or_(
+                        challenges.c.ballot_hash.is_(None),
+                        challenges.c.ballot_hash == request_hash,
+                    ),
+                )
+                .values(ballot_hash=request_hash)
+            ).rowcount
+            if not used:
+                row = conn.execute(
+                    sa.select(challenges.c.expires, challenges.c.ballot_hash).where(
+                        challenges.c.challenge == challenge
+                    )
+                ).first()
+                self._challenge_refusal(row, request_hash, at)
+                raise Refusal("challenge_used")  # not reached: the row explains the miss
+            closed = conn.execute(
+                sa.select(log_state.c.closed_at).where(log_state.c.id == 1)
+            ).scalar()
+            has_ballot = conn.execute(
+                sa.select(latest.c.log_index).where(latest.c.voter == voter)
+            ).first()
+        return closed is not None, has_ballot is not None
+
     # --- reads -------------------------------------------------------------------------------
     def receipt_for(self, ballot_hash: bytes) -> bytes | None:
         with self.db.reader.connect() as conn:
@@ -256,34 +316,77 @@ class BallotLog:
             ).scalar()
 
     def fetch_for_check(
-        self, ballot_hash: bytes, window_ms: int, limit: int
-    ) -> tuple[bytes, bytes]:
-        """The stored (ballot, receipt) for the voter's check, counting the fetch; refused
-        after `window_ms` from reception or `limit` fetches."""
+        self, prefix: bytes, window_ms: int, limit: int
+    ) -> list[CheckAnswer]:
+        """The stored ballots whose hash begins with `prefix` (at most MAX_CHECK_MATCHES, in
+        hash order) for the voter's check, each fetch counted, each with the collector's
+        signed statement of its voter's latest ballot and, when that is a newer ballot, the
+        newer ballot and its receipt. A ballot past `window_ms` from reception or with `limit`
+        fetches is left out; when every match is, the first one's refusal is the answer."""
         now = now_ms()
+        low = prefix + b"\x00" * (32 - len(prefix))
+        high = prefix + b"\xff" * (32 - len(prefix))
         with self.db.writer.begin() as conn:
-            # One conditional update: concurrent fetches cannot exceed the limit.
-            counted = conn.execute(
-                sa.update(entries)
-                .where(
-                    entries.c.ballot_hash == ballot_hash,
-                    entries.c.fetches < limit,
-                    entries.c.received >= now - window_ms,
+            # One statement, one snapshot: the matches, their voters' latest and the log size
+            # (a latest index is then always below that size).
+            rows = conn.execute(
+                sa.select(
+                    entries.c.log_index,
+                    entries.c.ballot_hash,
+                    entries.c.received,
+                    entries.c.fetches,
+                    latest.c.log_index.label("latest_index"),
+                    _scalar(sa.select(log_state.c.size).where(log_state.c.id == 1), "log_size"),
                 )
-                .values(fetches=entries.c.fetches + 1)
-            ).rowcount
-            row = conn.execute(
-                sa.select(entries.c.received, entries.c.ballot, entries.c.receipt).where(
-                    entries.c.ballot_hash == ballot_hash
+                .join(latest, latest.c.voter == entries.c.voter)
+                .where(entries.c.ballot_hash >= low, entries.c.ballot_hash <= high)
+                .order_by(entries.c.ballot_hash)
+                .limit(MAX_CHECK_MATCHES)
+            ).all()
+            if not rows:
+                raise Refusal("not_found", "no ballot has a hash with this prefix")
+            refusals: list[Refusal] = []
+            counted = []
+            for row in rows:
+                if now > row.received + window_ms:
+                    refusals.append(Refusal("check_window_over"))
+                    continue
+                # One conditional update: concurrent fetches cannot exceed the limit.
+                if not conn.execute(
+                    sa.update(entries)
+                    .where(entries.c.ballot_hash == row.ballot_hash, entries.c.fetches < limit)
+                    .values(fetches=entries.c.fetches + 1)
+                ).rowcount:
+                    refusals.append(Refusal("check_limit_reached"))
+                    continue
+                counted.append(row)
+            if not counted:
+                raise refusals[0]
+            wanted = {int(r.log_index) for r in counted} | {int(r.latest_index) for r in counted}
+            stored = {
+                int(r.log_index): (bytes(r.ballot), bytes(r.receipt))
+                for r in conn.execute(
+                    sa.select(entries.c.log_index, entries.c.ballot, entries.c.receipt).where(
+                        entries.c.log_index.in_(wanted)
+                    )
                 )
-            ).first()
-        if row is None:
-            raise Refusal("not_found", "no such ballot")
-        if not counted:
-            if now > row.received + window_ms:
-                raise Refusal("check_window_over")
-            raise Refusal("check_limit_reached")
-        return bytes(row.ballot), bytes(row.receipt)
+            }
+        answers = []
+        for row in counted:
+            index, latest_index = int(row.log_index), int(row.latest_index)
+            statement = LatestStatement(
+                self.election_id,
+                bytes(row.ballot_hash),
+                index,
+                latest_index,
+                int(row.log_size),
+                now,
+            )
+            signed = canonical_bytes(self.sign(DOMAINS["latest_ballot"], statement.to_dict()))
+            ballot, receipt = stored[index]
+            newer = None if latest_index == index else stored[latest_index]
+            answers.append(CheckAnswer(bytes(row.ballot_hash), ballot, receipt, signed, newer))
+        return answers
 
     def rows(self) -> Iterator[Any]:
         """Every entry in log order (for the export), read in pages."""

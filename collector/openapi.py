@@ -19,8 +19,10 @@ from fastapi import FastAPI
 
 from canonical.encoding import DOMAINS, FORMAT_VERSION, MAX_SAFE_INT, b64url
 from collector.errors import CODES
+from collector.log import MAX_CHECK_MATCHES
 from crypto.eid import ALGORITHM
 from formats.ballot import CHALLENGE_BYTES
+from formats.eligibility import STATUSES
 from formats.manifest import Manifest
 from formats.signed import MAX_CERTIFICATE_BYTES, MAX_SIGNATURE_BYTES
 
@@ -36,6 +38,14 @@ EVERY_OPERATION = ("bad_request", "timeout", "headers_too_large", "unavailable")
 _B64URL = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"
 # 32 bytes: 43 characters, the last one carrying 2 unused bits
 _B64URL_32 = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$"
+# a vote check's ballot hash prefix: 7 to 32 bytes (10 to 43 characters)
+CHECK_PREFIX: Schema = {
+    "type": "string",
+    "pattern": _B64URL,
+    "minLength": 10,
+    "maxLength": 43,
+    "description": "the first 7 to 32 bytes of a ballot hash, base64url",
+}
 _HEX = "^(?:0|[1-9a-f][0-9a-f]*)$"  # canonical.encoding.hex_int
 _IDENTIFIER = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # formats.manifest.ID_RE
 _TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}(?::\d{2})?$"
@@ -228,6 +238,39 @@ def _receipt(election_id: Schema) -> Schema:
     )
 
 
+def _eligibility_request(manifest: Manifest) -> Schema:
+    return _object(
+        {
+            "version": VERSION,
+            "election_id": {"const": manifest.election_id},
+            "manifest_hash": {"const": b64url(manifest.hash)},
+            "challenge": {
+                "type": "string",
+                "pattern": _B64URL_32,
+                "description": f"{CHALLENGE_BYTES} bytes from POST /v1/challenges, base64url",
+            },
+        },
+        "docs/spec.md, Eligibility",
+    )
+
+
+def _eligibility(manifest: Manifest) -> Schema:
+    return _object(
+        {
+            "version": VERSION,
+            "election_id": {"const": manifest.election_id},
+            "manifest_hash": {"const": b64url(manifest.hash)},
+            "challenge": HASH,
+            "personal_code": {"type": "string", "pattern": "^[0-9A-Za-z][0-9A-Za-z-]{0,63}$"},
+            "district": {"enum": [d.id for d in manifest.districts]},
+            "status": {"enum": list(STATUSES)},
+            "has_ballot": {"type": "boolean"},
+            "at": TIME_MS,
+        },
+        "docs/spec.md, Eligibility: the voter's district, the election's status at `at`",
+    )
+
+
 def components(manifest: Manifest) -> dict[str, Schema]:
     """The document's named schemas, of this election."""
     election_id = {"const": manifest.election_id}
@@ -262,22 +305,68 @@ def components(manifest: Manifest) -> dict[str, Schema]:
         "SignedBallot": _signed(
             DOMAINS["ballot"], _ballot(manifest), "a ballot signed with the voter's e-ID"
         ),
+        "SignedEligibilityRequest": _signed(
+            DOMAINS["eligibility_request"],
+            _eligibility_request(manifest),
+            "an eligibility request signed with the voter's e-ID",
+        ),
+        "SignedEligibility": _signed(
+            DOMAINS["eligibility"], _eligibility(manifest), "the collector's signed answer"
+        ),
         "SignedLogHead": _signed(
             DOMAINS["log_head"], _log_head(election_id), "a log head the collector signed"
         ),
         "SignedReceipt": _signed(
             DOMAINS["receipt"], _receipt(election_id), "the collector's signed receipt"
         ),
+        "SignedLatestBallot": _signed(
+            DOMAINS["latest_ballot"],
+            _object(
+                {
+                    "version": VERSION,
+                    "election_id": election_id,
+                    "ballot_hash": HASH,
+                    "log_index": _count(),
+                    "latest_index": _count(),
+                    "log_size": _count(1),
+                    "timestamp": TIME_MS,
+                },
+                "which ballot of the checked ballot's voter was the latest at `log_size`",
+            ),
+            "the collector's signed statement of the voter's latest ballot",
+        ),
         "VoteCheck": _object(
             {
                 "version": VERSION,
-                "ballot": _ref("SignedBallot"),
-                "receipt": _ref("SignedReceipt"),
-                "verification_code": {
-                    "type": "string",
-                    "pattern": "^[A-Z2-7]{4}(?:-[A-Z2-7]{4}){3}$",
-                },
-            }
+                "ballots": _list_of(
+                    _object(
+                        {
+                            "ballot": _ref("SignedBallot"),
+                            "receipt": _ref("SignedReceipt"),
+                            "verification_code": {
+                                "type": "string",
+                                "pattern": "^[A-Z2-7]{4}(?:-[A-Z2-7]{4}){3}$",
+                            },
+                            "latest": _ref("SignedLatestBallot"),
+                            "newer": {
+                                "anyOf": [
+                                    _object(
+                                        {
+                                            "ballot": _ref("SignedBallot"),
+                                            "receipt": _ref("SignedReceipt"),
+                                        },
+                                        "the voter's latest ballot, newer than this one",
+                                    ),
+                                    {"type": "null"},
+                                ]
+                            },
+                        }
+                    ),
+                    minItems=1,
+                    maxItems=MAX_CHECK_MATCHES,
+                ),
+            },
+            "the ballots whose hash begins with the prefix (docs/spec.md, Vote check)",
         ),
         "Inclusion": _object(
             {
@@ -335,6 +424,22 @@ CAST_CODES = (
     "proof_invalid",
     "ballot_copied",
 )
+ELIGIBILITY_CODES = (
+    "unsupported_media_type",
+    "rate_limited",
+    "too_large",
+    "malformed",
+    "wrong_election",
+    "challenge_unknown",
+    "challenge_expired",
+    "challenge_used",
+    "signature_invalid",
+    "certificate_invalid",
+    "certificate_untrusted",
+    "certificate_expired",
+    "certificate_revoked",
+    "not_eligible",
+)
 _INDEX = _count()
 
 
@@ -348,10 +453,15 @@ def operations(max_leaves: int) -> dict[tuple[str, str], Operation]:
         ("post", "/v1/ballots"): Operation(
             _ref("SignedReceipt"), CAST_CODES, body=_ref("SignedBallot")
         ),
-        ("get", "/v1/ballots/{ballot_hash}"): Operation(
+        ("post", "/v1/eligibility"): Operation(
+            _ref("SignedEligibility"),
+            ELIGIBILITY_CODES,
+            body=_ref("SignedEligibilityRequest"),
+        ),
+        ("get", "/v1/ballots/{prefix}"): Operation(
             _ref("VoteCheck"),
             ("bad_request", "not_found", "check_window_over", "check_limit_reached"),
-            parameters={"ballot_hash": HASH},
+            parameters={"prefix": CHECK_PREFIX},
         ),
         ("get", "/v1/log/head"): Operation(_ref("SignedLogHead"), ("not_found",)),
         ("get", "/v1/log/heads/{size}"): Operation(

@@ -11,6 +11,11 @@ Cast checks, in this order, each refused with its own code (collector.errors):
  7. validity proofs of every ciphertext (batched)              proof_invalid
  8. a ciphertext already cast by another voter                 ballot_copied
 A ballot already in the log (the app resending after a lost answer) gets its receipt again.
+
+Eligibility checks (`answer_eligibility`), in this order: size, structure (a request signed
+under its own domain), election and manifest, challenge, signature and certificate, voter
+list; then the challenge is used and the collector signs its answer: the voter's district,
+the election's status and whether the voter has a ballot in the log.
 Proofs of concurrent requests are checked together by `ProofBatcher` (one batch_verify call),
 and the ballots that pass are appended in one transaction.
 """
@@ -49,6 +54,12 @@ from formats.ballot import (
     ballot_statements,
     max_ballot_bytes,
     parse_ballot,
+)
+from formats.eligibility import (
+    MAX_REQUEST_BYTES,
+    EligibilityAnswer,
+    EligibilityRequest,
+    status_at,
 )
 from formats.manifest import ElectionDirectory, Manifest, load_signed_manifest
 from formats.signed import open_signed, sign_object
@@ -361,6 +372,59 @@ def precheck(election: Election, ballot_log: BallotLog, body: bytes) -> Checked 
         late_code=late_code,
     )
     return Checked(candidate, statements)
+
+
+def answer_eligibility(election: Election, ballot_log: BallotLog, body: bytes) -> dict[str, Any]:
+    """The collector's signed answer to a voter's signed eligibility request (docs/spec.md,
+    "Eligibility"), or a Refusal with the code of the first check that fails."""
+    if len(body) > MAX_REQUEST_BYTES:
+        raise Refusal("too_large", f"{len(body)} bytes, at most {MAX_REQUEST_BYTES}")
+    try:
+        document = parse_canonical(body, "eligibility request")
+    except FormatError as exc:
+        raise Refusal("malformed", str(exc)) from exc
+    signature_error: eid.EidError | None = None
+    where = "eligibility request"
+    try:
+        payload, certificate, _ = open_signed(document, DOMAINS["eligibility_request"], where=where)
+    except FormatError as exc:  # a ballot or any other signed object lands here (its domain)
+        raise Refusal("malformed", str(exc)) from exc
+    except eid.EidError as exc:
+        signature_error = exc
+        payload, certificate = document["payload"], None
+    try:
+        request = EligibilityRequest.from_dict(payload, f"{where}.payload")
+    except FormatError as exc:
+        raise Refusal("malformed", str(exc)) from exc
+    manifest = election.manifest
+    if request.election_id != manifest.election_id or request.manifest_hash != manifest.hash:
+        raise Refusal("wrong_election", "the request names another election or manifest")
+    request_hash = hashlib.sha256(canonical_bytes(document)).digest()
+    now = now_ms()
+    BallotLog.challenge_refusal(ballot_log.challenge_row(request.challenge), request_hash, now)
+    if signature_error is not None:
+        raise _eid_refusal(signature_error)
+    assert certificate is not None
+    election.refresh()
+    at = dt.datetime.fromtimestamp(now / 1000, dt.UTC)
+    identity, _ = election.check_certificate(certificate, at)
+    district = election.voter_list.district_of(identity.personal_code)
+    if district is None:
+        raise Refusal("not_eligible", "the certificate's personal code is not on the voter list")
+    closed, has_ballot = ballot_log.use_for_eligibility(
+        request.challenge, request_hash, identity.personal_code, now
+    )
+    answer = EligibilityAnswer(
+        manifest.election_id,
+        manifest.hash,
+        request.challenge,
+        identity.personal_code,
+        district,
+        status_at(manifest, now, closed),
+        has_ballot,
+        now,
+    )
+    return election.sign(DOMAINS["eligibility"], answer.to_dict())
 
 
 def _release_gil_in_this_thread() -> None:

@@ -795,17 +795,33 @@ def part_context(context: Mapping[str, Any], part: int | str) -> dict[str, Any]:
 
 
 def encrypt_contest(
-    key: PublicKey, enc: ContestEncoding, choice: int, context: Mapping[str, Any]
+    key: PublicKey,
+    enc: ContestEncoding,
+    choice: int,
+    context: Mapping[str, Any],
+    randomness: Sequence[int] | None = None,
 ) -> tuple[EncryptedContest, tuple[int, ...]]:
     """Encrypt a 1-of-L choice with proofs; returns (contest, the randomness of each part).
 
-    The randomness lets the voter check the stored ballot later; it is secret otherwise.
+    `randomness`, when given, is the encryption randomness of each part (units mod n; the
+    voter app derives it from a seed, formats.ballot.ballot_randomness); otherwise it is drawn
+    from `secrets`. Either way the proofs' nonces are fresh draws from `secrets`. The
+    randomness lets the voter check the stored ballot later; it is secret otherwise.
     """
     check_fits(enc, key.bits)
     plaintexts = encode_choice(enc, choice)
     n, n2 = key.n, key.n_squared
-    # r and r^n from the residue source: Enc(m; r) = g^m r^n without another exponentiation
-    drawn = [nth_residues(int(n)).draw() for _ in plaintexts]
+    if randomness is None:
+        # r and r^n from the residue source: Enc(m; r) = g^m r^n without another exponentiation
+        drawn = [nth_residues(int(n)).draw() for _ in plaintexts]
+    else:
+        given = tuple(randomness)
+        if len(given) != len(plaintexts):
+            raise InvalidInput("randomness", f"expected {len(plaintexts)} values, one per part")
+        for i, r in enumerate(given):
+            if not isinstance(r, int | gmpy2.mpz) or isinstance(r, bool) or not is_unit(r, n):
+                raise InvalidInput(f"randomness[{i}]", "not a unit mod n")
+        drawn = [(int(r), int(powmod(r, n, n2))) for r in given]
     randomness = tuple(r for r, _ in drawn)
     ciphertexts = tuple(
         int(paillier.g_power(key, m) * r_n % n2)

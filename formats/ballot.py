@@ -14,7 +14,8 @@ manifest's key and the proof context of its contest. `ballot_statements` is the 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
     from formats.manifest import Manifest
 
 CHALLENGE_BYTES = 32
+SEED_BYTES = 16  # the ballot's randomness seed: 128 bits
+# extra bits of the expanded hash beyond bitlen(n): the reduction mod n is 2^-128-close to uniform
+RANDOMNESS_MARGIN_BITS = 128
+_MAX_ATTEMPTS = 1000  # a modulus with this many non-units in a row is no RSA modulus
 PAYLOAD_FIELDS = frozenset(
     {"version", "election_id", "manifest_hash", "district", "challenge", "contests"}
 )
@@ -88,12 +93,70 @@ def contest_context(manifest: Manifest, district: str, contest: str) -> dict[str
     return context
 
 
+def derive_randomness(
+    n: int, seed: bytes, manifest_hash: bytes, district: str, contest: str, part: int
+) -> int:
+    """The encryption randomness of one ciphertext (part `part` of `contest`), from the
+    ballot's 128-bit seed: a unit of Z_n within 2^-128 of uniform (docs/spec.md, "Ballot
+    randomness from a seed"). Blocks of H_d("ivote/v1/ballot-randomness", {attempt, block,
+    contest, district, manifest_hash, part, seed}) are concatenated to at least
+    bitlen(n) + 128 bits, read big-endian and reduced mod n; a value that is not a unit (0, or
+    sharing a factor with n: it would factor n) is derived again with the next attempt."""
+    if not isinstance(seed, bytes) or len(seed) != SEED_BYTES:
+        raise BallotError("seed", f"expected {SEED_BYTES} bytes")
+    if not isinstance(part, int) or isinstance(part, bool) or part < 0:
+        raise BallotError("part", "expected an integer >= 0")
+    n = int(n)
+    blocks = -(-(n.bit_length() + RANDOMNESS_MARGIN_BITS) // 256)
+    fields = {
+        "contest": contest,
+        "district": district,
+        "manifest_hash": b64url(manifest_hash),
+        "part": part,
+        "seed": b64url(seed),
+    }
+    for attempt in range(_MAX_ATTEMPTS):
+        stream = b"".join(
+            domain_hash(
+                DOMAINS["ballot_randomness"], {**fields, "attempt": attempt, "block": block}
+            )
+            for block in range(blocks)
+        )
+        r = int.from_bytes(stream, "big") % n
+        if r > 0 and math.gcd(r, n) == 1:
+            return r
+    raise BallotError("public_key.n", "no unit derived: not an RSA modulus")
+
+
+def ballot_randomness(
+    manifest: Manifest, district: str, seed: bytes
+) -> dict[str, tuple[int, ...]]:
+    """The encryption randomness of every ciphertext of a ballot of `district`, derived from
+    `seed` (contest id -> one value per part, in part order). Only the encryption randomness
+    comes from the seed: the proofs draw their own nonces, so revealing the seed (the check
+    code) reveals the vote and nothing else."""
+    n = manifest.threshold_key.public_key.n
+    return {
+        contest.id: tuple(
+            derive_randomness(n, seed, manifest.hash, district, contest.id, part)
+            for part in range(manifest.contest_encoding(district, contest.id).parts)
+        )
+        for contest in manifest.district(district).contests
+    }
+
+
 def build_ballot(
-    manifest: Manifest, district: str, choices: Mapping[str, int], challenge: bytes
+    manifest: Manifest,
+    district: str,
+    choices: Mapping[str, int],
+    challenge: bytes,
+    randomness: Mapping[str, Sequence[int]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
     """Encrypt the voter's choices (contest id -> candidate number, as on the paper ballot)
-    into a ballot payload to sign; returns (payload, randomness per contest). The randomness
-    lets the voter check the stored ballot later (`choices_in`) and is secret otherwise."""
+    into a ballot payload to sign; returns (payload, randomness per contest). `randomness`
+    (contest id -> one unit per part, e.g. `ballot_randomness` of a seed) is the encryption
+    randomness to use; without it, it is drawn from `secrets`. The randomness lets the voter
+    check the stored ballot later (`choices_in`) and is secret otherwise."""
     where = "choices"
     the_district = manifest.district(district)
     expected = [contest.id for contest in the_district.contests]
@@ -106,7 +169,7 @@ def build_ballot(
         raise BallotError("challenge", f"expected {CHALLENGE_BYTES} bytes from the collector")
     key = manifest.threshold_key.public_key
     contests: dict[str, Any] = {}
-    randomness: dict[str, tuple[int, ...]] = {}
+    used: dict[str, tuple[int, ...]] = {}
     for contest in the_district.contests:
         number = choices[contest.id]
         try:
@@ -115,14 +178,24 @@ def build_ballot(
             raise BallotError(
                 f"{where}.{contest.id}", f"{number!r} is not a candidate number"
             ) from exc
-        encrypted, r = encrypt_contest(
-            key,
-            manifest.contest_encoding(district, contest.id),
-            index,
-            contest_context(manifest, district, contest.id),
-        )
+        given = None if randomness is None else randomness.get(contest.id)
+        if randomness is not None and given is None:
+            raise BallotError(f"randomness.{contest.id}", "missing")
+        try:
+            encrypted, r = encrypt_contest(
+                key,
+                manifest.contest_encoding(district, contest.id),
+                index,
+                contest_context(manifest, district, contest.id),
+                given,
+            )
+        except InvalidInput as exc:
+            if given is None or not exc.field.startswith("randomness"):
+                raise
+            where = exc.field.replace("randomness", f"randomness.{contest.id}", 1)
+            raise BallotError(where, exc.problem) from exc
         contests[contest.id] = encrypted.to_dict()
-        randomness[contest.id] = r
+        used[contest.id] = r
     payload = {
         "version": FORMAT_VERSION,
         "election_id": manifest.election_id,
@@ -131,7 +204,7 @@ def build_ballot(
         "challenge": b64url(challenge),
         "contests": contests,
     }
-    return payload, randomness
+    return payload, used
 
 
 def parse_ballot(manifest: Manifest, payload: Any, where: str = "ballot") -> Ballot:

@@ -151,6 +151,65 @@ class Receipt:
         return receipt
 
 
+# --- the latest-ballot statement (vote check) ----------------------------------------------------
+@dataclass(frozen=True)
+class LatestStatement:
+    """The collector's signed word, in answer to a vote check, on which ballot of the checked
+    ballot's voter counts now: when the log had `log_size` entries (at `timestamp`), the
+    latest ballot signed by the same e-ID holder as ballot `ballot_hash` (at `log_index`) was
+    the one at `latest_index`. Signed under DOMAINS["latest_ballot"]; docs/spec.md, "Vote
+    check", says what a device can check of it now and what the ballot box proves later."""
+
+    election_id: str
+    ballot_hash: bytes
+    log_index: int
+    latest_index: int
+    log_size: int
+    timestamp: int
+
+    @property
+    def is_latest(self) -> bool:
+        return self.latest_index == self.log_index
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": FORMAT_VERSION,
+            "election_id": self.election_id,
+            "ballot_hash": b64url(self.ballot_hash),
+            "log_index": self.log_index,
+            "latest_index": self.latest_index,
+            "log_size": self.log_size,
+            "timestamp": self.timestamp,
+        }
+
+    @classmethod
+    def from_dict(cls, obj: Any, where: str = "latest") -> LatestStatement:
+        check_version(obj, where)
+        keys = {
+            "version",
+            "election_id",
+            "ballot_hash",
+            "log_index",
+            "latest_index",
+            "log_size",
+            "timestamp",
+        }
+        _exact_keys(obj, keys, where)
+        statement = cls(
+            election_id=_id_field(obj, "election_id", where),
+            ballot_hash=_hash_field(obj, "ballot_hash", where),
+            log_index=_count_field(obj, "log_index", where),
+            latest_index=_count_field(obj, "latest_index", where),
+            log_size=_count_field(obj, "log_size", where),
+            timestamp=_count_field(obj, "timestamp", where),
+        )
+        if not statement.log_index <= statement.latest_index < statement.log_size:
+            raise FormatError(
+                f"{where}.latest_index", "not between the ballot's index and the log's size"
+            )
+        return statement
+
+
 # --- a receipt against the final log -------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from babel.dates import get_month_names
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 from babel.support import Translations
 
 LANGUAGES = ("en", "th")
@@ -104,6 +104,23 @@ def catalog_paths(code: str) -> list[Path]:
 def read_catalog(path: Path, code: str) -> Catalog:
     with path.open("rb") as handle:
         return read_po(handle, locale=code, domain=DOMAIN)
+
+
+def catalog_bytes(catalog: Catalog) -> bytes:
+    """A catalog as its PO file: sorted by text, no line numbers, no header (so that edits
+    elsewhere in the source never touch it and two branches rarely touch the same lines)."""
+    buffer = io.BytesIO()
+    write_po(
+        buffer,
+        catalog,
+        width=100,
+        omit_header=True,
+        sort_output=True,
+        no_location=True,
+        ignore_obsolete=True,
+        include_previous=False,
+    )
+    return buffer.getvalue()
 
 
 @functools.cache

@@ -10,16 +10,14 @@ nothing and exits 1 when a catalog is out of step or a Thai text is untranslated
 
 from __future__ import annotations
 
-import io
 import string
 import sys
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import write_po
 
-from i18n import CATALOG_DIR, DOMAIN, LANGUAGES, read_catalog
+from i18n import CATALOG_DIR, DOMAIN, LANGUAGES, catalog_bytes, read_catalog
 
 ROOT = Path(__file__).parent.parent
 # the packages whose texts people read
@@ -52,10 +50,7 @@ def updated(code: str, package: str, template: Catalog) -> tuple[Catalog, bytes]
     catalog = read_catalog(path, code) if path.exists() else Catalog(locale=code, domain=DOMAIN)
     catalog.update(template, no_fuzzy_matching=True)
     catalog.obsolete.clear()
-    buffer = io.BytesIO()
-    write_po(buffer, catalog, width=100, omit_header=True, sort_output=True, no_location=True,
-             ignore_obsolete=True, include_previous=False)
-    return catalog, buffer.getvalue()
+    return catalog, catalog_bytes(catalog)
 
 
 def placeholders(text: str) -> set[str]:

@@ -25,6 +25,10 @@ COMMANDS = {
         N_("The air-gapped tallier: process the ballot box, combine."),
     ),
     "verify": ("verifier.cli:verify", N_("Observers, auditors: re-check an election record.")),
+    "results": (
+        "verifier.cli:results",
+        N_("Observers: the verified results (table, CSV, JSON, HTML)."),
+    ),
     "bench": ("bench.cli:bench", N_("Benchmarks; each prints one JSON line last.")),
     "demo": (
         "ivote.demo:demo",

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import i18n
-from i18n import update
+from i18n import merge_po, update
 from ivote.cli import main
 
 
@@ -111,3 +111,21 @@ def test_the_cli_speaks_thai_with_lang_or_the_environment() -> None:
     assert "คำสั่ง:" in from_env.output
     english = runner.invoke(main, ["-h"], env={"LC_ALL": "", "LANG": "en_US.UTF-8"})
     assert "Commands:" in english.output
+
+
+def test_the_merge_driver_keeps_the_texts_both_branches_added(tmp_path: Path) -> None:
+    base = 'msgid "Back"\nmsgstr "กลับ"\n'
+    ours = base + '\nmsgid "Cast"\nmsgstr "ลงคะแนน"\n'
+    theirs = 'msgid "Back"\nmsgstr "ย้อนกลับ"\n\nmsgid "Audit"\nmsgstr "ตรวจสอบ"\n'
+    paths = []
+    for name, text in (("base", base), ("ours", ours), ("theirs", theirs)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        paths.append(str(tmp_path / name))
+    assert merge_po.main(paths) == 0
+    merged = (tmp_path / "ours").read_text(encoding="utf-8")
+    # every text of both sides; "Back" as the side that changed it
+    assert merged == (
+        'msgid "Audit"\nmsgstr "ตรวจสอบ"\n\n'
+        'msgid "Back"\nmsgstr "ย้อนกลับ"\n\n'
+        'msgid "Cast"\nmsgstr "ลงคะแนน"\n\n'
+    )

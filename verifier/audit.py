@@ -34,6 +34,7 @@ from formats.manifest import Manifest
 from formats.paper import SignedPaperVoters, open_paper_voters
 from formats.record import COUNT_FIELDS, Counts, Tally, TallyReport, read_crls_next_to
 from formats.voters import VoterList
+from i18n import _
 
 AUDIT_CHECKS = ("ballot-box", "paper-voters", "crls", "cleansing", "counted-totals")
 
@@ -89,24 +90,28 @@ def run_audit(
     inputs = tally.inputs
     crl_digests = sorted({hashlib.sha256(crl).digest() for crl in material.crls})
     if not material.crls:
-        r.not_made("crls", "needs the CRLs the tally used (crls/ next to the record, or --crl)")
+        r.not_made(
+            "crls", _("needs the CRLs the tally used (crls/ next to the record, or --crl)")
+        )
         for check_id in ("ballot-box", "paper-voters", "cleansing", "counted-totals"):
-            r.not_made(check_id, "the cleansing needs the CRLs (not given)")
+            r.not_made(check_id, _("the cleansing needs the CRLs (not given)"))
         return None
     r.outcome(
         "crls",
         []
         if crl_digests == list(inputs.crls)
         else [
-            f"the CRLs given hash to {[b64url(d)[:12] for d in crl_digests]}, the record "
-            f"names {[b64url(d)[:12] for d in inputs.crls]}"
+            _("the CRLs given hash to {given}, the record names {named}").format(
+                given=[b64url(d)[:12] for d in crl_digests],
+                named=[b64url(d)[:12] for d in inputs.crls],
+            )
         ],
-        f"CRL files: {len(crl_digests)}",
+        _("CRL files: {count}").format(count=len(crl_digests)),
     )
     if organiser is None:
-        r.not_made("paper-voters", "needs the organiser's certificate (a signed manifest)")
+        r.not_made("paper-voters", _("needs the organiser's certificate (a signed manifest)"))
         for check_id in ("ballot-box", "cleansing", "counted-totals"):
-            r.not_made(check_id, "the cleansing needs the signed paper-voter list")
+            r.not_made(check_id, _("the cleansing needs the signed paper-voter list"))
         return None
     opened: dict[str, SignedPaperVoters] = {}
 
@@ -125,19 +130,21 @@ def run_audit(
         )  # fmt: skip
     except _PaperRefused as exc:
         r.outcome("paper-voters", [exc.problem], "")
-        r.not_made("cleansing", "needs a paper-voter list signed by the organiser")
-        r.not_made("counted-totals", "needs the cleansing")
+        r.not_made("cleansing", _("needs a paper-voter list signed by the organiser"))
+        r.not_made("counted-totals", _("needs the cleansing"))
         # the box itself opened (its voter lists were read): its own checks were not all made
-        r.not_made("ballot-box", "the cleansing stopped at the paper-voter list")
+        r.not_made("ballot-box", _("the cleansing stopped at the paper-voter list"))
         return None
     except (FormatError, CryptoError, OSError) as exc:
-        r.outcome("ballot-box", [f"the ballot box does not check: {exc}"], "")
+        r.outcome(
+            "ballot-box", [_("the ballot box does not check: {problem}").format(problem=exc)], ""
+        )
         if "paper" in opened:
             _check_paper(r, opened["paper"], tally)
         else:
-            r.not_made("paper-voters", "needs a readable ballot box (its voter list)")
-        r.not_made("cleansing", "needs a ballot box that checks")
-        r.not_made("counted-totals", "needs the cleansing")
+            r.not_made("paper-voters", _("needs a readable ballot box (its voter list)"))
+        r.not_made("cleansing", _("needs a ballot box that checks"))
+        r.not_made("counted-totals", _("needs the cleansing"))
         return None
     _check_box(r, cleansing, tally)
     _check_paper(r, opened["paper"], tally)
@@ -155,11 +162,12 @@ def _check_box(r: Outcomes, cleansing: Cleansing, tally: Tally) -> None:
     problems = []
     if cleansing.box_hash != inputs.ballot_box:
         problems.append(
-            f"the ballot box's signed index hashes to {b64url(cleansing.box_hash)}, the record "
-            f"names {b64url(inputs.ballot_box)}"
+            _("the ballot box's signed index hashes to {found}, the record names {named}").format(
+                found=b64url(cleansing.box_hash), named=b64url(inputs.ballot_box)
+            )
         )
     if cleansing.log.head != tally.log.head:
-        problems.append("the box's final signed log head is not the record's")
+        problems.append(_("the box's final signed log head is not the record's"))
     if cleansing.log.leaves != tally.log.leaves:
         differing = next(
             (
@@ -172,9 +180,10 @@ def _check_box(r: Outcomes, cleansing: Cleansing, tally: Tally) -> None:
             min(len(cleansing.log.leaves), len(tally.log.leaves)),
         )
         problems.append(
-            f"the box's log differs from the record's leaf hashes from log index {differing} "
-            f"({len(cleansing.log.leaves)} leaves in the box, {len(tally.log.leaves)} in the "
-            "record)"
+            _(
+                "the box's log differs from the record's leaf hashes from log index {index} "
+                "({box} leaves in the box, {record} in the record)"
+            ).format(index=differing, box=len(cleansing.log.leaves), record=len(tally.log.leaves))
         )
     voter_list = cleansing.voter_list
     if (voter_list.list_version, voter_list.hash) != (
@@ -182,14 +191,17 @@ def _check_box(r: Outcomes, cleansing: Cleansing, tally: Tally) -> None:
         inputs.voter_list_hash,
     ):
         problems.append(
-            f"the box's newest voter list is version {voter_list.list_version}, the record "
-            f"names version {inputs.voter_list_version} (or another hash)"
+            _(
+                "the box's newest voter list is version {found}, the record names version "
+                "{named} (or another hash)"
+            ).format(found=voter_list.list_version, named=inputs.voter_list_version)
         )
     r.outcome(
         "ballot-box",
         problems,
-        f"signed by the collector, {len(cleansing.log.leaves)} ballots, voter list version "
-        f"{voter_list.list_version}",
+        _("signed by the collector, {ballots} ballots, voter list version {version}").format(
+            ballots=len(cleansing.log.leaves), version=voter_list.list_version
+        ),
     )
 
 
@@ -198,18 +210,22 @@ def _check_paper(r: Outcomes, paper: SignedPaperVoters, tally: Tally) -> None:
     problems = []
     if paper.hash != inputs.paper_voters:
         problems.append(
-            f"the signed paper-voter list hashes to {b64url(paper.hash)}, the record names "
-            f"{b64url(inputs.paper_voters)}"
+            _("the signed paper-voter list hashes to {found}, the record names {named}").format(
+                found=b64url(paper.hash), named=b64url(inputs.paper_voters)
+            )
         )
     if len(paper.personal_codes) != inputs.paper_voters_count:
         problems.append(
-            f"the list has {len(paper.personal_codes)} voters, the record says "
-            f"{inputs.paper_voters_count}"
+            _("the list has {count} voters, the record says {named}").format(
+                count=len(paper.personal_codes), named=inputs.paper_voters_count
+            )
         )
     r.outcome(
         "paper-voters",
         problems,
-        f"signed by the organiser; voters who voted on paper: {len(paper.personal_codes)}",
+        _("signed by the organiser; voters who voted on paper: {count}").format(
+            count=len(paper.personal_codes)
+        ),
     )
 
 
@@ -223,8 +239,15 @@ def _check_cleansing(r: Outcomes, mine: TallyReport, recorded: TallyReport) -> N
         for name in COUNT_FIELDS:
             if getattr(ours, name) != getattr(theirs, name):
                 problems.append(
-                    f"district {district}: {name.replace('_', ' ')} is {getattr(theirs, name)} "
-                    f"in the record, {getattr(ours, name)} by the cleansing"
+                    _(
+                        "district {district}: {count} is {recorded} in the record, {ours} by the "
+                        "cleansing"
+                    ).format(
+                        district=district,
+                        count=name.replace("_", " "),
+                        recorded=getattr(theirs, name),
+                        ours=getattr(ours, name),
+                    )
                 )
     ours_invalid = {b.log_index: b for b in mine.invalid_ballots}
     theirs_invalid: Mapping[int, Any] = {b.log_index: b for b in recorded.invalid_ballots}
@@ -233,25 +256,39 @@ def _check_cleansing(r: Outcomes, mine: TallyReport, recorded: TallyReport) -> N
         if theirs_b is None:
             assert ours_b is not None
             problems.append(
-                f"log index {index}: invalid ({ours_b.reason}) by the cleansing, not listed "
-                "as invalid in the record"
+                _(
+                    "log index {index}: invalid ({reason}) by the cleansing, not listed as "
+                    "invalid in the record"
+                ).format(index=index, reason=ours_b.reason)
             )
         elif ours_b is None:
             problems.append(
-                f"log index {index}: the record lists it as invalid ({theirs_b.reason}), the "
-                "cleansing finds it valid"
+                _(
+                    "log index {index}: the record lists it as invalid ({reason}), the "
+                    "cleansing finds it valid"
+                ).format(index=index, reason=theirs_b.reason)
             )
         elif (ours_b.district, ours_b.reason) != (theirs_b.district, theirs_b.reason):
             problems.append(
-                f"log index {index}: the record says {theirs_b.reason} in {theirs_b.district}, "
-                f"the cleansing {ours_b.reason} in {ours_b.district}"
+                _(
+                    "log index {index}: the record says {reason} in {district}, the cleansing "
+                    "{our_reason} in {our_district}"
+                ).format(
+                    index=index,
+                    reason=theirs_b.reason,
+                    district=theirs_b.district,
+                    our_reason=ours_b.reason,
+                    our_district=ours_b.district,
+                )
             )
     total = mine.total
     r.outcome(
         "cleansing",
         problems,
-        f"{total.received} ballots: {total.counted} counted, {total.superseded} superseded, "
-        f"{total.cancelled_by_paper} cancelled by paper, {total.invalid} invalid",
+        _(
+            "{received} ballots: {counted} counted, {superseded} superseded, "
+            "{cancelled_by_paper} cancelled by paper, {invalid} invalid"
+        ).format(**total.to_dict()),
     )
 
 
@@ -262,14 +299,16 @@ def _check_totals(r: Outcomes, manifest: Manifest, cleansing: Cleansing, tally: 
     }
     recorded = {(t.district, t.contest, t.part): t.ciphertext for t in tally.totals}
     problems = [
-        f"encrypted total {'/'.join(map(str, label))} is not the product of the box's counted "
-        "ballots"
+        _("encrypted total {label} is not the product of the box's counted ballots").format(
+            label="/".join(map(str, label))
+        )
         for label in sorted(set(expected) | set(recorded))
         if expected.get(label) != recorded.get(label)
     ]
     r.outcome(
         "counted-totals",
         problems,
-        f"{len(expected)} totals are the products of {len(cleansing.decision.counted)} counted "
-        "ballots",
+        _("{totals} totals are the products of {ballots} counted ballots").format(
+            totals=len(expected), ballots=len(cleansing.decision.counted)
+        ),
     )

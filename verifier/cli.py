@@ -1,44 +1,89 @@
-"""`ivote verify RECORD`: the observers' verifier (verifier/record.py does the checks)."""
+"""`ivote verify RECORD` and `ivote results RECORD`: the observers' verifier (verifier/record.py
+does the checks, verifier/results.py decides which results they establish, verifier/report.py
+and verifier/show.py present them)."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
+from i18n import _, language
 from ivote.cli_support import (
     allow_test_key_option,
     audit_input_options,
     manifest_pin_options,
 )
 
-STYLE = {"pass": "green", "fail": "bold red", "not made": "yellow"}
+if TYPE_CHECKING:
+    from verifier.record import Verdict
+
+FORMATS = ("table", "csv", "json", "html")
 
 
-@click.command(name="verify")
-@click.argument("record", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--bundle",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The observers' bundle (default: observers-bundle.json next to the record, if any).",
-)
-@manifest_pin_options
-@audit_input_options(required=False)
-@click.option(
-    "--receipts",
-    "receipts_dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="A directory of voters' receipts (*.json, as `ivote vote receipts --export` writes "
-    "them): each must be in the final log.",
-)
-@allow_test_key_option
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
-@click.option("--workers", type=int, default=None, help="Processes (default: every core).")
-def verify(
+def verification_options(command: Any) -> Any:
+    """What both commands take besides RECORD: the material of the checks."""
+    for option in reversed(
+        (
+            click.option(
+                "--bundle",
+                type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                help="The observers' bundle (default: observers-bundle.json next to the "
+                "record, if any).",
+            ),
+            manifest_pin_options,
+            audit_input_options(required=False),
+            click.option(
+                "--receipts",
+                "receipts_dir",
+                type=click.Path(file_okay=False, exists=True, path_type=Path),
+                help="A directory of voters' receipts (*.json, as `ivote vote receipts "
+                "--export` writes them): each must be in the final log.",
+            ),
+            allow_test_key_option,
+            click.option(
+                "--workers", type=int, default=None, help="Processes (default: every core)."
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def locate_record(record: Path) -> Path:
+    """The record (or tally) file RECORD names: the file itself; in a directory its
+    record.json, else its tally.json; in the folder `ivote demo` writes, its record/."""
+    from formats.record import RECORD_FILE, TALLY_FILE
+
+    if not record.is_dir():
+        return record
+    for name in (RECORD_FILE, TALLY_FILE):
+        if (record / name).is_file():
+            return record / name
+    inner = record / "record" / RECORD_FILE
+    if inner.is_file():
+        click.echo(
+            _("{folder} is not a record directory; using the record inside it: {record}").format(
+                folder=record, record=inner.parent
+            ),
+            err=True,
+        )
+        return inner
+    raise click.ClickException(
+        _(
+            "{folder} holds no {record_file} or {tally_file}: give a record directory (what "
+            "`ivote tally combine --out` writes; in a folder of `ivote demo`, its record/ "
+            "folder), a tally directory, or the file itself"
+        ).format(folder=record, record_file=RECORD_FILE, tally_file=TALLY_FILE)
+    )
+
+
+def run_verification(
     record: Path,
+    *,
     bundle: Path | None,
     fingerprint: str | None,
     organiser_cert: Path | None,
@@ -47,30 +92,28 @@ def verify(
     crl_paths: tuple[Path, ...],
     receipts_dir: Path | None,
     allow_test_key: bool,
-    as_json: bool,
     workers: int | None,
-) -> None:
-    """Re-check an election record (a record directory or record.json; a tally directory
-    also works before decryption). Observers give the record (and the observers' bundle);
-    auditors add the ballot box and the signed paper-voter list. Exits 0 only when no check
-    fails; says which checks could not be made for want of material."""
+    show_progress: bool,
+) -> tuple[Path, Verdict]:
+    """Read the material and run every check (verifier.record.verify_record): the one
+    verification both commands make. Returns the record file read and the verdict."""
     if (ballot_box is None) != (paper_voters is None):
-        raise click.UsageError("the auditors' check needs both --ballot-box and --paper-voters")
+        raise click.UsageError(
+            _("the auditors' check needs both --ballot-box and --paper-voters")
+        )
 
     from canonical.encoding import FormatError
     from canonical.files import read_json_file
     from crypto.errors import CryptoError
-    from formats.record import RECORD_FILE, TALLY_FILE, bundle_path_next_to
+    from formats.record import bundle_path_next_to
     from ivote.cli_support import progress_bars, read_certificate_file
     from verifier.audit import read_audit_material
     from verifier.record import verify_record
 
-    path = record
-    if record.is_dir():
-        path = record / RECORD_FILE if (record / RECORD_FILE).exists() else record / TALLY_FILE
+    path = locate_record(record)
     try:
         document = read_json_file(path, "record")
-        bundle_path = bundle or bundle_path_next_to(record)
+        bundle_path = bundle or bundle_path_next_to(path)
         bundle_doc = read_json_file(bundle_path, "observers_bundle") if bundle_path else None
         pinned = (
             read_certificate_file(organiser_cert, "organiser's certificate")
@@ -87,7 +130,7 @@ def verify(
             audit = read_audit_material(ballot_box, paper_voters, crl_paths, path)
     except (FormatError, CryptoError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    with progress_bars(enabled=not as_json) as factory:
+    with progress_bars(enabled=show_progress) as factory:
         verdict = verify_record(
             document,
             bundle_doc,
@@ -99,24 +142,96 @@ def verify(
             allow_test_key=allow_test_key,
             progress=factory,
         )
+    return path, verdict
+
+
+@click.command(name="verify")
+@click.argument("record", type=click.Path(exists=True, path_type=Path))
+@verification_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
+def verify(record: Path, as_json: bool, **material: Any) -> None:
+    """Re-check an election record (a record directory or record.json; a tally directory
+    also works before decryption), then show the results the checks establish. Observers
+    give the record (and the observers' bundle); auditors add the ballot box and the signed
+    paper-voter list. Exits 0 only when no check fails; says which checks could not be made
+    for want of material."""
+    from verifier.results import outcome
+    from verifier.show import print_verification
+
     if as_json:
-        click.echo(json.dumps(verdict.to_dict(), sort_keys=True))
+        with language("en"):  # JSON is never translated: its checks' details neither
+            path, verdict = run_verification(record, show_progress=False, **material)
+            found = outcome(verdict)
+            click.echo(json.dumps(found.to_dict(), sort_keys=True, ensure_ascii=False))
     else:
-        table = Table(title=f"Verification of {path}")
-        table.add_column("check")
-        table.add_column("result")
-        table.add_column("details")
-        for check in verdict.checks:
-            details = "\n".join([check.detail, *check.problems]) if check.problems else check.detail
-            table.add_row(check.title, f"[{STYLE[check.status]}]{check.status}[/]", details)
-        console = Console()
-        console.print(table)
-        summary = (
-            f"{len(verdict.checks) - len(verdict.failed) - len(verdict.not_made)} passed, "
-            f"{len(verdict.failed)} failed, {len(verdict.not_made)} not made"
-        )
-        if verdict.not_made:
-            summary += " (for want of material: " + ", ".join(c.id for c in verdict.not_made) + ")"
-        console.print(summary)
+        path, verdict = run_verification(record, show_progress=True, **material)
+        found = outcome(verdict)
+        print_verification(path, found)
     if verdict.failed:
         raise SystemExit(1)
+
+
+@click.command(name="results")
+@click.argument("record", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table: for people in a terminal; csv and json: for machines (docs/spec.md, "
+    '"Results"); html: one self-contained report file.',
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (atomically) instead of the standard output.",
+)
+@verification_options
+def results(record: Path, output_format: str, out: Path | None, **material: Any) -> None:
+    """The verified results of an election record. The record is verified first, as
+    `ivote verify` does (same options); a record whose checks fail, or do not establish the
+    results, is refused with the checks named, and nothing is printed or written."""
+    from verifier import show
+    from verifier.results import outcome
+
+    if out is not None:
+        if out.is_dir():
+            raise click.ClickException(_("--out {path} is a directory").format(path=out))
+        if not out.parent.is_dir():
+            raise click.ClickException(
+                _("--out {path}: the folder {folder} does not exist").format(
+                    path=out, folder=out.parent
+                )
+            )
+    path, verdict = run_verification(
+        record, show_progress=output_format == "table" and sys.stderr.isatty(), **material
+    )
+    found = outcome(verdict)
+    if found.results is None:
+        raise click.ClickException(found.refusal())
+    if output_format == "table" and out is None:
+        show.print_results_table(found)
+        return
+    if output_format == "table":
+        text = show.results_table_text(found)
+    elif output_format == "csv":
+        text = show.results_csv(found.results)
+    elif output_format == "json":
+        text = json.dumps(found.results.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    else:
+        from verifier.report import render_report
+
+        text = render_report(path, found)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    from canonical.files import write_atomic
+
+    try:
+        write_atomic(out, text.encode("utf-8"))
+    except OSError as exc:
+        raise click.ClickException(
+            _("cannot write {path}: {reason}").format(path=out, reason=exc.strerror)
+        ) from exc
+    click.echo(_("Results written to {path}").format(path=out), err=True)

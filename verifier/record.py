@@ -24,7 +24,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from canonical.encoding import DOMAINS, FormatError, b64url, canonical_bytes
+from canonical.encoding import DOMAINS, FormatError, b64url, canonical_bytes, object_hash
 from crypto import merkle, paillier
 from crypto.encoding import decode_totals
 from crypto.errors import CryptoError, DecryptionError, InvalidInput, ProofInvalid
@@ -58,6 +58,7 @@ from formats.record import (
     TallyReport,
 )
 from formats.signed import open_signed
+from i18n import N_, _
 from verifier.audit import AUDIT_CHECKS, AuditMaterial, run_audit
 
 PASS, FAIL, NOT_MADE = "pass", "fail", "not made"
@@ -67,30 +68,30 @@ MAX_PROBLEMS_LISTED = 20
 
 # (check id, title) in the order they run and print.
 CHECKS = (
-    ("record", "record format"),
-    ("manifest", "signed manifest and election key"),
-    ("manifest-anchor", "manifest is the one the officials published"),
-    ("log-head", "collector's signed log head"),
-    ("log-leaves", "leaf hashes rebuild the signed log head"),
-    ("receipts", "voters' receipts are in the final log"),
-    ("report", "tally report counts add up"),
-    ("totals", "encrypted totals: one per district, contest and part, each valid"),
-    ("crls", "the CRLs are the ones the record names"),
-    ("ballot-box", "the ballot box is the collector-signed one the record names"),
-    ("paper-voters", "the paper-voter list is the organiser-signed one the record names"),
-    ("cleansing", "the cleansing re-done from the box gives the record's report"),
-    ("counted-totals", "encrypted totals are the products of the box's counted ballots"),
-    ("bundle", "observers' bundle matches the record"),
-    ("ballots", "counted ballots are well formed for their district"),
-    ("ballot-proofs", "every ballot validity proof verifies"),
-    ("duplicates", "no ciphertext appears twice"),
-    ("totals-products", "encrypted totals are the products of the counted ballots"),
-    ("counted-ballots", "the bundle holds exactly the box's counted ballots"),
-    ("shares", "every decryption share proof verifies against the verification keys"),
-    ("threshold", "at least t trustees' valid shares"),
-    ("plaintexts", "plaintexts are the combination of the decryption shares"),
-    ("results", "results decode from the plaintexts"),
-    ("results-report", "each contest's votes equal the district's counted ballots"),
+    ("record", N_("record format")),
+    ("manifest", N_("signed manifest and election key")),
+    ("manifest-anchor", N_("manifest is the one the officials published")),
+    ("log-head", N_("collector's signed log head")),
+    ("log-leaves", N_("leaf hashes rebuild the signed log head")),
+    ("receipts", N_("voters' receipts are in the final log")),
+    ("report", N_("tally report counts add up")),
+    ("totals", N_("encrypted totals: one per district, contest and part, each valid")),
+    ("crls", N_("the CRLs are the ones the record names")),
+    ("ballot-box", N_("the ballot box is the collector-signed one the record names")),
+    ("paper-voters", N_("the paper-voter list is the organiser-signed one the record names")),
+    ("cleansing", N_("the cleansing re-done from the box gives the record's report")),
+    ("counted-totals", N_("encrypted totals are the products of the box's counted ballots")),
+    ("bundle", N_("observers' bundle matches the record")),
+    ("ballots", N_("counted ballots are well formed for their district")),
+    ("ballot-proofs", N_("every ballot validity proof verifies")),
+    ("duplicates", N_("no ciphertext appears twice")),
+    ("totals-products", N_("encrypted totals are the products of the counted ballots")),
+    ("counted-ballots", N_("the bundle holds exactly the box's counted ballots")),
+    ("shares", N_("every decryption share proof verifies against the verification keys")),
+    ("threshold", N_("at least t trustees' valid shares")),
+    ("plaintexts", N_("plaintexts are the combination of the decryption shares")),
+    ("results", N_("results decode from the plaintexts")),
+    ("results-report", N_("each contest's votes equal the district's counted ballots")),
 )
 TITLES = dict(CHECKS)
 # What trustees need before decrypting a tally (ceremonies/decrypt_cli.py): every check but
@@ -117,9 +118,24 @@ class Check:
         }
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What the verification read, for showing the results and the fingerprints: each set
+    only as far as it could be read (its checks say whether it is genuine)."""
+
+    tally: Tally | None = None
+    decryption: Decryption | None = None
+    manifest: Manifest | None = None
+    manifest_signer: x509.Certificate | None = None
+    final_head: LogHead | None = None  # set only when signed by a collector and rebuilt
+    report: TallyReport | None = None
+    record_hash: bytes | None = None  # H(record or tally object), as read
+
+
 @dataclass
 class Verdict:
     checks: list[Check]
+    facts: Facts = field(default_factory=Facts)
 
     @property
     def ok(self) -> bool:
@@ -166,7 +182,9 @@ class _Run:
     def failed(self, check_id: str, problems: Sequence[str], detail: str = "") -> None:
         listed = list(problems[:MAX_PROBLEMS_LISTED])
         if len(problems) > MAX_PROBLEMS_LISTED:
-            listed.append(f"... and {len(problems) - MAX_PROBLEMS_LISTED} more")
+            listed.append(
+                _("... and {count} more").format(count=len(problems) - MAX_PROBLEMS_LISTED)
+            )
         self.results[check_id] = Check(check_id, TITLES[check_id], FAIL, detail, listed)
 
     def outcome(self, check_id: str, problems: Sequence[str], detail: str) -> bool:
@@ -179,8 +197,11 @@ class _Run:
     def not_made(self, check_id: str, why: str) -> None:
         self.results.setdefault(check_id, Check(check_id, TITLES[check_id], NOT_MADE, why))
 
-    def verdict(self) -> Verdict:
-        return Verdict([self.results.get(i) or Check(i, t, NOT_MADE, "") for i, t in CHECKS])
+    def verdict(self, facts: Facts | None = None) -> Verdict:
+        return Verdict(
+            [self.results.get(i) or Check(i, t, NOT_MADE, "") for i, t in CHECKS],
+            facts or Facts(),
+        )
 
 
 def verify_record(
@@ -209,19 +230,25 @@ def verify_record(
         else:
             parsed = ElectionRecord.from_dict(record)
     except (FormatError, InvalidInput) as exc:
-        run.failed("record", [f"the record is malformed: {exc}"])
-        for check_id, _ in CHECKS:
-            run.not_made(check_id, "the record could not be read")
+        run.failed("record", [_("the record is malformed: {problem}").format(problem=exc)])
+        for check_id, _title in CHECKS:
+            run.not_made(check_id, _("the record could not be read"))
         return run.verdict()
     tally = parsed if isinstance(parsed, Tally) else parsed.tally
     decryption = None if isinstance(parsed, Tally) else parsed.decryption
     run.passed(
         "record",
-        ("a tally (not decrypted yet): " if decryption is None else "")
-        + f"{len(tally.totals)} encrypted totals, {len(tally.log.leaves)} log leaves"
-        + (f", {len(decryption.trustees)} trustees' shares" if decryption else ""),
+        (
+            _("a tally (not decrypted yet): {totals} encrypted totals, {leaves} log leaves")
+            if decryption is None
+            else _("{totals} encrypted totals, {leaves} log leaves, {trustees} trustees' shares")
+        ).format(
+            totals=len(tally.totals),
+            leaves=len(tally.log.leaves),
+            trustees=len(decryption.trustees) if decryption else 0,
+        ),
     )
-    _Verifier(
+    verifier = _Verifier(
         run,
         tally,
         decryption,
@@ -230,8 +257,19 @@ def verify_record(
         organiser_certificate,
         progress,
         allow_test_key,
-    ).run(bundle, audit, receipts)
-    return run.verdict()
+    )
+    verifier.run(bundle, audit, receipts)
+    return run.verdict(
+        Facts(
+            tally,
+            decryption,
+            verifier.manifest,
+            verifier.manifest_signer,
+            verifier.final_head,
+            verifier.report,
+            _document_hash(record),
+        )
+    )
 
 
 class _Verifier:
@@ -281,15 +319,17 @@ class _Verifier:
         if bundle_doc is None or self.counted_digests is None:
             self.r.not_made(
                 "counted-ballots",
-                "needs the observers' bundle and the auditors' material (--ballot-box, "
-                "--paper-voters)",
+                _(
+                    "needs the observers' bundle and the auditors' material (--ballot-box, "
+                    "--paper-voters)"
+                ),
             )
         if bundle_doc is None:
             for check_id in ("bundle", "ballots", "ballot-proofs", "duplicates", "totals-products"):
-                self.r.not_made(check_id, "needs the observers' bundle (not given)")
+                self.r.not_made(check_id, _("needs the observers' bundle (not given)"))
         elif self.manifest is None or self.key is None:
             for check_id in ("bundle", "ballots", "ballot-proofs", "duplicates", "totals-products"):
-                self.r.not_made(check_id, "needs a readable manifest with its key")
+                self.r.not_made(check_id, _("needs a readable manifest with its key"))
         else:
             # the decryption checks run here while worker processes check the ballots
             self.check_bundle(bundle_doc, meanwhile=self.check_decryption)
@@ -303,13 +343,15 @@ class _Verifier:
             for check_id in AUDIT_CHECKS:
                 self.r.not_made(
                     check_id,
-                    "auditors' check: needs the ballot box and the signed paper-voter "
-                    "list (--ballot-box, --paper-voters)",
+                    _(
+                        "auditors' check: needs the ballot box and the signed paper-voter "
+                        "list (--ballot-box, --paper-voters)"
+                    ),
                 )
             return
         if self.manifest is None or self.key is None:
             for check_id in AUDIT_CHECKS:
-                self.r.not_made(check_id, "needs a readable manifest with its key")
+                self.r.not_made(check_id, _("needs a readable manifest with its key"))
             return
         self.counted_digests = run_audit(
             self.r,
@@ -326,13 +368,13 @@ class _Verifier:
         self.manifest_signer = certificate if not problems else None
         if manifest is None:
             self.r.failed("manifest", problems)
-            self.r.not_made("manifest-anchor", "needs a readable manifest")
+            self.r.not_made("manifest-anchor", _("needs a readable manifest"))
             return
         key: ThresholdKey | None = None
         try:
             key = manifest.threshold_key
         except FormatError as exc:
-            problems.append(f"election key: {exc}")
+            problems.append(_("election key: {problem}").format(problem=exc))
         self.manifest = manifest
         self.key = key
         if manifest.test_election is not None:
@@ -340,23 +382,27 @@ class _Verifier:
                 manifest.refuse_test_key(self.allow_test_key)
             except FormatError as exc:
                 problems.append(exc.problem)
-        signer = _certificate_line(certificate) if certificate is not None else "nobody"
-        self.r.outcome(
-            "manifest",
-            problems,
-            f"election {manifest.election_id}, signed by {signer}, {len(manifest.districts)} "
-            "districts"
-            + (f", {key.bits}-bit key, {key.threshold} of {key.trustees} trustees" if key else "")
-            + (f"; a TEST election: {manifest.test_election}" if manifest.test_election else ""),
+        signer = _certificate_line(certificate) if certificate is not None else _("nobody")
+        detail = _("election {election}, signed by {signer}, {districts} districts").format(
+            election=manifest.election_id, signer=signer, districts=len(manifest.districts)
         )
+        if key:
+            detail += _(", {bits}-bit key, {threshold} of {trustees} trustees").format(
+                bits=key.bits, threshold=key.threshold, trustees=key.trustees
+            )
+        if manifest.test_election:
+            detail += _("; a TEST election: {why}").format(why=manifest.test_election)
+        self.r.outcome("manifest", problems, detail)
         self.check_anchor(manifest, certificate)
 
     def check_anchor(self, manifest: Manifest, certificate: x509.Certificate | None) -> None:
         if self.expected_fingerprint is None and self.organiser_certificate is None:
             self.r.not_made(
                 "manifest-anchor",
-                f"fingerprint {manifest.fingerprint}: compare it with the one the officials "
-                "published, or pass --fingerprint / --organiser-cert",
+                _(
+                    "fingerprint {fingerprint}: compare it with the one the officials "
+                    "published, or pass --fingerprint / --organiser-cert"
+                ).format(fingerprint=manifest.fingerprint),
             )
             return
         problems = []
@@ -364,21 +410,29 @@ class _Verifier:
             expected = "".join(self.expected_fingerprint.split()).lower()
             if manifest.fingerprint != expected:
                 problems.append(
-                    f"manifest fingerprint {manifest.fingerprint} is not the published {expected}"
+                    _("manifest fingerprint {found} is not the published {expected}").format(
+                        found=manifest.fingerprint, expected=expected
+                    )
                 )
         if self.organiser_certificate is not None:
             pinned = self.organiser_certificate.fingerprint(hashes.SHA256())
             if certificate is None or certificate.fingerprint(hashes.SHA256()) != pinned:
                 problems.append(
-                    "manifest is not signed by the pinned organiser certificate "
-                    f"{_certificate_line(self.organiser_certificate)}"
+                    _("manifest is not signed by the pinned organiser certificate {certificate}")
+                    .format(certificate=_certificate_line(self.organiser_certificate))
                 )
-        self.r.outcome("manifest-anchor", problems, f"fingerprint {manifest.fingerprint}")
+        self.r.outcome(
+            "manifest-anchor",
+            problems,
+            _("fingerprint {fingerprint}").format(fingerprint=manifest.fingerprint),
+        )
 
     def check_log(self) -> None:
         log = self.tally.log
         if self.manifest is None:
-            self.r.not_made("log-head", "needs a readable manifest (the collector's certificate)")
+            self.r.not_made(
+                "log-head", _("needs a readable manifest (the collector's certificate)")
+            )
             head: LogHead | None = None
             try:
                 head = LogHead.from_dict(_payload_of(log.head), "log.head")
@@ -388,39 +442,51 @@ class _Verifier:
             head, problems = open_log_head(log.head, self.manifest)
             if head is not None and head.election_id != self.manifest.election_id:
                 problems.append(
-                    f"log head is for election {head.election_id!r}, "
-                    f"not {self.manifest.election_id!r}"
+                    _("log head is for election {found!r}, not {expected!r}").format(
+                        found=head.election_id, expected=self.manifest.election_id
+                    )
                 )
-            detail = f"size {head.size}, root {head.root_hash.hex()[:16]}..." if head else ""
+            detail = (
+                _("size {size}, root {root}...").format(
+                    size=head.size, root=head.root_hash.hex()[:16]
+                )
+                if head
+                else ""
+            )
             self.r.outcome("log-head", problems, detail)
         if head is None:
-            self.r.not_made("log-leaves", "needs a readable log head")
+            self.r.not_made("log-leaves", _("needs a readable log head"))
             return
         problems = []
         if len(log.leaves) != head.size:
             problems.append(
-                f"{len(log.leaves)} leaf hashes but the signed log head has size {head.size}"
+                _("{leaves} leaf hashes but the signed log head has size {size}").format(
+                    leaves=len(log.leaves), size=head.size
+                )
             )
         self.subtree = merkle.cached_subtree_root(log.leaves)  # kept for the receipts' proofs
         root = merkle.root_hash(log.leaves, self.subtree)
         if root != head.root_hash:
             problems.append(
-                f"leaf hashes rebuild root {root.hex()[:16]}..., the signed head says "
-                f"{head.root_hash.hex()[:16]}..."
+                _("leaf hashes rebuild root {root}..., the signed head says {signed}...").format(
+                    root=root.hex()[:16], signed=head.root_hash.hex()[:16]
+                )
             )
         self.log_size = head.size
         rebuilt = self.r.outcome(
-            "log-leaves", problems, f"{len(log.leaves)} leaves rebuild the signed root"
+            "log-leaves",
+            problems,
+            _("{leaves} leaves rebuild the signed root").format(leaves=len(log.leaves)),
         )
         if rebuilt and self.r.results["log-head"].status == PASS:
             self.final_head = head  # signed by a collector of the manifest, leaves rebuild it
 
     def check_receipts(self, receipts: Sequence[tuple[str, Any]] | None) -> None:
         if receipts is None:
-            self.r.not_made("receipts", "needs voters' receipts (--receipts DIR)")
+            self.r.not_made("receipts", _("needs voters' receipts (--receipts DIR)"))
             return
         if self.manifest is None or self.final_head is None:
-            self.r.not_made("receipts", "needs a signed log head that the leaves rebuild")
+            self.r.not_made("receipts", _("needs a signed log head that the leaves rebuild"))
             return
         manifest, log, final = self.manifest, self.tally.log, self.final_head
         collectors = manifest.trust.collector_certificates
@@ -433,15 +499,23 @@ class _Verifier:
                 )  # fmt: skip
             except ReceiptContradicted as exc:
                 problems.append(
-                    f"ballot {_receipt_ballot(document, name)}: {exc.problem} (the receipt is "
-                    "signed evidence against the collector)"
+                    _(
+                        "ballot {ballot}: {problem} (the receipt is signed evidence against the "
+                        "collector)"
+                    ).format(ballot=_receipt_ballot(document, name), problem=exc.problem)
                 )
             except (FormatError, CryptoError) as exc:
-                problems.append(f"{name}: not a receipt of this election's collector: {exc}")
+                problems.append(
+                    _("{name}: not a receipt of this election's collector: {problem}").format(
+                        name=name, problem=exc
+                    )
+                )
         self.r.outcome(
             "receipts",
             problems,
-            f"{len(receipts) - len(problems)} of {len(receipts)} receipts are in the final log",
+            _("{good} of {count} receipts are in the final log").format(
+                good=len(receipts) - len(problems), count=len(receipts)
+            ),
         )
 
     # ---------------------------------------------------------------- report
@@ -457,26 +531,36 @@ class _Verifier:
             for name in COUNT_FIELDS:
                 if getattr(stated, name) != getattr(total, name):
                     problems.append(
-                        f"report total {name} is {getattr(stated, name)}, the districts add up "
-                        f"to {getattr(total, name)}"
+                        _("report total {name} is {stated}, the districts add up to {sum}").format(
+                            name=name, stated=getattr(stated, name), sum=getattr(total, name)
+                        )
                     )
         for name, counts in sorted(report.districts.items()):
             if counts.accounted != counts.received:
                 problems.append(
-                    f"district {name}: received {counts.received} but superseded + cancelled + "
-                    f"invalid + counted = {counts.accounted}"
+                    _(
+                        "district {name}: received {received} but superseded + cancelled + "
+                        "invalid + counted = {accounted}"
+                    ).format(name=name, received=counts.received, accounted=counts.accounted)
                 )
         if self.manifest is not None:
             known = {d.id for d in self.manifest.districts}
             for name in sorted(set(report.districts) - known - {UNASSIGNED}):
-                problems.append(f"report names district {name!r}, which the manifest has not")
+                problems.append(
+                    _("report names district {name!r}, which the manifest has not").format(
+                        name=name
+                    )
+                )
             unassigned = report.districts.get(UNASSIGNED, Counts())
             if unassigned.counted or unassigned.superseded or unassigned.cancelled_by_paper:
-                problems.append("ballots naming no district of the manifest can only be invalid")
+                problems.append(
+                    _("ballots naming no district of the manifest can only be invalid")
+                )
         if len(self.tally.log.leaves) != stated.received:
             problems.append(
-                f"report says {stated.received} ballots received, the log has "
-                f"{len(self.tally.log.leaves)} leaves"
+                _("report says {received} ballots received, the log has {leaves} leaves").format(
+                    received=stated.received, leaves=len(self.tally.log.leaves)
+                )
             )
         invalid_by_district = Counter(b.district for b in report.invalid_ballots)
         for name in sorted(set(invalid_by_district) | set(report.districts)):
@@ -484,28 +568,42 @@ class _Verifier:
             counted = report.districts.get(name, Counts()).invalid
             if listed != counted:
                 problems.append(
-                    f"district {name}: {counted} invalid ballots counted, {listed} listed with "
-                    "a reason"
+                    _(
+                        "district {name}: {counted} invalid ballots counted, {listed} listed "
+                        "with a reason"
+                    ).format(name=name, counted=counted, listed=listed)
                 )
         indices = [b.log_index for b in report.invalid_ballots]
         duplicated = sorted(i for i, k in Counter(indices).items() if k > 1)
         if duplicated:
-            problems.append(f"invalid ballot log indices listed twice: {duplicated[:10]}")
+            problems.append(
+                _("invalid ballot log indices listed twice: {indices}").format(
+                    indices=duplicated[:10]
+                )
+            )
         elif indices != sorted(indices):
-            problems.append("invalid ballots are not listed in log order")
+            problems.append(_("invalid ballots are not listed in log order"))
         beyond = sorted(i for i in indices if i >= len(self.tally.log.leaves))
         if beyond:
-            problems.append(f"invalid ballot log indices beyond the log: {beyond[:10]}")
+            problems.append(
+                _("invalid ballot log indices beyond the log: {indices}").format(
+                    indices=beyond[:10]
+                )
+            )
         if self.tally.bundle.ballots != stated.counted:
             problems.append(
-                f"report says {stated.counted} ballots counted, the record's observers' bundle "
-                f"reference says {self.tally.bundle.ballots}"
+                _(
+                    "report says {counted} ballots counted, the record's observers' bundle "
+                    "reference says {bundle}"
+                ).format(counted=stated.counted, bundle=self.tally.bundle.ballots)
             )
         self.r.outcome(
             "report",
             problems,
-            f"received {total.received} = superseded {total.superseded} + cancelled by paper "
-            f"{total.cancelled_by_paper} + invalid {total.invalid} + counted {total.counted}",
+            _(
+                "received {received} = superseded {superseded} + cancelled by paper "
+                "{cancelled_by_paper} + invalid {invalid} + counted {counted}"
+            ).format(**total.to_dict()),
         )
 
     # ---------------------------------------------------------------- totals
@@ -520,26 +618,36 @@ class _Verifier:
 
     def check_totals(self) -> None:
         if self.manifest is None or self.key is None:
-            self.r.not_made("totals", "needs a readable manifest with its key")
+            self.r.not_made("totals", _("needs a readable manifest with its key"))
             return
         problems: list[str] = []
         expected = self.expected_totals()
         found = [(t.district, t.contest, t.part) for t in self.tally.totals]
         for label in sorted(set(expected) - set(found)):
-            problems.append(f"no encrypted total for {'/'.join(map(str, label))}")
+            problems.append(
+                _("no encrypted total for {label}").format(label="/".join(map(str, label)))
+            )
         for label in sorted(set(found) - set(expected)):
             problems.append(
-                f"encrypted total {'/'.join(map(str, label))} is not a contest part of the manifest"
+                _("encrypted total {label} is not a contest part of the manifest").format(
+                    label="/".join(map(str, label))
+                )
             )
         if not problems and found != expected:
-            problems.append("encrypted totals are not in the manifest's order")
+            problems.append(_("encrypted totals are not in the manifest's order"))
         for total in self.tally.totals:
             try:
                 paillier.check_ciphertext(self.key.public_key, total.ciphertext, "ciphertext")
             except InvalidInput as exc:
-                problems.append(f"encrypted total {total.label}: {exc.problem}")
+                problems.append(
+                    _("encrypted total {label}: {problem}").format(
+                        label=total.label, problem=exc.problem
+                    )
+                )
         self.totals_ok = not problems
-        self.r.outcome("totals", problems, f"{len(found)} encrypted totals")
+        self.r.outcome(
+            "totals", problems, _("{count} encrypted totals").format(count=len(found))
+        )
 
     # ---------------------------------------------------------------- bundle
 
@@ -551,9 +659,11 @@ class _Verifier:
         try:
             bundle = ObserversBundle.from_dict(bundle_doc)
         except (FormatError, InvalidInput) as exc:
-            self.r.failed("bundle", [f"the observers' bundle is malformed: {exc}"])
+            self.r.failed(
+                "bundle", [_("the observers' bundle is malformed: {problem}").format(problem=exc)]
+            )
             for check_id in ("ballots", "ballot-proofs", "duplicates", "totals-products"):
-                self.r.not_made(check_id, "the observers' bundle could not be read")
+                self.r.not_made(check_id, _("the observers' bundle could not be read"))
             meanwhile()
             return
         # With the audit's counted ballots: when the bundle holds exactly those (the same
@@ -571,17 +681,24 @@ class _Verifier:
             problems: list[str] = []
             if bundle.hash != self.tally.bundle.hash:
                 problems.append(
-                    f"observers' bundle hash {b64url(bundle.hash)} is not the one the record "
-                    f"names ({b64url(self.tally.bundle.hash)})"
+                    _(
+                        "observers' bundle hash {found} is not the one the record names "
+                        "({expected})"
+                    ).format(found=b64url(bundle.hash), expected=b64url(self.tally.bundle.hash))
                 )
             if bundle.election_id != manifest.election_id:
-                problems.append(f"observers' bundle is for election {bundle.election_id!r}")
+                problems.append(
+                    _("observers' bundle is for election {election!r}").format(
+                        election=bundle.election_id
+                    )
+                )
             if bundle.manifest_hash != manifest.hash:
-                problems.append("observers' bundle names another manifest hash")
+                problems.append(_("observers' bundle names another manifest hash"))
             if len(bundle.ballots) != self.tally.bundle.ballots:
                 problems.append(
-                    f"observers' bundle holds {len(bundle.ballots)} ballots, the record names "
-                    f"{self.tally.bundle.ballots}"
+                    _(
+                        "observers' bundle holds {count} ballots, the record names {expected}"
+                    ).format(count=len(bundle.ballots), expected=self.tally.bundle.ballots)
                 )
             by_district = Counter(b.district for b in bundle.ballots)
             if self.report is not None:
@@ -589,32 +706,51 @@ class _Verifier:
                     counted = self.report.districts.get(name, Counts()).counted
                     if by_district.get(name, 0) != counted:
                         problems.append(
-                            f"district {name}: the report counts {counted} ballots, the "
-                            f"observers' bundle holds {by_district.get(name, 0)}"
+                            _(
+                                "district {name}: the report counts {counted} ballots, the "
+                                "observers' bundle holds {held}"
+                            ).format(name=name, counted=counted, held=by_district.get(name, 0))
                         )
-            self.r.outcome("bundle", problems, f"{len(bundle.ballots)} counted ballots")
+            self.r.outcome(
+                "bundle",
+                problems,
+                _("{count} counted ballots").format(count=len(bundle.ballots)),
+            )
             meanwhile()
             label = (
-                "counted ballots (proofs checked in the cleansing)"
+                _("counted ballots (proofs checked in the cleansing)")
                 if proofs_verified
-                else ("ballot proofs")
+                else _("ballot proofs")
             )
             checked = ballot_checks.results(self.progress(label, len(bundle.ballots)))
 
         problems = [checked.malformed[index] for index in sorted(checked.malformed)]
         parsed = checked.ciphertexts
         self.r.outcome(
-            "ballots", problems, f"{len(parsed)} of {len(bundle.ballots)} ballots well formed"
+            "ballots",
+            problems,
+            _("{good} of {count} ballots well formed").format(
+                good=len(parsed), count=len(bundle.ballots)
+            ),
         )
         bad = checked.bad
         self.r.outcome(
             "ballot-proofs",
-            [f"ballot {index}: {bad[index]}" for index in sorted(bad)],
-            f"{len(bundle.ballots) - len(bad)} of {len(bundle.ballots)} ballots' proofs verify "
-            + (
-                "(verified by the cleansing of the ballot box: the same ballots)"
+            [
+                _("ballot {index}: {problem}").format(index=index, problem=bad[index])
+                for index in sorted(bad)
+            ],
+            (
+                _(
+                    "{good} of {count} ballots' proofs verify (verified by the cleansing of the "
+                    "ballot box: the same ballots)"
+                )
                 if proofs_verified
-                else f"(batched, {self.workers} workers)"
+                else _("{good} of {count} ballots' proofs verify (batched, {workers} workers)")
+            ).format(
+                good=len(bundle.ballots) - len(bad),
+                count=len(bundle.ballots),
+                workers=self.workers,
             ),
         )
         self._check_duplicates(parsed)
@@ -634,15 +770,23 @@ class _Verifier:
         if extra:
             positions = [i for i, digest in enumerate(digests) if digest not in expected]
             problems.append(
-                f"{extra} ballots of the bundle are not counted ballots of the box (bundle "
-                f"positions {positions[:10]}{'...' if len(positions) > 10 else ''})"
+                _(
+                    "{count} ballots of the bundle are not counted ballots of the box (bundle "
+                    "positions {positions}{more})"
+                ).format(
+                    count=extra, positions=positions[:10], more="..." if len(positions) > 10 else ""
+                )
             )
         if missing:
-            problems.append(f"{missing} counted ballots of the box are not in the bundle")
+            problems.append(
+                _("{count} counted ballots of the box are not in the bundle").format(count=missing)
+            )
         return self.r.outcome(
             "counted-ballots",
             problems,
-            f"the bundle's {sum(found.values())} ballots are the box's counted ballots",
+            _("the bundle's {count} ballots are the box's counted ballots").format(
+                count=sum(found.values())
+            ),
         )
 
     def _check_duplicates(self, parsed: Mapping[int, Mapping[str, Sequence[int]]]) -> None:
@@ -653,20 +797,28 @@ class _Verifier:
             for contest_id, ciphertexts in contests.items():
                 for part, ciphertext in enumerate(ciphertexts):
                     count += 1
-                    where = f"ballot {index} contest {contest_id} part {part}"
+                    where = _("ballot {index} contest {contest} part {part}").format(
+                        index=index, contest=contest_id, part=part
+                    )
                     if ciphertext in first:
-                        _, other_where = first[ciphertext]
-                        problems.append(f"ciphertext of {where} duplicates {other_where}")
+                        _index, other_where = first[ciphertext]
+                        problems.append(
+                            _("ciphertext of {where} duplicates {other}").format(
+                                where=where, other=other_where
+                            )
+                        )
                     else:
                         first[ciphertext] = (index, where)
-        self.r.outcome("duplicates", problems, f"{count} ciphertexts, all distinct")
+        self.r.outcome(
+            "duplicates", problems, _("{count} ciphertexts, all distinct").format(count=count)
+        )
 
     def _check_products(self, partial: Mapping[tuple[str, str, int], int], bad_shape: bool) -> None:
         """The encrypted totals against the products of the ballots' ciphertexts, which the
         workers multiplied per task (`partial`: the products of all well-formed ballots)."""
         assert self.manifest is not None and self.key is not None
         if bad_shape:
-            self.r.not_made("totals-products", "some counted ballots are malformed")
+            self.r.not_made("totals-products", _("some counted ballots are malformed"))
             return
         products: dict[tuple[str, str, int], Any] = {
             label: mpz(partial.get(label, 1)) for label in self.expected_totals()
@@ -676,11 +828,15 @@ class _Verifier:
         for label, product in products.items():
             if recorded.get(label) != product:
                 problems.append(
-                    f"encrypted total {'/'.join(map(str, label))} is not the product of the "
-                    "counted ballots' ciphertexts"
+                    _(
+                        "encrypted total {label} is not the product of the counted ballots' "
+                        "ciphertexts"
+                    ).format(label="/".join(map(str, label)))
                 )
         self.r.outcome(
-            "totals-products", problems, f"{len(products)} totals recomputed from the ballots"
+            "totals-products",
+            problems,
+            _("{count} totals recomputed from the ballots").format(count=len(products)),
         )
 
     # ---------------------------------------------------------------- decryption
@@ -688,11 +844,11 @@ class _Verifier:
     def check_decryption(self) -> None:
         if self.decryption is None:
             for check_id in ("shares", "threshold", "plaintexts", "results", "results-report"):
-                self.r.not_made(check_id, "the tally is not decrypted yet")
+                self.r.not_made(check_id, _("the tally is not decrypted yet"))
             return
         if self.manifest is None or self.key is None:
             for check_id in ("shares", "threshold", "plaintexts", "results", "results-report"):
-                self.r.not_made(check_id, "needs a readable manifest with its key")
+                self.r.not_made(check_id, _("needs a readable manifest with its key"))
             return
         key, manifest = self.key, self.manifest
         decryption = self.decryption
@@ -707,24 +863,36 @@ class _Verifier:
         valid: dict[int, list[DecryptionShare]] = {}
         seen: set[int] = set()
         work = sum(len(t.shares) for t in decryption.trustees)
-        advance = self.progress("decryption shares", work)
+        advance = self.progress(_("decryption shares"), work)
         for position, trustee in enumerate(decryption.trustees):
-            name = f"trustee {trustee.trustee}"
+            name = _("trustee {index}").format(index=trustee.trustee)
             trustee_problems: list[str] = []
             if not 1 <= trustee.trustee <= key.trustees:
-                problems.append(f"{name}: not a trustee of the key (indices 1..{key.trustees})")
+                problems.append(
+                    _("{name}: not a trustee of the key (indices 1..{trustees})").format(
+                        name=name, trustees=key.trustees
+                    )
+                )
                 advance(len(trustee.shares))
                 continue
             if trustee.trustee in seen:
-                problems.append(f"{name}: shares given twice (shares[{position}])")
+                problems.append(
+                    _("{name}: shares given twice (shares[{position}])").format(
+                        name=name, position=position
+                    )
+                )
                 advance(len(trustee.shares))
                 continue
             seen.add(trustee.trustee)
             if trustee.tally_hash != tally_hash:
-                trustee_problems.append(f"{name}: shares are for another tally (tally hash)")
+                trustee_problems.append(
+                    _("{name}: shares are for another tally (tally hash)").format(name=name)
+                )
             if len(trustee.shares) != len(totals):
                 trustee_problems.append(
-                    f"{name}: {len(trustee.shares)} shares for {len(totals)} encrypted totals"
+                    _("{name}: {shares} shares for {totals} encrypted totals").format(
+                        name=name, shares=len(trustee.shares), totals=len(totals)
+                    )
                 )
             parsed: list[DecryptionShare] = []
             for total, raw, context in zip(totals, trustee.shares, contexts, strict=False):
@@ -732,14 +900,21 @@ class _Verifier:
                     share = DecryptionShare.from_dict(raw, key, f"{name} share of {total.label}")
                     if share.index != trustee.trustee:
                         raise ProofInvalid(
-                            name, f"share of {total.label} is for trustee {share.index}"
+                            name,
+                            _("share of {label} is for trustee {index}").format(
+                                label=total.label, index=share.index
+                            ),
                         )
                     if context is None:
-                        raise ProofInvalid(name, "the encrypted totals are invalid")
+                        raise ProofInvalid(name, _("the encrypted totals are invalid"))
                     verify_decryption_share(key, total.ciphertext, share, context)
                     parsed.append(share)
                 except ProofInvalid as exc:
-                    trustee_problems.append(f"{name}: share of {total.label}: {exc.problem}")
+                    trustee_problems.append(
+                        _("{name}: share of {label}: {problem}").format(
+                            name=name, label=total.label, problem=exc.problem
+                        )
+                    )
                 except (InvalidInput, FormatError) as exc:
                     trustee_problems.append(f"{name}: {exc}")
                 advance(1)
@@ -749,16 +924,26 @@ class _Verifier:
         self.r.outcome(
             "shares",
             problems,
-            f"{len(valid)} trustees' shares verify "
-            f"({', '.join(map(str, sorted(valid))) or 'none'})",
+            _("{count} trustees' shares verify ({trustees})").format(
+                count=len(valid), trustees=", ".join(map(str, sorted(valid))) or _("none")
+            ),
         )
         if len(valid) < key.threshold:
             self.r.failed(
                 "threshold",
-                [f"only {len(valid)} trustees' shares verify, the key needs {key.threshold}"],
+                [
+                    _("only {count} trustees' shares verify, the key needs {threshold}").format(
+                        count=len(valid), threshold=key.threshold
+                    )
+                ],
             )
         else:
-            self.r.passed("threshold", f"{len(valid)} valid of {key.threshold} needed")
+            self.r.passed(
+                "threshold",
+                _("{count} valid of {threshold} needed").format(
+                    count=len(valid), threshold=key.threshold
+                ),
+            )
         self.check_plaintexts(valid)
 
     def check_plaintexts(self, valid: Mapping[int, list[DecryptionShare]]) -> None:
@@ -769,9 +954,13 @@ class _Verifier:
         plaintexts = self.decryption.plaintexts
         problems: list[str] = []
         if len(plaintexts) != len(totals):
-            problems.append(f"{len(plaintexts)} plaintexts for {len(totals)} encrypted totals")
+            problems.append(
+                _("{plaintexts} plaintexts for {totals} encrypted totals").format(
+                    plaintexts=len(plaintexts), totals=len(totals)
+                )
+            )
         if len(valid) < key.threshold or not self.totals_ok:
-            self.r.not_made("plaintexts", "needs t trustees' valid shares of valid totals")
+            self.r.not_made("plaintexts", _("needs t trustees' valid shares of valid totals"))
             plaintexts_ok = False
         else:
             used = sorted(valid)[: key.threshold]
@@ -781,16 +970,24 @@ class _Verifier:
                 try:
                     combination = combine_verified(key, total.ciphertext, shares)
                 except CryptoError as exc:
-                    problems.append(f"encrypted total {total.label}: {exc}")
+                    problems.append(
+                        _("encrypted total {label}: {problem}").format(
+                            label=total.label, problem=exc
+                        )
+                    )
                     continue
                 if position < len(plaintexts) and plaintexts[position] != combination.plaintext:
                     problems.append(
-                        f"plaintext of {total.label} is not what the trustees' shares decrypt to"
+                        _(
+                            "plaintext of {label} is not what the trustees' shares decrypt to"
+                        ).format(label=total.label)
                     )
             plaintexts_ok = self.r.outcome(
                 "plaintexts",
                 problems,
-                f"{len(totals)} plaintexts combined from trustees {', '.join(map(str, used))}",
+                _("{count} plaintexts combined from trustees {trustees}").format(
+                    count=len(totals), trustees=", ".join(map(str, used))
+                ),
             )
         self.check_results(plaintexts_ok or len(plaintexts) == len(totals))
 
@@ -798,8 +995,8 @@ class _Verifier:
         assert self.manifest is not None
         manifest = self.manifest
         if not plaintexts_usable or not self.totals_ok:
-            self.r.not_made("results", "needs one plaintext per valid encrypted total")
-            self.r.not_made("results-report", "needs the results")
+            self.r.not_made("results", _("needs one plaintext per valid encrypted total"))
+            self.r.not_made("results-report", _("needs the results"))
             return
         plaintexts = self.decryption.plaintexts
         by_label = {
@@ -811,7 +1008,11 @@ class _Verifier:
         for result in self.decryption.results:
             label = (result.district, result.contest)
             if label in recorded:
-                problems.append(f"results for {result.district}/{result.contest} given twice")
+                problems.append(
+                    _("results for {district}/{contest} given twice").format(
+                        district=result.district, contest=result.contest
+                    )
+                )
             recorded[label] = result.counts
         decoded: dict[tuple[str, str], list[int]] = {}
         for district, contest in manifest.contests():
@@ -821,37 +1022,71 @@ class _Verifier:
             try:
                 counts = decode_totals(enc, parts, manifest.max_voters)
             except (DecryptionError, InvalidInput) as exc:
-                problems.append(f"{district.id}/{contest.id}: plaintexts do not decode: {exc}")
+                problems.append(
+                    _("{district}/{contest}: plaintexts do not decode: {problem}").format(
+                        district=district.id, contest=contest.id, problem=exc
+                    )
+                )
                 continue
             decoded[label] = counts
             if label not in recorded:
-                problems.append(f"no results for {district.id}/{contest.id}")
+                problems.append(
+                    _("no results for {district}/{contest}").format(
+                        district=district.id, contest=contest.id
+                    )
+                )
             elif list(recorded[label]) != counts:
                 problems.append(
-                    f"results for {district.id}/{contest.id} are {list(recorded[label])}, the "
-                    f"plaintexts decode to {counts}"
+                    _(
+                        "results for {district}/{contest} are {recorded}, the plaintexts decode "
+                        "to {decoded}"
+                    ).format(
+                        district=district.id,
+                        contest=contest.id,
+                        recorded=list(recorded[label]),
+                        decoded=counts,
+                    )
                 )
         for label in sorted(set(recorded) - {(d.id, c.id) for d, c in manifest.contests()}):
-            problems.append(f"results for {'/'.join(label)}, which the manifest has not")
+            problems.append(
+                _("results for {label}, which the manifest has not").format(label="/".join(label))
+            )
         order = [(d.id, c.id) for d, c in manifest.contests()]
         given = [(r.district, r.contest) for r in self.decryption.results]
         if not problems and given != order:
-            problems.append("results are not in the manifest's order of contests")
-        self.r.outcome("results", problems, f"{len(decoded)} contests decoded")
+            problems.append(_("results are not in the manifest's order of contests"))
+        self.r.outcome(
+            "results", problems, _("{count} contests decoded").format(count=len(decoded))
+        )
         if self.report is None:
-            self.r.not_made("results-report", "needs the report")
+            self.r.not_made("results-report", _("needs the report"))
             return
         problems = []
         for (district_id, contest_id), counts in sorted(decoded.items()):
             counted = self.report.districts.get(district_id, Counts()).counted
             if sum(counts) != counted:
                 problems.append(
-                    f"{district_id}/{contest_id}: {sum(counts)} votes, but the report counts "
-                    f"{counted} ballots in district {district_id}"
+                    _(
+                        "{district}/{contest}: {votes} votes, but the report counts {counted} "
+                        "ballots in district {district}"
+                    ).format(
+                        district=district_id, contest=contest_id, votes=sum(counts), counted=counted
+                    )
                 )
         self.r.outcome(
-            "results-report", problems, "every 1-of-L contest has one vote per counted ballot"
+            "results-report",
+            problems,
+            _("every 1-of-L contest has one vote per counted ballot"),
         )
+
+
+def _document_hash(document: Any) -> bytes | None:
+    """H(document) of the record as read (SHA-256 of its canonical bytes: of record.json
+    without its final newline)."""
+    try:
+        return object_hash(document)
+    except (FormatError, TypeError, ValueError):
+        return None
 
 
 def _receipt_ballot(document: Any, name: str) -> str:
@@ -878,19 +1113,19 @@ def open_manifest(document: Any) -> tuple[Manifest | None, x509.Certificate | No
     certificate = None
     payload: Any = None
     try:
-        payload, certificate, _ = open_signed(document, DOMAINS["manifest"], where="manifest")
+        payload, certificate, _signed = open_signed(document, DOMAINS["manifest"], where="manifest")
     except (CryptoError, FormatError) as exc:
-        problems.append(f"manifest signature: {exc}")
+        problems.append(_("manifest signature: {problem}").format(problem=exc))
         payload = document.get("payload") if isinstance(document, Mapping) else None
     if payload is None:
         return None, certificate, problems
     try:
         manifest = Manifest.from_dict(payload)
     except (FormatError, CryptoError) as exc:
-        problems.append(f"manifest: {exc}")
+        problems.append(_("manifest: {problem}").format(problem=exc))
         return None, certificate, problems
     if manifest.is_draft:
-        problems.append("manifest: has no election key")
+        problems.append(_("manifest: has no election key"))
     return manifest, certificate, problems
 
 
@@ -901,12 +1136,12 @@ def open_log_head(document: Any, manifest: Manifest) -> tuple[LogHead | None, li
     collectors = manifest.trust.collector_certificates
     payload: Any = None
     if not collectors:
-        problems.append("the manifest names no collector certificate to check the head with")
+        problems.append(_("the manifest names no collector certificate to check the head with"))
     else:
         try:
             payload = open_by_collector(document, DOMAINS["log_head"], collectors, "log.head")
         except (CryptoError, FormatError) as exc:
-            problems.append(f"log head signature: {exc}")
+            problems.append(_("log head signature: {problem}").format(problem=exc))
     if payload is None:
         payload = document.get("payload") if isinstance(document, Mapping) else None
     try:
@@ -994,7 +1229,7 @@ def _verify_chunk(
             contests = parse_anonymous_ballot(manifest, public, ballot, index)
         except (InvalidInput, FormatError) as exc:
             checked.malformed[index] = str(exc)
-            checked.bad[index] = f"malformed: {exc}"
+            checked.bad[index] = _("malformed: {problem}").format(problem=exc)
             continue
         checked.ciphertexts[index] = {cid: c.ciphertexts for cid, c in contests.items()}
         for contest_id, contest in contests.items():
@@ -1009,9 +1244,9 @@ def _verify_chunk(
                 statements.append(statement)
                 owners.append(index)
         except (InvalidInput, FormatError) as exc:
-            checked.bad[index] = f"malformed: {exc}"
+            checked.bad[index] = _("malformed: {problem}").format(problem=exc)
     for position in batch_verify(statements) if verify_proofs else ():
-        checked.bad.setdefault(owners[position], "a validity proof does not verify")
+        checked.bad.setdefault(owners[position], _("a validity proof does not verify"))
     checked.products = {label: int(product) for label, product in products.items()}
     return checked
 
@@ -1063,7 +1298,7 @@ class _BallotChecks:
                 checked.update(_verify_chunk(start, chunk, self.verify_proofs), self.n_squared)
                 advance(len(chunk))
             return checked
-        for future, (_, chunk) in zip(self.futures, self.tasks, strict=True):
+        for future, (_start, chunk) in zip(self.futures, self.tasks, strict=True):
             checked.update(future.result(), self.n_squared)
             advance(len(chunk))
         return checked

@@ -14,6 +14,7 @@ import click
 
 from canonical.encoding import FormatError
 from crypto.errors import CryptoError
+from i18n import _, format_datetime
 from ivote.cli_support import allow_test_key_option
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -22,7 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _latest_counts() -> str:
     from voter_app.voting import LATEST_COUNTS_TEXT  # lazily: --help needs no crypto stack
 
-    return LATEST_COUNTS_TEXT
+    return _(LATEST_COUNTS_TEXT)
 
 
 def _clean_errors(command: F) -> F:
@@ -38,8 +39,10 @@ def _clean_errors(command: F) -> F:
             return command(*args, **kwargs)
         except WrongPin as exc:
             raise click.ClickException(
-                f"wrong PIN for {exc.field}: nothing was sent; try again (a card locks after "
-                "a few wrong PINs)"
+                _(
+                    "wrong PIN for {what}: nothing was sent; try again (a card locks after a "
+                    "few wrong PINs)"
+                ).format(what=exc.field)
             ) from exc
         except (VoterAppError, CodeError, FormatError, CryptoError) as exc:
             raise click.ClickException(str(exc)) from exc
@@ -52,7 +55,10 @@ def _client(collector: str, retries: int) -> Any:
 
     def on_retry(attempt: int, problem: str) -> None:
         click.echo(
-            f"collector not answering ({problem}); retrying (attempt {attempt + 1})", err=True
+            _("collector not answering ({problem}); retrying (attempt {attempt})").format(
+                problem=problem, attempt=attempt + 1
+            ),
+            err=True,
         )
 
     return CollectorClient(collector, RetryPolicy(attempts=retries), on_retry=on_retry)
@@ -62,10 +68,14 @@ def _confirm_fingerprint(manifest: Any) -> bool:
     """First contact without --fingerprint: the voter compares it with the published one."""
     if not sys.stdin.isatty():
         return False
-    click.echo(f"Election: {manifest.name} ({manifest.election_id})")
-    click.echo(f"Fingerprint: {manifest.fingerprint_groups}")
+    click.echo(
+        _("Election: {name} ({election_id})").format(
+            name=manifest.name, election_id=manifest.election_id
+        )
+    )
+    click.echo(_("Fingerprint: {fingerprint}").format(fingerprint=manifest.fingerprint_groups))
     return click.confirm(
-        "Is this exactly the fingerprint the election officials published?", default=False
+        _("Is this exactly the fingerprint the election officials published?"), default=False
     )
 
 
@@ -74,41 +84,27 @@ def _read_pin(pin_file: Path | None) -> str:
         try:
             return pin_file.read_text(encoding="utf-8").splitlines()[0].strip()
         except (OSError, IndexError) as exc:
-            raise click.ClickException(f"{pin_file}: cannot read a PIN from it") from exc
-    return click.prompt("e-ID PIN", hide_input=True)
+            raise click.ClickException(
+                _("{path}: cannot read a PIN from it").format(path=pin_file)
+            ) from exc
+    return click.prompt(_("e-ID PIN"), hide_input=True)
 
 
-def _show_candidates(election: Any, district: Any) -> None:
+def _show_candidates(district: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     for contest in district.contests:
         table = Table(title=f"{contest.name} — {district.name}")
-        table.add_column("Number", justify="right")
-        table.add_column("Candidate")
-        table.add_column("Party")
+        table.add_column(_("Number"), justify="right")
+        table.add_column(_("Candidate"))
+        table.add_column(_("Party"))
         for candidate in contest.candidates:
-            table.add_row(str(candidate.number), candidate.name, candidate.party or "independent")
+            table.add_row(
+                str(candidate.number), candidate.name, candidate.party or _("independent")
+            )
         console.print(table)
-
-
-def _choose_district(election: Any, district_id: str | None) -> Any:
-    districts = election.manifest.districts
-    if district_id is not None:
-        return election.district(district_id)
-    if len(districts) == 1:
-        return districts[0]
-    # The voter list is not public, so the app cannot look the district up; the collector
-    # refuses a ballot for the wrong district (wrong_district) and the voter chooses again.
-    for district in districts:
-        click.echo(f"  {district.id}: {district.name}")
-    if not sys.stdin.isatty():
-        raise click.ClickException("several districts: say which is yours with --district ID")
-    chosen = click.prompt(
-        "Your district", type=click.Choice([d.id for d in districts]), show_choices=False
-    )
-    return election.district(chosen)
 
 
 def _choices(district: Any, given: tuple[str, ...]) -> dict[str, int]:
@@ -118,21 +114,35 @@ def _choices(district: Any, given: tuple[str, ...]) -> dict[str, int]:
     by_contest: dict[str, str] = {}
     for item in given:
         if "=" in item and len(contests) > 1:
-            contest_id, _, text = item.partition("=")
+            contest_id, _equals, text = item.partition("=")
             if contest_id not in {c.id for c in contests}:
-                raise click.ClickException(f"{district.name} has no contest {contest_id!r}")
+                raise click.ClickException(
+                    _("{district} has no contest {contest!r}; its contests are {known}").format(
+                        district=district.name,
+                        contest=contest_id,
+                        known=", ".join(c.id for c in contests),
+                    )
+                )
             by_contest[contest_id] = text
         elif len(contests) == 1:
             by_contest[contests[0].id] = item
         else:
-            raise click.ClickException("several contests: give each choice as CONTEST=CANDIDATE")
+            raise click.ClickException(
+                _("several contests: give each choice as CONTEST=CANDIDATE ({known})").format(
+                    known=", ".join(c.id for c in contests)
+                )
+            )
     choices = {}
     for contest in contests:
         text = by_contest.get(contest.id)
         if text is None:
             if not sys.stdin.isatty():
-                raise click.ClickException(f"no choice given for {contest.name}: use --choice")
-            text = click.prompt(f"{contest.name}: candidate number or name")
+                raise click.ClickException(
+                    _("no choice given for {contest}: use --choice").format(contest=contest.name)
+                )
+            text = click.prompt(
+                _("{contest}: candidate number or name").format(contest=contest.name)
+            )
         choices[contest.id] = resolve_choice(contest, text)
     return choices
 
@@ -143,23 +153,27 @@ def vote() -> None:
 
 
 _COMMON = [
-    click.option("--collector", required=True, help="The collector's URL, e.g. https://..."),
+    click.option("--collector", required=True, help=_("The collector's URL, e.g. https://...")),
     click.option(
         "--fingerprint",
-        help="The election fingerprint the officials published (hex; spaces allowed). "
-        "Without it, the one you confirmed on first use is required.",
+        help=_(
+            "The election fingerprint the officials published (hex; spaces allowed). Without "
+            "it, the one you confirmed on first use is required."
+        ),
     ),
     click.option(
         "--data-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        help="Where sealed receipts and pinned fingerprints live (default ~/.local/share/ivote).",
+        help=_(
+            "Where sealed receipts and pinned fingerprints live (default ~/.local/share/ivote)."
+        ),
     ),
     click.option(
         "--retries",
         type=click.IntRange(1, 20),
         default=6,
         show_default=True,
-        help="Attempts per request when the collector does not answer.",
+        help=_("Attempts per request when the collector does not answer."),
     ),
 ]
 
@@ -170,40 +184,52 @@ def _common(command: F) -> F:
     return command
 
 
-@vote.command(name="cast")
+@vote.command(
+    name="cast",
+    help=_(
+        "Cast a ballot (casting again is revoting: only the latest ballot counts). Opens your "
+        "e-ID, asks the collector for your district, shows its candidates, encrypts your "
+        "choices and shows the encrypted ballot's hash; then you cast it, audit it (it is "
+        "shown and never cast) or quit."
+    ),
+)
 @_common
-@click.option("--eid", "eid_spec", help="Your e-ID: a PKCS#12 file or a pkcs11: URI.")
+@click.option("--eid", "eid_spec", help=_("Your e-ID: a PKCS#12 file or a pkcs11: URI."))
 @click.option(
     "--choice",
     "choice",
     multiple=True,
-    help="Candidate number or name (CONTEST=... when there are several contests).",
+    help=_("Candidate number or name (CONTEST=... when there are several contests)."),
 )
-@click.option("--district", help="Your district id (asked when the election has several).")
 @click.option(
     "--pin-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Read the PIN from this file instead of asking (automation).",
+    help=_("Read the PIN from this file instead of asking (automation)."),
 )
 @click.option(
-    "--qr-png",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the check code's QR code to this PNG file.",
-)
-@click.option(
-    "--organiser-cert",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The organiser's certificate (PEM), if the officials published it.",
+    "--yes",
+    is_flag=True,
+    help=_("Cast without asking Cast / Audit / Quit (for scripts; needed without a terminal)."),
 )
 @click.option(
     "--audit",
     is_flag=True,
-    help="Prepare a ballot and reveal its contents instead of casting it (Benaloh).",
+    help=_("Answer Audit instead of asking (for scripts): the ballot is shown and never cast."),
 )
 @click.option(
     "--audit-out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where --audit writes the revealed ballot (for `ivote vote verify-audit`).",
+    help=_("Where an audit writes the revealed ballot (default: DATA/audits/<hash>.json)."),
+)
+@click.option(
+    "--qr-png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=_("Also write the check code's QR code to this PNG file."),
+)
+@click.option(
+    "--organiser-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=_("The organiser's certificate (PEM), if the officials published it."),
 )
 @allow_test_key_option
 @_clean_errors
@@ -214,25 +240,34 @@ def cast(
     retries: int,
     eid_spec: str | None,
     choice: tuple[str, ...],
-    district: str | None,
     pin_file: Path | None,
-    qr_png: Path | None,
-    organiser_cert: Path | None,
+    yes: bool,
     audit: bool,
     audit_out: Path | None,
+    qr_png: Path | None,
+    organiser_cert: Path | None,
     allow_test_key: bool,
 ) -> None:
-    """Cast a ballot (casting again is revoting: only the latest ballot counts)."""
+    """Cast a ballot (casting again is revoting: only the latest ballot counts).
+
+    Opens your e-ID, asks the collector for your district, shows its candidates, encrypts
+    your choices and shows the encrypted ballot's hash; then you cast it, audit it (it is
+    shown and never cast) or quit."""
     from voter_app.eid import open_eid
     from voter_app.store import VoterStore
-    from voter_app.voting import (
-        audit_document,
-        cast_ballot,
-        check_own_certificate,
-        fetch_election,
-        prepare_ballot,
-    )
+    from voter_app.voting import cast_ballot, check_eligibility, fetch_election, prepare_ballot
 
+    if yes and audit:
+        raise click.ClickException(_("give --yes (cast) or --audit (audit), not both"))
+    if not (yes or audit) and not sys.stdin.isatty():
+        raise click.ClickException(
+            _(
+                "there is no terminal to ask whether to cast the ballot: pass --yes to cast "
+                "without asking (or --audit to audit)"
+            )
+        )
+    if not eid_spec:
+        raise click.ClickException(_("give your e-ID with --eid FILE or --eid pkcs11:..."))
     store = VoterStore(data_dir)
     with _client(collector, retries) as client, contextlib.ExitStack() as closing:
         election = fetch_election(
@@ -244,122 +279,270 @@ def cast(
             allow_test_key=allow_test_key,
         )
         manifest = election.manifest
-        click.echo(f"Election: {manifest.name} ({manifest.election_id})")
-        if manifest.test_election:
-            click.echo(f"This is a TEST election: {manifest.test_election}.", err=True)
-        click.echo(f"Fingerprint checked: {election.fingerprint}")
-        signer = pin = None
-        if not audit:
-            election.require_open()
-            if not eid_spec:
-                raise click.ClickException("give your e-ID with --eid FILE or --eid pkcs11:...")
-            pin = _read_pin(pin_file)
-            signer = open_eid(eid_spec, pin)
-            # a token session stays open until the ballot is signed, then closes with us
-            closing.callback(getattr(signer, "close", lambda: None))
-            identity = check_own_certificate(election, signer.certificate)
-            click.echo(
-                f"Voter: {identity.given_name} {identity.surname} ({identity.personal_code})"
+        click.echo(
+            _("Election: {name} ({election_id})").format(
+                name=manifest.name, election_id=manifest.election_id
             )
-        the_district = _choose_district(election, district)
-        if not choice:
-            _show_candidates(election, the_district)
-        choices = _choices(the_district, choice)
-        prepared = prepare_ballot(client, election, the_district.id, choices)
-        click.echo(f"Encrypted ballot prepared; its hash: {prepared.payload_hash.hex()}")
-        if audit:
-            _print_audit(prepared, audit_document(prepared), audit_out)
-            return
-        assert signer is not None and pin is not None
-        result = cast_ballot(client, prepared, signer, store, pin)
-    _print_receipt(election, the_district, choices, result, qr_png)
+        )
+        if manifest.test_election:
+            click.echo(
+                _("This is a TEST election: {reason}.").format(reason=manifest.test_election),
+                err=True,
+            )
+        click.echo(_("Fingerprint checked: {fingerprint}").format(fingerprint=election.fingerprint))
+        # this computer's clock first: no PIN is asked for an election that is not open
+        _refuse_unless_open(election, election.status())
+        pin = _read_pin(pin_file)
+        signer = open_eid(eid_spec, pin)
+        # a token session stays open until the ballot is signed, then closes with us
+        closing.callback(getattr(signer, "close", lambda: None))
+        eligibility = check_eligibility(client, election, signer)
+        voter = eligibility.voter
+        district = eligibility.district
+        click.echo(
+            _("Voter: {given} {surname} ({code})").format(
+                given=voter.given_name, surname=voter.surname, code=voter.personal_code
+            )
+        )
+        click.echo(_("Your district: {district}").format(district=district.name))
+        _refuse_unless_open(election, eligibility.status)  # the collector's word
+        if eligibility.has_ballot:
+            click.echo(
+                _(
+                    "You have voted before in this election: a new ballot replaces the earlier "
+                    "one."
+                )
+            )
+        while True:
+            if not choice:
+                _show_candidates(district)
+            choices = _choices(district, choice)
+            _print_choices(district, choices, _("Your choices:"))
+            prepared = prepare_ballot(client, election, district.id, choices)
+            _print_commitment(prepared.payload_hash)
+            decision = "cast" if yes else "audit" if audit else _ask_decision()
+            if decision == "quit":
+                click.echo(_("Nothing was cast. Run `ivote vote cast` again to vote."))
+                return
+            if decision == "audit":
+                _print_audit(prepared, store, audit_out)
+                audit_out = None  # a later audit of this run must not overwrite this one
+                if audit or not click.confirm(_("Make a new ballot now?"), default=True):
+                    click.echo(_("Run `ivote vote cast` again to make a new ballot and cast it."))
+                    return
+                continue
+            result = cast_ballot(client, prepared, signer, store, pin)
+            break
+    _print_receipt(election, district, choices, prepared.payload_hash, result, qr_png)
 
 
-def _print_audit(prepared: Any, document: dict[str, Any], out: Path | None) -> None:
-    from canonical.encoding import canonical_bytes
-    from canonical.files import write_atomic
+def _refuse_unless_open(election: Any, status: str) -> None:
+    message = election.status_message(status)
+    if message is not None:
+        raise click.ClickException(message)
+
+
+def _print_choices(district: Any, choices: dict[str, int], title: str) -> None:
     from voter_app.voting import describe
 
-    district = prepared.election.district(prepared.district)
-    click.echo("AUDIT: this ballot was NOT cast and never will be (its randomness is revealed).")
+    click.echo(title)
     for contest in district.contests:
-        click.echo(f"  {contest.name}: encodes {describe(contest, prepared.choices[contest.id])}")
-    for contest_id, values in document["randomness"].items():
-        click.echo(f"  randomness {contest_id}: {', '.join(values)}")
-    if out is not None:
-        write_atomic(out, canonical_bytes(document) + b"\n")
-        click.echo(f"Audit data written to {out}; check it on another device with")
-        click.echo(f"  ivote vote verify-audit {out} --collector URL")
-    click.echo("Run `ivote vote cast` again to prepare a new ballot and cast it.")
+        click.echo(
+            _("  {contest}: {candidate}").format(
+                contest=contest.name, candidate=describe(contest, choices[contest.id])
+            )
+        )
+
+
+def _grouped(digest: bytes) -> str:
+    from formats.manifest import grouped_fingerprint
+
+    return grouped_fingerprint(digest)
+
+
+def _print_commitment(payload_hash: bytes) -> None:
+    """Benaloh's order: the encrypted ballot's hash is shown before the voter decides."""
+    click.echo(_("Your ballot is encrypted. The encrypted ballot's hash:"))
+    click.echo(f"  {_grouped(payload_hash)}")
+    click.echo(
+        _(
+            "Note it: an audit shows this same hash, and so does your receipt if you cast this "
+            "ballot."
+        )
+    )
+
+
+def _ask_decision() -> str:
+    answer = click.prompt(
+        _(
+            "Cast this ballot (c), audit it (a: it is shown to you and never cast) or quit "
+            "(q)?"
+        ),
+        type=click.Choice(["c", "a", "q"], case_sensitive=False),
+        show_choices=False,
+    )
+    return {"c": "cast", "a": "audit", "q": "quit"}[answer.lower()]
+
+
+def _print_audit(prepared: Any, store: Any, out: Path | None) -> None:
+    from canonical.encoding import canonical_bytes
+    from canonical.files import write_atomic
+    from voter_app.voting import audit_document, describe
+
+    document = audit_document(prepared)
+    district = prepared.election.district(prepared.district)
+    click.echo(
+        _("AUDIT: this ballot was NOT cast and never will be (its randomness is revealed).")
+    )
+    click.echo(_("Encrypted ballot {hash} holds:").format(hash=_grouped(prepared.payload_hash)))
+    for contest in district.contests:
+        click.echo(
+            _("  {contest}: encodes {candidate}").format(
+                contest=contest.name, candidate=describe(contest, prepared.choices[contest.id])
+            )
+        )
+    path = out or store.root / "audits" / f"{prepared.payload_hash.hex()}.json"
+    try:
+        if out is None:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(path, canonical_bytes(document) + b"\n")
+    except OSError as exc:
+        raise click.ClickException(
+            _("{path}: cannot write the audit there ({problem}); the ballot was not cast").format(
+                path=path, problem=exc.strerror or exc
+            )
+        ) from exc
+    click.echo(_("Audit data written to {path}; check it on another device with").format(path=path))
+    click.echo(f"  ivote vote verify-audit {path} --collector URL")
 
 
 def _print_receipt(
-    election: Any, district: Any, choices: dict[str, int], result: Any, qr_png: Path | None
+    election: Any,
+    district: Any,
+    choices: dict[str, int],
+    payload_hash: bytes,
+    result: Any,
+    qr_png: Path | None,
 ) -> None:
     from voter_app.qr import qr_terminal, write_qr_png
-    from voter_app.voting import describe
 
     received = dt.datetime.fromtimestamp(result.receipt.received / 1000, dt.UTC)
     click.echo(
-        "Your ballot was received and its receipt checked (collector signature, log "
-        "inclusion proof against the signed log head)."
+        _(
+            "Your ballot was received and its receipt checked (collector signature, log "
+            "inclusion proof against the signed log head)."
+        )
     )
-    for contest in district.contests:
-        click.echo(f"  {contest.name}: {describe(contest, choices[contest.id])}")
-    click.echo(f"  ballot hash:   {result.ballot_hash.hex()}")
-    click.echo(f"  log index:     {result.receipt.log_index} of {result.receipt.head.size}")
-    click.echo(f"  received:      {received.isoformat(timespec='seconds')}")
-    click.echo(f"  verification code: {result.verification_code}")
+    _print_choices(district, choices, _("Your ballot:"))
+    click.echo(_("  encrypted ballot: {hash}").format(hash=_grouped(payload_hash)))
     click.echo(
-        "Check your vote on a second device within "
-        f"{election.manifest.policy.vote_check_window_minutes} minutes "
-        f"(at most {election.manifest.policy.max_checks} times): scan this QR code or run"
+        _("  log index: {index} of {size}").format(
+            index=result.receipt.log_index, size=result.receipt.head.size
+        )
+    )
+    click.echo(_("  received: {time}").format(time=format_datetime(received)))
+    click.echo(_("  verification code: {code}").format(code=result.verification_code))
+    policy = election.manifest.policy
+    click.echo(
+        _(
+            "Check your vote on a second device within {minutes} minutes (at most {checks} "
+            "times): scan this QR code or run"
+        ).format(minutes=policy.vote_check_window_minutes, checks=policy.max_checks)
     )
     click.echo(f"  ivote vote check --collector URL --code {result.check_code.text}")
     click.echo(qr_terminal(result.check_code.text))
     if qr_png is not None:
         write_qr_png(qr_png, result.check_code.text)
-        click.echo(f"QR code written to {qr_png}")
+        click.echo(_("QR code written to {path}").format(path=qr_png))
     if result.record_path:
-        click.echo(f"Receipt and randomness saved, sealed under your PIN: {result.record_path}")
+        click.echo(
+            _("Receipt and randomness saved, sealed under your PIN: {path}").format(
+                path=result.record_path
+            )
+        )
     click.echo(_latest_counts())
 
 
 @vote.command(name="check")
-@click.option("--collector", required=True, help="The collector's URL.")
 @click.option("--code", required=True, help="The check code (QR content) the voting app showed.")
-@click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True)
+@_common
 @allow_test_key_option
 @_clean_errors
-def check(collector: str, code: str, retries: int, allow_test_key: bool) -> None:
-    """On a second device: show which candidate your stored ballot holds and who signed it."""
+def check(
+    collector: str,
+    code: str,
+    fingerprint: str | None,
+    data_dir: Path | None,
+    retries: int,
+    allow_test_key: bool,
+) -> None:
+    """On a second device: show which candidates your stored ballot holds, when it was
+    received and whether it is your latest ballot."""
+    from i18n import _, format_datetime
+    from voter_app.check import check_vote
     from voter_app.code import CheckCode
-    from voter_app.voting import check_vote, describe
+    from voter_app.store import VoterStore
+    from voter_app.voting import describe, fetch_election
 
-    parsed = CheckCode.parse(code)
+    parsed = CheckCode.parse(code)  # a typing mistake is refused before anything is fetched
     with _client(collector, retries) as client:
-        result = check_vote(client, parsed, allow_test_key)
+        election = fetch_election(
+            client,
+            VoterStore(data_dir),
+            fingerprint=fingerprint,
+            confirm=_confirm_fingerprint,
+            allow_test_key=allow_test_key,
+        )
+        result = check_vote(client, election, parsed)
     manifest = result.election.manifest
     voter = result.voter
-    received = dt.datetime.fromtimestamp(result.receipt.received / 1000, dt.UTC)
     click.echo(
-        f"Election: {manifest.name} ({manifest.election_id}), district {result.district.name}"
+        _("Election: {name} ({election_id}), district {district}").format(
+            name=manifest.name, election_id=manifest.election_id, district=result.district.name
+        )
     )
     if manifest.test_election:
-        click.echo(f"This is a TEST election: {manifest.test_election}.", err=True)
-    click.echo(f"Signed by the e-ID of: {voter.given_name} {voter.surname} ({voter.personal_code})")
+        click.echo(
+            _("This is a TEST election: {reason}.").format(reason=manifest.test_election),
+            err=True,
+        )
     click.echo(
-        f"Received: {received.isoformat(timespec='seconds')}, log index "
-        f"{result.receipt.log_index} (inclusion in the signed log checked)"
+        _("Signed by the e-ID of: {given_name} {surname} ({personal_code})").format(
+            given_name=voter.given_name, surname=voter.surname, personal_code=voter.personal_code
+        )
+    )
+    click.echo(
+        _("Received: {time}, log index {index} (inclusion in the signed log checked)").format(
+            time=format_datetime(result.received), index=result.receipt.log_index
+        )
     )
     for contest in result.district.contests:
         click.echo(
-            f"Your ballot in {contest.name}: {describe(contest, result.choices[contest.id])}"
+            _("Your ballot in {contest}: {candidate}").format(
+                contest=contest.name, candidate=describe(contest, result.choices[contest.id])
+            )
         )
     click.echo(
-        f"Verification code: {result.verification_code} (the same as your voting app showed)"
+        _("Verification code: {code} (the same as your voting app showed)").format(
+            code=result.verification_code
+        )
     )
-    click.echo(_latest_counts())
+    if result.newer is None:
+        click.echo(
+            _(
+                "This is your latest ballot: it is the one that counts now (the collector's "
+                "signed statement, when its log held {size} ballots)."
+            ).format(size=result.latest.log_size)
+        )
+    else:
+        newer = dt.datetime.fromtimestamp(result.newer.received / 1000, dt.UTC)
+        click.echo(
+            _(
+                "This is NOT your latest ballot: a newer ballot signed with your e-ID, received "
+                "{time} (log index {index}), replaced it and counts instead. If you did not "
+                "cast it, tell the election officials."
+            ).format(time=format_datetime(newer), index=result.newer.log_index)
+        )
 
 
 @vote.command(name="verify-audit")
@@ -387,56 +570,111 @@ def verify_audit_command(
         )
     result = verify_audit(election.manifest, document)
     click.echo(
-        f"Audit verified: ballot {result.payload_hash.hex()} re-encrypts exactly from the "
-        "revealed randomness, and its proofs are valid."
+        _(
+            "Audit verified: encrypted ballot {hash} re-encrypts exactly from the revealed "
+            "randomness, and its proofs are valid."
+        ).format(hash=_grouped(result.payload_hash))
     )
     for contest in result.district.contests:
-        click.echo(f"  {contest.name}: {describe(contest, result.choices[contest.id])}")
-    click.echo("Compare the hash with the one the voting app showed before you chose to audit.")
+        click.echo(
+            _("  {contest}: {candidate}").format(
+                contest=contest.name, candidate=describe(contest, result.choices[contest.id])
+            )
+        )
+    click.echo(
+        _("Compare the hash with the one the voting app showed before you chose to audit.")
+    )
 
 
-@vote.command(name="receipts")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path))
+@vote.command(
+    name="receipts",
+    help=_(
+        "List the ballots this computer cast (opens the sealed records with your PIN): which "
+        "were received, refused or left without an answer, and which one counts now."
+    ),
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=_("Where sealed receipts and pinned fingerprints live (default ~/.local/share/ivote)."),
+)
+@click.option(
+    "--pin-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=_("Read the PIN from this file instead of asking (automation)."),
+)
 @click.option(
     "--export",
     "export_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Also write each signed receipt to DIR/<ballot hash>.json, to hand to observers "
-    "(`ivote verify RECORD --receipts DIR`). A receipt reveals neither your choice nor your "
-    "identity.",
+    help=_(
+        "Also write each signed receipt to DIR/<ballot hash>.json, to hand to observers "
+        "(`ivote verify RECORD --receipts DIR`). A receipt reveals neither your choice nor your "
+        "identity."
+    ),
 )
 @_clean_errors
 def receipts(data_dir: Path | None, pin_file: Path | None, export_dir: Path | None) -> None:
-    """List the ballots this computer cast (opens the sealed records with your PIN)."""
+    """List the ballots this computer cast (opens the sealed records with your PIN): which
+    were received, refused or left without an answer, and which one counts now."""
     from canonical.files import write_canonical_json
-    from crypto.errors import SealError
+    from formats.ballot import verification_code
     from voter_app.store import VoterStore
+    from voter_app.voting import refusal_advice, stored_ballots
 
     store = VoterStore(data_dir)
     paths = store.record_paths()
     if not paths:
-        click.echo(f"No ballots recorded in {store.root}.")
+        click.echo(_("No ballots recorded in {directory}.").format(directory=store.root))
         return
     pin = _read_pin(pin_file)
-    for path in paths:
-        try:
-            record = store.load_record(path, pin)
-        except SealError:
-            click.echo(f"{path.name}: sealed under another PIN")
-            continue
-        receipt = record.get("receipt", {}).get("payload", {})
-        status = record["status"]
-        line = f"{path.name[:16]}  {record['election_id']}  {record['district']}  {status}"
-        if "log_index" in receipt:
-            line += f"  log index {receipt['log_index']}"
+    ballots, skipped = stored_ballots(store, pin)
+    if not ballots:
+        raise click.ClickException(
+            _(
+                "wrong PIN: none of the {count} ballots recorded in {directory} opens with it. "
+                "Give the PIN of the e-ID you voted with."
+            ).format(count=len(skipped), directory=store.root)
+        )
+    for ballot in ballots:
+        head = f"{verification_code(ballot.ballot_hash)}  {ballot.election_id}  {ballot.district}"
+        if ballot.status == "received" and ballot.received is not None:
+            received = dt.datetime.fromtimestamp(ballot.received / 1000, dt.UTC)
+            line = _("{ballot}  received {time}, log index {index}").format(
+                ballot=head, time=format_datetime(received), index=ballot.log_index
+            )
+            if ballot.counts_now:
+                line += "  " + _("<- COUNTS NOW")
+        elif ballot.status == "refused":
+            reason = refusal_advice(ballot.refusal_code or "") or ballot.refusal_message or ""
+            line = _("{ballot}  REFUSED by the collector: {reason} ({code})").format(
+                ballot=head, reason=reason, code=ballot.refusal_code
+            )
+        else:
+            line = _(
+                "{ballot}  sent, no answer: it may or may not have arrived (cast again to be "
+                "sure)"
+            ).format(ballot=head)
         click.echo(line)
-        if "check_code" in record:
-            click.echo(f"  check code: {record['check_code']}")
-        if export_dir is not None and "receipt" in record:
-            target = export_dir / f"{path.name.split('.')[0]}.json"
-            write_canonical_json(target, record["receipt"])
-            click.echo(f"  receipt written to {target}")
+        if ballot.check_code:
+            click.echo(_("  check code: {code}").format(code=ballot.check_code))
+        if export_dir is not None and ballot.receipt is not None:
+            target = export_dir / f"{ballot.ballot_hash.hex()}.json"
+            write_canonical_json(target, ballot.receipt)
+            click.echo(_("  receipt written to {path}").format(path=target))
+    if skipped:
+        click.echo(
+            _("{count} more ballot records are sealed under another PIN (another e-ID).").format(
+                count=len(skipped)
+            )
+        )
+    if any(b.counts_now for b in ballots):
+        click.echo(
+            _(
+                "COUNTS NOW marks the latest ballot of each election that this computer cast and "
+                "the collector received; a ballot cast later from another device replaces it."
+            )
+        )
     click.echo(_latest_counts())
 
 
@@ -495,30 +733,40 @@ def verify_receipt_command(
         pin = _read_pin(pin_file) if store.record_paths() else ""
         receipts, skipped = stored_receipts(store, pin, manifest)
         for name in skipped:
-            click.echo(f"{name}: sealed under another PIN; skipped", err=True)
+            click.echo(_("{name}: sealed under another PIN; skipped").format(name=name), err=True)
         if not receipts:
             raise click.ClickException(
-                f"no receipt of election {manifest.election_id} in {store.root}: give "
-                "--receipt FILE"
+                _(
+                    "no receipt of election {election_id} in {directory}: give --receipt FILE"
+                ).format(election_id=manifest.election_id, directory=store.root)
             )
     click.echo(
-        f"Election {manifest.election_id}, manifest fingerprint {manifest.fingerprint}; final "
-        f"log of {published.head.size} ballots."
+        _(
+            "Election {election_id}, manifest fingerprint {fingerprint}; final log of {size} "
+            "ballots."
+        ).format(
+            election_id=manifest.election_id,
+            fingerprint=manifest.fingerprint,
+            size=published.head.size,
+        )
     )
     failed = 0
     for verdict in (verify_receipt(published, name, doc) for name, doc in receipts):
         if verdict.problem is None:
             assert verdict.ballot_hash is not None
             click.echo(
-                f"OK  ballot {verification_code(verdict.ballot_hash)} is in the final log at "
-                f"index {verdict.log_index}."
+                _("OK  ballot {ballot} is in the final log at index {index}.").format(
+                    ballot=verification_code(verdict.ballot_hash), index=verdict.log_index
+                )
             )
             continue
         failed += 1
         ballot = verification_code(verdict.ballot_hash) if verdict.ballot_hash else verdict.name
-        click.echo(f"PROBLEM  ballot {ballot}: {verdict.problem}")
+        click.echo(
+            _("PROBLEM  ballot {ballot}: {problem}").format(ballot=ballot, problem=verdict.problem)
+        )
         if verdict.evidence:
-            click.echo(f"  {RECEIPT_EVIDENCE_TEXT}")
+            click.echo(f"  {_(RECEIPT_EVIDENCE_TEXT)}")
     if failed:
         raise SystemExit(1)
 

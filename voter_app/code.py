@@ -2,72 +2,77 @@
 cast ballot. Not to be confused with formats.ballot.verification_code, the short code both
 devices show so that the voter sees they talk about the same ballot.
 
-docs/spec.md, "Voter app", is the normative text. The check code carries
-- the manifest hash, so the checking device knows which election to trust without being told,
-- the ballot hash, by which it fetches the stored ballot from the collector,
-- the encryption randomness of every ciphertext of the ballot (crypto.membership draws it and
-  returns it; it cannot be derived from a shorter seed), so the device can re-encrypt each
-  candidate and see which one the stored ciphertexts hold,
-- a 4-byte checksum, so that a mistyped code is refused before anything is fetched.
+docs/spec.md, "Check code (the QR code's content)", is the normative text. The code carries
+- the ballot's 128-bit seed, from which every ciphertext's encryption randomness is derived
+  (formats.ballot.ballot_randomness), so the device can re-encrypt each candidate and see
+  which one the stored ciphertexts hold,
+- the first PREFIX_BYTES bytes of the ballot hash, by which the collector finds the ballot,
+- a CRC-16 checksum, so that a mistyped code is refused before anything is fetched.
+It does not carry the election: the checking device trusts the election by the fingerprint it
+was given or pinned, and the seed's derivation binds the manifest hash (a ballot of another
+election does not open under the seed).
 
-Binary layout (big-endian): version (1 byte, = 1) || manifest hash (32) || ballot hash (32) ||
-contest count (1) || per contest: part count (1) || per part: length L (2) || r (L bytes,
-minimal) || checksum = first 4 bytes of SHA-256 of everything before it. Text: RFC 4648 base32
-without padding (A-Z, 2-7), which QR codes store in their compact alphanumeric mode; shown in
-groups of five, read back ignoring case, spaces and hyphens.
+Binary layout: version (1 byte, = 1) || seed (16) || ballot hash prefix (7) || CRC-16/XMODEM
+of the 24 bytes before it (2, big-endian): 26 bytes. Text: RFC 4648 base32 without padding
+(A-Z, 2-7: 42 characters, which QR codes store in their compact alphanumeric mode; the last
+character's two unused bits are zero); shown in groups of six, read back ignoring case, spaces
+and hyphens.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from dataclasses import dataclass
 
+from i18n import N_, _
+
 CODE_VERSION = 1
-HASH_BYTES = 32
-CHECKSUM_BYTES = 4
-MAX_CONTESTS = 255
-MAX_PARTS = 255
-MAX_VALUE_BYTES = 65535
+SEED_BYTES = 16
+PREFIX_BYTES = 7
+CHECKSUM_BYTES = 2
+CODE_BYTES = 1 + SEED_BYTES + PREFIX_BYTES + CHECKSUM_BYTES
+TEXT_LENGTH = -(-CODE_BYTES * 8 // 5)  # 42 base32 characters
+GROUP = 6
+_ALPHABET = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 
 
 class CodeError(ValueError):
-    """A check code that cannot be read; the message says why, for the voter."""
+    """A check code that cannot be read; the message says why, for the voter (translated)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # a stable name for the page's script and tests
+
+
+def checksum(body: bytes) -> bytes:
+    """CRC-16/XMODEM (polynomial 0x1021, initial value 0, no reflection, no final XOR): it
+    catches every change of up to 16 consecutive bits, so every mistyped character (5 bits)
+    and every swap of two neighbouring characters."""
+    return binascii.crc_hqx(body, 0).to_bytes(CHECKSUM_BYTES, "big")
 
 
 @dataclass(frozen=True)
 class CheckCode:
-    manifest_hash: bytes
-    ballot_hash: bytes
-    # per contest of the district, in the manifest's order: the randomness of each ciphertext
-    randomness: tuple[tuple[int, ...], ...]
+    seed: bytes
+    ballot_prefix: bytes  # the first PREFIX_BYTES bytes of the ballot hash
 
     def __post_init__(self) -> None:
-        if len(self.manifest_hash) != HASH_BYTES or len(self.ballot_hash) != HASH_BYTES:
-            raise CodeError("the manifest and ballot hashes must be 32 bytes")
-        if not 0 < len(self.randomness) <= MAX_CONTESTS:
-            raise CodeError(f"a ballot has 1 to {MAX_CONTESTS} contests")
-        for parts in self.randomness:
-            if not 0 < len(parts) <= MAX_PARTS:
-                raise CodeError(f"a contest has 1 to {MAX_PARTS} ciphertexts")
-            for r in parts:
-                if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
-                    raise CodeError("randomness must be positive integers")
-                if (r.bit_length() + 7) // 8 > MAX_VALUE_BYTES:
-                    raise CodeError("randomness too large")
+        if not isinstance(self.seed, bytes) or len(self.seed) != SEED_BYTES:
+            raise ValueError(f"a check code's seed is {SEED_BYTES} bytes")
+        if not isinstance(self.ballot_prefix, bytes) or len(self.ballot_prefix) != PREFIX_BYTES:
+            raise ValueError(f"a check code's ballot hash prefix is {PREFIX_BYTES} bytes")
+
+    @classmethod
+    def for_ballot(cls, seed: bytes, ballot_hash: bytes) -> CheckCode:
+        return cls(seed, ballot_hash[:PREFIX_BYTES])
+
+    def matches(self, ballot_hash: bytes) -> bool:
+        return ballot_hash[:PREFIX_BYTES] == self.ballot_prefix
 
     def to_bytes(self) -> bytes:
-        out = bytearray([CODE_VERSION])
-        out += self.manifest_hash + self.ballot_hash
-        out.append(len(self.randomness))
-        for parts in self.randomness:
-            out.append(len(parts))
-            for r in parts:
-                raw = r.to_bytes((r.bit_length() + 7) // 8, "big")
-                out += len(raw).to_bytes(2, "big") + raw
-        out += hashlib.sha256(out).digest()[:CHECKSUM_BYTES]
-        return bytes(out)
+        body = bytes([CODE_VERSION]) + self.seed + self.ballot_prefix
+        return body + checksum(body)
 
     @property
     def text(self) -> str:
@@ -76,55 +81,65 @@ class CheckCode:
 
     @property
     def grouped(self) -> str:
-        """The code for people: groups of five characters."""
+        """The code for people: groups of six characters, separated by spaces."""
+        return " ".join(self.groups)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
         text = self.text
-        return " ".join(text[i : i + 5] for i in range(0, len(text), 5))
+        return tuple(text[i : i + GROUP] for i in range(0, len(text), GROUP))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CheckCode:
-        if len(data) < 1 + 2 * HASH_BYTES + 1 + CHECKSUM_BYTES:
-            raise CodeError("the code is too short: was part of it left out?")
-        body, checksum = data[:-CHECKSUM_BYTES], data[-CHECKSUM_BYTES:]
-        if hashlib.sha256(body).digest()[:CHECKSUM_BYTES] != checksum:
-            raise CodeError("the code's checksum does not match: check it for typing mistakes")
+        if len(data) != CODE_BYTES:
+            text = TOO_SHORT if len(data) < CODE_BYTES else TOO_LONG
+            raise CodeError("length", _(text).format(count=TEXT_LENGTH))
+        body, check = data[:-CHECKSUM_BYTES], data[-CHECKSUM_BYTES:]
+        if checksum(body) != check:
+            raise CodeError("checksum", _(TYPO))
         if body[0] != CODE_VERSION:
-            raise CodeError(f"unsupported check code version {body[0]}")
-        position = 1
-        manifest_hash = body[position : position + HASH_BYTES]
-        position += HASH_BYTES
-        ballot_hash = body[position : position + HASH_BYTES]
-        position += HASH_BYTES
-
-        def take(count: int) -> bytes:
-            nonlocal position
-            if position + count > len(body):
-                raise CodeError("the code ends too early")
-            chunk = body[position : position + count]
-            position += count
-            return chunk
-
-        contests = []
-        for _ in range(take(1)[0]):
-            parts = []
-            for _ in range(take(1)[0]):
-                length = int.from_bytes(take(2), "big")
-                raw = take(length)
-                if not raw or raw[0] == 0:
-                    raise CodeError("the code holds a malformed randomness value")
-                parts.append(int.from_bytes(raw, "big"))
-            contests.append(tuple(parts))
-        if position != len(body):
-            raise CodeError("the code has trailing data")
-        return cls(manifest_hash, ballot_hash, tuple(contests))
+            raise CodeError("version", _(UNSUPPORTED).format(version=body[0]))
+        return cls(body[1 : 1 + SEED_BYTES], body[1 + SEED_BYTES :])
 
     @classmethod
     def parse(cls, text: str) -> CheckCode:
         """Read a code as typed or scanned: case, spaces and hyphens do not matter."""
         cleaned = "".join(text.split()).replace("-", "").upper()
         if not cleaned:
-            raise CodeError("the check code is empty")
+            raise CodeError("empty", _(EMPTY))
+        if not set(cleaned) <= _ALPHABET:
+            raise CodeError("characters", _(CHARACTERS))
+        if len(cleaned) != TEXT_LENGTH:
+            too_short = len(cleaned) < TEXT_LENGTH
+            raise CodeError(
+                "length",
+                _(TOO_SHORT if too_short else TOO_LONG).format(count=TEXT_LENGTH),
+            )
         try:
             data = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
         except (binascii.Error, ValueError) as exc:
-            raise CodeError("the check code has characters other than A-Z and 2-7") from exc
+            raise CodeError("checksum", _(TYPO)) from exc
+        # the last character's unused bits are zero: one spelling per code
+        if base64.b32encode(data).decode("ascii").rstrip("=") != cleaned:
+            raise CodeError("checksum", _(TYPO))
         return cls.from_bytes(data)
+
+
+EMPTY = N_("The check code is empty: type or paste the code your voting app showed.")
+CHARACTERS = N_(
+    "The check code has characters other than the letters A-Z and the digits 2-7: check it "
+    "for typing mistakes (the digits 0, 1, 8 and 9 never appear in a code)."
+)
+TOO_SHORT = N_(
+    "The check code is too short: a check code has {count} characters. Was part of it left out?"
+)
+TOO_LONG = N_(
+    "The check code is too long: a check code has {count} characters. Was something added?"
+)
+TYPO = N_(
+    "The check code has a typing mistake (its checksum does not match): compare it with the "
+    "code your voting app showed, character by character."
+)
+UNSUPPORTED = N_(
+    "This check code is of version {version}, which this app cannot read: update the app."
+)

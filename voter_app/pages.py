@@ -3,7 +3,7 @@
 Templates call `_("...")` (and `ngettext`) as Python code does, with `{name}` placeholders
 filled by `.format(...)` after translation, so the catalogs have one convention; the output is
 autoescaped, translations included. Texts the page's script shows are rendered into the page as
-JSON (`page_texts`), never written in the script.
+JSON (a `<script type="application/json">` block of the template), never written in the script.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from canonical.encoding import FormatError, canonical_bytes, parse_canonical
+from i18n import _
 
 RETRY_STATUSES = {429, 502, 503, 504}
 # A collector that asks (Retry-After) to wait longer than this is not waited for: the voter is
@@ -39,7 +40,11 @@ class CollectorRefused(VoterAppError):
     """The collector answered with an error: `status`, its error `code` and `message`."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"the collector refused: {message} ({code}, HTTP {status})")
+        super().__init__(
+            _("the collector refused: {message} ({code}, HTTP {status})").format(
+                message=message, code=code, status=status
+            )
+        )
         self.status = status
         self.code = code
         self.message = message
@@ -102,7 +107,9 @@ class CollectorClient:
         on_retry: Callable[[int, str], None] | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise VoterAppError(f"collector URL {base_url!r} must start with http:// or https://")
+            raise VoterAppError(
+                _("collector URL {url!r} must start with http:// or https://").format(url=base_url)
+            )
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
@@ -142,7 +149,9 @@ class CollectorClient:
                     raise CollectorRefused(response.status_code, code, message)
                 continue
             if len(response.content) > MAX_RESPONSE_BYTES:
-                raise CollectorMisbehaved(f"the collector's answer to {path} is too large")
+                raise CollectorMisbehaved(
+                    _("the collector's answer to {path} is too large").format(path=path)
+                )
             if response.status_code >= 400:
                 code, message = _error_fields(response)
                 raise CollectorRefused(response.status_code, code, message)
@@ -151,8 +160,10 @@ class CollectorClient:
             except FormatError as exc:
                 raise CollectorMisbehaved(str(exc)) from exc
         raise CollectorUnreachable(
-            f"the collector at {self.base_url} could not be reached after "
-            f"{self.retry.attempts} attempts ({problem}); try again later"
+            _(
+                "the collector at {url} could not be reached after {attempts} attempts "
+                "({problem}); try again later"
+            ).format(url=self.base_url, attempts=self.retry.attempts, problem=problem)
         )
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:

@@ -8,8 +8,10 @@ docs/spec.md, "Voter app", lists the checks.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,17 +38,21 @@ from crypto.errors import CryptoError, InvalidInput, ProofInvalid
 from crypto.membership import verify_membership
 from crypto.merkle import verify_inclusion
 from formats.ballot import (
+    SEED_BYTES,
     Ballot,
     ballot_hash,
+    ballot_randomness,
     ballot_statements,
     build_ballot,
     choices_in,
     parse_ballot,
     verification_code,
 )
+from formats.eligibility import EligibilityAnswer, EligibilityRequest, status_at
 from formats.manifest import Contest, District, Manifest, load_signed_manifest
 from formats.receipt import LogHead, Receipt, open_by_collector
 from formats.signed import open_signed, sign_object
+from i18n import N_, _, format_datetime
 from voter_app.code import CheckCode
 from voter_app.store import Pin, VoterStore
 from voter_app.transport import (
@@ -58,33 +64,45 @@ from voter_app.transport import (
 )
 
 AUDIT_KIND = "ivote-ballot-audit"
-LATEST_COUNTS_TEXT = (
+LATEST_COUNTS_TEXT = N_(
     "Only your latest ballot counts: you may vote again at any time during the voting "
     "period, and the new ballot replaces this one."
 )
 
 # The collector's refusals that the voter can act on, reworded for them.
 REFUSAL_ADVICE = {
-    "election_not_open": "voting has not started yet; try again when the voting period opens",
-    "election_over": "the voting period is over; no more ballots are accepted",
-    "election_closed": "the collector has been closed by the officials",
-    "certificate_revoked": "your e-ID certificate is revoked; contact your e-ID issuer",
-    "certificate_expired": "your e-ID certificate is expired or not yet valid",
-    "certificate_untrusted": "your e-ID was not issued by a CA this election trusts",
-    "not_eligible": "you are not on the voter list of this election",
-    "wrong_district": "you are registered in another district: choose your own district",
-    "check_window_over": "the time to check this vote is over (the collector allows checks "
-    "only for a while after casting)",
-    "check_limit_reached": "this vote has been checked as many times as the collector allows",
-    "not_found": "the collector has no such ballot",
-    "rate_limited": "the collector is receiving too many requests from your network or for "
-    "your e-ID; wait a few minutes and try again",
+    "election_not_open": N_("voting has not started yet; try again when the voting period opens"),
+    "election_over": N_("the voting period is over; no more ballots are accepted"),
+    "election_closed": N_("the collector has been closed by the officials"),
+    "certificate_revoked": N_("your e-ID certificate is revoked; contact your e-ID issuer"),
+    "certificate_expired": N_("your e-ID certificate is expired or not yet valid"),
+    "certificate_untrusted": N_("your e-ID was not issued by a CA this election trusts"),
+    "not_eligible": N_("you are not on the voter list of this election"),
+    "wrong_district": N_("the ballot is not for your district: start again to get your own"),
+    "check_window_over": N_(
+        "the time to check this vote is over (the collector allows checks only for a while "
+        "after casting)"
+    ),
+    "check_limit_reached": N_("this vote has been checked as many times as the collector allows"),
+    "not_found": N_("the collector has no such ballot"),
+    "rate_limited": N_(
+        "the collector is receiving too many requests from your network or for your e-ID; wait "
+        "a few minutes and try again"
+    ),
 }
 
 
+def refusal_advice(code: str) -> str | None:
+    """What a refusal code means for the voter, in the current language (None: no advice)."""
+    advice = REFUSAL_ADVICE.get(code)
+    return _(advice) if advice else None
+
+
 def refusal_message(exc: CollectorRefused) -> str:
-    advice = REFUSAL_ADVICE.get(exc.code)
-    return f"{advice} ({exc.message})" if advice else f"the collector refused: {exc.message}"
+    advice = refusal_advice(exc.code)
+    if advice:
+        return f"{advice} ({exc.message})"
+    return _("the collector refused: {message}").format(message=exc.message)
 
 
 def _utc_now() -> dt.datetime:
@@ -122,17 +140,26 @@ class Election:
         return "open"
 
     def require_open(self, now: dt.datetime | None = None) -> None:
-        status = self.status(now)
+        message = self.status_message(self.status(now))
+        if message is not None:
+            raise VoterAppError(message)
+
+    def status_message(self, status: str) -> str | None:
+        """What a voter is told when voting is not open ("not_open", "over", "closed"), in
+        plain words with what to do; None when it is open."""
         period = self.manifest.period
         if status == "not_open":
-            raise VoterAppError(
-                f"voting in {self.manifest.name} has not started yet: it opens "
-                f"{period.start.isoformat()}"
-            )
+            return _(
+                "Voting in {election} has not started yet: it opens {start}. Come back then; "
+                "nothing was sent."
+            ).format(election=self.manifest.name, start=format_datetime(period.start))
         if status == "over":
-            raise VoterAppError(
-                f"voting in {self.manifest.name} is over: it closed {period.end.isoformat()}"
-            )
+            return _(
+                "Voting in {election} is over: it closed {end}. No more ballots are taken."
+            ).format(election=self.manifest.name, end=format_datetime(period.end))
+        if status == "closed":
+            return _(ELIGIBILITY_ADVICE["election_closed"])
+        return None
 
     def district(self, district_id: str) -> District:
         try:
@@ -140,7 +167,9 @@ class Election:
         except FormatError:
             known = ", ".join(f"{d.id} ({d.name})" for d in self.manifest.districts)
             raise VoterAppError(
-                f"no district {district_id!r} in this election; it has {known}"
+                _("no district {district!r} in this election; it has {known}").format(
+                    district=district_id, known=known
+                )
             ) from None
 
 
@@ -148,9 +177,11 @@ def _manifest_signer(document: Any) -> x509.Certificate:
     """The certificate in the manifest's signature (the signature itself is checked by
     load_signed_manifest); the voter app compares it with the organiser it pinned."""
     try:
-        _, certificate, _ = open_signed(document, DOMAINS["manifest"], where="manifest")
+        certificate = open_signed(document, DOMAINS["manifest"], where="manifest")[1]
     except (FormatError, CryptoError) as exc:
-        raise VoterAppError(f"the collector's manifest is not validly signed: {exc}") from exc
+        raise VoterAppError(
+            _("the collector's manifest is not validly signed: {problem}").format(problem=exc)
+        ) from exc
     return certificate
 
 
@@ -180,19 +211,33 @@ def fetch_election(
         )
     except FormatError as exc:
         if expected is not None and exc.field == "manifest" and "fingerprint" in exc.problem:
-            told = "you were told" if fingerprint is not None else "you confirmed before"
-            raise VoterAppError(
-                f"the collector serves an election whose fingerprint is not the one {told}: "
-                f"{exc.problem}. Do not vote here unless the officials published this one."
-            ) from exc
+            told = (
+                _(
+                    "the collector serves an election whose fingerprint is not the one you were "
+                    "told: {problem}. Do not vote here unless the officials published this one."
+                )
+                if fingerprint is not None
+                else _(
+                    "the collector serves an election whose fingerprint is not the one you "
+                    "confirmed before: {problem}. Do not vote here unless the officials "
+                    "published this one."
+                )
+            )
+            raise VoterAppError(told.format(problem=exc.problem)) from exc
         if organiser_certificate is not None and "pinned organiser" in exc.problem:
             raise VoterAppError(
-                "the manifest is signed by someone other than the organiser whose certificate "
-                "you gave"
+                _(
+                    "the manifest is signed by someone other than the organiser whose "
+                    "certificate you gave"
+                )
             ) from exc
-        raise VoterAppError(f"the collector's manifest is not valid: {exc}") from exc
+        raise VoterAppError(
+            _("the collector's manifest is not valid: {problem}").format(problem=exc)
+        ) from exc
     except CryptoError as exc:
-        raise VoterAppError(f"the collector's manifest is not valid: {exc}") from exc
+        raise VoterAppError(
+            _("the collector's manifest is not valid: {problem}").format(problem=exc)
+        ) from exc
     if (
         pin is not None
         and pin.fingerprint == manifest.fingerprint
@@ -200,25 +245,31 @@ def fetch_election(
         and organiser_certificate is None
     ):
         raise VoterAppError(
-            f"the manifest is signed by someone other than the organiser who signed it before "
-            f"({signer.subject.rfc4514_string()}); do not vote here"
+            _(
+                "the manifest is signed by someone other than the organiser who signed it "
+                "before ({signer}); do not vote here"
+            ).format(signer=signer.subject.rfc4514_string())
         )
     if expected is None and (confirm is None or not confirm(manifest)):
         raise VoterAppError(
-            "the election's fingerprint was not confirmed: compare it with the one the "
-            "election officials published and pass it with --fingerprint"
+            _(
+                "the election's fingerprint was not confirmed: compare it with the one the "
+                "election officials published and pass it with --fingerprint"
+            )
         )
     if store is not None:
         store.save_pin(client.base_url, Pin(manifest.fingerprint, _sha256_hex(signer)))
     if manifest.test_election and not allow_test_key:
         raise VoterAppError(
-            f"this is a TEST election, not a real one: {manifest.test_election}. A ballot "
-            "cast here is not secret. Do not vote here (--allow-test-key only for tests)."
+            _(
+                "this is a TEST election, not a real one: {reason}. A ballot cast here is not "
+                "secret. Do not vote here (--allow-test-key only for tests)."
+            ).format(reason=manifest.test_election)
         )
     collectors = tuple(manifest.trust.collectors())
     if not collectors:
         raise VoterAppError(
-            "the manifest names no collector certificate: receipts cannot be checked"
+            _("the manifest names no collector certificate: receipts cannot be checked")
         )
     return Election(manifest, signer, collectors)
 
@@ -234,7 +285,11 @@ def _open_official(election: Election, document: Any, domain: str, where: str) -
             document, domain, election.manifest.trust.collector_certificates, where
         )
     except (FormatError, CryptoError) as exc:
-        raise CollectorMisbehaved(f"the collector's {where} is not validly signed: {exc}") from exc
+        raise CollectorMisbehaved(
+            _("the collector's {document} is not validly signed: {problem}").format(
+                document=where, problem=exc
+            )
+        ) from exc
 
 
 def check_receipt(
@@ -253,17 +308,21 @@ def check_receipt(
         head = LogHead.from_dict(head_payload, "receipt.log_head")
         receipt = Receipt.from_dict(payload, head)
     except FormatError as exc:
-        raise CollectorMisbehaved(f"the collector's receipt is malformed: {exc}") from exc
+        raise CollectorMisbehaved(
+            _("the collector's receipt is malformed: {problem}").format(problem=exc)
+        ) from exc
     if receipt.election_id != election.manifest.election_id:
-        raise CollectorMisbehaved("the receipt is for another election")
+        raise CollectorMisbehaved(_("the receipt is for another election"))
     if receipt.ballot_hash != expected_hash:
-        raise CollectorMisbehaved("the receipt names another ballot than the one sent")
+        raise CollectorMisbehaved(_("the receipt names another ballot than the one sent"))
     proof = inclusion_proof(client, receipt.log_index, head.size)
     try:
         verify_inclusion(receipt.leaf_hash, receipt.log_index, head.size, proof, head.root_hash)
     except (ProofInvalid, InvalidInput) as exc:
         raise CollectorMisbehaved(
-            f"the ballot is not in the log the receipt's head signs: {exc}"
+            _("the ballot is not in the log the receipt's head signs: {problem}").format(
+                problem=exc
+            )
         ) from exc
     return receipt
 
@@ -274,7 +333,9 @@ def inclusion_proof(client: CollectorClient, index: int, size: int) -> list[byte
         items = require(answer, "proof", list, "inclusion proof")
         return [parse_b64url(item, f"inclusion proof.proof[{i}]") for i, item in enumerate(items)]
     except FormatError as exc:
-        raise CollectorMisbehaved(f"the collector's inclusion proof is malformed: {exc}") from exc
+        raise CollectorMisbehaved(
+            _("the collector's inclusion proof is malformed: {problem}").format(problem=exc)
+        ) from exc
 
 
 # --- the voter's e-ID ------------------------------------------------------------------------
@@ -286,16 +347,135 @@ def check_own_certificate(election: Election, certificate: x509.Certificate) -> 
     store = election.manifest.trust.eid_trust_store(require_crl=False)
     try:
         return check_certificate(certificate, store, _utc_now(), field="your e-ID")
-    except eid_errors.CertificateExpired as exc:
-        raise VoterAppError(f"your e-ID certificate has expired ({exc.problem})") from exc
-    except eid_errors.CertificateNotYetValid as exc:
-        raise VoterAppError(f"your e-ID certificate is not valid yet ({exc.problem})") from exc
+    except (eid_errors.CertificateExpired, eid_errors.CertificateNotYetValid) as exc:
+        raise NotEligible("certificate_expired", exc.problem) from exc
     except eid_errors.UntrustedIssuer as exc:
-        raise VoterAppError(
-            f"your e-ID is not issued by a CA this election trusts ({exc.problem})"
-        ) from exc
+        raise NotEligible("certificate_untrusted", exc.problem) from exc
     except CryptoError as exc:
-        raise VoterAppError(f"your e-ID cannot sign ballots: {exc}") from exc
+        raise NotEligible("certificate_invalid", str(exc)) from exc
+
+
+# --- eligibility -----------------------------------------------------------------------------
+
+# Why a voter cannot vote here, for the voter, by the collector's refusal code.
+ELIGIBILITY_ADVICE = {
+    "not_eligible": N_(
+        "You are not on the voter list of this election, so you cannot vote here. If you "
+        "think you should be on it, contact the election officials."
+    ),
+    "certificate_revoked": N_(
+        "Your e-ID certificate is revoked, so it cannot be used to vote. Contact your e-ID "
+        "issuer for a new one, or vote at a polling station."
+    ),
+    "certificate_expired": N_(
+        "Your e-ID certificate has expired or is not valid yet. Renew your e-ID, or vote at a "
+        "polling station."
+    ),
+    "certificate_untrusted": N_(
+        "Your e-ID was not issued by a certificate authority this election trusts. Use your "
+        "national e-ID, or vote at a polling station."
+    ),
+    "certificate_invalid": N_(
+        "Your e-ID certificate cannot be used to vote. Contact your e-ID issuer, or vote at a "
+        "polling station."
+    ),
+    "signature_invalid": N_(
+        "The collector could not check your e-ID's signature. Try again; if it happens again, "
+        "contact your e-ID issuer."
+    ),
+    "election_closed": N_(
+        "This election is closed: the officials have closed the ballot collector, and no more "
+        "ballots are taken."
+    ),
+}
+
+
+class NotEligible(VoterAppError):
+    """This voter cannot vote here: `code` is the collector's refusal code (collector/errors.py
+    CODES: not_eligible, certificate_revoked, certificate_expired, certificate_untrusted,
+    certificate_invalid, signature_invalid, election_closed), the message says it in plain
+    words with what to do."""
+
+    def __init__(self, code: str, detail: str | None = None) -> None:
+        advice = ELIGIBILITY_ADVICE.get(code)
+        message = _(advice) if advice else _("You cannot vote here ({code}).").format(code=code)
+        super().__init__(f"{message} ({detail})" if detail else message)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """The collector's signed word, checked, on this voter before they choose."""
+
+    voter: VoterIdentity  # from the voter's own certificate (crypto.eid)
+    district: District  # the voter's own district (formats.manifest.District)
+    status: str  # "open" | "not_open" | "over" | "closed" (the collector's word)
+    has_ballot: bool  # a ballot of this voter is already in the log (a revote replaces it)
+    at: dt.datetime = field(default=dt.datetime.fromtimestamp(0, dt.UTC))  # collector's clock
+    # the collector's signed answer: evidence if it named another district
+    document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def check_eligibility(client: CollectorClient, election: Election, signer: Signer) -> Eligibility:
+    """Ask the collector, with a request signed by the e-ID over a fresh challenge, whether this
+    voter may vote here, in which district, and whether the election is open. The voter's
+    certificate is checked here first (chain and validity); the collector's answer must be
+    signed by a collector of the manifest, for this election, manifest, challenge and voter,
+    name a district of the manifest and a status that its own clock and the period allow.
+    NotEligible for a voter who cannot vote here; CollectorMisbehaved for a bad answer."""
+    identity = check_own_certificate(election, signer.certificate)
+    manifest = election.manifest
+    try:
+        challenge = fetch_challenge(client)
+    except CollectorRefused as exc:
+        if exc.code == "election_closed":
+            raise NotEligible(exc.code) from exc
+        raise VoterAppError(refusal_message(exc)) from exc
+    request = EligibilityRequest.for_manifest(manifest, challenge)
+    signed = sign_object(signer, DOMAINS["eligibility_request"], request.to_dict())
+    try:
+        document = client.post("/v1/eligibility", signed)
+    except CollectorRefused as exc:
+        if exc.code in ELIGIBILITY_ADVICE:
+            raise NotEligible(exc.code, exc.message) from exc
+        raise VoterAppError(refusal_message(exc)) from exc
+    payload = _open_official(election, document, DOMAINS["eligibility"], "eligibility answer")
+    try:
+        answer = EligibilityAnswer.from_dict(payload, "eligibility answer")
+    except FormatError as exc:
+        raise CollectorMisbehaved(
+            _("the collector's eligibility answer is malformed: {problem}").format(problem=exc)
+        ) from exc
+    if answer.election_id != manifest.election_id or answer.manifest_hash != manifest.hash:
+        raise CollectorMisbehaved(_("the eligibility answer is for another election"))
+    if answer.challenge != challenge:
+        raise CollectorMisbehaved(_("the eligibility answer is not the answer to this request"))
+    if answer.personal_code != identity.personal_code:
+        raise CollectorMisbehaved(_("the eligibility answer is about another voter"))
+    try:
+        district = manifest.district(answer.district)
+    except FormatError as exc:
+        raise CollectorMisbehaved(
+            _(
+                "the eligibility answer names a district this election does not have: {problem}"
+            ).format(problem=exc)
+        ) from exc
+    if answer.status != status_at(manifest, answer.at, answer.status == "closed"):
+        raise CollectorMisbehaved(
+            _(
+                "the eligibility answer says {status!r}, which the voting period does not allow "
+                "at the time it gives"
+            ).format(status=answer.status)
+        )
+    return Eligibility(
+        identity,
+        district,
+        answer.status,
+        answer.has_ballot,
+        dt.datetime.fromtimestamp(answer.at / 1000, dt.UTC),
+        document,
+    )
 
 
 # --- choices ---------------------------------------------------------------------------------
@@ -309,7 +489,11 @@ def resolve_choice(contest: Contest, text: str) -> int:
         number = int(wanted)
         if any(c.number == number for c in contest.candidates):
             return number
-        raise VoterAppError(f"{contest.name} has no candidate number {number}")
+        raise VoterAppError(
+            _("{contest} has no candidate number {number}").format(
+                contest=contest.name, number=number
+            )
+        )
     folded = wanted.casefold()
     exact = [c for c in contest.candidates if c.name.casefold() == folded]
     if len(exact) == 1:
@@ -319,8 +503,14 @@ def resolve_choice(contest: Contest, text: str) -> int:
         return partial[0].number
     if len(partial) > 1:
         names = ", ".join(f"{c.number} {c.name}" for c in partial)
-        raise VoterAppError(f"{wanted!r} matches several candidates ({names}): give the number")
-    raise VoterAppError(f"{contest.name} has no candidate {wanted!r}")
+        raise VoterAppError(
+            _("{text!r} matches several candidates ({names}): give the number").format(
+                text=wanted, names=names
+            )
+        )
+    raise VoterAppError(
+        _("{contest} has no candidate {text!r}").format(contest=contest.name, text=wanted)
+    )
 
 
 def describe(contest: Contest, number: int) -> str:
@@ -342,6 +532,8 @@ class PreparedBallot:
     choices: dict[str, int]
     payload: dict[str, Any]
     randomness: dict[str, tuple[int, ...]]
+    # the 128-bit seed the encryption randomness is derived from (the check code carries it)
+    seed: bytes = field(default=b"", repr=False)
     payload_hash: bytes = field(init=False)
 
     def __post_init__(self) -> None:
@@ -353,23 +545,30 @@ def fetch_challenge(client: CollectorClient) -> bytes:
     try:
         return parse_b64url(require(answer, "challenge", str, "challenge"), "challenge")
     except FormatError as exc:
-        raise CollectorMisbehaved(f"the collector's challenge is malformed: {exc}") from exc
+        raise CollectorMisbehaved(
+            _("the collector's challenge is malformed: {problem}").format(problem=exc)
+        ) from exc
 
 
 def prepare_ballot(
     client: CollectorClient, election: Election, district: str, choices: Mapping[str, int]
 ) -> PreparedBallot:
-    """Fetch a one-time challenge and encrypt the choices with their proofs."""
+    """Fetch a one-time challenge and encrypt the choices with their proofs, the encryption
+    randomness derived from a fresh 128-bit seed (the check code carries the seed)."""
     the_district = election.district(district)
     for contest in the_district.contests:
         if contest.id not in choices:
-            raise VoterAppError(f"no choice made in {contest.name}")
+            raise VoterAppError(_("no choice made in {contest}").format(contest=contest.name))
     challenge = fetch_challenge(client)
+    seed = secrets.token_bytes(SEED_BYTES)
     try:
-        payload, randomness = build_ballot(election.manifest, district, choices, challenge)
+        randomness = ballot_randomness(election.manifest, district, seed)
+        payload, randomness = build_ballot(
+            election.manifest, district, choices, challenge, randomness
+        )
     except (FormatError, CryptoError) as exc:
-        raise VoterAppError(f"the ballot cannot be made: {exc}") from exc
-    return PreparedBallot(election, district, dict(choices), payload, randomness)
+        raise VoterAppError(_("the ballot cannot be made: {problem}").format(problem=exc)) from exc
+    return PreparedBallot(election, district, dict(choices), payload, randomness, seed)
 
 
 @dataclass(frozen=True)
@@ -380,12 +579,6 @@ class CastResult:
     check_code: CheckCode
     verification_code: str
     record_path: str | None
-
-
-def _randomness_in_order(
-    manifest: Manifest, district: str, randomness: Mapping[str, tuple[int, ...]]
-) -> tuple[tuple[int, ...], ...]:
-    return tuple(tuple(randomness[c.id]) for c in manifest.district(district).contests)
 
 
 def _record(
@@ -424,19 +617,24 @@ def cast_ballot(
     try:
         document = client.post("/v1/ballots", signed)
     except CollectorRefused as exc:
+        if saving:  # `vote receipts` shows it refused, and why, not as sent
+            record.update(status="refused", refusal={"code": exc.code, "message": exc.message})
+            store.save_record(this_hash, record, pin)  # type: ignore[union-attr, arg-type]
         raise VoterAppError(refusal_message(exc)) from exc
     except CollectorUnreachable as exc:
-        kept = " (kept, sealed, in your data directory)" if saving else ""
-        raise CollectorUnreachable(
-            f"{exc}. The ballot{kept} may or may not have arrived: cast again later; only "
-            "your latest ballot counts"
-        ) from exc
+        if saving:
+            message = _(
+                "{problem}. The ballot (kept, sealed, in your data directory) may or may not "
+                "have arrived: cast again later; only your latest ballot counts"
+            )
+        else:
+            message = _(
+                "{problem}. The ballot may or may not have arrived: cast again later; only your "
+                "latest ballot counts"
+            )
+        raise CollectorUnreachable(message.format(problem=exc)) from exc
     receipt = check_receipt(client, election, document, this_hash)
-    code = CheckCode(
-        election.manifest.hash,
-        this_hash,
-        _randomness_in_order(election.manifest, prepared.district, prepared.randomness),
-    )
+    code = CheckCode.for_ballot(prepared.seed, this_hash)
     path = None
     if saving:
         record.update(status="received", receipt=document, check_code=code.text)
@@ -490,16 +688,18 @@ def verify_audit(manifest: Manifest, document: Any) -> AuditResult:
         claimed = require(document, "choices", dict, "audit")
         randomness = _parse_randomness(require(document, "randomness", dict, "audit"), "audit")
         if object_hash(payload) != shown:
-            raise VoterAppError("the audited ballot is not the one whose hash was shown")
+            raise VoterAppError(_("the audited ballot is not the one whose hash was shown"))
         ballot = parse_ballot(manifest, payload, "audit.payload")
         _verify_proofs(manifest, ballot)
         found = choices_in(manifest, ballot, randomness)
     except (FormatError, CryptoError) as exc:
-        raise VoterAppError(f"the audit does not verify: {exc}") from exc
+        raise VoterAppError(_("the audit does not verify: {problem}").format(problem=exc)) from exc
     if found != claimed:
         raise VoterAppError(
-            f"the ballot holds {found}, not the choices the app revealed ({claimed}): "
-            "the app did not encrypt honestly"
+            _(
+                "the ballot holds {found}, not the choices the app revealed ({claimed}): the app "
+                "did not encrypt honestly"
+            ).format(found=found, claimed=claimed)
         )
     return AuditResult(shown, manifest.district(ballot.district), found)
 
@@ -515,78 +715,12 @@ def _verify_proofs(manifest: Manifest, ballot: Ballot) -> None:
         )
 
 
-# --- the vote check (second device) ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    election: Election
-    district: District
-    choices: dict[str, int]
-    voter: VoterIdentity
-    receipt: Receipt
-    verification_code: str
-
-
-def check_vote(
-    client: CollectorClient, code: CheckCode, allow_test_key: bool = False
-) -> CheckResult:
-    """Fetch the stored ballot named by the check code and show what it holds and who signed
-    it: the manifest by the code's fingerprint, the ballot's hash, signature and e-ID, its
-    receipt and inclusion in the signed log, then re-encryption of every candidate."""
-    election = fetch_election(
-        client, fingerprint=code.manifest_hash, allow_test_key=allow_test_key
-    )
-    manifest = election.manifest
-    try:
-        answer = client.get(f"/v1/ballots/{b64url(code.ballot_hash)}")
-    except CollectorRefused as exc:
-        raise VoterAppError(refusal_message(exc)) from exc
-    try:
-        signed = require(answer, "ballot", dict, "stored ballot")
-        receipt_document = require(answer, "receipt", dict, "stored ballot")
-    except FormatError as exc:
-        raise CollectorMisbehaved(f"the collector's answer is malformed: {exc}") from exc
-    if ballot_hash(signed) != code.ballot_hash:
-        raise CollectorMisbehaved("the collector returned another ballot than the code names")
-    receipt = check_receipt(client, election, receipt_document, code.ballot_hash)
-    received = dt.datetime.fromtimestamp(receipt.received / 1000, dt.UTC)
-    try:
-        payload, _, identity = open_signed(
-            signed,
-            DOMAINS["ballot"],
-            trust=manifest.trust.eid_trust_store(require_crl=False),
-            at=received,
-            where="stored ballot",
-        )
-        ballot = parse_ballot(manifest, payload, "stored ballot")
-    except (FormatError, CryptoError) as exc:
-        raise CollectorMisbehaved(f"the stored ballot does not check: {exc}") from exc
-    assert identity is not None  # open_signed returns one whenever a trust store is given
-    contests = manifest.district(ballot.district).contests
-    if len(code.randomness) != len(contests):
-        raise VoterAppError("the check code does not fit this ballot (wrong number of contests)")
-    randomness = {c.id: r for c, r in zip(contests, code.randomness, strict=True)}
-    try:
-        found = choices_in(manifest, ballot, randomness)
-    except FormatError as exc:
-        raise VoterAppError(
-            f"the stored ballot holds no candidate for this check code ({exc.problem}): it is "
-            "not the ballot your app made"
-        ) from exc
-    return CheckResult(
-        election,
-        manifest.district(ballot.district),
-        found,
-        identity,
-        receipt,
-        verification_code(code.ballot_hash),
-    )
+# --- the vote check (second device): voter_app.check ---------------------------------------
 
 
 # --- receipts against the published record ------------------------------------------------------
 
-RECEIPT_EVIDENCE_TEXT = (
+RECEIPT_EVIDENCE_TEXT = N_(
     "This receipt is signed evidence that the collector dropped, replaced or moved your "
     "ballot after acknowledging it. Keep the receipt file (ivote vote receipts --export DIR) "
     "and give it to the election officials and the observers; vote on paper if there is "
@@ -630,7 +764,7 @@ def open_published_log(
         if isinstance(document, Mapping) and document.get("kind") == TALLY_KIND
         else ElectionRecord.from_dict(document).tally
     )
-    payload, _, _ = open_signed(tally.manifest, DOMAINS["manifest"], where="record.manifest")
+    payload = open_signed(tally.manifest, DOMAINS["manifest"], where="record.manifest")[0]
     manifest = Manifest.from_dict(payload)
     if fingerprint is not None and manifest.fingerprint != "".join(fingerprint.split()).lower():
         raise FormatError("record.manifest", "not the manifest with the fingerprint given")
@@ -660,7 +794,12 @@ def verify_receipt(published: PublishedLog, name: str, document: Any) -> Receipt
     except ReceiptContradicted as exc:
         return ReceiptVerdict(name, _named_ballot(document), None, exc.problem, evidence=True)
     except (FormatError, CryptoError) as exc:
-        return ReceiptVerdict(name, _named_ballot(document), None, f"not a valid receipt: {exc}")
+        return ReceiptVerdict(
+            name,
+            _named_ballot(document),
+            None,
+            _("not a valid receipt: {problem}").format(problem=exc),
+        )
     return ReceiptVerdict(name, receipt.ballot_hash, receipt.log_index)
 
 
@@ -690,3 +829,69 @@ def stored_receipts(
         if record.get("manifest_hash") == b64url(manifest.hash) and "receipt" in record:
             found.append((path.name, record["receipt"]))
     return found, skipped
+
+
+# --- the ballots this computer cast -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredBallot:
+    """One sealed ballot record, as `ivote vote receipts` shows it."""
+
+    path: str
+    ballot_hash: bytes
+    election_id: str
+    district: str
+    status: str  # "received" (with a checked receipt) | "refused" | "sent" (no answer)
+    received: int | None = None  # ms, the receipt's
+    log_index: int | None = None
+    check_code: str | None = None
+    refusal_code: str | None = None
+    refusal_message: str | None = None
+    receipt: dict[str, Any] | None = None
+    counts_now: bool = False  # the latest received ballot of its election on this computer
+
+
+def stored_ballots(store: VoterStore, pin: str) -> tuple[list[StoredBallot], list[str]]:
+    """The ballot records that open with the PIN, in the order they were written, the latest
+    received ballot of each election marked `counts_now`; and the names of the records sealed
+    under another PIN (none opening at all: a wrong PIN)."""
+    from crypto.errors import SealError
+
+    found: list[StoredBallot] = []
+    skipped: list[str] = []
+    for path in store.record_paths():
+        try:
+            record = store.load_record(path, pin)
+        except SealError:
+            skipped.append(path.name)
+            continue
+        receipt = record.get("receipt")
+        payload = receipt.get("payload", {}) if isinstance(receipt, dict) else {}
+        refusal = record.get("refusal") if isinstance(record.get("refusal"), dict) else {}
+        found.append(
+            StoredBallot(
+                str(path),
+                ballot_hash(require(record, "signed_ballot", dict, str(path))),
+                str(record.get("election_id", "")),
+                str(record.get("district", "")),
+                str(record.get("status", "sent")),
+                payload.get("received"),
+                payload.get("log_index"),
+                record.get("check_code"),
+                refusal.get("code"),
+                refusal.get("message"),
+                receipt if isinstance(receipt, dict) else None,
+            )
+        )
+    latest: dict[str, int] = {}  # election id -> position of its latest received ballot
+    for position, ballot in enumerate(found):
+        if ballot.status != "received" or ballot.received is None:
+            continue
+        best = latest.get(ballot.election_id)
+        if best is None or (found[best].received or 0) <= ballot.received:
+            latest[ballot.election_id] = position
+    marked = set(latest.values())
+    return [
+        dataclasses.replace(b, counts_now=True) if i in marked else b for i, b in enumerate(found)
+    ], skipped

@@ -100,15 +100,19 @@ class CheckOutcome:
 
 
 def check(personal_code: str, check_code: str) -> CheckOutcome:
-    """The vote check from a second device (`ivote vote check`): fetch the stored ballot by
-    the check code, verify signature, receipt and log inclusion, re-encrypt the candidates."""
+    """The vote check from a second device (`ivote vote check`): trust the election by its
+    published fingerprint, fetch the stored ballot by the check code's prefix, verify
+    signature, receipt and log inclusion, open the candidates under the code's seed."""
+    from voter_app.check import check_vote
     from voter_app.code import CheckCode
-    from voter_app.voting import check_vote
+    from voter_app.voting import fetch_election
 
     try:
-        result = check_vote(
-            _STATE["client"], CheckCode.parse(check_code), _STATE["allow_test_key"]
+        client = _STATE["client"]
+        election = fetch_election(
+            client, fingerprint=_STATE["fingerprint"], allow_test_key=_STATE["allow_test_key"]
         )
+        result = check_vote(client, election, CheckCode.parse(check_code))
     except Exception as exc:  # reported by the demo
         return CheckOutcome(personal_code, f"{type(exc).__name__}: {exc}")
     return CheckOutcome(

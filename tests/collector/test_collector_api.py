@@ -29,7 +29,7 @@ from crypto import merkle, paillier
 from crypto.eid import sign
 from formats.ballot import ballot_hash, choices_in, parse_ballot, verification_code
 from formats.ballotbox import BallotBoxError, read_ballot_box
-from formats.receipt import LogHead, entry_leaf_hash
+from formats.receipt import LatestStatement, LogHead, entry_leaf_hash
 from formats.signed import open_signed, sign_object
 
 
@@ -38,6 +38,13 @@ def head_of(election: CollectorElection, document: dict[str, Any]) -> LogHead:
         document, DOMAINS["log_head"], expected_cert=election.pki.collector.certificate
     )
     return LogHead.from_dict(payload)
+
+
+def latest_of(election: CollectorElection, document: dict[str, Any]) -> LatestStatement:
+    payload, _, _ = open_signed(
+        document, DOMAINS["latest_ballot"], expected_cert=election.pki.collector.certificate
+    )
+    return LatestStatement.from_dict(payload)
 
 
 def log_size(client: Client) -> int:
@@ -95,18 +102,32 @@ def test_receipts_proofs_resend_and_vote_check(election: CollectorElection, clie
     leaves = client.json("/v1/log/leaves", start=0, end=4)["leaf_hashes"]
     assert merkle.root_hash([parse_b64url(x, "l") for x in leaves]) == latest.root_hash
 
-    # the vote check: three fetches within the window, then refused; the randomness shows
-    # which candidates the stored ballot holds
+    # the vote check by a 7-byte prefix of the ballot hash: three fetches within the window,
+    # then refused; the randomness shows which candidates the stored ballot holds, and the
+    # collector's signed statement says it is the voter's latest ballot
     voter, signed, randomness, chosen, _ = casts[1]
-    digest = b64url(ballot_hash(signed))
+    digest = ballot_hash(signed)
+    prefix = b64url(digest[:7])
     for _ in range(3):
-        fetched = client.json(f"/v1/ballots/{digest}")
+        [fetched] = client.json(f"/v1/ballots/{prefix}")["ballots"]
         assert fetched["ballot"] == signed
-        assert fetched["verification_code"] == verification_code(ballot_hash(signed))
+        assert fetched["verification_code"] == verification_code(digest)
         stored = parse_ballot(election.manifest, fetched["ballot"]["payload"])
         assert choices_in(election.manifest, stored, randomness) == chosen
-    assert refusal(client.get(f"/v1/ballots/{digest}")) == "check_limit_reached"
-    assert refusal(client.get(f"/v1/ballots/{b64url(bytes(32))}")) == "not_found"
+        statement = latest_of(election, fetched["latest"])
+        assert (statement.ballot_hash, statement.log_index) == (digest, 1)
+        assert statement.is_latest and statement.log_size == 4
+        assert fetched["newer"] is None
+    assert refusal(client.get(f"/v1/ballots/{prefix}")) == "check_limit_reached"
+    assert refusal(client.get(f"/v1/ballots/{b64url(digest)}")) == "check_limit_reached"
+    # the first voter's first ballot is not their latest: the newer one (index 3) comes along
+    [fetched] = client.json(f"/v1/ballots/{b64url(ballot_hash(casts[0][1]))}")["ballots"]
+    statement = latest_of(election, fetched["latest"])
+    assert (statement.log_index, statement.latest_index) == (0, 3) and not statement.is_latest
+    assert fetched["newer"]["ballot"] == casts[3][1]
+    assert canonical_bytes(fetched["newer"]["receipt"]) == casts[3][4]
+    assert refusal(client.get(f"/v1/ballots/{b64url(bytes(7))}")) == "not_found"
+    assert refusal(client.get(f"/v1/ballots/{b64url(digest[:6])}")) == "bad_request"
     assert refusal(client.get("/v1/ballots/not-a-hash")) == "bad_request"
     assert refusal(client.get("/v1/log/inclusion", index=9, size=4)) == "bad_request"
     assert refusal(client.get("/v1/log/consistency", old=3, new=7)) == "bad_request"

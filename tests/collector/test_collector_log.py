@@ -3,6 +3,7 @@ signed heads, proofs, copy detection, vote-check fetch limits, closing."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import secrets
@@ -20,7 +21,7 @@ from collector.db import Database
 from collector.errors import Refusal
 from collector.log import BallotLog, Candidate, now_ms
 from crypto import merkle
-from formats.receipt import LogHead, entry_leaf_hash
+from formats.receipt import LatestStatement, LogHead, entry_leaf_hash
 
 
 def fake_sign(domain: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -181,14 +182,76 @@ def test_concurrent_revotes_leave_one_latest(log: BallotLog) -> None:
 def test_vote_check_window_and_limit(log: BallotLog) -> None:
     ballot = candidate(log, "v")
     log.append([ballot])
-    for _ in range(3):
-        assert log.fetch_for_check(ballot.ballot_hash, 60_000, 3)[0] == ballot.ballot
+    for prefix in (ballot.ballot_hash, ballot.ballot_hash[:7], ballot.ballot_hash[:7]):
+        [answer] = log.fetch_for_check(prefix, 60_000, 3)
+        assert (answer.ballot_hash, answer.ballot, answer.newer) == (
+            ballot.ballot_hash,
+            ballot.ballot,
+            None,
+        )
     with pytest.raises(Refusal, match="check_limit_reached"):
-        log.fetch_for_check(ballot.ballot_hash, 60_000, 3)
+        log.fetch_for_check(ballot.ballot_hash[:7], 60_000, 3)
     with pytest.raises(Refusal, match="check_window_over"):
         log.fetch_for_check(ballot.ballot_hash, -1, 10)
     with pytest.raises(Refusal, match="not_found"):
         log.fetch_for_check(b"\x01" * 32, 60_000, 3)
+
+
+def with_hash(log: BallotLog, voter: str, digest: bytes) -> Candidate:
+    return dataclasses.replace(candidate(log, voter), ballot_hash=digest)
+
+
+def test_vote_check_by_prefix_answers_every_match_and_the_latest(log: BallotLog) -> None:
+    prefix = b"\xff\x00\x7f\x80\xff\xff\x01"
+    mine = with_hash(log, "anna", prefix + b"\xff" * 25)  # the range's upper end
+    other = with_hash(log, "bert", prefix + b"\x00" * 25)  # its lower end
+    outside = [
+        with_hash(log, "carl", prefix[:-1] + b"\x02" + b"\x00" * 25),
+        with_hash(log, "dora", prefix[:-1] + b"\x00" + b"\xff" * 25),
+    ]
+    newer = candidate(log, "anna")
+    log.append([mine, other, *outside])
+    [answer] = log.fetch_for_check(outside[0].ballot_hash[:7], 60_000, 3)
+    assert answer.ballot_hash == outside[0].ballot_hash
+    answers = log.fetch_for_check(prefix, 60_000, 3)
+    assert [a.ballot_hash for a in answers] == [other.ballot_hash, mine.ballot_hash]
+    for answer in answers:
+        statement = LatestStatement.from_dict(parse_canonical(answer.latest)["payload"])
+        assert parse_canonical(answer.latest)["domain"] == "ivote/v1/latest-ballot"
+        assert statement.is_latest and statement.log_size == 4
+        assert answer.newer is None
+    # anna votes again: her first ballot is no longer the latest, and the newer one comes along
+    log.append([newer])
+    answers = {a.ballot_hash: a for a in log.fetch_for_check(prefix, 60_000, 3)}
+    signed = parse_canonical(answers[mine.ballot_hash].latest)
+    statement = LatestStatement.from_dict(signed["payload"])
+    assert (statement.log_index, statement.latest_index, statement.log_size) == (0, 4, 5)
+    assert answers[mine.ballot_hash].newer == (newer.ballot, log.receipt_for(newer.ballot_hash))
+    assert answers[other.ballot_hash].newer is None
+    # each match is counted: a third check reaches the limit of both; a fourth is refused
+    assert len(log.fetch_for_check(prefix, 60_000, 3)) == 2
+    with pytest.raises(Refusal, match="check_limit_reached"):
+        log.fetch_for_check(prefix, 60_000, 3)
+
+
+def test_vote_checks_racing_never_exceed_the_limit(log: BallotLog) -> None:
+    ballot = candidate(log, "v")
+    log.append([ballot])
+    outcomes: list[str] = []
+
+    def check() -> None:
+        try:
+            log.fetch_for_check(ballot.ballot_hash[:7], 60_000, 3)
+            outcomes.append("ok")
+        except Refusal as refusal:
+            outcomes.append(refusal.code)
+
+    threads = [threading.Thread(target=check) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["check_limit_reached"] * 5 + ["ok"] * 3
 
 
 def test_close_is_final(log: BallotLog) -> None:

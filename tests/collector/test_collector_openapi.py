@@ -32,12 +32,14 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31
 from support.collector_process import CollectorProcess
 from test_collector_hostile import assert_no_traceback
 
-from canonical.encoding import b64url, canonical_bytes, parse_b64url
+from canonical.encoding import DOMAINS, b64url, canonical_bytes, parse_b64url
 from collector.app import create_app
 from collector.errors import CODES
 from collector.openapi import EVERY_OPERATION
 from collector.service import Election, Settings
 from formats.ballot import ballot_hash, max_ballot_bytes
+from formats.eligibility import EligibilityRequest
+from formats.signed import sign_object
 
 SPEC = Path(__file__).parents[2] / "docs" / "spec.md"
 ST = str(Path(sys.executable).parent / "st")
@@ -56,7 +58,8 @@ EXPECTED_STATUSES = {
     ("get", "/v1/manifest"): set(),
     ("post", "/v1/challenges"): {403, 429},
     ("post", "/v1/ballots"): {403, 409, 413, 415, 422, 429},
-    ("get", "/v1/ballots/{ballot_hash}"): {403, 404},
+    ("post", "/v1/eligibility"): {403, 409, 413, 415, 429},
+    ("get", "/v1/ballots/{prefix}"): {403, 404},
     ("get", "/v1/log/head"): {404},
     ("get", "/v1/log/heads/{size}"): {404},
     ("get", "/v1/log/inclusion"): {404},
@@ -166,7 +169,7 @@ def test_every_code_of_the_spec_is_declared_where_it_can_be_answered(document: d
     # and every code a route can answer is declared for some route
     assert set.union(*declared.values()) == set(CODES) - UNDECLARED
     assert {"check_window_over", "check_limit_reached", "not_found"} <= declared[
-        "get", "/v1/ballots/{ballot_hash}"
+        "get", "/v1/ballots/{prefix}"
     ]
     assert "rate_limited" in declared["post", "/v1/challenges"]
 
@@ -191,6 +194,13 @@ def test_bodies_and_parameters_are_exact(document: dict, election: CollectorElec
             schema = parameter["schema"]
             assert "anyOf" not in schema, (key, parameter)
             assert schema.get("type") == "integer" or "pattern" in schema, (key, parameter)
+
+
+def eligibility_request(election: CollectorElection, voter: str, challenge: bytes) -> bytes:
+    """A voter's signed eligibility request over `challenge`, encoded."""
+    payload = EligibilityRequest.for_manifest(election.manifest, challenge).to_dict()
+    signed = sign_object(election.eids[voter], DOMAINS["eligibility_request"], payload)
+    return canonical_bytes(signed)
 
 
 class Documented:
@@ -219,7 +229,7 @@ def test_a_voters_answers_match_the_document(election: CollectorElection, db_url
         election.directory,
         db_url,
         PASSPHRASE,
-        options=("--challenges-per-address", "3/3600", "--casts-per-address", "off"),
+        options=("--challenges-per-address", "6/3600", "--casts-per-address", "off"),
     ).start()
     client = Client(server.url)
     try:
@@ -240,13 +250,21 @@ def test_a_voters_answers_match_the_document(election: CollectorElection, db_url
         doc.check("post", "/v1/ballots", client.cast(stranger), 403)  # not_eligible
         forged = canonical_bytes(signed).replace(b'"district":"north"', b'"district":"south"')
         doc.check("post", "/v1/ballots", client.cast(forged), 400)  # wrong district's contests
+        taken, fresh = client.challenge(), client.challenge()
+        for voter, status in ((NORTH[3], 200), (STRANGER, 403)):  # 403: not_eligible
+            request = eligibility_request(election, voter, taken if status == 200 else fresh)
+            asked = http.post("/v1/eligibility", content=request, headers=JSON)
+            doc.check("post", "/v1/eligibility", asked, status)
+        used = eligibility_request(election, NORTH[4], taken)
+        refused = http.post("/v1/eligibility", content=used, headers=JSON)
+        doc.check("post", "/v1/eligibility", refused, 409)  # challenge_used
         as_text = http.post("/v1/ballots", content=b"{}", headers={"content-type": "text/plain"})
         doc.check("post", "/v1/ballots", as_text, 415)
         too_large = b" " * (max_ballot_bytes(election.manifest) + 1)
         doc.check(
             "post", "/v1/ballots", http.post("/v1/ballots", content=too_large, headers=JSON), 413
         )
-        # the third challenge is the last of the window; a window may end meanwhile
+        # the sixth challenge is the last of the window; a window may end meanwhile
         for _ in range(8):
             limited = http.post("/v1/challenges")
             if limited.status_code != 200:
@@ -255,14 +273,18 @@ def test_a_voters_answers_match_the_document(election: CollectorElection, db_url
         assert int(limited.headers["retry-after"]) >= 1
 
         doc.check("get", "/v1/manifest", http.get("/v1/manifest"), 200)
-        doc.check("get", "/v1/ballots/{ballot_hash}", http.get(f"/v1/ballots/{digest}"), 200)
-        doc.check("get", "/v1/ballots/{ballot_hash}", http.get(f"/v1/ballots/{digest}x"), 400)
+        doc.check("get", "/v1/ballots/{prefix}", http.get(f"/v1/ballots/{digest}"), 200)
+        doc.check("get", "/v1/ballots/{prefix}", http.get(f"/v1/ballots/{digest}x"), 400)
+        short = http.get(f"/v1/ballots/{digest[:8]}")  # 6 bytes: too short a prefix
+        doc.check("get", "/v1/ballots/{prefix}", short, 400)
+        prefix = http.get(f"/v1/ballots/{b64url(ballot_hash(signed)[:7])}")  # a check code's
+        doc.check("get", "/v1/ballots/{prefix}", prefix, 200)
         missing = http.get(f"/v1/ballots/{b64url(bytes(32))}")
-        doc.check("get", "/v1/ballots/{ballot_hash}", missing, 404)
-        for _ in range(election.manifest.policy.max_checks - 1):
+        doc.check("get", "/v1/ballots/{prefix}", missing, 404)
+        for _ in range(election.manifest.policy.max_checks - 2):
             http.get(f"/v1/ballots/{digest}")
         over = http.get(f"/v1/ballots/{digest}")
-        doc.check("get", "/v1/ballots/{ballot_hash}", over, 403)  # check_limit_reached
+        doc.check("get", "/v1/ballots/{prefix}", over, 403)  # check_limit_reached
         doc.check("get", "/v1/log/head", http.get("/v1/log/head"), 200)
         doc.check("get", "/v1/log/heads/{size}", http.get("/v1/log/heads/1"), 200)
         doc.check("get", "/v1/log/heads/{size}", http.get("/v1/log/heads/7"), 404)
@@ -310,6 +332,6 @@ def test_schemathesis_finds_no_answer_outside_the_document(
     assert run.returncode == 0, output
     counts = re.search(r"(\d+) generated, (\d+) passed", output)
     assert counts and counts[1] == counts[2] and int(counts[1]) > 200, output
-    assert "10 selected / 10 total" in output, output
+    assert "11 selected / 11 total" in output, output
     print(f"schemathesis: {counts[1]} cases in {time.monotonic() - started:.1f} s")
     assert_no_traceback(server)

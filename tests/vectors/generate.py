@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.vectors import (
+    gen_check,
     gen_contest,
     gen_encoding_membership,
     gen_log,
@@ -29,6 +30,7 @@ VECTORS: dict[str, Callable[[], Any]] = {
     **gen_contest.VECTORS,
     **gen_log.VECTORS,
     **gen_tally_hash.VECTORS,
+    **gen_check.VECTORS,
 }
 
 

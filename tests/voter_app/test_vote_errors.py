@@ -53,7 +53,7 @@ def test_revoked_eid_is_refused_by_the_collector(
 ) -> None:
     args = cast_args(collector, election, REVOKED, pin_file, tmp_path)
     result = run_vote(*args, "--choice", "101", data_dir=tmp_path)
-    assert_clean_failure(result, "your e-ID certificate is revoked")
+    assert_clean_failure(result, "Your e-ID certificate is revoked")
 
 
 def test_expired_eid_is_refused_before_sending(
@@ -62,7 +62,7 @@ def test_expired_eid_is_refused_before_sending(
     before = collector.log_size()
     args = cast_args(collector, election, EXPIRED, pin_file, tmp_path)
     result = run_vote(*args, "--choice", "101", data_dir=tmp_path)
-    assert_clean_failure(result, "your e-ID certificate has expired")
+    assert_clean_failure(result, "Your e-ID certificate has expired")
     assert collector.log_size() == before
 
 
@@ -123,6 +123,7 @@ def test_manifest_signed_by_someone_else(
     with FakeCollector(collector.url) as fake:
         args = cast_args(collector, election, "38001010001", pin_file, tmp_path)
         args[args.index("--collector") + 1] = fake.url
+        args.remove("--yes")
         args += ["--audit"]  # first contact pins the organiser; nothing is cast
         assert run_vote(*args, "--choice", "101", data_dir=tmp_path).returncode == 0
         fake.tamper = _serve_manifest(same)
@@ -186,7 +187,7 @@ def test_collector_unreachable(election: VoterElection, pin_file: Path, tmp_path
     result = run_vote(
         "cast", "--collector", url, "--eid", str(election.eid_files["38001010001"]),
         "--pin-file", str(pin_file), "--fingerprint", election.fingerprint, "--retries", "2",
-        "--choice", "101", "--district", "north", "--data-dir", str(tmp_path), data_dir=tmp_path,
+        "--choice", "101", "--yes", "--data-dir", str(tmp_path), data_dir=tmp_path,
     )  # fmt: skip
     assert_clean_failure(result, "could not be reached after 2 attempts")
 

@@ -43,7 +43,7 @@ def test_cast_with_a_token(
     before = collector.log_size()
     result = run_vote(
         "cast", "--collector", collector.url, "--eid", uri, "--pin-file", str(pin_file),
-        "--fingerprint", election.fingerprint, "--district", "north", "--choice", "102",
+        "--fingerprint", election.fingerprint, "--yes", "--choice", "102",
         "--data-dir", str(tmp_path / "data"), data_dir=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -51,7 +51,7 @@ def test_cast_with_a_token(
     assert collector.log_size() == before + 1
     checked = run_vote(
         "check", "--collector", collector.url, "--code", check_code_of(result.stdout),
-        data_dir=tmp_path,
+        "--fingerprint", election.fingerprint, data_dir=tmp_path,
     )  # fmt: skip
     assert checked.returncode == 0, checked.stderr
     assert "Juhan Liiv (38001010003)" in checked.stdout and "102 Jaan Tamm" in checked.stdout

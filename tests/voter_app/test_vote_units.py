@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from crypto.errors import SealError
 from formats.manifest import Candidate, Contest
-from voter_app.code import CheckCode, CodeError
+from voter_app.code import CheckCode, CodeError, checksum
+from voter_app.qr import BORDER, qr_matrix
 from voter_app.store import Pin, VoterStore
 from voter_app.transport import (
     CollectorClient,
@@ -23,54 +24,83 @@ from voter_app.transport import (
 )
 from voter_app.voting import refusal_message, resolve_choice
 
-hashes = st.binary(min_size=32, max_size=32)
-randomness = st.lists(
-    st.lists(st.integers(min_value=1, max_value=2**3072), min_size=1, max_size=3),
-    min_size=1,
-    max_size=3,
-).map(lambda contests: tuple(tuple(parts) for parts in contests))
+seeds = st.binary(min_size=16, max_size=16)
+prefixes = st.binary(min_size=7, max_size=7)
+BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
-@given(hashes, hashes, randomness)
-def test_check_code_round_trips(manifest_hash: bytes, ballot_hash: bytes, r: tuple) -> None:
-    code = CheckCode(manifest_hash, ballot_hash, r)
-    assert set(code.text) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")  # QR alphanumeric mode
+@given(seeds, prefixes)
+def test_check_code_round_trips(seed: bytes, prefix: bytes) -> None:
+    code = CheckCode(seed, prefix)
+    assert len(code.text) == 42 and set(code.text) <= set(BASE32)  # QR alphanumeric mode
     assert CheckCode.parse(code.text) == code
     assert CheckCode.parse(code.grouped.lower()) == code  # as typed: spaces, lower case
+    assert CheckCode.parse("-".join(code.groups)) == code
+    assert code.grouped.split(" ") == list(code.groups)
+    assert [len(g) for g in code.groups] == [6] * 7
+    assert code.matches(prefix + bytes(25))
+    assert code.matches(bytes(32)) == (prefix == bytes(7))
 
 
-@given(hashes, hashes, randomness, st.data())
-def test_a_changed_character_is_refused(
-    manifest_hash: bytes, ballot_hash: bytes, r: tuple, data: st.DataObject
+@given(seeds, prefixes, st.data())
+def test_every_changed_character_is_refused(
+    seed: bytes, prefix: bytes, data: st.DataObject
 ) -> None:
-    text = CheckCode(manifest_hash, ballot_hash, r).text
+    """CRC-16 catches every burst of up to 16 bits: any one character (5 bits) changed."""
+    text = CheckCode(seed, prefix).text
     position = data.draw(st.integers(0, len(text) - 1))
-    replacement = data.draw(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"))
-    if replacement == text[position]:
-        return
+    replacement = data.draw(st.sampled_from(BASE32).filter(lambda c: c != text[position]))
     typo = text[:position] + replacement + text[position + 1 :]
-    try:
-        parsed = CheckCode.parse(typo)
-    except CodeError:
+    with pytest.raises(CodeError) as refused:
+        CheckCode.parse(typo)
+    assert refused.value.reason == "checksum"
+
+
+@given(seeds, prefixes, st.data())
+def test_every_swap_of_neighbours_is_refused(
+    seed: bytes, prefix: bytes, data: st.DataObject
+) -> None:
+    text = CheckCode(seed, prefix).text
+    i = data.draw(st.integers(0, len(text) - 2))
+    if text[i] == text[i + 1]:
         return
-    # only a change in the unused low bits of the last character decodes to the same bytes
-    assert position == len(text) - 1
-    assert parsed == CheckCode(manifest_hash, ballot_hash, r)
+    swapped = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+    with pytest.raises(CodeError):
+        CheckCode.parse(swapped)
 
 
 def test_check_code_errors_say_why() -> None:
-    with pytest.raises(CodeError, match="empty"):
-        CheckCode.parse("  ")
-    with pytest.raises(CodeError, match="A-Z and 2-7"):
-        CheckCode.parse("ABC1")
-    with pytest.raises(CodeError, match="too short"):
-        CheckCode.parse(base64.b32encode(b"short").decode())
+    code = CheckCode(bytes(range(16)), bytes(range(7))).text
+    cases = {
+        "  ": ("empty", "empty"),
+        code[:-1] + "1": ("characters", "A-Z"),
+        code[:-3]: ("length", "too short"),
+        code + "AA": ("length", "too long"),
+        code[:-1] + ("B" if code[-1] == "A" else "A"): ("checksum", "typing mistake"),
+    }
+    for text, (reason, words) in cases.items():
+        with pytest.raises(CodeError, match=words) as refused:
+            CheckCode.parse(text)
+        assert refused.value.reason == reason
+    # another version with a valid checksum
+    body = bytes([2]) + bytes(23)
+    other = base64.b32encode(body + checksum(body)).decode().rstrip("=")
+    with pytest.raises(CodeError, match="version 2") as refused:
+        CheckCode.parse(other)
+    assert refused.value.reason == "version"
 
 
-def test_a_3072_bit_one_contest_code_fits_a_qr_code() -> None:
-    code = CheckCode(b"m" * 32, b"b" * 32, ((2**3072 - 1,),))
-    # QR version 40-M holds 3391 alphanumeric characters; one contest needs about a fifth
-    assert len(code.text) < 800
+def test_the_check_code_is_a_qr_code_of_version_2() -> None:
+    import qrcode
+    import qrcode.constants
+
+    code = CheckCode(b"\xff" * 16, b"\xff" * 7)
+    made = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
+    made.add_data(code.text)
+    made.make(fit=True)
+    assert made.version <= 4
+    assert made.version == 2  # 42 alphanumeric characters at level M (it holds 61)
+    assert len(qr_matrix(code.text)) == 25 + 2 * BORDER
 
 
 CONTEST = Contest(

@@ -28,9 +28,14 @@ def test_first_contact_shows_the_fingerprint_to_confirm(
         assert VoterStore(tmp_path).pin_for(collector.url) is None
         confirmed = client.post("/api/election", json={"confirm": True}, headers=headers).json()
         assert confirmed["needs_confirmation"] is False
-        assert [d["id"] for d in confirmed["districts"]] == ["north", "south"]
+        assert confirmed["fingerprint"] == election.manifest.fingerprint_groups
+        assert confirmed["organiser"] == "ivote organiser, ivote election officials"
+        assert confirmed["refusal"] is None and confirmed["eid"] is None  # open; no e-ID yet
         assert VoterStore(tmp_path).pin_for(collector.url).fingerprint == election.fingerprint
         # steps out of order are refused with a message, not an error page
         early = client.post("/api/cast", json={}, headers=headers)
-        assert early.status_code == 400 and "Prepare a ballot first" in early.json()["message"]
+        assert early.status_code == 400 and early.json()["message"] == "Encrypt a ballot first."
+        # the page's language: the same refusal in Thai
+        thai = client.post("/api/cast", json={}, headers={**headers, "x-ivote-lang": "th"})
+        assert thai.json()["message"] == "กรุณาเข้ารหัสบัตรเลือกตั้งก่อน"
         assert client.post("/api/election", json={}).status_code == 403  # no token
