@@ -47,6 +47,8 @@ def resolve(arguments: list[str]) -> tuple[click.Command, list[str]]:
     context = click.Context(main)
     command: click.Command = main
     rest = list(arguments)
+    while rest and rest[0] == "--lang":  # the one option of `ivote` itself
+        rest = rest[2:]
     while isinstance(command, click.Group) and rest and rest[0] in command.list_commands(context):
         command = command.get_command(context, rest.pop(0))  # type: ignore[assignment]
     return command, rest
@@ -170,8 +172,9 @@ def test_the_officials_path_runs_as_readme_gives_it(
             trial.fingerprint = printed.group(1).replace(" ", "")
         if command.name == "close":
             assert "Ballots received: 0" in output and "root hash " in output
-    assert ran == [
+    assert ran[:16] == [
         "init", "officials", "init", "keygen", "show", "issue", "revoke", "crl", "close",
         "export", "paper-voters", "process", "decrypt", "combine", "verify", "verify",
     ]  # fmt: skip
+    assert set(ran[16:]) <= {"verify", "results"}  # the observers' other commands
     assert (tmp_path / "RECORD" / "record.json").is_file()
