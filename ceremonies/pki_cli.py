@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from i18n import _
+from i18n import _, format_datetime
 from ivote.cli_support import new_secret, open_with_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -237,7 +237,7 @@ def issue(
 def revoke(
     ca_dir: Path, serial: str | None, personal_code: str | None, at_text: str | None, reason: str
 ) -> None:
-    from ceremonies.pki import iso, open_ca
+    from ceremonies.pki import open_ca
     from ceremonies.pki import revoke as record_revocation
 
     serial_number = None
@@ -258,7 +258,9 @@ def revoke(
     for item in done:
         click.echo(
             _("Revoked serial {serial} ({code}) at {at}.").format(
-                serial=f"{item.serial:x}", code=item.personal_code, at=iso(item.revoked_at)
+                serial=f"{item.serial:x}",
+                code=item.personal_code,
+                at=format_datetime(item.revoked_at),
             )
         )
     click.echo(_("Publish a new CRL: ivote ceremony pki crl ..."))
@@ -291,7 +293,7 @@ def crl(ca_dir: Path, out: Path, days: int, passphrase_file: Path | None) -> Non
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from canonical.files import write_atomic
-    from ceremonies.pki import iso, make_ca_crl, open_ca
+    from ceremonies.pki import make_ca_crl, open_ca
 
     ca = open_ca(ca_dir)
     passphrase, _signer = _ca_signer(ca, passphrase_file, "issuing")
@@ -300,7 +302,10 @@ def crl(ca_dir: Path, out: Path, days: int, passphrase_file: Path | None) -> Non
     number = made.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     click.echo(
         _("CRL number {number}: {revoked} revoked, next update {next}; wrote {out}.").format(
-            number=number, revoked=len(list(made)), next=iso(made.next_update_utc), out=out
+            number=number,
+            revoked=len(list(made)),
+            next=format_datetime(made.next_update_utc),
+            out=out,
         )
     )
 

@@ -16,12 +16,7 @@ from collector.connections import ConnectionLimits
 from collector.limits import Rate, RateLimits
 from crypto.errors import CryptoError
 from i18n import _, format_datetime, ngettext
-from ivote.cli_support import (
-    allow_test_key_option,
-    ask_secret,
-    election_option,
-    read_secret_file,
-)
+from ivote.cli_support import allow_test_key_option, election_option, open_with_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,7 +31,7 @@ def default_key(election: Path) -> Path:
     return sealed if sealed.exists() else election / "collector.p12"
 
 
-def _settings(
+def _open_election(
     election: Path,
     db: str | None,
     key: Path | None,
@@ -45,24 +40,42 @@ def _settings(
     allow_test_key: bool = False,
     **tuning: Any,
 ) -> Any:
+    """The election the collector serves, its signing key opened with the passphrase from
+    --passphrase-file, else $IVOTE_COLLECTOR_PASSPHRASE (each tried once), else typed at the
+    prompt (a mistyped one may be typed again). Every refusal is a one-line message."""
     from collector.db import default_url
-    from collector.service import Settings
+    from collector.service import ConfigurationError, Election, Settings
+    from crypto.eid import WrongPin
+    from crypto.errors import SealError
 
-    if passphrase_file is not None:
-        passphrase = read_secret_file(passphrase_file, _("the collector key's passphrase"))
-    elif os.environ.get(PASSPHRASE_ENV):
-        passphrase = os.environ[PASSPHRASE_ENV]
-    else:
-        passphrase = ask_secret(_("Collector key passphrase"))
-    return Settings(
-        election_dir=election,
-        db_url=db or default_url(election),
-        key_path=key or default_key(election),
-        passphrase=passphrase,
-        crl_paths=tuple(crl),
-        allow_test_key=allow_test_key,
-        **tuning,
-    )
+    def opener(passphrase: str) -> Any:
+        settings = Settings(
+            election_dir=election,
+            db_url=db or default_url(election),
+            key_path=key or default_key(election),
+            passphrase=passphrase,
+            crl_paths=tuple(crl),
+            allow_test_key=allow_test_key,
+            **tuning,
+        )
+        try:
+            return Election(settings)
+        except (SealError, WrongPin):
+            raise  # a wrong passphrase: asked again at the prompt
+        except (ConfigurationError, FormatError, CryptoError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    try:
+        if passphrase_file is None and os.environ.get(PASSPHRASE_ENV):
+            return opener(os.environ[PASSPHRASE_ENV])
+        return open_with_secret(
+            passphrase_file,
+            _("Collector key passphrase"),
+            _("the collector key's passphrase"),
+            opener,
+        )
+    except (SealError, WrongPin) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _rate(_: click.Context, parameter: click.Parameter, value: str) -> Rate:
@@ -80,15 +93,6 @@ def _rate_option(name: str, default: Rate, help: str) -> Any:
         callback=_rate,
         help=_("{help} N/SECONDS, or 'off'.").format(help=help),
     )
-
-
-def _open(settings: Any) -> Any:
-    from collector.service import ConfigurationError, Election
-
-    try:
-        return Election(settings)
-    except (ConfigurationError, FormatError, CryptoError) as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _database_errors(command: F) -> F:
@@ -290,8 +294,8 @@ def serve(
     }
     if batch_wait_ms is not None:
         tuning["batch_wait_ms"] = batch_wait_ms
-    settings = _settings(election, db, key, passphrase_file, crl, allow_test_key, **tuning)
-    opened = _open(settings)
+    opened = _open_election(election, db, key, passphrase_file, crl, allow_test_key, **tuning)
+    settings = opened.settings
     connections = ConnectionLimits(header_timeout, body_timeout, idle_timeout, max_connections)
     try:
         run(opened, settings.db_url, host, port, workers or default_worker_count(), connections)
@@ -338,7 +342,7 @@ def close(
     from collector.log import BallotLog
     from formats.receipt import LogHead
 
-    opened = _open(_settings(election, db, key, passphrase_file, crl, allow_test_key))
+    opened = _open_election(election, db, key, passphrase_file, crl, allow_test_key)
     database = Database(opened.settings.db_url)
     try:
         database.migrate()
@@ -428,7 +432,7 @@ def export(
 ) -> None:
     from collector.export import ExportError, export_ballot_box
 
-    opened = _open(_settings(election, db, key, passphrase_file, crl, allow_test_key))
+    opened = _open_election(election, db, key, passphrase_file, crl, allow_test_key)
     try:
         count = export_ballot_box(opened, opened.settings.db_url, out)
     except (ExportError, FormatError, CryptoError) as exc:

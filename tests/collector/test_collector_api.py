@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from collector_helpers import (
     EXPIRED,
     NORTH,
+    PASSPHRASE,
     REVOKED,
     SOUTH,
     STRANGER,
@@ -342,3 +343,26 @@ def test_a_test_election_is_refused_without_allow_test_key(
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "a TEST election: its key was dealt from fixed public test primes" in result.stderr
     assert "--allow-test-key" in result.stderr
+
+
+def test_a_mistyped_collector_passphrase_may_be_typed_again(
+    election: CollectorElection, tmp_path: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from collector.cli import PASSPHRASE_ENV
+    from ivote.cli import main
+
+    arguments = [
+        "collector", "close", "--election", str(election.directory), "--allow-test-key",
+        "--db", f"sqlite:///{tmp_path / 'c.sqlite'}", "--json",
+    ]  # fmt: skip
+    runner = CliRunner()
+    unset = {PASSPHRASE_ENV: None}
+    typed = runner.invoke(main, arguments, input=f"typo\n{PASSPHRASE}\n", env=unset)
+    assert typed.exit_code == 0, typed.output
+    assert "Wrong passphrase (or a modified file); please try again." in typed.output
+    assert head_of(election, json.loads(typed.output.splitlines()[-1])).size == 0
+    wrong = runner.invoke(main, arguments, input="one\ntwo\nthree\n", env=unset)
+    assert wrong.exit_code == 1 and "collector.p12: wrong PIN or passphrase" in wrong.output
+    assert wrong.output.count("Collector key passphrase: ") == 3
