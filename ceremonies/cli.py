@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 
 import click
 
-from ivote.cli_support import election_option, organiser_key_options, read_secret_file
+from i18n import _, format_datetime
+from ivote.cli_support import (
+    election_option,
+    new_secret,
+    open_with_secret,
+    organiser_key_options,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,98 +42,143 @@ def _clean_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(name="ceremony")
+@click.group(name="ceremony", help=_("Officials' offline ceremonies."))
 def ceremony() -> None:
-    """Officials' offline ceremonies."""
+    pass
 
 
-@ceremony.command(name="init")
+WHEN_HELP = _(
+    "RFC 3339 date-time with offset (2027-10-09T09:00:00+03:00), \"now\", or \"+N\" "
+    "minutes, hours or days (+30m, +12h, +7d)"
+)
+
+
+@ceremony.command(
+    name="init",
+    help=_(
+        "Validate the definition and voter list; write the draft manifest and voter list v1. "
+        "The voting period is the definition's, or the one --start and --end set."
+    ),
+)
 @click.option(
     "--definition",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The election definition (TOML; see examples/election.toml).",
+    help=_("The election definition (TOML; see examples/election.toml)."),
 )
 @click.option(
     "--voters",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The voter list (CSV: personal_code,given_name,surname,district).",
+    help=_("The voter list (CSV: personal_code,given_name,surname,district)."),
 )
 @click.option(
     "--out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="The election directory to create.",
+    help=_("The election directory to create."),
+)
+@click.option(
+    "--start",
+    metavar="WHEN",
+    help=_("When voting opens, instead of the definition's start: {forms}; +N is after now.")
+    .format(forms=WHEN_HELP),
+)
+@click.option(
+    "--end",
+    metavar="WHEN",
+    help=_("When voting closes, instead of the definition's end: {forms}; +N is after the start.")
+    .format(forms=WHEN_HELP),
 )
 @_clean_errors
-def init(definition: Path, voters: Path, out: Path) -> None:
-    """Validate the definition and voter list; write the draft manifest and voter list v1."""
+def init(
+    definition: Path, voters: Path, out: Path, start: str | None, end: str | None
+) -> None:
     from ceremonies.election import init_election
 
-    loaded = init_election(definition, voters, out)
+    loaded = init_election(definition, voters, out, start=start, end=end)
     for warning in loaded.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(_("warning: {warning}").format(warning=warning), err=True)
     manifest = loaded.manifest
     contests = sum(len(district.contests) for district in manifest.districts)
     click.echo(
-        f"Election {manifest.election_id}: {len(manifest.districts)} districts, {contests} "
-        f"contests, {len(loaded.voter_list)} voters."
+        _("Election {id}: {districts} districts, {contests} contests, {voters} voters.").format(
+            id=manifest.election_id,
+            districts=len(manifest.districts),
+            contests=contests,
+            voters=len(loaded.voter_list),
+        )
     )
-    click.echo(f"Wrote {out}/manifest.json (draft: no key yet) and the voter list version 1.")
-    click.echo(f"Next: ivote ceremony keygen --election {out} --organiser-key DIR")
+    click.echo(
+        _("Voting opens {start} and closes {end}.").format(
+            start=format_datetime(manifest.period.start), end=format_datetime(manifest.period.end)
+        )
+    )
+    click.echo(
+        _("Wrote {path} (draft: no key yet) and the voter list version 1.").format(
+            path=out / "manifest.json"
+        )
+    )
+    click.echo(
+        _("Next: ivote ceremony keygen --election {out} --organiser-key DIR").format(out=out)
+    )
 
 
-def _ask_passphrases(trustees: int, minimum: int) -> list[str]:
+def _ask_passphrases(trustees: int) -> list[str]:
     passphrases = []
-    click.echo(f"Each of the {trustees} trustees now chooses a passphrase for their share file.")
+    click.echo(
+        _("Each of the {trustees} trustees now chooses a passphrase for their share file.")
+        .format(trustees=trustees)
+    )
     for index in range(1, trustees + 1):
-        while True:
-            passphrase = click.prompt(
-                f"Trustee {index} of {trustees}, passphrase",
-                hide_input=True,
-                confirmation_prompt=True,
-                err=True,
-            )
-            if len(passphrase) >= minimum:
-                break
-            click.echo(f"Too short: at least {minimum} characters.", err=True)
-        passphrases.append(passphrase)
+        label = _("Trustee {index} of {trustees}, passphrase").format(
+            index=index, trustees=trustees
+        )
+        passphrases.append(new_secret(None, label, _("the trustee's passphrase")))
     return passphrases
 
 
 def _load_organiser(key: Path, passphrase_file: Path | None) -> Any:
-    """The organiser's signer from the `pki officials` directory (organiser.key + .pem)."""
+    """The organiser's signer from the `pki officials` directory (organiser.key + .pem); a
+    wrong passphrase is refused at once (at the prompt, after three tries)."""
     from ceremonies.pki import load_official
 
     directory = key if key.is_dir() else key.parent
-    if passphrase_file is not None:
-        passphrase = read_secret_file(passphrase_file, "organiser passphrase")
-    else:
-        passphrase = click.prompt(
-            f"Organiser key passphrase ({directory / 'organiser.key'})", hide_input=True, err=True
-        )
-    return load_official(directory, "organiser", passphrase)
+    return open_with_secret(
+        passphrase_file,
+        _("Organiser key passphrase ({path})").format(path=directory / "organiser.key"),
+        _("the organiser's passphrase"),
+        lambda passphrase: load_official(directory, "organiser", passphrase),
+    )
 
 
-@ceremony.command(name="keygen")
-@election_option("The election directory made by `ivote ceremony init`.")
-@click.option("--trustees", type=int, help="Number of trustees (must match the definition).")
-@click.option("--threshold", type=int, help="Trustees needed to decrypt (must match).")
+@ceremony.command(
+    name="keygen",
+    help=_("The key ceremony: threshold key, one sealed share per trustee, signed manifest."),
+)
+@election_option(_("The election directory made by `ivote ceremony init`."))
+@click.option(
+    "--trustees", type=int, help=_("Number of trustees (must match the definition).")
+)
+@click.option("--threshold", type=int, help=_("Trustees needed to decrypt (must match)."))
 @click.option(
     "--passphrase-file",
     "passphrase_files",
     multiple=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="A trustee's passphrase in a file, once per trustee in order (automation); "
-    "without it each trustee is asked in turn.",
+    help=_(
+        "A trustee's passphrase in a file, once per trustee in order (automation); "
+        "without it each trustee is asked in turn."
+    ),
 )
 @organiser_key_options
 @click.option(
     "--test-primes",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="TESTS AND DEMOS ONLY: deal the key from fixed public safe primes (JSON p, q in hex, "
-    "or tests/fixtures/safe_primes.json) instead of searching; the manifest says test_key.",
+    help=_(
+        "TESTS AND DEMOS ONLY: deal the key from fixed public safe primes (JSON p, q in hex, "
+        "or tests/fixtures/safe_primes.json) instead of searching; the manifest says test_key."
+    ),
 )
 @click.option("--scrypt-cost", type=int, default=None, hidden=True)
 @_clean_errors
@@ -141,9 +192,7 @@ def keygen(
     test_primes: Path | None,
     scrypt_cost: int | None,
 ) -> None:
-    """The key ceremony: threshold key, one sealed share per trustee, signed manifest."""
     from ceremonies.keygen import (
-        MIN_PASSPHRASE_LENGTH,
         check_passphrases,
         check_ready,
         load_test_primes,
@@ -160,17 +209,29 @@ def keygen(
     ):
         if given is not None and given != expected:
             raise click.ClickException(
-                f"--{name} {given} differs from the definition's {name} = {expected}"
+                _("--{name} {given} differs from the definition's {name} = {expected}").format(
+                    name=name, given=given, expected=expected
+                )
             )
+    if passphrase_files and len(passphrase_files) != manifest.trustees:
+        raise click.ClickException(
+            _("{count} passphrases for {trustees} trustees").format(
+                count=len(passphrase_files), trustees=manifest.trustees
+            )
+        )
     primes = load_test_primes(test_primes, manifest.key_bits) if test_primes else None
     signer = _load_organiser(organiser_key, organiser_passphrase_file)
     if passphrase_files:
-        passphrases = [read_secret_file(path, "passphrase") for path in passphrase_files]
+        passphrases = [
+            new_secret(path, "", _("the trustee's passphrase")) for path in passphrase_files
+        ]
     else:
-        passphrases = _ask_passphrases(manifest.trustees, MIN_PASSPHRASE_LENGTH)
+        passphrases = _ask_passphrases(manifest.trustees)
     check_passphrases(passphrases, manifest.trustees)
     if primes is not None:
-        click.echo("warning: dealing from fixed TEST primes; this key is not secret", err=True)
+        click.echo(
+            _("warning: dealing from fixed TEST primes; this key is not secret"), err=True
+        )
         final = run_keygen(
             election,
             passphrases,
@@ -183,12 +244,14 @@ def keygen(
             election, passphrases, signer, manifest.key_bits, scrypt_cost or DEFAULT_SCRYPT_N
         )
     click.echo(
-        f"Wrote {final.trustees} sealed share files to {directory.trustees}; give each "
-        "trustee their own file."
+        _(
+            "Wrote {count} sealed share files to {path}; give each trustee their own file."
+        ).format(count=final.trustees, path=directory.trustees)
     )
-    click.echo(f"Signed manifest: {directory.signed_manifest}")
-    click.echo("Manifest fingerprint (publish it; voters' apps check it):")
+    click.echo(_("Signed manifest: {path}").format(path=directory.signed_manifest))
+    click.echo(_("Manifest fingerprint (publish it; voters' apps check it):"))
     click.echo(f"  {final.fingerprint_groups}")
+    click.echo(_("Next: ivote ceremony show --election {election}").format(election=election))
 
 
 def _keygen_with_progress(
@@ -202,12 +265,14 @@ def _keygen_with_progress(
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
-        TextColumn("{task.fields[tested]:,} candidates tested"),
+        TextColumn(_("{tested} candidates tested").replace("{tested}", "{task.fields[tested]:,}")),
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=False,
     ) as progress:
-        task = progress.add_task(f"Searching two {key_bits // 2}-bit safe primes", tested=0)
+        task = progress.add_task(
+            _("Searching two {bits}-bit safe primes").format(bits=key_bits // 2), tested=0
+        )
 
         def update(tested: int) -> None:
             progress.update(task, tested=tested)
@@ -223,77 +288,105 @@ def _keygen_with_progress(
             stage=stage,
             scrypt_cost=scrypt_cost,
         )
-        progress.update(task, description="Key dealt, shares sealed, manifest signed")
+        progress.update(task, description=_("Key dealt, shares sealed, manifest signed"))
     return final
 
 
-@ceremony.command(name="show")
-@election_option()
+@ceremony.command(
+    name="show", help=_("What officials read out and publish, with the manifest fingerprint.")
+)
+@election_option(_("The election directory."))
 @_clean_errors
 def show(election: Path) -> None:
-    """What officials read out and publish, with the manifest fingerprint."""
     from ceremonies.show import render_election
 
     render_election(election)
 
 
-@ceremony.group(name="voters")
+@ceremony.group(
+    name="voters",
+    help=_("The voter list: apply change lists (each makes a new, hash-chained version)."),
+)
 def voters() -> None:
-    """The voter list: apply change lists (each makes a new, hash-chained version)."""
+    pass
 
 
-@voters.command(name="apply")
-@election_option()
+@voters.command(name="apply", help=_("Apply a change list to the latest voter list version."))
+@election_option(_("The election directory."))
 @click.option(
     "--changes",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Change list CSV: action(add|remove|move),personal_code,given_name,surname,district.",
+    help=_(
+        "Change list CSV: action(add|remove|move),personal_code,given_name,surname,district."
+    ),
 )
 @_clean_errors
 def voters_apply(election: Path, changes: Path) -> None:
-    """Apply a change list to the latest voter list version."""
     from ceremonies.election import update_voters
 
     previous, updated = update_voters(election, changes)
     click.echo(
-        f"Voter list version {updated.list_version}: {len(updated)} voters "
-        f"(was {len(previous)} in version {previous.list_version})."
+        _("Voter list version {version}: {count} voters (was {previous} in version {old}).")
+        .format(
+            version=updated.list_version,
+            count=len(updated),
+            previous=len(previous),
+            old=previous.list_version,
+        )
     )
-    click.echo(f"Hash {updated.hash.hex()} chains to {previous.hash.hex()}.")
+    click.echo(
+        _("Hash {hash} chains to {previous}.").format(
+            hash=updated.hash.hex(), previous=previous.hash.hex()
+        )
+    )
 
 
-@voters.command(name="list")
-@election_option()
+@voters.command(
+    name="list",
+    help=_("Every voter list version with its voters per district and its hash (chain checked)."),
+)
+@election_option(_("The election directory."))
 @_clean_errors
 def voters_list(election: Path) -> None:
-    """Every voter list version with its voters per district and its hash (chain checked)."""
     from formats.manifest import ElectionDirectory
 
     directory = ElectionDirectory(election)
     manifest = directory.read_manifest()
     for version in directory.voter_lists(manifest):
         counts = ", ".join(f"{d}: {c}" for d, c in sorted(version.district_counts().items()))
-        click.echo(f"version {version.list_version}: {len(version)} voters ({counts})")
-        click.echo(f"  hash {version.hash.hex()}")
+        click.echo(
+            _("version {version}: {count} voters ({districts})").format(
+                version=version.list_version, count=len(version), districts=counts
+            )
+        )
+        click.echo("  " + _("hash {hash}").format(hash=version.hash.hex()))
 
 
-@ceremony.command(name="paper-voters")
-@election_option("The election directory (signed manifest, organiser.pem, voter lists).")
+@ceremony.command(
+    name="paper-voters",
+    help=_(
+        "Sign the list of voters who voted on paper (their i-votes are cancelled), for this "
+        "election and its newest voter list; every unknown or malformed code is refused."
+    ),
+)
+@election_option(_("The election directory (signed manifest, organiser.pem, voter lists)."))
 @click.option(
     "--list",
     "codes_file",
     required=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Personal codes of the voters who voted on paper: one per line (# comments), or a "
-    "CSV with a personal_code column. An empty list is fine: nobody voted on paper.",
+    help=_(
+        "Personal codes of the voters who voted on paper: one per line (# comments), or a "
+        "CSV with a personal_code column. An empty list is fine: nobody voted on paper."
+    ),
 )
 @organiser_key_options
 @click.option(
     "--out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The signed list to write (give it to the tallier and the auditors).",
+    help=_("The signed list to write (give it to the tallier and the auditors)."),
 )
 @_clean_errors
 def paper_voters(
@@ -303,8 +396,6 @@ def paper_voters(
     organiser_passphrase_file: Path | None,
     out: Path,
 ) -> None:
-    """Sign the list of voters who voted on paper (their i-votes are cancelled), for this
-    election and its newest voter list; every unknown or malformed code is refused."""
     from canonical.files import write_canonical_json
     from crypto.eid import parse_certificate
     from formats.manifest import ElectionDirectory
@@ -316,22 +407,33 @@ def paper_voters(
     try:
         data = codes_file.read_bytes()
     except OSError as exc:
-        raise click.ClickException(f"{codes_file}: cannot read ({exc.strerror})") from exc
+        raise click.ClickException(
+            _("{path}: cannot read ({reason})").format(path=codes_file, reason=exc.strerror)
+        ) from exc
     codes = parse_paper_voter_input(data, str(codes_file), voter_list)
+    if out.exists():  # before the passphrase is typed
+        raise click.ClickException(_("{path} exists; refusing to overwrite it").format(path=out))
     signer = _load_organiser(organiser_key, organiser_passphrase_file)
     pinned = parse_certificate(directory.organiser_certificate.read_bytes(), "organiser.pem")
     if signer.certificate != pinned:
         raise click.ClickException(
-            "this organiser key is not the one that signed the manifest "
-            f"({directory.organiser_certificate})"
+            _("this organiser key is not the one that signed the manifest ({path})").format(
+                path=directory.organiser_certificate
+            )
         )
-    if out.exists():
-        raise click.ClickException(f"{out} exists; refusing to overwrite it")
     write_canonical_json(out, sign_paper_voters(manifest, voter_list, codes, signer))
     click.echo(
-        f"Signed the paper-voter list of {manifest.election_id} (voters who voted on paper: "
-        f"{len(codes)}) for voter list version {voter_list.list_version}; written to {out}."
+        _(
+            "Signed the paper-voter list of {election} (voters who voted on paper: {count}) "
+            "for voter list version {version}; written to {out}."
+        ).format(
+            election=manifest.election_id,
+            count=len(codes),
+            version=voter_list.list_version,
+            out=out,
+        )
     )
+    click.echo(_("Give it to the tallier with the ballot box: ivote tally process ..."))
 
 
 from ceremonies.pki_cli import pki  # noqa: E402

@@ -23,6 +23,7 @@ import click
 
 from canonical.encoding import FormatError
 from crypto.errors import CryptoError
+from i18n import _, ngettext
 from ivote.cli_support import (
     allow_test_key_option,
     audit_input_options,
@@ -54,12 +55,14 @@ def check_tally_before_decrypting(
     bundle_path = directory / BUNDLE_FILE
     if not bundle_path.is_file():
         raise click.ClickException(
-            f"no observers' bundle ({BUNDLE_FILE}) next to the tally: the totals cannot be "
-            "checked against the ballots; refusing to decrypt"
+            _(
+                "no observers' bundle ({file}) next to the tally: the totals cannot be "
+                "checked against the ballots; refusing to decrypt"
+            ).format(file=BUNDLE_FILE)
         )
     bundle = read_json_file(bundle_path, "observers_bundle")
     pinned = (
-        read_certificate_file(organiser_cert, "organiser's certificate")
+        read_certificate_file(organiser_cert, _("organiser's certificate"))
         if organiser_cert is not None
         else None
     )
@@ -80,44 +83,50 @@ def check_tally_before_decrypting(
     ]
     if refused:
         raise click.ClickException(
-            "the tally does not verify against the signed ballot box and paper-voter list; "
-            "refusing to decrypt:\n  " + "\n  ".join(refused)
+            _(
+                "the tally does not verify against the signed ballot box and paper-voter list; "
+                "refusing to decrypt:"
+            )
+            + "\n  "
+            + "\n  ".join(refused)
         )
     cleansing = verdict.check("cleansing").detail
-    click.echo(f"The tally verifies ({cleansing}); decrypting its totals.", err=True)
+    click.echo(
+        _("The tally verifies ({cleansing}); decrypting its totals.").format(cleansing=cleansing),
+        err=True,
+    )
     return Tally.from_dict(document)
-
-
-PASSPHRASE_ATTEMPTS = 3  # at the prompt; a passphrase file is tried once
 
 
 def _open_share(path: Path, passphrase_file: Path | None, manifest: Any) -> Any:
     """A trustee's key share: the passphrase from its file, else asked without echo (a
     mistyped one may be typed again)."""
-    from crypto.errors import SealError
     from formats.manifest import open_trustee_share
-    from ivote.cli_support import secret_from
+    from ivote.cli_support import open_with_secret
 
-    def attempt() -> Any:
-        passphrase = secret_from(passphrase_file, f"Passphrase of {path}", "share passphrase")
-        return open_trustee_share(path, passphrase, manifest)
-
-    retries = 0 if passphrase_file is not None else PASSPHRASE_ATTEMPTS - 1
-    for _ in range(retries):
-        try:
-            return attempt()
-        except SealError:
-            click.echo("Wrong passphrase (or a modified file); try again.", err=True)
-    return attempt()  # the last try: its error is the trustee's answer
+    return open_with_secret(
+        passphrase_file,
+        _("Passphrase of {path}").format(path=path),
+        _("the share's passphrase"),
+        lambda passphrase: open_trustee_share(path, passphrase, manifest),
+    )
 
 
-@click.command(name="decrypt")
+@click.command(
+    name="decrypt",
+    help=_(
+        "Trustees: verify the tally against the signed ballot box, then write decryption "
+        "shares with proofs for every encrypted total, one file per trustee present."
+    ),
+)
 @click.option(
     "--tally",
     "tally_path",
     required=True,
     type=click.Path(exists=True, path_type=Path),
-    help="The tally directory from `ivote tally process` (tally.json, observers' bundle, crls/).",
+    help=_(
+        "The tally directory from `ivote tally process` (tally.json, observers' bundle, crls/)."
+    ),
 )
 @audit_input_options(required=True)
 @manifest_pin_options
@@ -127,28 +136,34 @@ def _open_share(path: Path, passphrase_file: Path | None, manifest: Any) -> Any:
     required=True,
     multiple=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="A trustee's sealed share file; give one per trustee present (one session).",
+    help=_("A trustee's sealed share file; give one per trustee present (one session)."),
 )
 @click.option(
     "--passphrase-file",
     "passphrase_files",
     multiple=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="A share's passphrase in a file, once per --share in order (automation); otherwise "
-    "each trustee is asked in turn, without echo.",
+    help=_(
+        "A share's passphrase in a file, once per --share in order (automation); otherwise "
+        "each trustee is asked in turn, without echo."
+    ),
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="With one --share: where to write that trustee's decryption shares.",
+    help=_("With one --share: where to write that trustee's decryption shares."),
 )
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where to write each trustee's shares as shares-<trustee>.json (any number of --share).",
+    help=_(
+        "Where to write each trustee's shares as shares-<trustee>.json (any number of --share)."
+    ),
 )
 @allow_test_key_option
-@click.option("--workers", type=int, default=None, help="Processes for the verification.")
+@click.option(
+    "--workers", type=int, default=None, help=_("Processes for the verification.")
+)
 def decrypt(
     tally_path: Path,
     ballot_box: Path,
@@ -163,23 +178,23 @@ def decrypt(
     allow_test_key: bool,
     workers: int | None,
 ) -> None:
-    """Trustees: verify the tally against the signed ballot box, then write decryption shares
-    with proofs for every encrypted total, one file per trustee present."""
     from crypto.threshold import decryption_share
     from formats.manifest import Manifest
     from formats.record import TrusteeShares, write_shares
 
     if organiser_cert is None and fingerprint is None:
         raise click.UsageError(
-            "pin the manifest: --organiser-cert PEM or --fingerprint HEX (the published one)"
+            _("pin the manifest: --organiser-cert PEM or --fingerprint HEX (the published one)")
         )
     if (out is None) == (out_dir is None):
-        raise click.UsageError("give either --out (one trustee) or --out-dir")
+        raise click.UsageError(_("give either --out (one trustee) or --out-dir"))
     if out is not None and len(share_paths) != 1:
-        raise click.UsageError("--out takes one --share; use --out-dir for a session")
+        raise click.UsageError(_("--out takes one --share; use --out-dir for a session"))
     if passphrase_files and len(passphrase_files) != len(share_paths):
         raise click.UsageError(
-            f"{len(passphrase_files)} --passphrase-file for {len(share_paths)} --share"
+            _("{files} --passphrase-file for {shares} --share").format(
+                files=len(passphrase_files), shares=len(share_paths)
+            )
         )
     try:
         tally = check_tally_before_decrypting(
@@ -202,7 +217,7 @@ def decrypt(
             key_share = _open_share(share_path, passphrase_file, manifest)
             target = out or Path(out_dir or ".") / f"shares-{key_share.index}.json"
             if target.exists():
-                raise FormatError(str(target), "exists; refusing to overwrite it")
+                raise FormatError(str(target), _("exists; refusing to overwrite it"))
             shares = []
             for total in tally.totals:
                 context = manifest.proof_context(total.district, total.contest, total.part)
@@ -213,11 +228,21 @@ def decrypt(
             failed.append(share_path)
             continue
         click.echo(
-            f"trustee {key_share.index}: {len(shares)} decryption shares with proofs written "
-            f"to {target}"
+            _("trustee {index}: {count} decryption shares with proofs written to {target}").format(
+                index=key_share.index, count=len(shares), target=target
+            )
         )
     if failed:
         raise click.ClickException(
-            f"{len(failed)} of {len(share_paths)} share files could not be used: "
-            + ", ".join(map(str, failed))
+            ngettext(
+                "{failed} of {count} share file could not be used: {files}",
+                "{failed} of {count} share files could not be used: {files}",
+                len(share_paths),
+            ).format(
+                failed=len(failed), count=len(share_paths), files=", ".join(map(str, failed))
+            )
         )
+    click.echo(
+        _("Next, on the tallier: ivote tally combine --tally {tally} --shares ... --out RECORD")
+        .format(tally=tally_path)
+    )

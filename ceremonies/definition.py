@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,15 @@ from formats.manifest import (
     semantic_problems,
 )
 from formats.voters import InputFileError, Problem, VoterList, read_voter_csv
+from i18n import _, format_datetime, ngettext
 
 ELECTION_KEYS = {
     "id", "name", "start", "end", "max_voters", "key_bits", "trustees", "threshold",
 }  # fmt: skip
 TOP_KEYS = {"election", "trust", "policy", "districts"}
+# A relative time: "+30m", "+12h", "+7d" (start: after `ceremony init` runs; end: after start).
+RELATIVE = re.compile(r"^\+([0-9]{1,4})([mhd])$")
+UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 POLICY_DEFAULTS = Policy()
 
 
@@ -145,12 +149,15 @@ class _Collector:
 
     def table(self, obj: Any, path: FieldPath, allowed: set[str]) -> Mapping[str, Any]:
         if not isinstance(obj, Mapping):
-            self.add(path, "expected a table")
+            self.add(path, _("expected a table"))
             return {}
         for key in obj:
             if key not in allowed:
                 self.add(
-                    (*path, key), f"unknown field (expected one of {', '.join(sorted(allowed))})"
+                    (*path, key),
+                    _("unknown field (expected one of {fields})").format(
+                        fields=", ".join(sorted(allowed))
+                    ),
                 )
         return obj
 
@@ -160,36 +167,71 @@ class _Collector:
         if key not in obj:
             if default is not None:
                 return default
-            self.add((*path, key), "missing")
+            self.add((*path, key), _("missing"))
             return None
         value = obj[key]
         if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-            name = {int: "an integer", str: "a string", bool: "true or false", list: "an array"}
-            self.add((*path, key), f"expected {name.get(kind, kind.__name__)}, got {value!r}")
+            name = {
+                int: _("an integer"),
+                str: _("a string"),
+                bool: _("true or false"),
+                list: _("an array"),
+            }
+            self.add(
+                (*path, key),
+                _("expected {kind}, got {value}").format(
+                    kind=name.get(kind, kind.__name__), value=repr(value)
+                ),
+            )
             return None
         return value
 
-    def time(self, obj: Mapping[str, Any], key: str, path: FieldPath) -> datetime | None:
+    def time(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: FieldPath,
+        base: datetime | None,
+        now: datetime | None = None,
+    ) -> datetime | None:
+        """An absolute date-time, or a relative one: "now" (start only: `now`) or "+N" with
+        m, h or d (after `base`: now for the start, the start for the end)."""
         if key not in obj:
-            self.add((*path, key), "missing")
+            self.add((*path, key), _("missing"))
             return None
         value = obj[key]
         where = (*path, key)
         if isinstance(value, str):
+            text = value.strip()
+            relative = RELATIVE.match(text)
+            if text == "now" and now is not None:
+                return now
+            if relative:
+                if base is None:
+                    return None  # the start it is relative to has its own problem
+                amount = timedelta(**{UNITS[relative.group(2)]: int(relative.group(1))})
+                return base + amount
             try:
-                value = datetime.fromisoformat(value)
+                value = datetime.fromisoformat(text)
             except ValueError:
-                self.add(where, f"not an RFC 3339 date-time: {value!r}")
+                message = (
+                    _('not an RFC 3339 date-time, "now", or a duration such as "+7d": {value}')
+                    if now is not None
+                    else _('not an RFC 3339 date-time or a duration such as "+7d": {value}')
+                )
+                self.add(where, message.format(value=repr(value)))
                 return None
         if not isinstance(value, datetime):
-            kind = "a date without a time" if isinstance(value, date) else repr(value)
-            self.add(where, f"expected a date-time with time zone, got {kind}")
+            kind = _("a date without a time") if isinstance(value, date) else repr(value)
+            self.add(
+                where, _("expected a date-time with time zone, got {kind}").format(kind=kind)
+            )
             return None
         if value.tzinfo is None:
-            self.add(where, "needs a time zone offset (e.g. 2027-03-01T09:00:00+02:00)")
+            self.add(where, _("needs a time zone offset (e.g. 2027-03-01T09:00:00+02:00)"))
             return None
         if value.microsecond:
-            self.add(where, "fractional seconds are not supported")
+            self.add(where, _("fractional seconds are not supported"))
             return None
         return value
 
@@ -201,13 +243,13 @@ def _read_certificates(
     for index, name in enumerate(paths):
         where = (*path, index)
         if not isinstance(name, str) or not name:
-            collect.add(where, "expected a certificate file path")
+            collect.add(where, _("expected a certificate file path"))
             continue
         file = (base / name) if not Path(name).is_absolute() else Path(name)
         try:
             data = file.read_bytes()
         except OSError as exc:
-            collect.add(where, f"{file}: {exc.strerror or 'cannot read'}")
+            collect.add(where, f"{file}: {exc.strerror or _('cannot read')}")
             continue
         try:
             if b"-----BEGIN" in data:
@@ -215,7 +257,12 @@ def _read_certificates(
             else:
                 certificates = [x509.load_der_x509_certificate(data)]
         except ValueError as exc:
-            collect.add(where, f"{file}: not a PEM or DER X.509 certificate ({exc})")
+            collect.add(
+                where,
+                _("{file}: not a PEM or DER X.509 certificate ({problem})").format(
+                    file=file, problem=exc
+                ),
+            )
             continue
         found.extend(certificate.public_bytes(Encoding.DER) for certificate in certificates)
     return tuple(found)
@@ -223,7 +270,7 @@ def _read_certificates(
 
 def _parse_districts(raw: Any, collect: _Collector) -> tuple[District, ...]:
     if not isinstance(raw, list):
-        collect.add(("districts",), "expected [[districts]] tables")
+        collect.add(("districts",), _("expected [[districts]] tables"))
         return ()
     districts = []
     for d_index, d_raw in enumerate(raw):
@@ -256,22 +303,30 @@ def _parse_districts(raw: Any, collect: _Collector) -> tuple[District, ...]:
 
 
 def load_definition(
-    definition_path: str | Path, voters_path: str | Path, now: datetime | None = None
+    definition_path: str | Path,
+    voters_path: str | Path,
+    now: datetime | None = None,
+    start: str | None = None,
+    end: str | None = None,
 ) -> Definition:
-    """Read and validate the definition and the voter list; InputFileError lists every problem."""
+    """Read and validate the definition and the voter list; InputFileError lists every problem.
+
+    `start` and `end` (`ceremony init --start/--end`) replace the definition's, in the same
+    forms. The manifest always holds absolute times: a relative one is fixed here, `now` being
+    this moment in the machine's time zone, to the second."""
     definition_path = Path(definition_path)
     source = str(definition_path)
-    now = now or datetime.now(UTC)
+    now = (now or datetime.now(UTC).astimezone()).replace(microsecond=0)
     try:
         data = definition_path.read_bytes()
     except OSError as exc:
         raise InputFileError(
-            [Problem(source, None, "file", exc.strerror or "cannot read")]
+            [Problem(source, None, "file", exc.strerror or _("cannot read"))]
         ) from exc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputFileError([Problem(source, None, "encoding", "not UTF-8")]) from exc
+        raise InputFileError([Problem(source, None, "encoding", _("not UTF-8"))]) from exc
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -279,21 +334,30 @@ def load_definition(
         line = int(match.group(1)) if match else None
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         if match:
-            message += f" (column {match.group(2)})"
+            message += " " + _("(column {column})").format(column=match.group(2))
         raise InputFileError(
-            [Problem(source, line, "syntax", f"malformed TOML: {message}")]
+            [
+                Problem(
+                    source, line, "syntax", _("malformed TOML: {problem}").format(problem=message)
+                )
+            ]
         ) from exc
 
     collect = _Collector(source, toml_lines(text))
     collect.table(raw, (), TOP_KEYS)
     election = collect.table(raw.get("election", {}), ("election",), ELECTION_KEYS)
     if "election" not in raw:
-        collect.add(("election",), "missing [election] table")
+        collect.add(("election",), _("missing [election] table"))
     ep: FieldPath = ("election",)
     election_id = collect.get(election, "id", str, ep)
     name = collect.get(election, "name", str, ep)
-    start = collect.time(election, "start", ep)
-    end = collect.time(election, "end", ep)
+    period = dict(election)
+    if start is not None:
+        period["start"] = start
+    if end is not None:
+        period["end"] = end
+    opens = collect.time(period, "start", ep, now, now)
+    closes = collect.time(period, "end", ep, opens)
     numbers = {
         key: collect.get(election, key, int, ep)
         for key in ("max_voters", "key_bits", "trustees", "threshold")
@@ -303,7 +367,7 @@ def load_definition(
         raw.get("trust", {}), ("trust",), {"eid_ca_certificates", "collector_certificates"}
     )
     if "trust" not in raw:
-        collect.add(("trust",), "missing [trust] table (eid_ca_certificates = [...])")
+        collect.add(("trust",), _("missing [trust] table (eid_ca_certificates = [...])"))
     base = definition_path.parent
     eid_paths = (
         collect.get(trust_raw, "eid_ca_certificates", list, ("trust",)) if "trust" in raw else []
@@ -328,10 +392,13 @@ def load_definition(
     max_checks = collect.get(policy_raw, "max_checks", int, pp, POLICY_DEFAULTS.max_checks)
     bundle = policy_raw.get("publish_observer_bundle", False)
     if not isinstance(bundle, bool):
-        collect.add((*pp, "publish_observer_bundle"), f"expected true or false, got {bundle!r}")
+        collect.add(
+            (*pp, "publish_observer_bundle"),
+            _("expected true or false, got {value}").format(value=repr(bundle)),
+        )
     districts = _parse_districts(raw.get("districts", []), collect)
     if "districts" not in raw:
-        collect.add(("districts",), "missing [[districts]] tables")
+        collect.add(("districts",), _("missing [[districts]] tables"))
 
     # The voter list is checked against the districts we could read, even with other problems.
     voter_problems: list[Problem] = []
@@ -343,16 +410,16 @@ def load_definition(
     except InputFileError as exc:
         voter_problems.extend(exc.problems)
 
-    fields = [election_id, name, start, end, window, max_checks, *numbers.values()]
+    fields = [election_id, name, opens, closes, window, max_checks, *numbers.values()]
     if collect.problems or any(value is None for value in fields):
         raise InputFileError(collect.problems + voter_problems)
 
-    assert election_id is not None and name is not None and start and end
+    assert election_id is not None and name is not None and opens and closes
     voter_list = VoterList(election_id, 1, None, voters) if voters else None
     manifest = Manifest(
         election_id=election_id,
         name=name.strip(),
-        period=Period(start, end),
+        period=Period(opens, closes),
         districts=districts,
         max_voters=numbers["max_voters"],
         key_bits=numbers["key_bits"],
@@ -378,14 +445,44 @@ def load_definition(
 def _time_problems(
     manifest: Manifest, now: datetime, warnings: list[str]
 ) -> Iterator[tuple[FieldPath, str]]:
-    if manifest.period.end <= now:
+    period = manifest.period
+    if period.end <= now:
         yield (
             ("election", "end"),
-            (f"the voting period is in the past (it ended {format_time(manifest.period.end)})"),
+            _(
+                "the voting period is in the past (it ended {end}); give a later end, or set "
+                "the period with `ceremony init --start now --end +7d`"
+            ).format(end=format_time(period.end)),
         )
-    elif manifest.period.start <= now:
+    elif period.start < now:
         warnings.append(
-            f"voting opens at once: the period started {format_time(manifest.period.start)}"
+            _("voting opens at once: the period started {start}").format(
+                start=format_datetime(period.start)
+            )
+        )
+    elif period.start > now:
+        warnings.append(
+            _(
+                "voting opens later, on {start} (in {wait}): until then the collector and "
+                "the voters' apps refuse every ballot. To open it at once: "
+                "ivote ceremony init ... --start now"
+            ).format(start=format_datetime(period.start), wait=_wait(period.start - now))
         )
     if manifest.key_bits < 3072:
-        warnings.append(f"key_bits {manifest.key_bits} is a test size; a real election needs 3072")
+        warnings.append(
+            _("key_bits {bits} is a test size; a real election needs 3072").format(
+                bits=manifest.key_bits
+            )
+        )
+
+
+def _wait(delta: timedelta) -> str:
+    """How long until voting opens, in the largest whole unit."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes >= 2 * 24 * 60:
+        days = minutes // (24 * 60)
+        return ngettext("{count} day", "{count} days", days).format(count=days)
+    if minutes >= 120:
+        hours = minutes // 60
+        return ngettext("{count} hour", "{count} hours", hours).format(count=hours)
+    return ngettext("{count} minute", "{count} minutes", minutes).format(count=minutes)

@@ -14,6 +14,7 @@ from canonical.files import write_atomic, write_canonical_json
 from ceremonies.definition import Definition, load_definition
 from formats.manifest import ElectionDirectory
 from formats.voters import VoterList, read_change_csv, voter_list_path, write_voter_list
+from i18n import _
 
 
 class CeremonyError(FormatError):
@@ -25,7 +26,12 @@ class CeremonyError(FormatError):
 
 
 def init_election(
-    definition: str | Path, voters: str | Path, out: str | Path, now: datetime | None = None
+    definition: str | Path,
+    voters: str | Path,
+    out: str | Path,
+    now: datetime | None = None,
+    start: str | None = None,
+    end: str | None = None,
 ) -> Definition:
     """Validate the definition and voter list; write the draft manifest and voter list v1.
 
@@ -34,10 +40,11 @@ def init_election(
     election = ElectionDirectory(out)
     if election.manifest.exists() or election.signed_manifest.exists():
         raise CeremonyError(
-            f"{election.root} already holds an election ({election.manifest.name}); "
-            "refusing to overwrite it"
+            _("{election} already holds an election ({file}); refusing to overwrite it").format(
+                election=election.root, file=election.manifest.name
+            )
         )
-    loaded = load_definition(definition, voters, now)
+    loaded = load_definition(definition, voters, now, start, end)
     # The voter list first and the manifest last: a manifest always has its list beside it.
     write_atomic(
         voter_list_path(election.voters, 1),

@@ -19,8 +19,8 @@ from ceremonies.election import CeremonyError
 from crypto.sealing import DEFAULT_SCRYPT_N, write_sealed
 from crypto.threshold import KeyShare, ThresholdKey, deal, generate
 from formats.manifest import TRUSTEE_SHARE_PURPOSE, ElectionDirectory, Manifest
-
-MIN_PASSPHRASE_LENGTH = 8
+from i18n import _
+from ivote.cli_support import MIN_PASSPHRASE_LENGTH
 
 
 def load_test_primes(path: str | Path, key_bits: int) -> tuple[int, int]:
@@ -37,7 +37,9 @@ def load_test_primes(path: str | Path, key_bits: int) -> tuple[int, int]:
         if str(key_bits) not in raw:
             sizes = ", ".join(sorted(raw)) or "none"
             raise CeremonyError(
-                f"{source}: no test primes for key_bits {key_bits} (it has {sizes})"
+                _("{source}: no test primes for key_bits {bits} (it has {sizes})").format(
+                    source=source, bits=key_bits, sizes=sizes
+                )
             )
         raw = raw[str(key_bits)]
     if not isinstance(raw, dict):
@@ -46,19 +48,25 @@ def load_test_primes(path: str | Path, key_bits: int) -> tuple[int, int]:
     q = parse_hex_int(raw.get("q"), f"{source}: q")
     if (p * q).bit_length() != key_bits:
         raise CeremonyError(
-            f"{source}: p*q has {(p * q).bit_length()} bits, the manifest's key_bits is {key_bits}"
+            _("{source}: p*q has {bits} bits, the manifest's key_bits is {key_bits}").format(
+                source=source, bits=(p * q).bit_length(), key_bits=key_bits
+            )
         )
     return p, q
 
 
 def check_passphrases(passphrases: Sequence[str], trustees: int) -> None:
     if len(passphrases) != trustees:
-        raise CeremonyError(f"{len(passphrases)} passphrases for {trustees} trustees")
+        raise CeremonyError(
+            _("{count} passphrases for {trustees} trustees").format(
+                count=len(passphrases), trustees=trustees
+            )
+        )
     for index, passphrase in enumerate(passphrases, start=1):
         if len(passphrase) < MIN_PASSPHRASE_LENGTH:
             raise CeremonyError(
-                f"trustee {index}: the passphrase must have at least "
-                f"{MIN_PASSPHRASE_LENGTH} characters"
+                _("trustee {index}: the passphrase must have at least {minimum} characters")
+                .format(index=index, minimum=MIN_PASSPHRASE_LENGTH)
             )
 
 
@@ -67,13 +75,16 @@ def check_ready(election: ElectionDirectory) -> Manifest:
     manifest = election.read_manifest()
     if not manifest.is_draft or election.signed_manifest.exists():
         raise CeremonyError(
-            f"{election.root} already has an election key; refusing to run the ceremony again"
+            _("{election} already has an election key; refusing to run the ceremony again")
+            .format(election=election.root)
         )
     leftovers = sorted(election.trustees.glob("trustee-*.share"))
     if leftovers:
         raise CeremonyError(
-            f"{election.trustees} already holds share files ({leftovers[0].name}...) from an "
-            "interrupted ceremony; move them away to start over"
+            _(
+                "{path} already holds share files ({first}...) from an interrupted ceremony; "
+                "move them away to start over"
+            ).format(path=election.trustees, first=leftovers[0].name)
         )
     return manifest
 
@@ -105,7 +116,7 @@ def run_keygen(
     keyed = manifest.with_key(key.to_dict(), test_key=test_primes is not None)
     signed = sign_object(signer, DOMAINS["manifest"], keyed.to_dict())
     if stage is not None:
-        stage(f"Sealing {len(shares)} share files")
+        stage(_("Sealing {count} share files").format(count=len(shares)))
     for share, passphrase in zip(shares, passphrases, strict=True):
         write_sealed(
             election.share(share.index),

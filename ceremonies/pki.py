@@ -57,6 +57,7 @@ from crypto.eid import (
 )
 from crypto.sealing import DEFAULT_SCRYPT_N
 from formats.voters import PERSONAL_CODE_RE, Voter
+from i18n import _
 
 EID_KDF_ROUNDS = 2_048
 # scrypt cost for the sealed CA and officials' keys; tests lower it (monkeypatch).
@@ -309,7 +310,7 @@ def make_crl(
     this_update = this_update or utc_now()
     next_update = next_update or this_update + dt.timedelta(days=CRL_DAYS)
     if next_update <= this_update:
-        raise PkiError("the CRL's next update must be after this update")
+        raise PkiError(_("the CRL's next update must be after this update"))
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(issuer.certificate.subject)
@@ -338,13 +339,13 @@ def make_crl(
 
 def check_passphrase(passphrase: str, what: str = "passphrase") -> str:
     if len(passphrase) < 8:
-        raise PkiError(f"{what}: at least 8 characters")
+        raise PkiError(_("{what}: at least 8 characters").format(what=what))
     return passphrase
 
 
 def check_pin(pin: str, what: str = "PIN") -> str:
     if not PIN_RE.match(pin):
-        raise PkiError(f"{what}: 4 to 12 digits")
+        raise PkiError(_("{what}: 4 to 12 digits").format(what=what))
     return pin
 
 
@@ -354,7 +355,11 @@ def init_ca(out: str | os.PathLike[str], passphrase: str, now: dt.datetime | Non
     directory = Path(out)
     existing = [name for name in (ROOT_KEY, ISSUING_KEY) if (directory / name).exists()]
     if existing:
-        raise PkiError(f"{directory} already holds a CA ({existing[0]}); choose another --out")
+        raise PkiError(
+            _("{out} already holds a CA ({key}); choose another --out").format(
+                out=directory, key=existing[0]
+            )
+        )
     now = now or utc_now()
     root = make_root_ca(now=now)
     issuing = make_intermediate_ca(root, now=now)
@@ -397,7 +402,9 @@ class CaDirectory:
 def open_ca(ca_dir: str | os.PathLike[str]) -> CaDirectory:
     directory = Path(ca_dir)
     if not directory.is_dir():
-        raise PkiError(f"{directory}: no such CA directory (make one with `pki init`)")
+        raise PkiError(
+            _("{path}: no such CA directory (make one with `pki init`)").format(path=directory)
+        )
     root = parse_certificate(_read(directory / ROOT_CERT, "CA"), str(directory / ROOT_CERT))
     issuing = parse_certificate(
         _read(directory / ISSUING_CERT, "CA"), str(directory / ISSUING_CERT)
@@ -409,9 +416,13 @@ def _read(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError as exc:
-        raise PkiError(f"{path}: {what} file not found") from exc
+        raise PkiError(
+            _("{path}: {what} file not found").format(path=path, what=what)
+        ) from exc
     except OSError as exc:
-        raise PkiError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise PkiError(
+            _("{path}: cannot read ({reason})").format(path=path, reason=exc.strerror)
+        ) from exc
 
 
 def _pem(certificate: x509.Certificate) -> bytes:
@@ -506,13 +517,17 @@ def read_pin_file(path: str | os.PathLike[str]) -> dict[str, str]:
     text = _read(Path(path), "PIN").decode("utf-8-sig", errors="replace")
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or set(reader.fieldnames) != {"personal_code", "pin"}:
-        raise PkiError(f"{path}: expected the columns personal_code,pin")
+        raise PkiError(_("{path}: expected the columns personal_code,pin").format(path=path))
     pins: dict[str, str] = {}
     for row in reader:
         code, pin = (row["personal_code"] or "").strip(), (row["pin"] or "").strip()
         check_pin(pin, f"{path}:{reader.line_num}: pin")
         if code in pins:
-            raise PkiError(f"{path}:{reader.line_num}: personal_code {code} repeated")
+            raise PkiError(
+                _("{path}:{line}: personal_code {code} repeated").format(
+                    path=path, line=reader.line_num, code=code
+                )
+            )
         pins[code] = pin
     return pins
 
@@ -543,20 +558,28 @@ def issue_eids(
     voters = list(voters)
     target = Path(out)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise PkiError(f"{target} already exists and is not empty; choose another --out")
+        raise PkiError(
+            _("{out} already exists and is not empty; choose another --out").format(out=target)
+        )
     if not voters:
-        raise PkiError("no voters to issue e-IDs for")
+        raise PkiError(_("no voters to issue e-IDs for"))
     seen: set[str] = set()
     for voter in voters:
         if not PERSONAL_CODE_RE.match(voter.personal_code):
-            raise PkiError(f"{voter.personal_code!r} is not a personal code")
+            raise PkiError(
+                _("{code} is not a personal code").format(code=repr(voter.personal_code))
+            )
         if voter.personal_code in seen:
-            raise PkiError(f"{voter.personal_code} appears twice")
+            raise PkiError(_("{code} appears twice").format(code=voter.personal_code))
         seen.add(voter.personal_code)
     if pins is not None:
         missing = [voter.personal_code for voter in voters if voter.personal_code not in pins]
         if missing:
-            raise PkiError(f"no PIN for {missing[0]} (and {len(missing) - 1} more) in the PIN file")
+            raise PkiError(
+                _("no PIN for {code} (and {more} more) in the PIN file").format(
+                    code=missing[0], more=len(missing) - 1
+                )
+            )
         for code, pin in pins.items():
             check_pin(pin, f"PIN of {code}")
     issuer = ca.issuing_signer(passphrase)
@@ -564,13 +587,15 @@ def issue_eids(
     not_after = not_before + dt.timedelta(days=days)
     if not_before < issuer.certificate.not_valid_before_utc:
         raise PkiError(
-            "the e-IDs would be valid before the issuing CA "
-            f"({iso(issuer.certificate.not_valid_before_utc)})"
+            _("the e-IDs would be valid before the issuing CA ({start})").format(
+                start=iso(issuer.certificate.not_valid_before_utc)
+            )
         )
     if not_after > issuer.certificate.not_valid_after_utc:
         raise PkiError(
-            "the e-IDs would outlive the issuing CA "
-            f"({iso(issuer.certificate.not_valid_after_utc)}); issue for fewer days"
+            _("the e-IDs would outlive the issuing CA ({end}); issue for fewer days").format(
+                end=iso(issuer.certificate.not_valid_after_utc)
+            )
         )
     started = time.perf_counter()
     orders = [
@@ -739,7 +764,7 @@ def revoke(
     """Record the revocation of one certificate (by serial) or of every unrevoked certificate
     issued to a personal code; the next `make_ca_crl` lists them."""
     if (serial is None) == (personal_code is None):
-        raise PkiError("give exactly one of --serial and --personal-code")
+        raise PkiError(_("give exactly one of --serial and --personal-code"))
     if reason not in REASONS:
         raise PkiError(f"unknown reason {reason!r} (expected {', '.join(REASONS)})")
     at = at or utc_now()
@@ -749,18 +774,22 @@ def revoke(
     if serial is not None:
         matches = [record for record in issued if record.serial == serial]
         if not matches:
-            raise PkiError(f"serial {serial:x} was not issued by this CA")
+            raise PkiError(
+                _("serial {serial} was not issued by this CA").format(serial=f"{serial:x}")
+            )
     else:
         matches = [record for record in issued if record.personal_code == personal_code]
         if not matches:
-            raise PkiError(f"no certificate was issued to {personal_code}")
+            raise PkiError(
+                _("no certificate was issued to {code}").format(code=personal_code)
+            )
     new = [
         Revocation(record.serial, at, reason, record.personal_code)
         for record in matches
         if record.serial not in already
     ]
     if not new:
-        raise PkiError("already revoked")
+        raise PkiError(_("already revoked"))
     _write_revocations(ca, crl_number, recorded + new)
     return new
 
@@ -773,7 +802,7 @@ def make_ca_crl(
 ) -> x509.CertificateRevocationList:
     """The issuing CA's next CRL (every recorded revocation), with a new CRL number."""
     if days < 1:
-        raise PkiError("a CRL must be valid for at least one day")
+        raise PkiError(_("a CRL must be valid for at least one day"))
     issuer = ca.issuing_signer(passphrase)
     crl_number, recorded = revocations(ca)
     now = now or utc_now()
@@ -803,7 +832,11 @@ def issue_officials(
     directory = Path(out)
     for role in OFFICIAL_ROLES:
         if (directory / f"{role}.key").exists():
-            raise PkiError(f"{directory / f'{role}.key'} already exists; choose another --out")
+            raise PkiError(
+                _("{path} already exists; choose another --out").format(
+                    path=directory / f"{role}.key"
+                )
+            )
     root = ca.root_signer(ca_passphrase)
     written = {}
     for role in OFFICIAL_ROLES:
@@ -855,7 +888,7 @@ def init_softhsm_token(label: str, pin: str, so_pin: str) -> None:
     check_pin(pin, "token PIN")
     tool = shutil.which("softhsm2-util")
     if tool is None:
-        raise PkiError("softhsm2-util not found (Debian package softhsm2)")
+        raise PkiError(_("softhsm2-util not found (Debian package softhsm2)"))
     result = subprocess.run(
         [tool, "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", so_pin],
         capture_output=True,
@@ -864,7 +897,11 @@ def init_softhsm_token(label: str, pin: str, so_pin: str) -> None:
     )
     if result.returncode != 0:
         message = (result.stderr or result.stdout).strip().splitlines()
-        raise PkiError(f"softhsm2-util could not create token {label!r}: {' '.join(message)}")
+        raise PkiError(
+            _("softhsm2-util could not create token {label}: {problem}").format(
+                label=repr(label), problem=" ".join(message)
+            )
+        )
 
 
 def import_to_token(
@@ -886,7 +923,11 @@ def import_to_token(
     try:
         library = pkcs11.lib(module)
     except (RuntimeError, OSError, PKCS11Error) as exc:
-        raise PkiError(f"cannot load the PKCS#11 module {module}: {exc}") from exc
+        raise PkiError(
+            _("cannot load the PKCS#11 module {module}: {problem}").format(
+                module=module, problem=exc
+            )
+        ) from exc
     library.reinitialize()  # see tokens created since the module was loaded
     key_id = eid.certificate.fingerprint(hashes.SHA256())[:16]
     numbers = eid.private_key.private_numbers()
@@ -940,7 +981,11 @@ def import_to_token(
                 }
             )
     except NoSuchToken as exc:
-        raise PkiError(f"no PKCS#11 token labelled {token_label!r} in {module}") from exc
+        raise PkiError(
+            _("no PKCS#11 token labelled {label} in {module}").format(
+                label=repr(token_label), module=module
+            )
+        ) from exc
     except PinIncorrect as exc:
         raise WrongPin(f"token {token_label}", "wrong PIN") from exc
     except PKCS11Error as exc:

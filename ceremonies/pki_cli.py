@@ -11,6 +11,9 @@ from typing import Any, TypeVar
 
 import click
 
+from i18n import _, format_datetime
+from ivote.cli_support import new_secret, open_with_secret
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -30,27 +33,22 @@ def _clean_errors(command: F) -> F:
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
+        except KeyboardInterrupt:
+            raise click.Abort() from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def _secret_from_file(path: Path, what: str) -> str:
-    try:
-        secret = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise click.ClickException(f"{path}: cannot read the {what} ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise click.ClickException(f"{path}: the {what} file is not UTF-8") from exc
-    if not secret or not secret[0]:
-        raise click.ClickException(f"{path}: the {what} file is empty")
-    return secret[0]
+def _ca_signer(ca: Any, passphrase_file: Path | None, which: str) -> tuple[str, Any]:
+    """The CA passphrase, checked at once by opening the CA key that will sign (`which`:
+    "root" or "issuing"): a wrong one is refused before anything else is asked."""
 
+    def opener(passphrase: str) -> tuple[str, Any]:
+        signer = ca.root_signer if which == "root" else ca.issuing_signer
+        return passphrase, signer(passphrase)
 
-def _passphrase(path: Path | None, what: str, confirm: bool = False) -> str:
-    if path is not None:
-        return _secret_from_file(path, what)
-    return str(
-        click.prompt(what.capitalize(), hide_input=True, confirmation_prompt=confirm, err=True)
+    return open_with_secret(
+        passphrase_file, _("CA passphrase"), _("the CA passphrase"), opener
     )
 
 
@@ -71,66 +69,93 @@ _CA = click.option(
     "ca_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="The CA directory made by `pki init`.",
+    help=_("The CA directory made by `pki init`."),
 )
 _CA_PASSPHRASE = click.option(
     "--passphrase-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The CA passphrase in a file, first line (otherwise asked).",
+    help=_("The CA passphrase in a file, first line (otherwise asked)."),
 )
 
 
-@click.group(name="pki")
+@click.group(
+    name="pki",
+    help=_(
+        "Test CA for voters' e-IDs, revocation and CRLs, officials' signing keys.\n\n"
+        "A real election skips `init` and `issue` and trusts the national CA's certificates "
+        "and CRLs instead."
+    ),
+)
 def pki() -> None:
-    """Test CA for voters' e-IDs, revocation and CRLs, officials' signing keys.
-
-    A real election skips `init` and `issue` and trusts the national CA's certificates and
-    CRLs instead."""
+    pass
 
 
-@pki.command(name="init")
+@pki.command(
+    name="init", help=_('Create a TEST root CA and a "TEST ID-card CA" issuing voters\' e-IDs.')
+)
 @click.option(
     "--out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for the CA (certificates, sealed keys, records).",
+    help=_("Directory for the CA (certificates, sealed keys, records)."),
 )
 @_CA_PASSPHRASE
 @_clean_errors
 def init(out: Path, passphrase_file: Path | None) -> None:
-    """Create a TEST root CA and a "TEST ID-card CA" issuing voters' e-IDs."""
-    from ceremonies.pki import ISSUING_CERT, ROOT_CERT, check_passphrase, init_ca
+    from ceremonies.pki import ISSUING_CERT, ROOT_CERT, ROOT_KEY, PkiError, init_ca
 
-    passphrase = check_passphrase(_passphrase(passphrase_file, "CA passphrase", confirm=True))
+    if (out / ROOT_KEY).exists():  # before the passphrase is chosen
+        raise PkiError(_("{out} already holds a CA ({key}); choose another --out").format(
+            out=out, key=ROOT_KEY
+        ))
+    passphrase = new_secret(
+        passphrase_file, _("New CA passphrase"), _("the CA passphrase")
+    )
     init_ca(out, passphrase)
     click.echo(
-        f"Test CA in {out}: trust anchor {out / ROOT_CERT}, issuing CA {out / ISSUING_CERT}."
+        _("Test CA in {out}: trust anchor {root}, issuing CA {issuing}.").format(
+            out=out, root=out / ROOT_CERT, issuing=out / ISSUING_CERT
+        )
     )
-    click.echo("Keys are sealed under the CA passphrase. Next: ivote ceremony pki issue ...")
+    click.echo(
+        _("Keys are sealed under the CA passphrase. Next: ivote ceremony pki officials ...")
+    )
 
 
-@pki.command(name="issue")
+@pki.command(
+    name="issue", help=_("Issue one e-ID (P-384 key + certificate, PKCS#12 under a PIN) per voter.")
+)
 @_CA
 @click.option(
     "--voters",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Voter list CSV: personal_code,given_name,surname,district.",
+    help=_("Voter list CSV: personal_code,given_name,surname,district."),
 )
 @click.option(
     "--out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="New directory for the e-IDs (<personal code>.p12, index.csv, chain.pem).",
+    help=_("New directory for the e-IDs (<personal code>.p12, index.csv, chain.pem)."),
 )
 @click.option(
     "--pin-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="CSV personal_code,pin with every voter's PIN (4-12 digits). Without it each voter "
-    "gets a random 5-digit PIN, written to OUT/pins.csv (0600): the PIN envelopes.",
+    help=_(
+        "CSV personal_code,pin with every voter's PIN (4-12 digits). Without it each voter "
+        "gets a random 5-digit PIN, written to OUT/pins.csv (0600): the PIN envelopes."
+    ),
 )
-@click.option("--valid-from", help="Start of validity, ISO 8601 with timezone (default: now).")
-@click.option("--days", type=click.IntRange(min=1), default=5 * 365, show_default=True)
+@click.option(
+    "--valid-from", help=_("Start of validity, ISO 8601 with timezone (default: now).")
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=5 * 365,
+    show_default=True,
+    help=_("Days of validity."),
+)
 @_CA_PASSPHRASE
 @_clean_errors
 def issue(
@@ -142,20 +167,23 @@ def issue(
     days: int,
     passphrase_file: Path | None,
 ) -> None:
-    """Issue one e-ID (P-384 key + certificate, PKCS#12 under a PIN) per voter."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from ceremonies.pki import issue_eids, open_ca, read_pin_file
+    from ceremonies.pki import PkiError, issue_eids, open_ca, read_pin_file
     from formats.voters import read_voter_csv
 
     not_before = _time(valid_from, "--valid-from")
     ca = open_ca(ca_dir)
     voter_list = read_voter_csv(voters)
     pins = read_pin_file(pin_file) if pin_file else None
-    passphrase = _passphrase(passphrase_file, "CA passphrase")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise PkiError(
+            _("{out} already exists and is not empty; choose another --out").format(out=out)
+        )
+    passphrase, _signer = _ca_signer(ca, passphrase_file, "issuing")
     with Progress(
-        "[bold]Issuing e-IDs",
+        "[bold]" + _("Issuing e-IDs"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -174,16 +202,28 @@ def issue(
             progress=lambda done: progress.update(task, completed=done),
         )
     rate = report.count / report.seconds if report.seconds else 0.0
-    click.echo(f"Issued {report.count} e-IDs in {report.seconds:.1f} s ({rate:.0f}/s) to {out}.")
+    click.echo(
+        _("Issued {count} e-IDs in {seconds:.1f} s ({rate:.0f}/s) to {out}.").format(
+            count=report.count, seconds=report.seconds, rate=rate, out=out
+        )
+    )
     if report.pins_file:
-        click.echo(f"PINs: {report.pins_file} (hand out like PIN envelopes, then delete).")
+        click.echo(
+            _("PINs: {path} (hand out like PIN envelopes, then delete).").format(
+                path=report.pins_file
+            )
+        )
 
 
-@pki.command(name="revoke")
+@pki.command(name="revoke", help=_("Record a revocation; the next `pki crl` publishes it."))
 @_CA
-@click.option("--serial", help="Certificate serial number (hex, as in index.csv).")
-@click.option("--personal-code", help="Revoke every certificate issued to this personal code.")
-@click.option("--at", "at_text", help="Revocation time, ISO 8601 with timezone (default: now).")
+@click.option("--serial", help=_("Certificate serial number (hex, as in index.csv)."))
+@click.option(
+    "--personal-code", help=_("Revoke every certificate issued to this personal code.")
+)
+@click.option(
+    "--at", "at_text", help=_("Revocation time, ISO 8601 with timezone (default: now).")
+)
 @click.option(
     "--reason",
     type=click.Choice(
@@ -191,13 +231,13 @@ def issue(
     ),
     default="unspecified",
     show_default=True,
+    help=_("The CRL's reason code."),
 )
 @_clean_errors
 def revoke(
     ca_dir: Path, serial: str | None, personal_code: str | None, at_text: str | None, reason: str
 ) -> None:
-    """Record a revocation; the next `pki crl` publishes it."""
-    from ceremonies.pki import iso, open_ca
+    from ceremonies.pki import open_ca
     from ceremonies.pki import revoke as record_revocation
 
     serial_number = None
@@ -206,7 +246,7 @@ def revoke(
             serial_number = int(serial.replace(":", ""), 16)
         except ValueError as exc:
             raise click.BadParameter(
-                "expected a hexadecimal serial", param_hint="--serial"
+                _("expected a hexadecimal serial"), param_hint="--serial"
             ) from exc
     done = record_revocation(
         open_ca(ca_dir),
@@ -217,65 +257,83 @@ def revoke(
     )
     for item in done:
         click.echo(
-            f"Revoked serial {item.serial:x} ({item.personal_code}) at {iso(item.revoked_at)}."
+            _("Revoked serial {serial} ({code}) at {at}.").format(
+                serial=f"{item.serial:x}",
+                code=item.personal_code,
+                at=format_datetime(item.revoked_at),
+            )
         )
-    click.echo("Publish a new CRL: ivote ceremony pki crl ...")
+    click.echo(_("Publish a new CRL: ivote ceremony pki crl ..."))
 
 
-@pki.command(name="crl")
+@pki.command(
+    name="crl",
+    help=_(
+        "Sign the issuing CA's CRL (every revocation so far) for the collector and tallier."
+    ),
+)
 @_CA
 @click.option(
     "--out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the CRL (DER).",
+    help=_("Where to write the CRL (DER)."),
 )
 @click.option(
-    "--days", type=click.IntRange(min=1), default=7, show_default=True, help="Until next update."
+    "--days",
+    type=click.IntRange(min=1),
+    default=7,
+    show_default=True,
+    help=_("Until next update."),
 )
 @_CA_PASSPHRASE
 @_clean_errors
 def crl(ca_dir: Path, out: Path, days: int, passphrase_file: Path | None) -> None:
-    """Sign the issuing CA's CRL (every revocation so far) for the collector and tallier."""
+    from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from canonical.files import write_atomic
-    from ceremonies.pki import iso, make_ca_crl, open_ca
+    from ceremonies.pki import make_ca_crl, open_ca
 
     ca = open_ca(ca_dir)
-    passphrase = _passphrase(passphrase_file, "CA passphrase")
+    passphrase, _signer = _ca_signer(ca, passphrase_file, "issuing")
     made = make_ca_crl(ca, passphrase, days=days)
     write_atomic(out, made.public_bytes(Encoding.DER))
+    number = made.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     click.echo(
-        f"CRL number {made.extensions.get_extension_for_class(_crl_number()).value.crl_number}: "
-        f"{len(list(made))} revoked, next update {iso(made.next_update_utc)}; wrote {out}."
+        _("CRL number {number}: {revoked} revoked, next update {next}; wrote {out}.").format(
+            number=number,
+            revoked=len(list(made)),
+            next=format_datetime(made.next_update_utc),
+            out=out,
+        )
     )
 
 
-def _crl_number() -> type:
-    from cryptography import x509
-
-    return x509.CRLNumber
-
-
-@pki.command(name="officials")
+@pki.command(
+    name="officials",
+    help=_(
+        "Signing keys for the organiser (manifest) and the collector (receipts, log heads, "
+        "ballot box), issued by the root CA, each sealed under its own passphrase."
+    ),
+)
 @_CA
 @click.option(
     "--out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for organiser.key/.pem and collector.key/.pem.",
+    help=_("Directory for organiser.key/.pem and collector.key/.pem."),
 )
 @_CA_PASSPHRASE
 @click.option(
     "--organiser-passphrase-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Passphrase sealing the organiser's key (otherwise asked).",
+    help=_("Passphrase sealing the organiser's key (otherwise asked)."),
 )
 @click.option(
     "--collector-passphrase-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Passphrase sealing the collector's key (otherwise asked).",
+    help=_("Passphrase sealing the collector's key (otherwise asked)."),
 )
 @_clean_errors
 def officials(
@@ -285,51 +343,78 @@ def officials(
     organiser_passphrase_file: Path | None,
     collector_passphrase_file: Path | None,
 ) -> None:
-    """Signing keys for the organiser (manifest) and the collector (receipts, log heads,
-    ballot box), issued by the root CA, each sealed under its own passphrase."""
-    from ceremonies.pki import check_passphrase, issue_officials, open_ca
+    from ceremonies.pki import OFFICIAL_ROLES, PkiError, issue_officials, open_ca
 
     ca = open_ca(ca_dir)
-    passphrase = _passphrase(passphrase_file, "CA passphrase")
+    for role in OFFICIAL_ROLES:  # refused before any passphrase is typed
+        if (out / f"{role}.key").exists():
+            raise PkiError(
+                _("{path} already exists; choose another --out").format(path=out / f"{role}.key")
+            )
+    # the CA passphrase is checked at once: a wrong one is refused before four more are typed
+    passphrase, _signer = _ca_signer(ca, passphrase_file, "root")
     passphrases = {
-        "organiser": _passphrase(organiser_passphrase_file, "organiser passphrase", True),
-        "collector": _passphrase(collector_passphrase_file, "collector passphrase", True),
+        "organiser": new_secret(
+            organiser_passphrase_file,
+            _("New passphrase for the organiser's key"),
+            _("the organiser's passphrase"),
+        ),
+        "collector": new_secret(
+            collector_passphrase_file,
+            _("New passphrase for the collector's key"),
+            _("the collector's passphrase"),
+        ),
     }
-    for role, secret in passphrases.items():
-        check_passphrase(secret, f"{role} passphrase")
     written = issue_officials(ca, passphrase, out, passphrases)
     for role, path in written.items():
-        click.echo(f"{role}: sealed key {path}, certificate {path.with_suffix('.pem')}")
+        label = _("organiser") if role == "organiser" else _("collector")
+        click.echo(
+            _("{role}: sealed key {key}, certificate {certificate}").format(
+                role=label, key=path, certificate=path.with_suffix(".pem")
+            )
+        )
 
 
-@pki.command(name="to-token")
+@pki.command(
+    name="to-token",
+    help=_(
+        "Put a voter's e-ID on a PKCS#11 token (key not extractable), as a card is "
+        "personalised; the token's user PIN is the e-ID's PIN."
+    ),
+)
 @click.option(
     "--eid",
     "eid_file",
     required=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The voter's e-ID file (<personal code>.p12).",
+    help=_("The voter's e-ID file (<personal code>.p12)."),
 )
 @click.option(
     "--pin-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The PIN: a file with it on the first line, or the pins.csv of `pki issue`.",
+    help=_("The PIN: a file with it on the first line, or the pins.csv of `pki issue`."),
 )
-@click.option("--token", "token_label", required=True, help="Token label.")
-@click.option("--label", "object_label", default="ivote e-ID", show_default=True)
+@click.option("--token", "token_label", required=True, help=_("Token label."))
+@click.option(
+    "--label",
+    "object_label",
+    default="ivote e-ID",
+    show_default=True,
+    help=_("Label of the key and certificate on the token."),
+)
 @click.option(
     "--module",
-    help="PKCS#11 module (default: $IVOTE_PKCS11_MODULE, else Debian's SoftHSM2).",
+    help=_("PKCS#11 module (default: $IVOTE_PKCS11_MODULE, else Debian's SoftHSM2)."),
 )
 @click.option(
     "--init-token",
     is_flag=True,
-    help="First create the token in a free SoftHSM2 slot, with the e-ID's PIN as user PIN.",
+    help=_("First create the token in a free SoftHSM2 slot, with the e-ID's PIN as user PIN."),
 )
 @click.option(
     "--so-pin-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Security officer PIN for --init-token (otherwise asked).",
+    help=_("Security officer PIN for --init-token (otherwise asked)."),
 )
 @_clean_errors
 def to_token(
@@ -341,8 +426,6 @@ def to_token(
     init_token: bool,
     so_pin_file: Path | None,
 ) -> None:
-    """Put a voter's e-ID on a PKCS#11 token (key not extractable), as a card is personalised;
-    the token's user PIN is the e-ID's PIN."""
     import os
 
     from ceremonies.pki import (
@@ -352,19 +435,36 @@ def to_token(
         read_pin_file,
     )
     from crypto.eid import DEFAULT_PKCS11_MODULE, PKCS11_MODULE_ENV
+    from ivote.cli_support import read_secret_file
 
-    if pin_file is not None and pin_file.read_text(encoding="utf-8").startswith("personal_code"):
+    if pin_file is not None and pin_file.read_bytes().startswith(b"personal_code"):
         code = eid_file.stem
         pins = read_pin_file(pin_file)
         if code not in pins:
-            raise click.ClickException(f"{pin_file}: no PIN for {code}")
+            raise click.ClickException(
+                _("{path}: no PIN for {code}").format(path=pin_file, code=code)
+            )
+        eid = load_eid_file(eid_file, pins[code])
         pin = pins[code]
     else:
-        pin = _passphrase(pin_file, "e-ID PIN")
-    eid = load_eid_file(eid_file, pin)
+
+        def opener(typed: str) -> tuple[str, Any]:
+            return typed, load_eid_file(eid_file, typed)
+
+        pin, eid = open_with_secret(pin_file, _("e-ID PIN"), _("the e-ID PIN"), opener)
     module_path = module or os.environ.get(PKCS11_MODULE_ENV) or DEFAULT_PKCS11_MODULE
     if init_token:
-        so_pin = _passphrase(so_pin_file, "security officer PIN", confirm=True)
+        so_pin = (
+            read_secret_file(so_pin_file, _("the security officer PIN"))
+            if so_pin_file is not None
+            else new_secret(
+                None, _("New security officer PIN"), _("the security officer PIN"), minimum=4
+            )
+        )
         init_softhsm_token(token_label, pin, so_pin)
     uri = import_to_token(module_path, token_label, pin, eid, object_label)
-    click.echo(f"e-ID of {eid_file.stem} is on token {token_label!r}: {uri}")
+    click.echo(
+        _("e-ID of {code} is on token {token}: {uri}").format(
+            code=eid_file.stem, token=repr(token_label), uri=uri
+        )
+    )

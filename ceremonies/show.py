@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ceremonies.election import CeremonyError
-from formats.manifest import ElectionDirectory, Manifest, format_time
+from formats.manifest import ElectionDirectory, Manifest
+from i18n import _, format_datetime
 
 
 def load_for_show(election_dir: Path) -> tuple[Manifest, str | None]:
@@ -29,8 +30,9 @@ def load_for_show(election_dir: Path) -> tuple[Manifest, str | None]:
             unsigned = directory.read_manifest()
             if unsigned.hash != opened.manifest.hash:
                 raise CeremonyError(
-                    f"{directory.manifest} differs from the signed manifest "
-                    f"{directory.signed_manifest}"
+                    _("{manifest} differs from the signed manifest {signed}").format(
+                        manifest=directory.manifest, signed=directory.signed_manifest
+                    )
                 )
         return opened.manifest, opened.certificate.subject.rfc4514_string()
     return directory.read_manifest(), None
@@ -40,45 +42,80 @@ def render_election(election_dir: Path, console: Console | None = None) -> Manif
     manifest, signer = load_for_show(election_dir)
     console = console or Console(width=100, soft_wrap=False)
     out = console.print
-    out(f"[bold]{manifest.name}[/bold]  (election id {manifest.election_id})", highlight=False)
     out(
-        f"Voting period: {format_time(manifest.period.start)} to "
-        f"{format_time(manifest.period.end)}",
+        f"[bold]{manifest.name}[/bold]  "
+        + _("(election id {id})").format(id=manifest.election_id),
         highlight=False,
     )
     out(
-        f"Voter list: version {manifest.voter_list.list_version}, "
-        f"{manifest.voter_list.voters} voters (at most {manifest.max_voters})",
+        _("Voting period: {start} to {end}").format(
+            start=format_datetime(manifest.period.start), end=format_datetime(manifest.period.end)
+        ),
         highlight=False,
     )
     out(
-        f"Trustees: {manifest.trustees}; any {manifest.threshold} of them can decrypt",
+        _("Voter list: version {version}, {voters} voters (at most {max})").format(
+            version=manifest.voter_list.list_version,
+            voters=manifest.voter_list.voters,
+            max=manifest.max_voters,
+        ),
         highlight=False,
     )
-    key_state = "no key yet (draft: run keygen)" if manifest.is_draft else "generated"
+    out(
+        _("Trustees: {trustees}; any {threshold} of them can decrypt").format(
+            trustees=manifest.trustees, threshold=manifest.threshold
+        ),
+        highlight=False,
+    )
+    key_state = _("no key yet (draft: run keygen)") if manifest.is_draft else _("generated")
     if manifest.test_key:
-        key_state = "[bold red]TEST KEY from public fixed primes: not for a real election[/]"
-    out(f"Key: {manifest.key_bits}-bit threshold Paillier, {key_state}", highlight=False)
+        key_state = "[bold red]{}[/]".format(
+            _("TEST KEY from public fixed primes: not for a real election")
+        )
+    out(
+        _("Key: {bits}-bit threshold Paillier, {state}").format(
+            bits=manifest.key_bits, state=key_state
+        ),
+        highlight=False,
+    )
     if manifest.key_bits < 3072:
         out(
-            f"[yellow]Key size {manifest.key_bits} bits is a test size (3072 for real)[/]",
+            "[yellow]{}[/]".format(
+                _("Key size {bits} bits is a test size (3072 for real)").format(
+                    bits=manifest.key_bits
+                )
+            ),
             highlight=False,
         )
     policy = manifest.policy
     out(
-        f"Vote check: within {policy.vote_check_window_minutes} minutes, at most "
-        f"{policy.max_checks} times; observers' bundle public: "
-        f"{'yes' if policy.publish_observer_bundle else 'no'}",
+        _(
+            "Vote check: within {minutes} minutes, at most {checks} times; observers' bundle "
+            "public: {public}"
+        ).format(
+            minutes=policy.vote_check_window_minutes,
+            checks=policy.max_checks,
+            public=_("yes") if policy.publish_observer_bundle else _("no"),
+        ),
         highlight=False,
     )
     for certificate in manifest.trust.eid_cas():
-        out(f"Trusted e-ID CA: {certificate.subject.rfc4514_string()}", highlight=False)
+        out(
+            _("Trusted e-ID CA: {subject}").format(subject=certificate.subject.rfc4514_string()),
+            highlight=False,
+        )
     for certificate in manifest.trust.collectors():
-        out(f"Collector: {certificate.subject.rfc4514_string()}", highlight=False)
-    out(f"Signed by: {signer}" if signer else "Not signed yet (draft)", highlight=False)
+        out(
+            _("Collector: {subject}").format(subject=certificate.subject.rfc4514_string()),
+            highlight=False,
+        )
+    out(
+        _("Signed by: {signer}").format(signer=signer) if signer else _("Not signed yet (draft)"),
+        highlight=False,
+    )
 
-    table = Table(title="Districts, contests and candidates", show_lines=False)
-    for column in ("district", "contest", "number", "candidate", "list / party"):
+    table = Table(title=_("Districts, contests and candidates"), show_lines=False)
+    for column in (_("district"), _("contest"), _("number"), _("candidate"), _("list / party")):
         table.add_column(column)
     for district, contest in manifest.contests():
         for index, candidate in enumerate(contest.candidates):
@@ -93,10 +130,10 @@ def render_election(election_dir: Path, console: Console | None = None) -> Manif
 
     # Plain echo, never wrapped: this is what is read aloud and compared.
     groups = manifest.fingerprint_groups.split(" ")
-    click.echo("Manifest fingerprint (SHA-256 of the canonical manifest):")
+    click.echo(_("Manifest fingerprint (SHA-256 of the canonical manifest):"))
     click.echo("  " + " ".join(groups[:8]))
     click.echo("  " + " ".join(groups[8:]))
-    click.echo(f"  hex: {manifest.fingerprint}")
+    click.echo("  " + _("hex: {fingerprint}").format(fingerprint=manifest.fingerprint))
     if manifest.is_draft:
-        click.echo("  (draft: the fingerprint changes when keygen adds the key)")
+        click.echo("  " + _("(draft: the fingerprint changes when keygen adds the key)"))
     return manifest

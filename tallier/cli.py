@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from i18n import _, ngettext
 from ivote.cli_support import election_option, progress_bars
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,40 +35,52 @@ def _clean_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(name="tally")
+@click.group(name="tally", help=_("The air-gapped tallier."))
 def tally() -> None:
-    """The air-gapped tallier."""
+    pass
 
 
-@tally.command(name="process")
-@election_option("The election directory (signed manifest, organiser.pem, voter lists, crls/).")
+@tally.command(
+    name="process",
+    help=_(
+        "Check the ballot box and every ballot, keep the latest per voter, drop paper voters, "
+        "shuffle, verify every proof and multiply the encrypted totals."
+    ),
+)
+@election_option(
+    _("The election directory (signed manifest, organiser.pem, voter lists, crls/).")
+)
 @click.option(
     "--ballot-box",
     required=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The collector's export (ballotbox.zip).",
+    help=_("The collector's export (ballotbox.zip)."),
 )
 @click.option(
     "--paper-voters",
     required=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="The organiser-signed paper-voter list (`ivote ceremony paper-voters`, empty when "
-    "nobody voted on paper): their i-votes are cancelled.",
+    help=_(
+        "The organiser-signed paper-voter list (`ivote ceremony paper-voters`, empty when "
+        "nobody voted on paper): their i-votes are cancelled."
+    ),
 )
 @click.option(
     "--crl",
     "crls",
     multiple=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="An e-ID CA's CRL (default: every file in ELECTION/crls/).",
+    help=_("An e-ID CA's CRL (default: every file in ELECTION/crls/)."),
 )
 @click.option(
     "--out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="The tally directory to write (tally.json, observers-bundle.json, counted-voters.json).",
+    help=_(
+        "The tally directory to write (tally.json, observers-bundle.json, counted-voters.json)."
+    ),
 )
-@click.option("--workers", type=int, default=None, help="Processes (default: every core).")
+@click.option("--workers", type=int, default=None, help=_("Processes (default: every core)."))
 @_clean_errors
 def process(
     election: Path,
@@ -77,13 +90,13 @@ def process(
     out: Path,
     workers: int | None,
 ) -> None:
-    """Check the ballot box and every ballot, keep the latest per voter, drop paper voters,
-    shuffle, verify every proof and multiply the encrypted totals."""
     from formats.record import TALLY_FILE, write_tally_dir
     from tallier.process import TallyError, process_ballot_box
 
     if (out / TALLY_FILE).exists():
-        raise TallyError(f"{out} already holds a tally; refusing to overwrite it")
+        raise TallyError(
+            _("{out} already holds a tally; refusing to overwrite it").format(out=out)
+        )
     with progress_bars() as factory:
         outcome = process_ballot_box(
             election, ballot_box, paper_voters, list(crls), workers=workers, progress=factory
@@ -91,38 +104,55 @@ def process(
     write_tally_dir(out, outcome.tally, outcome.bundle, outcome.counted_voters, outcome.crls)
     _print_report(outcome.report)
     click.echo(
-        f"Tally written to {out}. The list of voters whose i-vote counts "
-        f"({out / 'counted-voters.json'}) is for the polling stations only: never publish it "
-        "with the record."
+        _(
+            "Tally written to {out}. The list of voters whose i-vote counts ({voters}) is for "
+            "the polling stations only: never publish it with the record."
+        ).format(out=out, voters=out / "counted-voters.json")
+    )
+    click.echo(
+        _(
+            "Next, the trustees' decryption ceremony: ivote ceremony decrypt --tally {out} "
+            "--ballot-box ... --paper-voters ... --fingerprint ... --share ... --out-dir SHARES"
+        ).format(out=out)
     )
 
 
 def _print_report(report: Any) -> None:
     from formats.record import COUNT_FIELDS
 
-    table = Table(title="Tally report")
-    table.add_column("district")
+    headings = {
+        "received": _("received"),
+        "superseded": _("superseded"),
+        "cancelled_by_paper": _("cancelled by paper"),
+        "invalid": _("invalid"),
+        "counted": _("counted"),
+    }
+    table = Table(title=_("Tally report"))
+    table.add_column(_("district"))
     for name in COUNT_FIELDS:
-        table.add_column(name.replace("_", " "), justify="right")
+        table.add_column(headings.get(name, name.replace("_", " ")), justify="right")
     for district, counts in sorted(report.districts.items()):
         table.add_row(district, *(str(getattr(counts, n)) for n in COUNT_FIELDS))
     total = report.total
-    table.add_row("total", *(str(getattr(total, n)) for n in COUNT_FIELDS), style="bold")
+    table.add_row(_("total"), *(str(getattr(total, n)) for n in COUNT_FIELDS), style="bold")
     Console().print(table)
     reasons: dict[str, int] = {}
     for ballot in report.invalid_ballots:
         reasons[ballot.reason] = reasons.get(ballot.reason, 0) + 1
     for reason, count in sorted(reasons.items()):
-        click.echo(f"invalid: {count} x {reason}")
+        click.echo(_("invalid: {count} x {reason}").format(count=count, reason=reason))
 
 
-@tally.command(name="combine")
+@tally.command(
+    name="combine",
+    help=_("Verify every decryption share, combine t valid ones, decode, write the record."),
+)
 @click.option(
     "--tally",
     "tally_path",
     required=True,
     type=click.Path(exists=True, path_type=Path),
-    help="The tally directory from `ivote tally process`.",
+    help=_("The tally directory from `ivote tally process`."),
 )
 @click.option(
     "--shares",
@@ -130,26 +160,30 @@ def _print_report(report: Any) -> None:
     required=True,
     multiple=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="A trustee's decryption shares (from `ivote ceremony decrypt`); give at least t.",
+    help=_("A trustee's decryption shares (from `ivote ceremony decrypt`); give at least t."),
 )
 @click.option(
     "--out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="The record directory to write (record.json and the observers' bundle).",
+    help=_("The record directory to write (record.json and the observers' bundle)."),
 )
 @_clean_errors
 def combine(tally_path: Path, share_paths: tuple[Path, ...], out: Path) -> None:
-    """Verify every decryption share, combine t valid ones, decode, write the record."""
     from formats.record import read_crls_next_to, read_shares, read_tally, write_record_dir
     from tallier.combine import combine_tally
 
     tally_doc = read_tally(tally_path)
     trustees = [read_shares(path) for path in share_paths]
     with progress_bars() as factory:
-        combined = combine_tally(tally_doc, trustees, factory("checking trustees", len(trustees)))
+        combined = combine_tally(
+            tally_doc, trustees, factory(_("checking trustees"), len(trustees))
+        )
     for trustee, reason in sorted(combined.rejected.items()):
-        click.echo(f"REJECTED trustee {trustee}: {reason}", err=True)
+        click.echo(
+            _("REJECTED trustee {trustee}: {reason}").format(trustee=trustee, reason=reason),
+            err=True,
+        )
     # the bundle file is copied, not parsed, when it is the one the tally names
     write_record_dir(
         out,
@@ -159,7 +193,16 @@ def combine(tally_path: Path, share_paths: tuple[Path, ...], out: Path) -> None:
     )
     _print_results(combined)
     click.echo(
-        f"Decrypted with trustees {', '.join(map(str, combined.used))}; record written to {out}"
+        ngettext(
+            "Decrypted with trustee {trustees}; record written to {out}",
+            "Decrypted with trustees {trustees}; record written to {out}",
+            len(combined.used),
+        ).format(trustees=", ".join(map(str, combined.used)), out=out)
+    )
+    click.echo(
+        _(
+            "Publish {record}; observers check it with: ivote verify {out} --fingerprint ..."
+        ).format(record=out / "record.json", out=out)
     )
 
 
@@ -173,10 +216,10 @@ def _print_results(combined: Any) -> None:
         for result in results:
             contest = district.contest(result.contest)
             table = Table(title=f"{district.name} - {contest.name}")
-            table.add_column("no.", justify="right")
-            table.add_column("candidate")
-            table.add_column("party")
-            table.add_column("votes", justify="right")
+            table.add_column(_("no."), justify="right")
+            table.add_column(_("candidate"))
+            table.add_column(_("party"))
+            table.add_column(_("votes"), justify="right")
             for candidate, votes in zip(contest.candidates, result.counts, strict=True):
                 table.add_row(str(candidate.number), candidate.name, candidate.party, str(votes))
             console.print(table)

@@ -17,6 +17,7 @@ from crypto.threshold import DecryptionShare, ThresholdKey, combine, verify_decr
 from formats.manifest import Manifest
 from formats.record import ContestResult, Decryption, ElectionRecord, Tally, TrusteeShares
 from formats.signed import open_signed
+from i18n import _
 
 
 class CombineError(Exception):
@@ -91,11 +92,16 @@ def combine_tally(
         advance(1)
     if len(valid) < key.threshold:
         reasons = "; ".join(rejected[i] for i in sorted(rejected))
-        raise CombineError(
-            f"need valid shares from {key.threshold} trustees, have {len(valid)}"
-            + (f" (from trustees {', '.join(map(str, sorted(valid)))})" if valid else "")
-            + (f"; rejected: {reasons}" if reasons else "")
+        message = _("need valid shares from {threshold} trustees, have {valid}").format(
+            threshold=key.threshold, valid=len(valid)
         )
+        if valid:
+            message += " " + _("(from trustees {trustees})").format(
+                trustees=", ".join(map(str, sorted(valid)))
+            )
+        if reasons:
+            message += "; " + _("rejected: {reasons}").format(reasons=reasons)
+        raise CombineError(message)
     used = tuple(sorted(valid)[: key.threshold])
     plaintexts = []
     for position, total in enumerate(tally.totals):

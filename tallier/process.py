@@ -33,6 +33,7 @@ from formats.record import (
     TallyInputs,
     TallyReport,
 )
+from i18n import _
 
 
 class TallyError(Exception):
@@ -61,13 +62,15 @@ def read_crls(election_dir: str | os.PathLike[str], named: Sequence[Path] = ()) 
             paths = sorted(p for p in directory.iterdir() if p.suffix in {".crl", ".pem", ".der"})
     if not paths:
         raise TallyError(
-            "no CRL: put the e-ID CAs' CRLs in ELECTION/crls/ or name them with --crl "
-            "(without one, no certificate's revocation at cast time can be checked)"
+            _(
+                "no CRL: put the e-ID CAs' CRLs in ELECTION/crls/ or name them with --crl "
+                "(without one, no certificate's revocation at cast time can be checked)"
+            )
         )
     try:
         return [p.read_bytes() for p in paths]
     except OSError as exc:
-        raise TallyError(f"cannot read a CRL: {exc}") from exc
+        raise TallyError(_("cannot read a CRL: {problem}").format(problem=exc)) from exc
 
 
 def check_errors() -> tuple[type[Exception], ...]:
@@ -109,9 +112,10 @@ def process_ballot_box(
     )
     if cleansing.voter_list.hash != lists[-1].hash:
         raise TallyError(
-            f"the ballot box was exported with voter list version "
-            f"{cleansing.voter_list.list_version}, the election directory's newest "
-            f"is version {lists[-1].list_version}: bring the election directory up to date"
+            _(
+                "the ballot box was exported with voter list version {box}, the election "
+                "directory's newest is version {newest}: bring the election directory up to date"
+            ).format(box=cleansing.voter_list.list_version, newest=lists[-1].list_version)
         )
     decision = cleansing.decision
     # separate identities from ballots, shuffle, multiply
@@ -143,6 +147,6 @@ def _read_pinned(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise TallyError(
-            f"{path}: cannot read the organiser's certificate to check the manifest "
-            f"({exc.strerror})"
+            _("{path}: cannot read the organiser's certificate to check the manifest ({reason})")
+            .format(path=path, reason=exc.strerror)
         ) from exc

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from i18n import _
+
 
 class Terminated(SystemExit):
     """SIGTERM: unwinds through every `finally`, so the collector is stopped on the way out."""
@@ -18,32 +20,47 @@ def _terminate(signum: int, frame: Any) -> None:
     raise Terminated(128 + signum)
 
 
-@click.command(name="demo")
+@click.command(
+    name="demo",
+    help=_(
+        "Run a whole election on this machine and print the result.\n\n"
+        "Officials' ceremonies (test CA, e-IDs, manifest, threshold key), the collector server "
+        "on loopback, voters casting, revoting, voting on paper and checking their votes "
+        "through the voter app over HTTP, close and export, the tally, a decryption ceremony "
+        "with only THRESHOLD of TRUSTEES trustees, and the observers' verifier on the record. "
+        "Exits 0 only when the decrypted results equal the simulated voters' last choices and "
+        "the record verifies."
+    ),
+)
 @click.option("--voters", default=300, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--districts", default=3, show_default=True, type=click.IntRange(1, 50))
 @click.option(
-    "--candidates", default=8, show_default=True, type=click.IntRange(1, 99), help="Per district."
+    "--candidates",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 99),
+    help=_("Per district."),
 )
 @click.option(
     "--revote-rate",
     default=0.1,
     show_default=True,
     type=click.FloatRange(0, 1),
-    help="Share of voters who vote a second time (only the latest ballot counts).",
+    help=_("Share of voters who vote a second time (only the latest ballot counts)."),
 )
 @click.option(
     "--paper-rate",
     default=0.02,
     show_default=True,
     type=click.FloatRange(0, 1),
-    help="Share of voters who also vote on paper (their i-vote is cancelled).",
+    help=_("Share of voters who also vote on paper (their i-vote is cancelled)."),
 )
 @click.option(
     "--check-rate",
     default=0.05,
     show_default=True,
     type=click.FloatRange(0, 1),
-    help="Share of voters who check their vote from a second device.",
+    help=_("Share of voters who check their vote from a second device."),
 )
 @click.option("--trustees", default=5, show_default=True, type=click.IntRange(1, 64))
 @click.option(
@@ -51,24 +68,26 @@ def _terminate(signum: int, frame: Any) -> None:
     default=3,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Trustees needed to decrypt; exactly this many come to the decryption ceremony.",
+    help=_("Trustees needed to decrypt; exactly this many come to the decryption ceremony."),
 )
 @click.option(
     "--key-bits",
     default=3072,
     show_default=True,
     type=click.IntRange(512, 8192),
-    help="Paillier modulus size (3072 for 128-bit security).",
+    help=_("Paillier modulus size (3072 for 128-bit security)."),
 )
 @click.option(
     "--db",
-    help="The collector's database URL (default: a SQLite file in the election directory), "
-    "e.g. postgresql+psycopg://user@host/emptydb.",
+    help=_(
+        "The collector's database URL (default: a SQLite file in the election directory), "
+        "e.g. postgresql+psycopg://user@host/emptydb."
+    ),
 )
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="A new directory for every file of the election (default demo-out/<timestamp>).",
+    help=_("A new directory for every file of the election (default demo-out/<timestamp>)."),
 )
 @click.option(
     "--test-primes",
@@ -100,24 +119,19 @@ def demo(
     voter_processes: int,
     scrypt_cost: int | None,
 ) -> None:
-    """Run a whole election on this machine and print the result.
-
-    Officials' ceremonies (test CA, e-IDs, manifest, threshold key), the collector server on
-    loopback, voters casting, revoting, voting on paper and checking their votes through the
-    voter app over HTTP, close and export, the tally, a decryption ceremony with only
-    THRESHOLD of TRUSTEES trustees, and the observers' verifier on the record. Exits 0 only
-    when the decrypted results equal the simulated voters' last choices and the record
-    verifies."""
     from rich.console import Console
 
     from ivote.demo.runner import DemoFailed, Options, run_demo
 
     if threshold > trustees:
         raise click.BadParameter(
-            f"{threshold} is more than the {trustees} trustees", param_hint="--threshold"
+            _("{threshold} is more than the {trustees} trustees").format(
+                threshold=threshold, trustees=trustees
+            ),
+            param_hint="--threshold",
         )
     if key_bits % 2:
-        raise click.BadParameter("must be even", param_hint="--key-bits")
+        raise click.BadParameter(_("must be even"), param_hint="--key-bits")
     options = Options(
         voters=voters,
         districts=districts,
@@ -140,15 +154,15 @@ def demo(
     try:
         passed = run_demo(options, console, where.append)
     except DemoFailed as exc:
-        console.print(f"\n[bold red]The demo failed:[/] {exc}")
+        console.print("\n[bold red]" + _("The demo failed:") + f"[/] {exc}")
         if where:
-            console.print(f"Files and logs so far: {where[0]}")
+            console.print(_("Files and logs so far: {path}").format(path=where[0]))
         sys.exit(1)
     except KeyboardInterrupt:
-        console.print("\n[bold red]Interrupted[/]; the collector is stopped.")
+        console.print("\n" + _("[bold red]Interrupted[/]; the collector is stopped."))
         sys.exit(130)
     except Terminated:
-        console.print("\n[bold red]Terminated[/]; the collector is stopped.")
+        console.print("\n" + _("[bold red]Terminated[/]; the collector is stopped."))
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -17,6 +17,7 @@ from formats.record import (
     TallyReport,
     read_record_document,
 )
+from i18n import _, ngettext
 from ivote.demo.scenario import CONTEST_ID, CONTEST_NAME, Plan
 
 if TYPE_CHECKING:
@@ -89,20 +90,26 @@ def compare(expected: Expected, district_names: dict[str, str], record_dir: Path
         found = results.get(district)
         wanted = expected.results[district]
         if found is None:
-            comparison.problems.append(f"{name}: no result in the record")
+            comparison.problems.append(_("{name}: no result in the record").format(name=name))
         elif list(found) != wanted:
             comparison.problems.append(
-                f"{name}: the record says {list(found)}, the voters chose {wanted}"
+                _("{name}: the record says {found}, the voters chose {wanted}").format(
+                    name=name, found=list(found), wanted=wanted
+                )
             )
         reported = report.districts.get(district, Counts())
         should = expected.counts.get(district, Counts())
         if reported != should:
             comparison.problems.append(
-                f"{name}: the tally report says {reported.to_dict()}, expected {should.to_dict()}"
+                _("{name}: the tally report says {reported}, expected {expected}").format(
+                    name=name, reported=reported.to_dict(), expected=should.to_dict()
+                )
             )
     for other in sorted(set(report.districts) - set(district_names)):
         if report.districts[other] != Counts():
-            comparison.problems.append(f"the tally report has ballots under {other!r}")
+            comparison.problems.append(
+                _("the tally report has ballots under {district}").format(district=repr(other))
+            )
     return comparison
 
 
@@ -118,16 +125,16 @@ def print_outcome(
     test_flag: str = "",
 ) -> None:
     """`test_flag` is " --allow-test-key" for a test election: the commands it prints need it."""
-    console.rule("[bold]Results")
+    console.rule("[bold]" + _("Results"))
     for district in plan.districts:
         found = comparison.results.get(district.id, ())
         wanted = expected.results[district.id]
         table = Table(title=f"{district.name} — {CONTEST_NAME}", title_justify="left")
-        table.add_column("no.", justify="right")
-        table.add_column("candidate")
-        table.add_column("party")
-        table.add_column("votes", justify="right", style="bold")
-        table.add_column("voters' last choices", justify="right")
+        table.add_column(_("no."), justify="right")
+        table.add_column(_("candidate"))
+        table.add_column(_("party"))
+        table.add_column(_("votes"), justify="right", style="bold")
+        table.add_column(_("voters' last choices"), justify="right")
         for position, candidate in enumerate(district.candidates):
             votes = found[position] if position < len(found) else None
             chosen = wanted[position]
@@ -135,73 +142,105 @@ def print_outcome(
             table.add_row(
                 str(candidate.number),
                 candidate.name,
-                candidate.party or "independent",
+                candidate.party or _("independent"),
                 "-" if votes is None else str(votes),
                 str(chosen),
                 style=style,
             )
         console.print(table)
 
-    report = Table(title="Tally report (what happened to every ballot received)")
-    report.add_column("district")
+    headings = {
+        "received": _("received"),
+        "superseded": _("superseded"),
+        "cancelled_by_paper": _("cancelled by paper"),
+        "invalid": _("invalid"),
+        "counted": _("counted"),
+    }
+    report = Table(title=_("Tally report (what happened to every ballot received)"))
+    report.add_column(_("district"))
     for name in COUNT_FIELDS:
-        report.add_column(name.replace("_", " "), justify="right")
+        report.add_column(headings.get(name, name.replace("_", " ")), justify="right")
     for district in plan.districts:
         counts = comparison.report.districts.get(district.id, Counts())
         report.add_row(district.name, *(str(getattr(counts, n)) for n in COUNT_FIELDS))
     total = comparison.report.total
-    report.add_row("total", *(str(getattr(total, n)) for n in COUNT_FIELDS), style="bold")
+    report.add_row(_("total"), *(str(getattr(total, n)) for n in COUNT_FIELDS), style="bold")
     console.print(report)
     reasons: dict[str, int] = {}
     for ballot in comparison.report.invalid_ballots:
         reasons[ballot.reason] = reasons.get(ballot.reason, 0) + 1
     for reason, count in sorted(reasons.items()):
-        console.print(f"invalid: {count} x {reason}")
+        console.print(_("invalid: {count} x {reason}").format(count=count, reason=reason))
 
     paper = len([c for c in plan.paper_voters if plan.casts.get(c)])
     revotes = plan.cast_count() - len(plan.casts)
     if comparison.matches:
         console.print(
-            f"[bold green]OK[/] the results match: the decrypted counts equal the simulated "
-            f"voters' last choices ({total.counted} counted; {_count(revotes, 'earlier ballot')} "
-            f"superseded by revotes; {_count(paper, 'i-vote')} cancelled by paper votes)."
+            "[bold green]OK[/] "
+            + _(
+                "the results match: the decrypted counts equal the simulated voters' last "
+                "choices ({counted} counted; {superseded} superseded by revotes; {cancelled} "
+                "cancelled by paper votes)."
+            ).format(
+                counted=total.counted,
+                superseded=ngettext(
+                    "{count} earlier ballot", "{count} earlier ballots", revotes
+                ).format(count=revotes),
+                cancelled=ngettext("{count} i-vote", "{count} i-votes", paper).format(
+                    count=paper
+                ),
+            )
         )
     else:
-        console.print("[bold red]MISMATCH[/] the results do not match the voters' choices:")
+        console.print(
+            "[bold red]MISMATCH[/] " + _("the results do not match the voters' choices:")
+        )
         for problem in comparison.problems:
             console.print(f"  [red]{problem}[/]")
     if verified:
         console.print(
-            "[bold green]OK[/] `ivote verify` passes on the election record, the auditors' "
-            "checks against the signed ballot box included."
+            "[bold green]OK[/] "
+            + _(
+                "`ivote verify` passes on the election record, the auditors' checks against "
+                "the signed ballot box included."
+            )
         )
     else:
-        console.print("[bold red]FAILED[/] `ivote verify` does not pass on the election record.")
-    total_seconds = sum(seconds for _, seconds in timings)
+        console.print(
+            "[bold red]FAILED[/] " + _("`ivote verify` does not pass on the election record.")
+        )
+    total_seconds = sum(seconds for _title, seconds in timings)
     console.print(
-        f"Election record: {layout.record / 'record.json'} (observers' bundle beside it)\n"
-        f"Everything else (ceremony files, e-IDs, ballot box, tally, trustees' shares, logs): "
-        f"{layout.root}\n"
-        "Re-check it as an observer who knows the published fingerprint:"
+        _("Election record: {record} (observers' bundle beside it)").format(
+            record=layout.record / "record.json"
+        )
+        + "\n"
+        + _(
+            "Everything else (ceremony files, e-IDs, ballot box, tally, trustees' shares, "
+            "logs): {root}"
+        ).format(root=layout.root)
+        + "\n"
+        + _("Re-check it as an observer who knows the published fingerprint:")
     )
     # soft_wrap: a command line to copy stays on one line
     console.print(
         f"  ivote verify {layout.record} --fingerprint {fingerprint}{test_flag}", soft_wrap=True
     )
-    console.print("and as an auditor holding the ballot box and the signed paper-voter list:")
+    console.print(_("and as an auditor holding the ballot box and the signed paper-voter list:"))
     console.print(
         f"  ivote verify {layout.record} --fingerprint {fingerprint} --ballot-box "
         f"{layout.ballot_box} --paper-voters {layout.signed_paper_voters}{test_flag}",
         soft_wrap=True,
     )
     console.print(
-        f"Time: {total_seconds:.0f} s in {len(timings)} steps; slowest: "
-        + ", ".join(f"{title.split(':')[0]} {s:.0f} s" for title, s in _slowest(timings))
+        _("Time: {seconds} s in {steps} steps; slowest: {slowest}").format(
+            seconds=f"{total_seconds:.0f}",
+            steps=len(timings),
+            slowest=", ".join(
+                f"{title.split(':')[0]} {seconds:.0f} s" for title, seconds in _slowest(timings)
+            ),
+        )
     )
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _slowest(timings: list[tuple[str, float]]) -> list[tuple[str, float]]:

@@ -40,6 +40,7 @@ from rich.progress import (
 
 from canonical.files import write_canonical_json
 from crypto.paillier import PRODUCTION_KEY_BITS
+from i18n import _, current_language, ngettext
 from ivote.demo.scenario import Plan, SimVoter, definition_toml, make_plan, voters_csv
 from ivote.demo.voters import (
     CastJob,
@@ -195,7 +196,9 @@ class Collector:
             if self.process.poll() is not None:
                 tail = self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-3:]
                 raise DemoFailed(
-                    f"the collector exited at start (log: {self.log}):\n" + "\n".join(tail)
+                    _("the collector exited at start (log: {log}):").format(log=self.log)
+                    + "\n"
+                    + "\n".join(tail)
                 )
             try:
                 if httpx.get(f"{self.url}/v1/health", timeout=2).status_code == 200:
@@ -203,7 +206,11 @@ class Collector:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raise DemoFailed(f"the collector did not answer within {COLLECTOR_START_TIMEOUT_S} s")
+        raise DemoFailed(
+            _("the collector did not answer within {seconds} s").format(
+                seconds=COLLECTOR_START_TIMEOUT_S
+            )
+        )
 
     def stop(self) -> None:
         process = self.process
@@ -242,7 +249,9 @@ class Demo:
         yield
         seconds = time.perf_counter() - started
         self.timings.append((title, seconds))
-        self.console.print(f"    [green]done[/] in {seconds:.1f} s")
+        self.console.print(
+            "    " + _("[green]done[/] in {seconds:.1f} s").format(seconds=seconds)
+        )
 
     def ivote(
         self, log_name: str, *arguments: str | Path, live: bool = False, show: bool = False
@@ -261,6 +270,7 @@ class Demo:
                 stdout=subprocess.PIPE,
                 stderr=None if live else subprocess.STDOUT,
                 check=False,
+                env={**os.environ, "LANGUAGE": current_language()},  # each command speaks ours
             )
             out.write(result.stdout)
         text = result.stdout.decode("utf-8", errors="replace")
@@ -269,8 +279,10 @@ class Demo:
         if result.returncode != 0:
             tail = "\n".join(text.splitlines()[-15:])
             raise DemoFailed(
-                f"`ivote {' '.join(command[3:5])}` exited with status {result.returncode}; "
-                f"full output in {log}" + (f"\n{tail}" if tail and not show else "")
+                _("`ivote {command}` exited with status {status}; full output in {log}").format(
+                    command=" ".join(command[3:5]), status=result.returncode, log=log
+                )
+                + (f"\n{tail}" if tail and not show else "")
             )
         return text
 
@@ -288,17 +300,38 @@ class Demo:
         options = self.options
         self.prepare_out()
         self.console.print(
-            f"[bold]ivote demo[/]: {options.voters} voters in {options.districts} districts, "
-            f"{options.candidates} candidates each, {options.key_bits}-bit key, "
-            f"{options.threshold} of {options.trustees} trustees; "
-            f"{'PostgreSQL' if options.db and options.db.startswith('postgres') else 'SQLite'}"
-            f" collector database.\nEverything is written to {self.layout.root}"
+            "[bold]ivote demo[/]: "
+            + _(
+                "{voters} voters in {districts} districts, {candidates} candidates each, "
+                "{bits}-bit key, {threshold} of {trustees} trustees; {database} collector "
+                "database."
+            ).format(
+                voters=options.voters,
+                districts=options.districts,
+                candidates=options.candidates,
+                bits=options.key_bits,
+                threshold=options.threshold,
+                trustees=options.trustees,
+                database="PostgreSQL"
+                if options.db and options.db.startswith("postgres")
+                else "SQLite",
+            )
+            + "\n"
+            + _("Everything is written to {path}").format(path=self.layout.root)
         )
         if options.test_election:
             self.console.print(
-                "[bold yellow]A TEST election[/]: its key is "
-                + ("from the public test primes" if options.test_primes else "under 3072 bits")
-                + "; every command is told so with --allow-test-key."
+
+                    _(
+                        "[bold yellow]A TEST election[/]: its key is from the public test "
+                        "primes; every command is told so with --allow-test-key."
+                    )
+                    if options.test_primes
+                    else _(
+                        "[bold yellow]A TEST election[/]: its key is under 3072 bits; every "
+                        "command is told so with --allow-test-key."
+                    )
+
             )
         self.plan = make_plan(
             options.voters,
@@ -330,7 +363,9 @@ class Demo:
     def prepare_out(self) -> None:
         root = self.layout.root
         if root.exists() and any(root.iterdir()):
-            raise DemoFailed(f"{root} is not empty; give a new --out directory")
+            raise DemoFailed(
+                _("{path} is not empty; give a new --out directory").format(path=root)
+            )
         root.mkdir(parents=True, exist_ok=True)
         self.layout.logs.mkdir()
         self.layout.secrets.mkdir(mode=0o700)
@@ -343,7 +378,7 @@ class Demo:
 
     def pki_ceremony(self) -> None:
         layout = self.layout
-        with self.step("Officials: test CA, organiser's and collector's signing keys"):
+        with self.step(_("Officials: test CA, organiser's and collector's signing keys")):
             self.ivote(
                 "01-pki-init", "ceremony", "pki", "init", "--out", layout.pki,
                 "--passphrase-file", layout.passphrase("ca"),
@@ -355,7 +390,11 @@ class Demo:
                 "--collector-passphrase-file", layout.passphrase("collector"),
             )  # fmt: skip
         (layout.definition / "voters.csv").write_text(voters_csv(self.plan), encoding="utf-8")
-        with self.step(f"Officials: e-IDs for {len(self.plan.voters)} voters (PIN envelopes)"):
+        with self.step(
+            _("Officials: e-IDs for {count} voters (PIN envelopes)").format(
+                count=len(self.plan.voters)
+            )
+        ):
             self.ivote(
                 "03-pki-issue", "ceremony", "pki", "issue", "--ca", layout.pki,
                 "--voters", layout.definition / "voters.csv", "--out", layout.eids,
@@ -380,7 +419,9 @@ class Demo:
             },
         )
         (layout.definition / "election.toml").write_text(toml, encoding="utf-8")
-        with self.step("Officials: election definition and voter list -> draft manifest; CRL"):
+        with self.step(
+            _("Officials: election definition and voter list -> draft manifest; CRL")
+        ):
             self.ivote(
                 "04-init", "ceremony", "init", "--definition", layout.definition / "election.toml",
                 "--voters", layout.definition / "voters.csv", "--out", layout.election,
@@ -397,11 +438,17 @@ class Demo:
         from formats.manifest import ElectionDirectory
 
         layout, options = self.layout, self.options
-        source = "fixed TEST primes" if options.test_primes else "a fresh search for safe primes"
         title = (
-            f"Key ceremony: {options.key_bits}-bit threshold key from {source}, "
-            f"{options.trustees} sealed shares, signed manifest"
-        )
+            _(
+                "Key ceremony: {bits}-bit threshold key from fixed TEST primes, {trustees} "
+                "sealed shares, signed manifest"
+            )
+            if options.test_primes
+            else _(
+                "Key ceremony: {bits}-bit threshold key from a fresh search for safe primes, "
+                "{trustees} sealed shares, signed manifest"
+            )
+        ).format(bits=options.key_bits, trustees=options.trustees)
         arguments: list[str | Path] = [
             "ceremony", "keygen", "--election", layout.election,
             "--organiser-key", layout.officials,
@@ -416,7 +463,12 @@ class Demo:
         with self.step(title):
             self.ivote("06-keygen", *arguments, live=True)
         manifest = ElectionDirectory(layout.election).read_manifest()
-        self.console.print(f"    manifest fingerprint: [bold]{manifest.fingerprint_groups}[/]")
+        self.console.print(
+            "    "
+            + _("manifest fingerprint: {fingerprint}").format(
+                fingerprint=f"[bold]{manifest.fingerprint_groups}[/]"
+            )
+        )
         return manifest.fingerprint
 
     def _collector_arguments(self) -> list[str]:
@@ -439,13 +491,18 @@ class Demo:
         collector = Collector(
             [*self._collector_arguments(), *per_address_off], self.layout.logs / "collector.log"
         )
-        with self.step("Collector: `ivote collector serve` on loopback"):
+        with self.step(_("Collector: `ivote collector serve` on loopback")):
             try:
                 collector.start()
             except BaseException:
                 collector.stop()
                 raise
-            self.console.print(f"    {collector.url} (database {_hide_password(database)})")
+            self.console.print(
+                "    "
+                + _("{url} (database {database})").format(
+                    url=collector.url, database=_hide_password(database)
+                )
+            )
         return collector
 
     # ---------------------------------------------------------------- voting
@@ -481,16 +538,26 @@ class Demo:
         )
         try:
             with self.step(
-                f"Voters: {len(first)} cast through the voter app over HTTP ({processes} processes)"
+                _(
+                    "Voters: {count} cast through the voter app over HTTP ({processes} processes)"
+                ).format(count=len(first), processes=processes)
             ):
-                self._cast_all(pool, first, "casting", last_cast)
+                self._cast_all(pool, first, _("casting"), last_cast)
             with self.step(
-                f"Voters: {_count(len(revotes), 'voter')} change their minds and vote again"
+                ngettext(
+                    "Voters: {count} voter changes their mind and votes again",
+                    "Voters: {count} voters change their minds and vote again",
+                    len(revotes),
+                ).format(count=len(revotes))
             ):
-                self._cast_all(pool, revotes, "revoting", last_cast)
+                self._cast_all(pool, revotes, _("revoting"), last_cast)
             checkers = sorted(plan.checkers)
             with self.step(
-                f"Voters: {_count(len(checkers), 'voter')} check their vote from a second device"
+                ngettext(
+                    "Voters: {count} voter checks their vote from a second device",
+                    "Voters: {count} voters check their vote from a second device",
+                    len(checkers),
+                ).format(count=len(checkers))
             ):
                 self._check_all(pool, [(c, last_cast[c].check_code) for c in checkers])
             # they keep their receipts, to check them against the published record
@@ -509,7 +576,12 @@ class Demo:
             encoding="utf-8",
         )
         self.console.print(
-            f"    {_count(len(paper), 'voter')} also voted on paper: {self.layout.paper_voters}"
+            "    "
+            + ngettext(
+                "{count} voter also voted on paper: {path}",
+                "{count} voters also voted on paper: {path}",
+                len(paper),
+            ).format(count=len(paper), path=self.layout.paper_voters)
         )
 
     def _cast_all(
@@ -527,14 +599,17 @@ class Demo:
                 last_cast[outcome.job.personal_code] = outcome
         if errors:
             raise DemoFailed(
-                f"{len(errors)} of {len(jobs)} ballots were not accepted:\n  "
+                _("{errors} of {count} ballots were not accepted:").format(
+                    errors=len(errors), count=len(jobs)
+                )
+                + "\n  "
                 + "\n  ".join(errors[:10])
             )
 
     def _check_all(self, pool: Any, jobs: list[tuple[str, str]]) -> None:
         problems: list[str] = []
         with self.progress() as progress:
-            task = progress.add_task("checking", total=len(jobs))
+            task = progress.add_task(_("checking"), total=len(jobs))
             outcome: CheckOutcome
             for outcome in pool.imap_unordered(check_job, jobs):
                 progress.advance(task)
@@ -543,43 +618,63 @@ class Demo:
                     problems.append(f"{outcome.personal_code}: {outcome.error}")
                 elif outcome.found != expected or outcome.signer != outcome.personal_code:
                     problems.append(
-                        f"{outcome.personal_code}: the stored ballot holds {outcome.found} "
-                        f"signed by {outcome.signer}, the voter chose {expected}"
+                        _(
+                            "{voter}: the stored ballot holds {found} signed by {signer}, the "
+                            "voter chose {expected}"
+                        ).format(
+                            voter=outcome.personal_code,
+                            found=outcome.found,
+                            signer=outcome.signer,
+                            expected=expected,
+                        )
                     )
         if problems:
-            raise DemoFailed("vote checks failed:\n  " + "\n  ".join(problems))
+            raise DemoFailed(_("vote checks failed:") + "\n  " + "\n  ".join(problems))
         self.console.print(
-            f"    {_count(len(jobs), 'check')}: each shows the voter's own last choice and e-ID"
+            "    "
+            + ngettext(
+                "{count} check: each shows the voter's own last choice and e-ID",
+                "{count} checks: each shows the voter's own last choice and e-ID",
+                len(jobs),
+            ).format(count=len(jobs))
         )
 
     # ---------------------------------------------------------------- close, tally, decrypt
 
     def close_collector(self) -> None:
-        with self.step("Officials: close the collector (final signed log head)"):
-            self.ivote("07-collector-close", "collector", "close", *self._collector_arguments())
+        with self.step(_("Officials: close the collector (final signed log head)")):
+            output = self.ivote(
+                "07-collector-close", "collector", "close", *self._collector_arguments()
+            )
+            # the summary's indented lines: ballots, voters and the final log head
+            for line in output.splitlines():
+                if line.startswith("  ") and "ivote " not in line:
+                    self.console.print(f"  {line}", highlight=False)
 
     def export(self) -> None:
-        with self.step("Officials: export the signed ballot box (to the air-gapped tallier)"):
+        with self.step(_("Officials: export the signed ballot box (to the air-gapped tallier)")):
             output = self.ivote(
                 "08-collector-export", "collector", "export", *self._collector_arguments(),
                 "--out", self.layout.ballot_box,
             )  # fmt: skip
-            self.console.print(f"    {output.strip()}")
+            # without the command's last line, the next step it names (the demo's next step)
+            self.console.print("    " + "\n    ".join(output.strip().splitlines()[:-1]))
 
     def sign_paper_voters(self) -> None:
         layout = self.layout
-        with self.step("Officials: sign the list of voters who voted on paper"):
+        with self.step(_("Officials: sign the list of voters who voted on paper")):
             output = self.ivote(
                 "08-paper-voters", "ceremony", "paper-voters", "--election", layout.election,
                 "--list", layout.paper_voters, "--organiser-key", layout.officials,
                 "--organiser-passphrase-file", layout.passphrase("organiser"),
                 "--out", layout.signed_paper_voters,
             )  # fmt: skip
-            self.console.print(f"    {output.strip()}")
+            # without the command's last line, the next step it names (the demo's next step)
+            self.console.print("    " + "\n    ".join(output.strip().splitlines()[:-1]))
 
     def tally(self) -> None:
         layout = self.layout
-        with self.step("Tallier: check every ballot, cancel paper voters, shuffle, add up"):
+        with self.step(_("Tallier: check every ballot, cancel paper voters, shuffle, add up")):
             self.ivote(
                 "09-tally-process", "tally", "process", "--election", layout.election,
                 "--ballot-box", layout.ballot_box, "--paper-voters", layout.signed_paper_voters,
@@ -591,11 +686,10 @@ class Demo:
         present = sorted(
             secrets.SystemRandom().sample(range(1, options.trustees + 1), options.threshold)
         )
-        title = (
-            f"Decryption ceremony: trustees {', '.join(map(str, present))} of "
-            f"{options.trustees} come; the tally is checked once against the signed ballot "
-            "box and paper list, then each decrypts with a proof"
-        )
+        title = _(
+            "Decryption ceremony: trustees {present} of {trustees} come; the tally is checked "
+            "once against the signed ballot box and paper list, then each decrypts with a proof"
+        ).format(present=", ".join(map(str, present)), trustees=options.trustees)
         session: list[str | Path] = []
         for index in present:
             session += [
@@ -616,11 +710,13 @@ class Demo:
         for index in trustees:
             arguments += ["--shares", self.layout.shares / f"shares-{index}.json"]
         arguments += ["--out", self.layout.record]
-        with self.step("Tallier: check the shares, combine, decode, write the election record"):
+        with self.step(
+            _("Tallier: check the shares, combine, decode, write the election record")
+        ):
             self.ivote("11-tally-combine", *arguments)
 
     def verify(self, fingerprint: str) -> bool:
-        with self.step("Observer: `ivote verify` on the published record"):
+        with self.step(_("Observer: `ivote verify` on the published record")):
             try:
                 self.ivote(
                     "12-verify", "verify", self.layout.record, "--fingerprint", fingerprint,
@@ -635,7 +731,7 @@ class Demo:
 
     def audit(self, fingerprint: str) -> bool:
         layout = self.layout
-        with self.step("Auditor: re-do the cleansing from the signed ballot box, compare"):
+        with self.step(_("Auditor: re-do the cleansing from the signed ballot box, compare")):
             try:
                 self.ivote(
                     "13-audit", "verify", layout.record, "--fingerprint", fingerprint,
@@ -654,8 +750,13 @@ class Demo:
         if not receipts:  # nobody checked their vote (--check-rate 0)
             return True
         with self.step(
-            f"Voters: {_count(len(receipts), 'voter')} who checked their vote find their "
-            "receipt in the published record"
+            ngettext(
+                "Voters: {count} voter who checked their vote finds their receipt in the "
+                "published record",
+                "Voters: {count} voters who checked their vote find their receipt in the "
+                "published record",
+                len(receipts),
+            ).format(count=len(receipts))
         ):
             arguments: list[str | Path] = [
                 "vote", "verify-receipt", "--record", layout.record, "--fingerprint", fingerprint,
@@ -690,7 +791,9 @@ class Demo:
         try:
             comparison = compare(expected, names, self.layout.record)
         except (FormatError, OSError) as exc:
-            raise DemoFailed(f"the election record cannot be read: {exc}") from exc
+            raise DemoFailed(
+                _("the election record cannot be read: {problem}").format(problem=exc)
+            ) from exc
         print_outcome(
             self.console,
             self.plan,
@@ -703,10 +806,6 @@ class Demo:
             "".join(f" {flag}" for flag in self.options.test_flag),
         )
         return verified and comparison.matches
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _hide_password(url: str) -> str:

@@ -335,7 +335,7 @@ def test_manifest_json_is_canonical_and_names_no_voter(workspace: Workspace) -> 
 
 
 def test_the_example_election_is_valid(tmp_path) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from ceremonies.definition import load_definition
 
@@ -346,8 +346,10 @@ def test_the_example_election_is_valid(tmp_path) -> None:
         (tmp_path / name).write_bytes(make_ca(name, ca=ca))
     (tmp_path / "officials").mkdir()
     (tmp_path / "officials/collector.pem").write_bytes(make_ca("collector", ca=False))
-    loaded = load_definition(
-        tmp_path / "election.toml", examples / "voters.csv", now=datetime(2027, 1, 1, tzinfo=UTC)
-    )
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    loaded = load_definition(tmp_path / "election.toml", examples / "voters.csv", now=now)
     assert loaded.manifest.key_bits == 3072 and loaded.manifest.trustees == 5
     assert len(loaded.voter_list) == 8 and not loaded.warnings
+    # the sample opens when `ceremony init` runs, for a week: a newcomer can vote at once
+    assert loaded.manifest.period.start == now
+    assert loaded.manifest.period.end == now + timedelta(days=7)

@@ -104,7 +104,7 @@ def test_show_prints_the_manifest_fingerprint(keyed: Workspace) -> None:
     for expected in (
         "Test election",
         "test-2099",
-        "2099-03-01T09:00:00+02:00",
+        "Voting period: 1 March 2099, 09:00 UTC+02:00 to 6 March 2099, 20:00 UTC+02:00",
         "Trustees: 3; any 2",
         "512-bit",
         "TEST KEY",
@@ -273,7 +273,7 @@ def test_keygen_asks_each_trustee_twice_without_echo(workspace: Workspace) -> No
     for index in (1, 2, 3):
         assert trustee_passphrase(index) not in result.output  # no echo
         assert f"Trustee {index} of 3, passphrase" in result.output
-    assert "do not match" in result.output
+    assert "The two entries differ" in result.output
     election = ElectionDirectory(workspace.election)
     manifest = election.read_manifest()
     share = open_trustee_share(election.share(2), trustee_passphrase(2), manifest)

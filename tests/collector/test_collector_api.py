@@ -4,6 +4,7 @@ refusal in its order, receipts and their proofs, resends, the vote check, close 
 from __future__ import annotations
 
 import copy
+import json
 import zipfile
 from typing import Any
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from collector_helpers import (
     EXPIRED,
     NORTH,
+    PASSPHRASE,
     REVOKED,
     SOUTH,
     STRANGER,
@@ -274,10 +276,25 @@ def test_close_and_export(
     assert refusal(client.http.post("/v1/challenges")) == "election_closed"
     final = head_of(election, client.json("/v1/log/head"))
     assert final.size == 3
+    # a summary for people: ballots, voters, the final head in full, what to publish, next step
+    summary = closed.stdout
+    assert "is closed: the collector accepts no more ballots" in summary
+    assert "Ballots received: 3  (from 2 voters)" in summary
+    assert f"size 3\n    root hash {final.root_hash.hex()}\n" in summary
+    assert "Publish the size and root hash now" in summary
+    assert f"ivote collector export --election {election.directory} --db URL" in summary
+    # closing again changes nothing and says so; --json is the signed head for scripts
+    again = run_cli("close", "--election", str(election.directory), "--db", db_url, "--json")
+    assert again.returncode == 0, again.stderr
+    assert head_of(election, json.loads(again.stdout)) == final
+    repeat = run_cli("close", "--election", str(election.directory), "--db", db_url)
+    assert "was already closed" in repeat.stdout and final.root_hash.hex() in repeat.stdout
     exported = run_cli(
         "export", "--election", str(election.directory), "--db", db_url, "--out", str(out)
     )
     assert exported.returncode == 0, exported.stderr
+    assert f"Wrote {out}: 3 ballots." in exported.stdout
+    assert "ivote tally process" in exported.stdout
     box = read_ballot_box(out, election.manifest)
     assert box.head == final
     assert [e.ballot for e in box.entries] == casts
@@ -306,6 +323,13 @@ def test_bad_cli_input_is_one_line(election: CollectorElection, tmp_path: Any) -
         "close", "--election", str(election.directory), "--passphrase-file", str(tmp_path / "none")
     )
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    # a database that cannot be opened, or a URL no driver knows: one line, exit status 1
+    for url in (f"sqlite:///{tmp_path}/no/such/dir/c.sqlite", "nosuchdriver://host/db"):
+        for command in ("close", "export"):
+            extra = ("--out", str(tmp_path / "box.zip")) if command == "export" else ()
+            result = run_cli(command, "--election", str(election.directory), "--db", url, *extra)
+            assert result.returncode == 1, result.stderr
+            assert "Traceback" not in result.stderr and f"database {url}: " in result.stderr
 
 
 def test_a_test_election_is_refused_without_allow_test_key(
@@ -319,3 +343,26 @@ def test_a_test_election_is_refused_without_allow_test_key(
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "a TEST election: its key was dealt from fixed public test primes" in result.stderr
     assert "--allow-test-key" in result.stderr
+
+
+def test_a_mistyped_collector_passphrase_may_be_typed_again(
+    election: CollectorElection, tmp_path: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from collector.cli import PASSPHRASE_ENV
+    from ivote.cli import main
+
+    arguments = [
+        "collector", "close", "--election", str(election.directory), "--allow-test-key",
+        "--db", f"sqlite:///{tmp_path / 'c.sqlite'}", "--json",
+    ]  # fmt: skip
+    runner = CliRunner()
+    unset = {PASSPHRASE_ENV: None}
+    typed = runner.invoke(main, arguments, input=f"typo\n{PASSPHRASE}\n", env=unset)
+    assert typed.exit_code == 0, typed.output
+    assert "Wrong passphrase (or a modified file); please try again." in typed.output
+    assert head_of(election, json.loads(typed.output.splitlines()[-1])).size == 0
+    wrong = runner.invoke(main, arguments, input="one\ntwo\nthree\n", env=unset)
+    assert wrong.exit_code == 1 and "collector.p12: wrong PIN or passphrase" in wrong.output
+    assert wrong.output.count("Collector key passphrase: ") == 3

@@ -413,7 +413,7 @@ def test_a_trustee_at_the_prompt_may_type_the_passphrase_again(
         input=f"mistyped\n{trustee_passphrase(2)}\n",
     )
     assert result.exit_code == 0, result.output
-    assert "Wrong passphrase (or a modified file); try again." in result.output
+    assert "Wrong passphrase (or a modified file); please try again." in result.output
     assert json.loads(out.read_text())["trustee"] == 2
 
 

@@ -1,0 +1,48 @@
+"""`-h` prints help on every command and subcommand of `ivote`, the same as `--help`, and
+help is in Thai with --lang th."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import click
+from click.testing import CliRunner
+from support.collector_process import run_ivote
+
+from ivote.cli import main
+
+
+def command_tree(
+    command: click.Command, path: list[str], context: click.Context
+) -> Iterator[list[str]]:
+    yield path
+    if isinstance(command, click.Group):
+        for name in command.list_commands(context):
+            sub = command.get_command(context, name)
+            assert sub is not None, name
+            yield from command_tree(sub, [*path, name], click.Context(sub, parent=context))
+
+
+def test_dash_h_prints_help_for_every_command() -> None:
+    runner = CliRunner()
+    paths = list(command_tree(main, [], click.Context(main)))
+    # every role's group and its commands, the officials' nested groups included
+    for expected in (["ceremony", "pki", "officials"], ["ceremony", "voters", "apply"],
+                     ["collector", "close"], ["tally", "combine"], ["verify"], ["demo"]):
+        assert expected in paths
+    assert len(paths) >= 35
+    for path in paths:
+        short = runner.invoke(main, [*path, "-h"])
+        assert short.exit_code == 0, (path, short.output)
+        assert short.output.startswith("Usage: "), (path, short.output)
+        assert "-h, --help" in short.output, path
+        assert short.output == runner.invoke(main, [*path, "--help"]).output, path
+
+
+def test_help_of_the_officials_commands_in_thai() -> None:
+    env = {**os.environ, "LANG": "C.UTF-8", "LANGUAGE": ""}
+    result = run_ivote("--lang", "th", "ceremony", "init", "-h", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "ตรวจสอบ" in result.stdout  # "Validate the definition ..." in Thai
+    assert "--definition" in result.stdout and "--start" in result.stdout
