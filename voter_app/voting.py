@@ -852,6 +852,13 @@ class StoredBallot:
     counts_now: bool = False  # the latest received ballot of its election on this computer
 
 
+def _hash_of_name(path: Any) -> bytes:
+    try:
+        return bytes.fromhex(path.name.split(".")[0])
+    except ValueError:
+        raise FormatError(str(path), "not a ballot record of this app") from None
+
+
 def stored_ballots(store: VoterStore, pin: str) -> tuple[list[StoredBallot], list[str]]:
     """The ballot records that open with the PIN, in the order they were written, the latest
     received ballot of each election marked `counts_now`; and the names of the records sealed
@@ -869,10 +876,12 @@ def stored_ballots(store: VoterStore, pin: str) -> tuple[list[StoredBallot], lis
         receipt = record.get("receipt")
         payload = receipt.get("payload", {}) if isinstance(receipt, dict) else {}
         refusal = record.get("refusal") if isinstance(record.get("refusal"), dict) else {}
+        signed = record.get("signed_ballot")
         found.append(
             StoredBallot(
                 str(path),
-                ballot_hash(require(record, "signed_ballot", dict, str(path))),
+                # a record without its signed ballot (an older app's) is named by its hash
+                ballot_hash(signed) if isinstance(signed, dict) else _hash_of_name(path),
                 str(record.get("election_id", "")),
                 str(record.get("district", "")),
                 str(record.get("status", "sent")),
