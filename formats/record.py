@@ -46,6 +46,7 @@ from canonical.files import (
     write_atomic_chunks,
     write_canonical_json,
 )
+from i18n import N_
 
 TALLY_KIND = "ivote/tally"
 BUNDLE_KIND = "ivote/observers-bundle"
@@ -78,6 +79,29 @@ INVALID_REASONS = (
     "proof",  # a validity proof does not verify
 )
 COUNT_FIELDS = ("received", "superseded", "cancelled_by_paper", "invalid", "counted")
+# What people call each count and each reason (marked for the catalogs; shown with i18n._)
+COUNT_LABELS = {
+    "received": N_("received"),
+    "superseded": N_("superseded by a later i-vote"),
+    "cancelled_by_paper": N_("cancelled by a paper vote"),
+    "invalid": N_("invalid"),
+    "counted": N_("counted"),
+}
+REASON_LABELS = {
+    "malformed": N_("the ballot does not parse"),
+    "signature": N_("the voter's signature does not verify"),
+    "certificate-revoked": N_("the e-ID was revoked when the ballot arrived"),
+    "certificate-expired": N_("the e-ID was not valid when the ballot arrived"),
+    "certificate-untrusted": N_("the e-ID is not from a trusted issuer"),
+    "certificate": N_("another problem with the e-ID certificate"),
+    "not-eligible": N_("the signer is not on the voter list"),
+    "wrong-district": N_("the ballot is for another district than the voter's"),
+    "outside-voting-period": N_("received outside the voting period"),
+    "wrong-election": N_("the ballot is for another election"),
+    "replayed": N_("a copy of an earlier ballot sent again"),
+    "copied-ciphertext": N_("copies another voter's encrypted choice"),
+    "proof": N_("a validity proof does not verify"),
+}
 UNASSIGNED = "unassigned"  # report bucket of ballots naming no district of the manifest
 
 

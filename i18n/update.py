@@ -21,7 +21,7 @@ from i18n import CATALOG_DIR, DOMAIN, LANGUAGES, catalog_bytes, read_catalog
 
 ROOT = Path(__file__).parent.parent
 # the packages whose texts people read
-PACKAGES = ("ivote", "ceremonies", "collector", "tallier", "verifier", "voter_app")
+PACKAGES = ("formats", "ivote", "ceremonies", "collector", "tallier", "verifier", "voter_app")
 METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 MUST_TRANSLATE = ("th",)  # English is the source language

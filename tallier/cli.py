@@ -117,30 +117,46 @@ def process(
     )
 
 
-def _print_report(report: Any) -> None:
-    from formats.record import COUNT_FIELDS
+def report_table(
+    report: Any, district_names: dict[str, str] | None = None, title: str | None = None
+) -> Table:
+    """The tally report's counts per district and in total, for people (the tally, the demo).
+    `district_names` gives the rows' order and names (a district without ballots shows zeros);
+    without it, the report's districts by id."""
+    from formats.record import COUNT_FIELDS, COUNT_LABELS, Counts
 
-    headings = {
-        "received": _("received"),
-        "superseded": _("superseded"),
-        "cancelled_by_paper": _("cancelled by paper"),
-        "invalid": _("invalid"),
-        "counted": _("counted"),
-    }
-    table = Table(title=_("Tally report"))
+    table = Table(title=title or _("Tally report"))
     table.add_column(_("district"))
     for name in COUNT_FIELDS:
-        table.add_column(headings.get(name, name.replace("_", " ")), justify="right")
-    for district, counts in sorted(report.districts.items()):
-        table.add_row(district, *(str(getattr(counts, n)) for n in COUNT_FIELDS))
+        table.add_column(_(COUNT_LABELS[name]), justify="right")
+    names = district_names or {d: d for d in sorted(report.districts)}
+    for district, name in names.items():
+        counts = report.districts.get(district, Counts())
+        table.add_row(name, *(str(getattr(counts, n)) for n in COUNT_FIELDS))
     total = report.total
     table.add_row(_("total"), *(str(getattr(total, n)) for n in COUNT_FIELDS), style="bold")
-    Console().print(table)
+    return table
+
+
+def invalid_lines(report: Any) -> list[str]:
+    """One line per reason a ballot was not counted, with how many."""
+    from formats.record import REASON_LABELS
+
     reasons: dict[str, int] = {}
     for ballot in report.invalid_ballots:
         reasons[ballot.reason] = reasons.get(ballot.reason, 0) + 1
-    for reason, count in sorted(reasons.items()):
-        click.echo(_("invalid: {count} x {reason}").format(count=count, reason=reason))
+    return [
+        _("invalid: {count} x {reason}").format(
+            count=count, reason=_(REASON_LABELS.get(reason, reason))
+        )
+        for reason, count in sorted(reasons.items())
+    ]
+
+
+def _print_report(report: Any) -> None:
+    Console().print(report_table(report))
+    for line in invalid_lines(report):
+        click.echo(line)
 
 
 @tally.command(

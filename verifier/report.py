@@ -16,9 +16,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from formats.record import COUNT_FIELDS, UNASSIGNED
+from formats.record import COUNT_FIELDS, COUNT_LABELS, REASON_LABELS, UNASSIGNED
 from formats.results import ContestResults
-from i18n import N_, _, current_language, format_datetime, ngettext
+from i18n import _, current_language, format_datetime, ngettext
 from verifier.record import TITLES
 from verifier.results import STATUS_TEXT, Outcome, log_head_time
 
@@ -31,28 +31,6 @@ _ENVIRONMENT = Environment(
 )
 _ENVIRONMENT.globals.update(_=_, ngettext=ngettext, format_datetime=format_datetime)
 
-COUNT_TEXT = {
-    "received": N_("received"),
-    "superseded": N_("superseded by a later i-vote"),
-    "cancelled_by_paper": N_("cancelled by a paper vote"),
-    "invalid": N_("invalid"),
-    "counted": N_("counted"),
-}
-REASON_TEXT = {
-    "malformed": N_("the ballot does not parse"),
-    "signature": N_("the voter's signature does not verify"),
-    "certificate-revoked": N_("the e-ID was revoked when the ballot arrived"),
-    "certificate-expired": N_("the e-ID was not valid when the ballot arrived"),
-    "certificate-untrusted": N_("the e-ID is not from a trusted issuer"),
-    "certificate": N_("another problem with the e-ID certificate"),
-    "not-eligible": N_("the signer is not on the voter list"),
-    "wrong-district": N_("the ballot is for another district than the voter's"),
-    "outside-voting-period": N_("received outside the voting period"),
-    "wrong-election": N_("the ballot is for another election"),
-    "replayed": N_("a copy of an earlier ballot sent again"),
-    "copied-ciphertext": N_("copies another voter's encrypted choice"),
-    "proof": N_("a validity proof does not verify"),
-}
 
 # the bar chart's geometry, in SVG user units (the chart scales to the page's width)
 CHART_WIDTH = 640
@@ -121,11 +99,11 @@ def render_report(path: Path, found: Outcome) -> str:
         chart=chart,
         share=_share,
         count_fields=COUNT_FIELDS,
-        count_text=COUNT_TEXT,
+        count_text=COUNT_LABELS,
         counts_rows=counts_rows,
         total=report.total.to_dict() if report is not None else None,
         reasons=sorted(reasons.items()),
-        reason_text=REASON_TEXT,
+        reason_text=REASON_LABELS,
         head=facts.final_head,
         head_time=format_datetime(head_time) if head_time is not None else None,
         checks=found.verdict.checks,

@@ -31,7 +31,7 @@ from voter_app.transport import (
     CollectorRefused,
     VoterAppError,
 )
-from voter_app.voting import Election, _open_official, check_receipt
+from voter_app.voting import Election, check_receipt, open_official
 
 # The collector's refusals of a check, for the voter (the collector's own texts are English).
 REFUSALS = {
@@ -170,7 +170,7 @@ def check_vote(client: CollectorClient, election: Election, code: CheckCode) -> 
 
 def _latest(election: Election, document: Any, receipt: Receipt) -> LatestStatement:
     """The collector's signed latest-ballot statement, about this very ballot."""
-    payload = _open_official(election, document, DOMAINS["latest_ballot"], "latest statement")
+    payload = open_official(election, document, DOMAINS["latest_ballot"], "latest statement")
     try:
         statement = LatestStatement.from_dict(payload, "latest statement")
     except FormatError as exc:

@@ -277,7 +277,7 @@ def fetch_election(
 # --- receipts and the log --------------------------------------------------------------------
 
 
-def _open_official(election: Election, document: Any, domain: str, where: str) -> dict[str, Any]:
+def open_official(election: Election, document: Any, domain: str, where: str) -> dict[str, Any]:
     """A document signed by one of the manifest's collector certificates (the collector's
     signer rule, formats.receipt.open_by_collector)."""
     try:
@@ -298,8 +298,8 @@ def check_receipt(
     """The receipt's signature, its signed log head, that it names this ballot, and that the
     ballot's leaf is in the tree the head signs (inclusion proof fetched from the collector)."""
     try:
-        payload = _open_official(election, document, DOMAINS["receipt"], "receipt")
-        head_payload = _open_official(
+        payload = open_official(election, document, DOMAINS["receipt"], "receipt")
+        head_payload = open_official(
             election,
             require(payload, "log_head", dict, "receipt"),
             DOMAINS["log_head"],
@@ -440,7 +440,7 @@ def check_eligibility(client: CollectorClient, election: Election, signer: Signe
         if exc.code in ELIGIBILITY_ADVICE:
             raise NotEligible(exc.code, exc.message) from exc
         raise VoterAppError(refusal_message(exc)) from exc
-    payload = _open_official(election, document, DOMAINS["eligibility"], "eligibility answer")
+    payload = open_official(election, document, DOMAINS["eligibility"], "eligibility answer")
     try:
         answer = EligibilityAnswer.from_dict(payload, "eligibility answer")
     except FormatError as exc:

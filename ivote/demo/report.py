@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from formats.record import (
-    COUNT_FIELDS,
     Counts,
     ElectionRecord,
     TallyReport,
@@ -19,6 +18,7 @@ from formats.record import (
 )
 from i18n import _, ngettext
 from ivote.demo.scenario import CONTEST_ID, CONTEST_NAME, Plan
+from tallier.cli import invalid_lines, report_table
 
 if TYPE_CHECKING:
     from ivote.demo.runner import Layout
@@ -149,28 +149,16 @@ def print_outcome(
             )
         console.print(table)
 
-    headings = {
-        "received": _("received"),
-        "superseded": _("superseded"),
-        "cancelled_by_paper": _("cancelled by paper"),
-        "invalid": _("invalid"),
-        "counted": _("counted"),
-    }
-    report = Table(title=_("Tally report (what happened to every ballot received)"))
-    report.add_column(_("district"))
-    for name in COUNT_FIELDS:
-        report.add_column(headings.get(name, name.replace("_", " ")), justify="right")
-    for district in plan.districts:
-        counts = comparison.report.districts.get(district.id, Counts())
-        report.add_row(district.name, *(str(getattr(counts, n)) for n in COUNT_FIELDS))
+    console.print(
+        report_table(
+            comparison.report,
+            {d.id: d.name for d in plan.districts},
+            _("Tally report (what happened to every ballot received)"),
+        )
+    )
+    for line in invalid_lines(comparison.report):
+        console.print(line)
     total = comparison.report.total
-    report.add_row(_("total"), *(str(getattr(total, n)) for n in COUNT_FIELDS), style="bold")
-    console.print(report)
-    reasons: dict[str, int] = {}
-    for ballot in comparison.report.invalid_ballots:
-        reasons[ballot.reason] = reasons.get(ballot.reason, 0) + 1
-    for reason, count in sorted(reasons.items()):
-        console.print(_("invalid: {count} x {reason}").format(count=count, reason=reason))
 
     paper = len([c for c in plan.paper_voters if plan.casts.get(c)])
     revotes = plan.cast_count() - len(plan.casts)
