@@ -432,6 +432,10 @@ def export(
 ) -> None:
     from collector.export import ExportError, export_ballot_box
 
+    if out.exists():  # never over an earlier export (or any other file) an official may need
+        raise click.ClickException(
+            _("{path} already exists; choose another --out").format(path=out)
+        )
     opened = _open_election(election, db, key, passphrase_file, crl, allow_test_key)
     try:
         count = export_ballot_box(opened, opened.settings.db_url, out)

@@ -300,6 +300,13 @@ def test_close_and_export(
     assert [e.ballot for e in box.entries] == casts
     assert box.voter_lists[-1].list_version == 1
     assert box.collector_certificate == election.pki.collector.certificate
+    # an earlier export is never overwritten
+    before = out.read_bytes()
+    again = run_cli(
+        "export", "--election", str(election.directory), "--db", db_url, "--out", str(out)
+    )
+    assert again.returncode == 1 and "already exists; choose another --out" in again.stderr
+    assert out.read_bytes() == before
 
     # a box with a changed entries file, or checked against another signer, does not open
     forged = tmp_path / "forged.zip"
