@@ -1,9 +1,11 @@
 """`ivote bench crypto`: key generation, ballot encryption and proofs, verification (individual
 and batched), decryption shares and combination, on a real-size key.
 
-Prints one JSON line last with keygen_s, encrypt_ms_per_ballot (encryption + proof),
-verify_ms_per_ballot (individual), batch_verify_ms_per_ballot, share_ms, share_verify_ms,
-combine_ms and correct (the decrypted tally equals the plaintext counts).
+Prints one JSON line last with keygen_s, encrypt_ms_per_ballot (encryption + proof, the
+randomness drawn by the residue source), encrypt_seeded_ms_per_ballot (the same with the
+randomness derived from a check-code seed, as the voter app encrypts; the two alternate ballot
+by ballot), verify_ms_per_ballot (individual), batch_verify_ms_per_ballot, share_ms,
+share_verify_ms, combine_ms and correct (the decrypted tally equals the plaintext counts).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from crypto import paillier
 from crypto.encoding import contest_encoding, decode_totals
 from crypto.membership import batch_verify, contest_statements, encrypt_contest, verify_membership
 from crypto.threshold import combine, decryption_share, generate, verify_decryption_share
+from formats.ballot import SEED_BYTES, derive_randomness
 
 
 @click.command(name="crypto")
@@ -54,6 +57,7 @@ def bench_crypto(
     choices = [secrets.randbelow(candidates) for _ in range(ballots)]
 
     encrypt_s: list[float] = []
+    encrypt_seeded_s: list[float] = []
     contests = []
     for choice in choices:
         (contest, _randomness), seconds = timed(
@@ -61,6 +65,16 @@ def bench_crypto(
         )
         encrypt_s.append(seconds)
         contests.append(contest)
+
+        def seeded(choice: int = choice) -> object:
+            seed = secrets.token_bytes(SEED_BYTES)
+            derived = [
+                derive_randomness(public.n, seed, b"bench" * 6 + b"!!", "d1", "c1", part)
+                for part in range(encoding.parts)
+            ]
+            return encrypt_contest(public, encoding, choice, context, derived)
+
+        encrypt_seeded_s.append(timed(seeded)[1])
 
     statements_per_ballot = [
         contest_statements(public, encoding, contest, context) for contest in contests
@@ -121,6 +135,7 @@ def bench_crypto(
             "threshold": threshold,
             "keygen_s": round(keygen_s, 3),
             "encrypt_ms_per_ballot": median_ms(encrypt_s),
+            "encrypt_seeded_ms_per_ballot": median_ms(encrypt_seeded_s),
             "verify_ms_per_ballot": median_ms(verify_s),
             "batch_verify_ms_per_ballot": round(statistics.median(batch_runs) * 1000, 3),
             "share_ms": median_ms(share_s),

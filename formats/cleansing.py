@@ -53,6 +53,7 @@ from formats.record import (
 )
 from formats.signed import open_signed
 from formats.voters import VoterList
+from i18n import _
 
 # factory(description, total) -> advance(n): how long passes report their progress (the
 # command line draws bars)
@@ -368,7 +369,7 @@ def decide(
             continue
         challenges.add(c.challenge)
         copied = None
-        for _, _, ciphertext in c.ciphertexts:
+        for _contest, _part, ciphertext in c.ciphertexts:
             owner = first_voter.setdefault(ciphertext, c.voter or "")
             if owner != c.voter:
                 copied = ciphertext
@@ -490,7 +491,7 @@ def cleanse_ballot_box(
             leaves: list[bytes] = []
             heads: list[LogHead] = []
             times = EntryTimes()
-            advance = progress("checking signatures, certificates and proofs", reader.ballots)
+            advance = progress(_("checking signatures, certificates and proofs"), reader.ballots)
             tasks = _line_tasks(reader.lines(), _task_size(reader.ballots, workers))
             for result in pool.map(_check_lines, tasks, advance, size=lambda t: len(t[1])):
                 # the box's checks in log order: a task's results stop at its first fault

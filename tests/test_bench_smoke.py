@@ -37,3 +37,12 @@ def test_the_tally_bench_runs_and_is_correct(tmp_path: Path) -> None:
     measured = _bench(tmp_path, "tally", "--key-bits", "512", "--ballots", "8",
                       "--candidates", "3", "--workers", "1")  # fmt: skip
     assert measured["correct"] is True and measured["ballots"] == 8
+
+
+@pytest.mark.slow
+def test_the_crypto_bench_runs_and_is_correct(tmp_path: Path) -> None:
+    measured = _bench(tmp_path, "crypto", "--key-bits", "512", "--ballots", "3",
+                      "--candidates", "3", "--trustees", "3", "--threshold", "2")  # fmt: skip
+    assert measured["correct"] is True and measured["ballots"] == 3
+    # the voter app's way of encrypting (randomness from the check code's seed) is measured too
+    assert isinstance(measured["encrypt_seeded_ms_per_ballot"], float)
