@@ -7,6 +7,7 @@ import importlib
 
 import click
 
+import i18n
 from i18n import LANGUAGES, N_, _, language_from_environment, set_language
 
 # command name -> "module:attribute" of its click command or group
@@ -37,6 +38,36 @@ COMMANDS = {
 }
 
 
+def _click_speaks_our_language() -> None:
+    """click marks its own texts ("Usage:", "Error: Missing option ...") for gettext, bound as
+    `_` and `ngettext` in each of its modules; look them up in our catalogs instead
+    (i18n/catalogs/<language>/click.po), so they follow --lang like ours."""
+    import click.core
+    import click.decorators
+    import click.exceptions
+    import click.formatting
+    import click.parser
+    import click.termui
+    import click.types
+
+    for module in (
+        click.core,
+        click.decorators,
+        click.exceptions,
+        click.formatting,
+        click.parser,
+        click.termui,
+        click.types,
+    ):
+        if hasattr(module, "_"):
+            module._ = i18n._  # type: ignore[attr-defined]
+        if hasattr(module, "ngettext"):
+            module.ngettext = i18n.ngettext  # type: ignore[attr-defined]
+
+
+_click_speaks_our_language()
+
+
 class LazyGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # the environment's language first: --help may be answered before --lang is read
@@ -53,6 +84,13 @@ class LazyGroup(click.Group):
         module_name, attribute = target.split(":")
         return getattr(importlib.import_module(module_name), attribute)
 
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # the group is made before --lang is read: its own text is translated when shown
+        if self.help:
+            formatter.write_paragraph()
+            with formatter.indentation():
+                formatter.write_text(_(self.help))
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _(COMMANDS[name][1])) for name in sorted(COMMANDS)]
         with formatter.section(_("Commands")):
@@ -64,16 +102,30 @@ def _choose_language(_ctx: click.Context, _param: click.Parameter, value: str | 
         set_language(value)
 
 
+class _TranslatedOption(click.Option):
+    """An option of the top-level group, made before --lang is read: its help is translated
+    when shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        return None if record is None else (record[0], _(record[1]))
+
+
 # -h as well as --help on every command: child contexts inherit the names
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_("ivote: Estonian-style internet voting, universally verifiable."),
+)
 @click.option(
     "--lang",
+    cls=_TranslatedOption,
     type=click.Choice(LANGUAGES, case_sensitive=False),
     callback=_choose_language,
     is_eager=True,
     expose_value=False,
-    help="Language of what ivote says (en, th); default: LANGUAGE, LC_ALL or LANG, else en.",
+    help=N_("Language of what ivote says (en, th); default: LANGUAGE, LC_ALL or LANG, else en."),
 )
-@click.version_option(package_name="ivote")
+@click.version_option(package_name="ivote", cls=_TranslatedOption)
 def main() -> None:
-    """ivote: Estonian-style internet voting, universally verifiable."""
+    pass

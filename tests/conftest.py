@@ -81,3 +81,13 @@ def browser() -> Iterator[object]:
     from support.browser import launch_chromium
 
     yield from launch_chromium()
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Each test starts in English: a test that ran `ivote --lang th ...` in this process
+    must not leave the next one speaking Thai."""
+    import i18n
+
+    i18n.set_language("en")
+    yield

@@ -46,3 +46,46 @@ def test_help_of_the_officials_commands_in_thai() -> None:
     assert result.returncode == 0, result.stderr
     assert "ตรวจสอบ" in result.stdout  # "Validate the definition ..." in Thai
     assert "--definition" in result.stdout and "--start" in result.stdout
+
+
+def test_every_command_and_option_help_is_a_text_of_the_catalogs() -> None:
+    """Help written as `help=_("...")` is in the catalogs (and so in Thai); a docstring or a
+    bare string is not. This process speaks English, so each help text is its msgid, or one
+    with its {placeholders} filled. The benchmarks are for developers and stay English."""
+    import re
+
+    from i18n import update
+
+    marked: set[str] = set()
+    for package in update.PACKAGES + update.THIRD_PARTY:
+        for message in update.extract(package):
+            if message.id:
+                marked.update(message.id if isinstance(message.id, tuple) else (message.id,))
+    patterns = [
+        re.compile(re.sub(r"\\\{\w+\\\}", ".+?", re.escape(text)) + "$", re.S)
+        for text in marked
+        if "{" in text
+    ]
+
+    def is_marked(text: str) -> bool:
+        return text in marked or any(p.match(text) for p in patterns)
+
+    unmarked = []
+    for path in command_tree(main, [], click.Context(main)):
+        if path[:1] == ["bench"]:
+            continue
+        command = main
+        context = click.Context(main)
+        for name in path:
+            assert isinstance(command, click.Group)
+            command = command.get_command(context, name)  # type: ignore[assignment]
+            context = click.Context(command, parent=context)
+        texts = [("help", command.help)] + [
+            (f"{param.name}", param.help)
+            for param in command.params
+            if isinstance(param, click.Option) and param.help and not param.hidden
+        ]
+        for where, text in texts:
+            if text and not is_marked(text):
+                unmarked.append(f"ivote {' '.join(path)} {where}: {text[:60]!r}")
+    assert unmarked == [], "\n".join(unmarked)

@@ -31,6 +31,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(update, "ROOT", tmp_path)
     monkeypatch.setattr(update, "CATALOG_DIR", tmp_path / "catalogs")
     monkeypatch.setattr(update, "PACKAGES", ("pkg",))
+    monkeypatch.setattr(update, "THIRD_PARTY", ())
     monkeypatch.setattr(update, "LANGUAGES", ("th",))
     return tmp_path
 
@@ -129,3 +130,17 @@ def test_the_merge_driver_keeps_the_texts_both_branches_added(tmp_path: Path) ->
         'msgid "Back"\nmsgstr "ย้อนกลับ"\n\n'
         'msgid "Cast"\nmsgstr "ลงคะแนน"\n\n'
     )
+
+
+def test_clicks_own_texts_follow_the_language() -> None:
+    runner = CliRunner()
+    thai = runner.invoke(
+        main, ["--lang", "th", "vote", "cast", "--no-such-option"], prog_name="ivote"
+    )
+    assert thai.exit_code == 2
+    assert "วิธีใช้: ivote vote cast" in thai.output
+    assert "ข้อผิดพลาด: ไม่มีตัวเลือก '--no-such-option'" in thai.output
+    english = runner.invoke(
+        main, ["--lang", "en", "vote", "cast", "--no-such-option"], prog_name="ivote"
+    )
+    assert "Error: No such option '--no-such-option'" in english.output

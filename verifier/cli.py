@@ -31,8 +31,10 @@ def verification_options(command: Any) -> Any:
             click.option(
                 "--bundle",
                 type=click.Path(dir_okay=False, exists=True, path_type=Path),
-                help="The observers' bundle (default: observers-bundle.json next to the "
-                "record, if any).",
+                help=_(
+                    "The observers' bundle (default: observers-bundle.json next to the "
+                    "record, if any)."
+                ),
             ),
             manifest_pin_options,
             audit_input_options(required=False),
@@ -40,12 +42,14 @@ def verification_options(command: Any) -> Any:
                 "--receipts",
                 "receipts_dir",
                 type=click.Path(file_okay=False, exists=True, path_type=Path),
-                help="A directory of voters' receipts (*.json, as `ivote vote receipts "
-                "--export` writes them): each must be in the final log.",
+                help=_(
+                    "A directory of voters' receipts (*.json, as `ivote vote receipts "
+                    "--export` writes them): each must be in the final log."
+                ),
             ),
             allow_test_key_option,
             click.option(
-                "--workers", type=int, default=None, help="Processes (default: every core)."
+                "--workers", type=int, default=None, help=_("Processes (default: every core).")
             ),
         )
     ):
@@ -145,16 +149,22 @@ def run_verification(
     return path, verdict
 
 
-@click.command(name="verify")
+@click.command(
+    name="verify",
+    help=_(
+        "Re-check an election record (a record directory or record.json; a tally directory "
+        "also works before decryption), then show the results the checks establish. "
+        "Observers give the record (and the observers' bundle); auditors add the ballot box "
+        "and the signed paper-voter list. Exits 0 only when no check fails; says which checks "
+        "could not be made for want of material."
+    ),
+)
 @click.argument("record", type=click.Path(exists=True, path_type=Path))
 @verification_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object for machines.")
+@click.option(
+    "--json", "as_json", is_flag=True, help=_("Print one JSON object for machines.")
+)
 def verify(record: Path, as_json: bool, **material: Any) -> None:
-    """Re-check an election record (a record directory or record.json; a tally directory
-    also works before decryption), then show the results the checks establish. Observers
-    give the record (and the observers' bundle); auditors add the ballot box and the signed
-    paper-voter list. Exits 0 only when no check fails; says which checks could not be made
-    for want of material."""
     from verifier.results import outcome
     from verifier.show import print_verification
 
@@ -171,7 +181,14 @@ def verify(record: Path, as_json: bool, **material: Any) -> None:
         raise SystemExit(1)
 
 
-@click.command(name="results")
+@click.command(
+    name="results",
+    help=_(
+        "The verified results of an election record. The record is verified first, as "
+        "`ivote verify` does (same options); a record whose checks fail, or do not establish "
+        "the results, is refused with the checks named, and nothing is printed or written."
+    ),
+)
 @click.argument("record", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--format",
@@ -179,19 +196,18 @@ def verify(record: Path, as_json: bool, **material: Any) -> None:
     type=click.Choice(FORMATS),
     default="table",
     show_default=True,
-    help="table: for people in a terminal; csv and json: for machines (docs/spec.md, "
-    '"Results"); html: one self-contained report file.',
+    help=_(
+        "table: for people in a terminal; csv and json: for machines (docs/spec.md, "
+        '"Results"); html: one self-contained report file.'
+    ),
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (atomically) instead of the standard output.",
+    help=_("Write to this file (atomically) instead of the standard output."),
 )
 @verification_options
 def results(record: Path, output_format: str, out: Path | None, **material: Any) -> None:
-    """The verified results of an election record. The record is verified first, as
-    `ivote verify` does (same options); a record whose checks fail, or do not establish the
-    results, is refused with the checks named, and nothing is printed or written."""
     from verifier import show
     from verifier.results import outcome
 

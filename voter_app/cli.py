@@ -470,7 +470,13 @@ def _print_receipt(
     click.echo(_latest_counts())
 
 
-@vote.command(name="check")
+@vote.command(
+    name="check",
+    help=_(
+        "On a second device: show which candidates your stored ballot holds, when it was "
+        "received and whether it is your latest ballot."
+    ),
+)
 @click.option("--code", required=True, help=_("The check code (QR content) the voting app showed."))
 @_common
 @allow_test_key_option
@@ -483,8 +489,6 @@ def check(
     retries: int,
     allow_test_key: bool,
 ) -> None:
-    """On a second device: show which candidates your stored ballot holds, when it was
-    received and whether it is your latest ballot."""
     from i18n import _, format_datetime
     from voter_app.check import check_vote
     from voter_app.code import CheckCode
@@ -552,7 +556,12 @@ def check(
         )
 
 
-@vote.command(name="verify-audit")
+@vote.command(
+    name="verify-audit",
+    help=_(
+        "Check an audited ballot: its ciphertexts re-encrypt from the revealed randomness."
+    ),
+)
 @click.argument("audit_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--collector", required=True, help=_("The collector whose manifest to use."))
 @click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True)
@@ -561,7 +570,6 @@ def check(
 def verify_audit_command(
     audit_file: Path, collector: str, retries: int, allow_test_key: bool
 ) -> None:
-    """Check an audited ballot: its ciphertexts re-encrypt from the revealed randomness."""
     from canonical.encoding import parse_b64url, require
     from canonical.files import read_json_file
     from voter_app.voting import describe, fetch_election, verify_audit
@@ -685,7 +693,13 @@ def receipts(data_dir: Path | None, pin_file: Path | None, export_dir: Path | No
     click.echo(_latest_counts())
 
 
-@vote.command(name="verify-receipt")
+@vote.command(
+    name="verify-receipt",
+    help=_(
+        "Check that your ballots are in the final log of the published record: each receipt's "
+        "ballot at its index, and the log the receipt showed kept whole in the final one."
+    ),
+)
 @click.option(
     "--record",
     "record_path",
@@ -713,8 +727,6 @@ def verify_receipt_command(
     pin_file: Path | None,
     allow_test_key: bool,
 ) -> None:
-    """Check that your ballots are in the final log of the published record: each receipt's
-    ballot at its index, and the log the receipt showed kept whole in the final one."""
     from canonical.files import read_json_file
     from formats.ballot import verification_code
     from formats.record import RECORD_FILE, TALLY_FILE
@@ -778,7 +790,12 @@ def verify_receipt_command(
         raise SystemExit(1)
 
 
-@vote.command(name="app")
+@vote.command(
+    name="app",
+    help=_(
+        "Serve the voting page on 127.0.0.1 only, and print its address."
+    ),
+)
 @click.option("--collector", required=True, help=_("The collector's URL."))
 @click.option(
     "--port",
@@ -800,7 +817,6 @@ def app(
     retries: int,
     allow_test_key: bool,
 ) -> None:
-    """Serve the voting page on 127.0.0.1 only, and print its address."""
     from voter_app.web import serve
 
     serve(collector, port, fingerprint, data_dir, retries, allow_test_key)
