@@ -50,10 +50,12 @@ def test_help_of_the_officials_commands_in_thai() -> None:
 
 def test_every_command_and_option_help_is_a_text_of_the_catalogs() -> None:
     """Help written as `help=_("...")` is in the catalogs (and so in Thai); a docstring or a
-    bare string is not. This process speaks English, so each help text is its msgid, or one
-    with its {placeholders} filled. The benchmarks are for developers and stay English."""
+    bare string is not. Each help text is its msgid or its Thai text (the language the module
+    was imported in), or one with its {placeholders} filled. The benchmarks are for developers
+    and stay English."""
     import re
 
+    import i18n
     from i18n import update
 
     marked: set[str] = set()
@@ -61,6 +63,15 @@ def test_every_command_and_option_help_is_a_text_of_the_catalogs() -> None:
         for message in update.extract(package):
             if message.id:
                 marked.update(message.id if isinstance(message.id, tuple) else (message.id,))
+    # a role module imported while an earlier test spoke Thai holds the Thai help: as good
+    for path in i18n.catalog_paths("th"):
+        for message in i18n.read_catalog(path, "th"):
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            if ids[0] in marked:
+                strings = message.string if isinstance(message.string, tuple) else (
+                    message.string,
+                )
+                marked.update(text for text in strings if text)
     patterns = [
         re.compile(re.sub(r"\\\{\w+\\\}", ".+?", re.escape(text)) + "$", re.S)
         for text in marked
