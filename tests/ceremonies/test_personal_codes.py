@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
+from ceremony_helpers import DEFINITION, VOTERS, Workspace, line_of, make_ca
 from hypothesis import given
 from hypothesis import strategies as st
 
 from canonical.encoding import FormatError
-from formats.manifest import Manifest, ManifestError
+from formats.manifest import ElectionDirectory, Manifest, ManifestError
 from formats.paper import parse_paper_voter_input
 from formats.personal_codes import (
     ESTONIAN_PERSONAL_CODE,
@@ -211,9 +213,7 @@ def test_the_manifest_carries_the_scheme_and_old_manifests_mean_opaque(
 
 
 @pytest.fixture
-def draft_manifest(tmp_path) -> Manifest:  # type: ignore[no-untyped-def]
-    from ceremony_helpers import DEFINITION, VOTERS, make_ca
-
+def draft_manifest(tmp_path: Path) -> Manifest:
     from ceremonies.definition import load_definition
 
     (tmp_path / "ca.pem").write_bytes(make_ca())
@@ -279,3 +279,74 @@ def test_a_paper_voter_list_with_a_wrong_check_digit_is_refused_naming_its_line(
 
 def test_every_scheme_is_listed() -> None:
     assert SCHEMES == (OPAQUE, THAI_CITIZEN_ID, ESTONIAN_PERSONAL_CODE)
+
+
+# -- the ceremonies' commands ------------------------------------------------------------------
+
+THAI_DEFINITION_LINE = 'personal_code_scheme = "thai-citizen-id"\n'
+
+
+def thai_workspace(workspace: Workspace) -> Workspace:
+    workspace.write_definition(
+        DEFINITION.replace("threshold = 2\n", "threshold = 2\n" + THAI_DEFINITION_LINE)
+    )
+    workspace.write_voters(
+        "personal_code,given_name,surname,district\n"
+        + "".join(
+            f"{code},Somchai,Jaidee,{district}\n"
+            for code, district in zip(GOOD, ["north", "north", "south"], strict=True)
+        )
+    )
+    return workspace
+
+
+def test_init_names_the_line_of_a_code_that_does_not_fit(workspace: Workspace) -> None:
+    thai_workspace(workspace)
+    workspace.voters.write_text(workspace.voters.read_text() + f"{BAD_CHECK},A,B,north\n")
+    result = workspace.init()
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert f"{workspace.voters}:5: personal_code: the check digit does not match" in result.output
+    assert not workspace.election.exists() or not any(workspace.election.iterdir())
+
+
+def test_init_names_the_line_of_an_unknown_scheme(workspace: Workspace) -> None:
+    text = DEFINITION.replace("threshold = 2\n", 'threshold = 2\npersonal_code_scheme = "bsn"\n')
+    workspace.write_definition(text)
+    result = workspace.init()
+    assert result.exit_code != 0
+    line = line_of(text, "personal_code_scheme")
+    assert (
+        f"{workspace.definition}:{line}: election.personal_code_scheme: unknown personal-code "
+        "scheme 'bsn' (expected one of opaque, thai-citizen-id, estonian-personal-code)"
+    ) in result.output
+
+
+def test_thai_election_through_init_changes_and_paper_voters(workspace: Workspace) -> None:
+    thai_workspace(workspace)
+    assert workspace.init().exit_code == 0
+    election = ElectionDirectory(workspace.election)
+    manifest = election.read_manifest(check_key=False)
+    assert manifest.personal_code_scheme == THAI_CITIZEN_ID
+    changes = workspace.root / "changes.csv"
+    changes.write_text(
+        "action,personal_code,given_name,surname,district\n"
+        f"add,{thai_code('112345678901')},A,B,north\nadd,{BAD_CHECK},C,D,south\n"
+    )
+    args = ("voters", "apply", "--election", str(workspace.election), "--changes", str(changes))
+    result = workspace.run(*args)
+    assert result.exit_code != 0
+    assert f"{changes}:3: personal_code: the check digit does not match" in result.output
+    assert len(election.voter_lists(manifest)) == 1
+    result = workspace.keygen()
+    assert result.exit_code == 0, result.output
+    codes = workspace.root / "paper.txt"
+    codes.write_text(f"{GOOD[0]}\n{BAD_CHECK}\n")
+    out = workspace.root / "paper.signed.json"
+    result = workspace.run(
+        "paper-voters", "--election", str(workspace.election), "--list", str(codes),
+        "--organiser-key", str(workspace.organiser), "--organiser-passphrase-file",
+        str(workspace.organiser_passphrase), "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert f"{codes}:2: personal_code: the check digit does not match" in result.output
+    assert not out.exists()
