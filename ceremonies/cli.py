@@ -410,7 +410,9 @@ def paper_voters(
         raise click.ClickException(
             _("{path}: cannot read ({reason})").format(path=codes_file, reason=exc.strerror)
         ) from exc
-    codes = parse_paper_voter_input(data, str(codes_file), voter_list)
+    codes = parse_paper_voter_input(
+        data, str(codes_file), voter_list, manifest.personal_code_scheme
+    )
     if out.exists():  # before the passphrase is typed
         raise click.ClickException(_("{path} exists; refusing to overwrite it").format(path=out))
     signer = _load_organiser(organiser_key, organiser_passphrase_file)

@@ -34,11 +34,13 @@ from formats.manifest import (
     render_path,
     semantic_problems,
 )
+from formats.personal_codes import OPAQUE, SCHEMES
 from formats.voters import InputFileError, Problem, VoterList, read_voter_csv
 from i18n import _, format_datetime, ngettext
 
 ELECTION_KEYS = {
     "id", "name", "start", "end", "max_voters", "key_bits", "trustees", "threshold",
+    "personal_code_scheme",
 }  # fmt: skip
 TOP_KEYS = {"election", "trust", "policy", "districts"}
 # A relative time: "+30m", "+12h", "+7d" (start: after `ceremony init` runs; end: after start).
@@ -126,7 +128,7 @@ def toml_path(path: FieldPath) -> FieldPath:
         return ("election", "name")
     if head == "period":
         return ("election", *path[1:]) if len(path) > 1 else ("election", "start")
-    if head in {"max_voters", "key_bits", "trustees", "threshold"}:
+    if head in {"max_voters", "key_bits", "trustees", "threshold", "personal_code_scheme"}:
         return ("election", head)
     return path
 
@@ -362,6 +364,15 @@ def load_definition(
         key: collect.get(election, key, int, ep)
         for key in ("max_voters", "key_bits", "trustees", "threshold")
     }
+    scheme = collect.get(election, "personal_code_scheme", str, ep, OPAQUE)
+    if scheme is not None and scheme not in SCHEMES:
+        collect.add(
+            (*ep, "personal_code_scheme"),
+            _("unknown personal-code scheme {scheme} (expected one of {schemes})").format(
+                scheme=repr(scheme), schemes=", ".join(SCHEMES)
+            ),
+        )
+        scheme = None
 
     trust_raw = collect.table(
         raw.get("trust", {}), ("trust",), {"eid_ca_certificates", "collector_certificates"}
@@ -405,12 +416,14 @@ def load_definition(
     voters = []
     try:
         voters = read_voter_csv(
-            voters_path, [district.id for district in districts] if districts else None
+            voters_path,
+            [district.id for district in districts] if districts else None,
+            scheme or OPAQUE,
         )
     except InputFileError as exc:
         voter_problems.extend(exc.problems)
 
-    fields = [election_id, name, opens, closes, window, max_checks, *numbers.values()]
+    fields = [election_id, name, opens, closes, window, max_checks, scheme, *numbers.values()]
     if collect.problems or any(value is None for value in fields):
         raise InputFileError(collect.problems + voter_problems)
 
@@ -428,6 +441,7 @@ def load_definition(
         trust=trust,
         voter_list=VoterListRef(1, voter_list.hash if voter_list else bytes(32), len(voters) or 1),
         policy=Policy(window, max_checks, bool(bundle)),
+        personal_code_scheme=scheme or OPAQUE,
     )
     for path, message in semantic_problems(manifest):
         if path[0] == "voter_list":

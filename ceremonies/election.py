@@ -61,7 +61,7 @@ def update_voters(election_dir: str | Path, changes: str | Path) -> tuple[VoterL
     lists = election.voter_lists(manifest)
     latest = lists[-1]
     updated = latest.apply(
-        read_change_csv(changes),
+        read_change_csv(changes, manifest.personal_code_scheme),
         [district.id for district in manifest.districts],
         manifest.max_voters,
     )

@@ -56,7 +56,9 @@ from crypto.eid import (
     seal_signer,
 )
 from crypto.sealing import DEFAULT_SCRYPT_N
-from formats.voters import PERSONAL_CODE_RE, Voter
+from formats import personal_codes
+from formats.personal_codes import OPAQUE
+from formats.voters import Voter
 from i18n import _
 
 EID_KDF_ROUNDS = 2_048
@@ -546,6 +548,7 @@ def issue_eids(
     days: int = EID_DAYS,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    scheme: str = OPAQUE,
 ) -> IssueReport:
     """One e-ID per voter, written as OUT/<personal code>.p12 under the voter's PIN, plus
     OUT/index.csv (personal_code,serial,not_after,file) and OUT/chain.pem.
@@ -554,7 +557,8 @@ def issue_eids(
     5-digit PIN, written to OUT/pins.csv (mode 0600): the PIN envelopes, to hand out and
     delete. OUT appears whole or not at all: files are staged in a sibling directory that is
     flushed to disk and renamed into place after the CA has recorded every certificate.
-    Large batches are made by `workers` processes (default: one per CPU)."""
+    Large batches are made by `workers` processes (default: one per CPU). Every personal
+    code must fit `scheme`, the election's personal-code scheme when the CA knows it."""
     voters = list(voters)
     target = Path(out)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -565,9 +569,16 @@ def issue_eids(
         raise PkiError(_("no voters to issue e-IDs for"))
     seen: set[str] = set()
     for voter in voters:
-        if not PERSONAL_CODE_RE.match(voter.personal_code):
+        if personal_codes.problem(OPAQUE, voter.personal_code):
             raise PkiError(
                 _("{code} is not a personal code").format(code=repr(voter.personal_code))
+            )
+        if problem := personal_codes.problem(scheme, voter.personal_code):
+            raise PkiError(
+                _(
+                    "{code} does not fit the election's personal-code scheme ({scheme}): "
+                    "{problem}"
+                ).format(code=repr(voter.personal_code), scheme=scheme, problem=problem)
             )
         if voter.personal_code in seen:
             raise PkiError(_("{code} appears twice").format(code=voter.personal_code))

@@ -39,6 +39,17 @@ def _clean_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _election_scheme(election: Path) -> str:
+    """The personal-code scheme of an election directory: its signed manifest once keygen
+    has run, the draft manifest before."""
+    from formats.manifest import ElectionDirectory
+
+    directory = ElectionDirectory(election)
+    if directory.signed_manifest.exists():
+        return directory.read_signed_manifest().personal_code_scheme
+    return directory.read_manifest(check_key=False).personal_code_scheme
+
+
 def _ca_signer(ca: Any, passphrase_file: Path | None, which: str) -> tuple[str, Any]:
     """The CA passphrase, checked at once by opening the CA key that will sign (`which`:
     "root" or "issuing"): a wrong one is refused before anything else is asked."""
@@ -139,6 +150,14 @@ def init(out: Path, passphrase_file: Path | None) -> None:
     help=_("New directory for the e-IDs (<personal code>.p12, index.csv, chain.pem)."),
 )
 @click.option(
+    "--election",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help=_(
+        "The election directory the e-IDs are for: every personal code must fit its "
+        "personal-code scheme. Without it any personal code is issued."
+    ),
+)
+@click.option(
     "--pin-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help=_(
@@ -162,6 +181,7 @@ def issue(
     ca_dir: Path,
     voters: Path,
     out: Path,
+    election: Path | None,
     pin_file: Path | None,
     valid_from: str | None,
     days: int,
@@ -171,11 +191,13 @@ def issue(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from ceremonies.pki import PkiError, issue_eids, open_ca, read_pin_file
+    from formats.personal_codes import OPAQUE
     from formats.voters import read_voter_csv
 
     not_before = _time(valid_from, "--valid-from")
     ca = open_ca(ca_dir)
-    voter_list = read_voter_csv(voters)
+    scheme = _election_scheme(election) if election is not None else OPAQUE
+    voter_list = read_voter_csv(voters, scheme=scheme)
     pins = read_pin_file(pin_file) if pin_file else None
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise PkiError(
@@ -200,6 +222,7 @@ def issue(
             not_before=not_before,
             days=days,
             progress=lambda done: progress.update(task, completed=done),
+            scheme=scheme,
         )
     rate = report.count / report.seconds if report.seconds else 0.0
     click.echo(

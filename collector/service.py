@@ -7,7 +7,8 @@ Cast checks, in this order, each refused with its own code (collector.errors):
  3. election open (server clock)      election_not_open / election_over / election_closed
  4. challenge issued, unexpired, unused by another ballot     challenge_*
  5. signature, certificate chain, validity and revocation      signature_invalid / certificate_*
- 6. voter on the voter list, ballot for the voter's district  not_eligible / wrong_district
+ 6. the certificate's personal code fits the election's personal-code scheme and is on the
+    voter list; the ballot is for the voter's district          not_eligible / wrong_district
  7. validity proofs of every ciphertext (batched)              proof_invalid
  8. a ciphertext already cast by another voter                 ballot_copied
 A ballot already in the log (the app resending after a lost answer) gets its receipt again.
@@ -62,6 +63,7 @@ from formats.eligibility import (
     status_at,
 )
 from formats.manifest import ElectionDirectory, Manifest, load_signed_manifest
+from formats.personal_codes import problem as personal_code_problem
 from formats.signed import open_signed, sign_object
 from formats.voters import VoterList
 
@@ -88,6 +90,17 @@ class Settings:
     batch_wait_ms: float = 100.0  # the longest a cast waits for others to batch with
     max_batch: int = 64
     allow_test_key: bool = False  # a test election (formats.manifest.Manifest.test_election)
+
+
+def _check_scheme(scheme: str, personal_code: str) -> None:
+    """A certificate's code that does not fit the election's scheme cannot be on the (checked)
+    voter list: not_eligible, saying why (never quoting the code)."""
+    if personal_code_problem(scheme, personal_code) is not None:
+        raise Refusal(
+            "not_eligible",
+            f"the certificate's personal code does not fit the election's personal-code "
+            f"scheme ({scheme})",
+        )
 
 
 def _eid_refusal(error: eid.EidError) -> Refusal:
@@ -350,6 +363,7 @@ def precheck(election: Election, ballot_log: BallotLog, body: bytes) -> Checked 
     assert certificate is not None
     election.refresh()
     identity, revocations = election.check_certificate(certificate, at)
+    _check_scheme(manifest.personal_code_scheme, identity.personal_code)
     district = election.voter_list.district_of(identity.personal_code)
     if district is None:
         raise Refusal("not_eligible", "the certificate's personal code is not on the voter list")
@@ -408,6 +422,7 @@ def answer_eligibility(election: Election, ballot_log: BallotLog, body: bytes) -
     election.refresh()
     at = dt.datetime.fromtimestamp(now / 1000, dt.UTC)
     identity, _ = election.check_certificate(certificate, at)
+    _check_scheme(manifest.personal_code_scheme, identity.personal_code)
     district = election.voter_list.district_of(identity.personal_code)
     if district is None:
         raise Refusal("not_eligible", "the certificate's personal code is not on the voter list")

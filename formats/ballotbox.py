@@ -437,7 +437,12 @@ def _voter_lists(
     lists: list[VoterList] = []
     for position, name in enumerate(names, start=1):
         with box.open(name) as handle:
-            voter_list = VoterList.from_dict(parse_canonical(handle.read(), name), name, districts)
+            voter_list = VoterList.from_dict(
+                parse_canonical(handle.read(), name),
+                name,
+                districts,
+                manifest.personal_code_scheme,
+            )
         if voter_list.list_version != position:
             raise BallotBoxError(f"{name}.list_version", f"expected {position}")
         if voter_list.election_id != manifest.election_id:

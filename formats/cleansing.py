@@ -38,6 +38,7 @@ from crypto import eid
 from crypto.errors import InvalidInput
 from crypto.membership import BATCH_CHUNK, batch_verify
 from crypto.primitives.modular import mpz
+from formats import personal_codes
 from formats.ballot import Ballot, BallotError, ballot_statements, parse_ballot
 from formats.ballotbox import BallotBoxReader, EntryTimes, check_entry_line
 from formats.manifest import Manifest
@@ -112,7 +113,9 @@ def _init_worker(
 ) -> None:
     manifest = Manifest.from_dict(manifest_doc)
     _STATE["manifest"] = manifest
-    _STATE["voters"] = VoterList.from_dict(voter_list_doc)
+    _STATE["voters"] = VoterList.from_dict(
+        voter_list_doc, scheme=manifest.personal_code_scheme
+    )
     _STATE["trust"] = manifest.trust.eid_trust_store(crls)
     if collector_der is not None:
         _STATE["collector"] = eid.parse_certificate(collector_der, "collector", der_only=True)
@@ -171,6 +174,13 @@ def _check_entry(
         return invalid(
             reason or "certificate",
             f"{type(exc).__name__} at {at.isoformat()}" if reason else type(exc).__name__,
+        )
+    if personal_codes.problem(manifest.personal_code_scheme, identity.personal_code):
+        # It cannot be on the list (every list is checked against the scheme); said apart.
+        return invalid(
+            "not-eligible",
+            "the signer's personal code does not fit the election's personal-code scheme "
+            f"({manifest.personal_code_scheme})",
         )
     home = voters.district_of(identity.personal_code)
     if home is None:

@@ -33,7 +33,7 @@ from canonical.encoding import (
 )
 from formats.ballot import CHALLENGE_BYTES
 from formats.manifest import ID_RE, Manifest
-from formats.voters import PERSONAL_CODE_RE
+from formats.personal_codes import PERSONAL_CODE_RE
 
 STATUSES = ("open", "not_open", "over", "closed")
 # The envelope, a certificate (formats.signed allows 16 KiB of DER, 21,846 characters in

@@ -33,6 +33,7 @@ from canonical.encoding import (
     parse_canonical,
 )
 from crypto.paillier import PRODUCTION_KEY_BITS
+from formats.personal_codes import OPAQUE, SCHEMES
 
 if TYPE_CHECKING:  # imported lazily: the manifest format must load without the crypto stack
     from cryptography import x509
@@ -250,6 +251,9 @@ class Manifest:
     public_key: Mapping[str, Any] | None = None
     # True when the key was dealt from fixed, public test primes (`keygen --test-primes`).
     test_key: bool = False
+    # What voters' personal codes look like (formats.personal_codes). The opaque default is
+    # written by leaving the field out: manifests made before it keep their bytes and hash.
+    personal_code_scheme: str = OPAQUE
 
     # -- encoding -------------------------------------------------------------------------
 
@@ -269,7 +273,11 @@ class Manifest:
             "policy": self.policy.to_dict(),
             "public_key": None if self.public_key is None else dict(self.public_key),
             "test_key": self.test_key,
-        }
+        } | (
+            {}
+            if self.personal_code_scheme == OPAQUE
+            else {"personal_code_scheme": self.personal_code_scheme}
+        )
 
     def canonical(self) -> bytes:
         return canonical_bytes(self.to_dict())
@@ -441,6 +449,7 @@ def _parse(obj: Any) -> Manifest:
     top = {
         "version", "election_id", "name", "period", "districts", "max_voters", "key_bits",
         "trustees", "threshold", "trust", "voter_list", "policy", "public_key", "test_key",
+        "personal_code_scheme",
     }  # fmt: skip
     _only(obj, top, ())
     period_obj = _get(obj, "period", dict, ())
@@ -518,6 +527,17 @@ def _parse(obj: Any) -> Manifest:
     public_key = obj["public_key"]
     if public_key is not None and not isinstance(public_key, Mapping):
         raise ManifestError(("public_key",), "expected an object or null")
+    scheme = OPAQUE
+    if "personal_code_scheme" in obj:
+        # One byte form per manifest: the opaque default is only ever written by omission.
+        scheme = _get(obj, "personal_code_scheme", str, ())
+        if scheme not in SCHEMES or scheme == OPAQUE:
+            raise ManifestError(
+                ("personal_code_scheme",),
+                f"{scheme!r} is not a personal-code scheme (expected "
+                f"{' or '.join(s for s in SCHEMES if s != OPAQUE)}; leave the field out for "
+                "opaque codes)",
+            )
     return Manifest(
         election_id=_get(obj, "election_id", str, ()),
         name=_get(obj, "name", str, ()),
@@ -532,6 +552,7 @@ def _parse(obj: Any) -> Manifest:
         policy=policy,
         public_key=None if public_key is None else dict(public_key),
         test_key=_get(obj, "test_key", bool, ()),
+        personal_code_scheme=scheme,
     )
 
 
@@ -626,6 +647,11 @@ def semantic_problems(
         )
     if manifest.max_voters < 1:
         yield ("max_voters",), "must be at least 1"
+    if manifest.personal_code_scheme not in SCHEMES:
+        yield (
+            ("personal_code_scheme",),
+            f"{manifest.personal_code_scheme!r} is not one of {', '.join(SCHEMES)}",
+        )
     key_bits_ok = MIN_KEY_BITS <= manifest.key_bits <= MAX_KEY_BITS and manifest.key_bits % 2 == 0
     if not key_bits_ok:
         yield (
@@ -827,6 +853,7 @@ class ElectionDirectory:
             manifest.voter_list.hash,
             manifest.election_id,
             [district.id for district in manifest.districts],
+            manifest.personal_code_scheme,
         )
 
 

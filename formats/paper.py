@@ -32,9 +32,11 @@ from canonical.encoding import (
 )
 from canonical.files import read_json_file
 from crypto.eid import Signer
+from formats import personal_codes
 from formats.manifest import Manifest
+from formats.personal_codes import OPAQUE, PERSONAL_CODE_RE
 from formats.signed import open_signed, sign_object
-from formats.voters import PERSONAL_CODE_RE, InputFileError, Problem, VoterList
+from formats.voters import InputFileError, Problem, VoterList
 
 PAPER_VOTERS_KIND = "ivote/paper-voters"
 PAPER_VOTERS_FILE = "paper-voters.signed.json"
@@ -102,10 +104,13 @@ class PaperVoters:
         )
 
 
-def parse_paper_voter_input(data: bytes, source: str, voter_list: VoterList) -> tuple[str, ...]:
+def parse_paper_voter_input(
+    data: bytes, source: str, voter_list: VoterList, scheme: str = OPAQUE
+) -> tuple[str, ...]:
     """The personal codes of an officials' input file: one per line, or a CSV whose header
-    has a `personal_code` column; blank lines and `#` comments are ignored. Every malformed,
-    repeated or unknown code is reported with its line (InputFileError)."""
+    has a `personal_code` column; blank lines and `#` comments are ignored. Every malformed
+    (not of the election's personal-code `scheme`), repeated or unknown code is reported with
+    its line (InputFileError)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -132,10 +137,10 @@ def parse_paper_voter_input(data: bytes, source: str, voter_list: VoterList) -> 
             problems.append(Problem(source, number, "personal_code", "missing"))
             continue
         code = cells[column or 0]
-        if not PERSONAL_CODE_RE.match(code):
-            problems.append(
-                Problem(source, number, "personal_code", f"{code!r} is not a personal code")
-            )
+        if not code:
+            problems.append(Problem(source, number, "personal_code", "empty"))
+        elif code_problem := personal_codes.problem(scheme, code):
+            problems.append(Problem(source, number, "personal_code", code_problem))
         elif code in first_line:
             problems.append(
                 Problem(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -36,13 +35,12 @@ from canonical.encoding import (
     require,
 )
 from canonical.files import write_atomic
+from formats import personal_codes
+from formats.personal_codes import OPAQUE
 
 VOTER_COLUMNS = ("personal_code", "given_name", "surname", "district")
 CHANGE_COLUMNS = ("action", "personal_code", "given_name", "surname", "district")
 CHANGE_ACTIONS = ("add", "remove", "move")
-# Letters, digits and hyphens: an Estonian isikukood (11 digits) and other countries' codes.
-# \Z, not $: "$" also matches before a final newline (re.match anchors the start)
-PERSONAL_CODE_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}\Z")
 MAX_NAME_LENGTH = 200
 LIST_FILE_PATTERN = "list-{:04d}.json"
 
@@ -102,12 +100,10 @@ class Change:
     line: int | None = None
 
 
-def _check_personal_code(code: str) -> str | None:
+def _check_personal_code(code: str, scheme: str = OPAQUE) -> str | None:
     if not code:
         return "empty"
-    if not PERSONAL_CODE_RE.match(code):
-        return f"{code!r} is not a personal code (letters, digits and hyphens, at most 64)"
-    return None
+    return personal_codes.problem(scheme, code)
 
 
 def _check_name(name: str) -> str | None:
@@ -169,11 +165,15 @@ def _csv_rows(
 
 
 def parse_voter_csv(
-    data: bytes | str, source: str = "voters.csv", districts: Iterable[str] | None = None
+    data: bytes | str,
+    source: str = "voters.csv",
+    districts: Iterable[str] | None = None,
+    scheme: str = OPAQUE,
 ) -> list[Voter]:
     """Parse and validate a voter list CSV; raises InputFileError listing every problem.
 
-    With `districts`, every voter's district must be one of them (the election definition's).
+    With `districts`, every voter's district must be one of them (the election definition's);
+    every personal code must fit `scheme` (formats.personal_codes).
     """
     known = set(districts) if districts is not None else None
     problems: list[Problem] = []
@@ -182,8 +182,10 @@ def parse_voter_csv(
     for line, row in _csv_rows(data, source, VOTER_COLUMNS, problems):
         row_ok = True
         for field in VOTER_COLUMNS:
-            check = _check_personal_code if field == "personal_code" else _check_name
-            problem = check(row[field])
+            if field == "personal_code":
+                problem = _check_personal_code(row[field], scheme)
+            else:
+                problem = _check_name(row[field])
             if problem:
                 problems.append(Problem(source, line, field, problem))
                 row_ok = False
@@ -213,14 +215,17 @@ def parse_voter_csv(
 
 
 def read_voter_csv(
-    path: str | os.PathLike[str], districts: Iterable[str] | None = None
+    path: str | os.PathLike[str], districts: Iterable[str] | None = None, scheme: str = OPAQUE
 ) -> list[Voter]:
     """Read a voter list CSV file (see parse_voter_csv); a missing file is a clear error."""
-    return parse_voter_csv(_read_bytes(path), str(path), districts)
+    return parse_voter_csv(_read_bytes(path), str(path), districts, scheme)
 
 
-def parse_change_csv(data: bytes | str, source: str = "changes.csv") -> list[Change]:
-    """Parse a change list CSV; each row's fields are checked for its action."""
+def parse_change_csv(
+    data: bytes | str, source: str = "changes.csv", scheme: str = OPAQUE
+) -> list[Change]:
+    """Parse a change list CSV; each row's fields are checked for its action, every personal
+    code against `scheme` (a code that does not fit can be neither added nor on the list)."""
     problems: list[Problem] = []
     changes: list[Change] = []
     for line, row in _csv_rows(data, source, CHANGE_COLUMNS, problems):
@@ -235,7 +240,7 @@ def parse_change_csv(data: bytes | str, source: str = "changes.csv") -> list[Cha
                     f"unknown action {row['action']!r} (expected {', '.join(CHANGE_ACTIONS)})",
                 )
             )
-        code_problem = _check_personal_code(row["personal_code"])
+        code_problem = _check_personal_code(row["personal_code"], scheme)
         if code_problem:
             row_problems.append(Problem(source, line, "personal_code", code_problem))
         # add needs everything; move needs the new district; remove needs only the code.
@@ -264,8 +269,8 @@ def parse_change_csv(data: bytes | str, source: str = "changes.csv") -> list[Cha
     return changes
 
 
-def read_change_csv(path: str | os.PathLike[str]) -> list[Change]:
-    return parse_change_csv(_read_bytes(path), str(path))
+def read_change_csv(path: str | os.PathLike[str], scheme: str = OPAQUE) -> list[Change]:
+    return parse_change_csv(_read_bytes(path), str(path), scheme)
 
 
 def _read_bytes(path: str | os.PathLike[str]) -> bytes:
@@ -342,7 +347,11 @@ class VoterList:
 
     @classmethod
     def from_dict(
-        cls, obj: Any, where: str = "voter_list", districts: Iterable[str] | None = None
+        cls,
+        obj: Any,
+        where: str = "voter_list",
+        districts: Iterable[str] | None = None,
+        scheme: str = OPAQUE,
     ) -> VoterList:
         check_version(obj, where)
         extra = set(obj) - {"version", "election_id", "list_version", "previous", "voters"}
@@ -373,8 +382,10 @@ class VoterList:
                 raise FormatError(at, f"expected an object with {', '.join(VOTER_COLUMNS)}")
             fields = {name: require(item, name, str, at) for name in VOTER_COLUMNS}
             for name, value in fields.items():
-                check = _check_personal_code if name == "personal_code" else _check_name
-                problem = check(value)
+                if name == "personal_code":
+                    problem = _check_personal_code(value, scheme)
+                else:
+                    problem = _check_name(value)
                 if problem:
                     raise FormatError(f"{at}.{name}", problem)
             # Sorted and unique: the one canonical order, so equal lists hash equally.
@@ -485,6 +496,7 @@ def load_voter_lists(
     anchor: bytes,
     election_id: str,
     districts: Iterable[str] | None = None,
+    scheme: str = OPAQUE,
 ) -> list[VoterList]:
     """Every list version in `directory`, oldest first, with the chain checked.
 
@@ -503,7 +515,7 @@ def load_voter_lists(
             obj = parse_canonical(path.read_bytes(), what)
         except OSError as exc:
             raise FormatError(what, f"cannot read: {exc.strerror}") from exc
-        voter_list = VoterList.from_dict(obj, what, known)
+        voter_list = VoterList.from_dict(obj, what, known, scheme)
         if voter_list.list_version != list_version:
             raise FormatError(f"{what}.list_version", f"is {voter_list.list_version}")
         if voter_list.election_id != election_id:

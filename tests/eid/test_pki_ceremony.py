@@ -354,3 +354,46 @@ def test_pin_is_digits_only_to_the_end() -> None:
     for bad in ("123", "1234567890123", "1234\n", "12a4", "١٢٣٤"):
         with pytest.raises(pki.PkiError, match="4 to 12 digits"):
             pki.check_pin(bad)
+
+
+def test_issue_for_an_election_refuses_codes_that_do_not_fit_its_scheme(workdir: Path) -> None:
+    """With --election the CA knows the personal-code scheme: a code that does not fit is
+    refused with its line and nothing is issued; without it the CA issues any code."""
+    from formats.personal_codes import THAI_CITIZEN_ID, thai_check_digit
+
+    good = [f + str(thai_check_digit(f)) for f in ("310050000001", "310050000002")]
+    bad = good[1][:12] + str((int(good[1][12]) + 1) % 10)
+    header = "personal_code,given_name,surname,district\n"
+    (workdir / "thai.csv").write_text(header + "".join(f"{c},Somchai,Jaidee,bkk\n" for c in good))
+    (workdir / "bad.csv").write_text(header + f"{good[0]},A,B,bkk\n{bad},C,D,bkk\n")
+    (workdir / "election.toml").write_text(
+        '[election]\nid = "thai-pki"\nname = "Thai"\nstart = 2099-01-01T08:00:00+07:00\n'
+        'end = 2099-01-02T08:00:00+07:00\nmax_voters = 10\nkey_bits = 512\ntrustees = 1\n'
+        f'threshold = 1\npersonal_code_scheme = "{THAI_CITIZEN_ID}"\n'
+        '[trust]\neid_ca_certificates = ["ca/root-ca.pem", "ca/id-card-ca.pem"]\n'
+        '[[districts]]\nid = "bkk"\nname = "Bangkok"\n[[districts.contests]]\nid = "c"\n'
+        'name = "C"\ncandidates = [{ number = 1, name = "A" }]\n'
+    )
+    init = CliRunner().invoke(main, [
+        "ceremony", "init", "--definition", str(workdir / "election.toml"),
+        "--voters", str(workdir / "thai.csv"), "--out", str(workdir / "ELECTION"),
+    ])  # fmt: skip
+    assert init.exit_code == 0, init.output
+    ca, passphrase = str(workdir / "ca"), ("--passphrase-file", str(workdir / "ca.pass"))
+    election = ("--election", str(workdir / "ELECTION"))
+    output = fails("issue", "--ca", ca, "--voters", str(workdir / "bad.csv"), "--out",
+                   str(workdir / "e1"), *election, *passphrase)  # fmt: skip
+    assert f"{workdir / 'bad.csv'}:3: personal_code: the check digit does not match" in output
+    assert not (workdir / "e1").exists()
+    output = fails("issue", "--ca", ca, "--voters", str(workdir / "voters.csv"), "--out",
+                   str(workdir / "e2"), *election, *passphrase)  # fmt: skip
+    assert "voters.csv:2: personal_code: 'PNOEE-38001085718' is not 13 digits" in output
+    ok("issue", "--ca", ca, "--voters", str(workdir / "thai.csv"), "--out", str(workdir / "e3"),
+       *election, *passphrase)  # fmt: skip
+    ok("issue", "--ca", ca, "--voters", str(workdir / "bad.csv"), "--out", str(workdir / "e4"),
+       *passphrase)  # fmt: skip: the CA that does not know the election issues any code
+    with pytest.raises(pki.PkiError, match="does not fit the election's personal-code scheme"):
+        pki.issue_eids(
+            pki.open_ca(workdir / "ca"), CA_PASS, [Voter(bad, "C", "D", "bkk")],
+            workdir / "e5", scheme=THAI_CITIZEN_ID,
+        )  # fmt: skip

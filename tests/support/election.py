@@ -140,6 +140,7 @@ class ElectionSpec:
     policy: Mapping[str, int] = field(default_factory=dict)
     contest_names: Mapping[str, str] = field(default_factory=dict)
     candidates: Mapping[int, tuple[str, str]] = field(default_factory=dict)
+    personal_code_scheme: str = "opaque"  # formats.personal_codes; opaque is left unsaid
 
     def first_choices(self, district: str) -> dict[str, int]:
         """Each contest's first candidate: a valid choice when a test does not care which."""
@@ -156,6 +157,11 @@ class ElectionSpec:
             f"key_bits = {KEY_BITS}",
             f"trustees = {self.trustees}",
             f"threshold = {self.threshold}",
+            *(
+                [f'personal_code_scheme = "{self.personal_code_scheme}"']
+                if self.personal_code_scheme != "opaque"
+                else []
+            ),
             "",
             "[trust]",
             'eid_ca_certificates = ["root.pem", "issuing.pem"]',
