@@ -178,6 +178,24 @@ def create_app(election: Election, database_url: str) -> FastAPI:
     def limiter() -> Limiter:
         return state["limiter"]
 
+    async def signed_body(request: Request, limit: int) -> bytes:
+        """The body of a cast or an eligibility request: JSON, counted in the client address's
+        cast limit before anything is read, at most `limit` bytes (declared or sent)."""
+        content_type = request.headers.get("content-type")
+        if not is_json_media_type(content_type):
+            raise Refusal("unsupported_media_type", f"not {content_type or 'given'}")
+        limiter().cast_from(_client_of(request), now_ms())
+        declared = request.headers.get("content-length", "")
+        # (a number of thousands of digits is too large without being read as one)
+        if declared.isdigit() and (len(declared) > 12 or int(declared) > limit):
+            raise Refusal("too_large", f"{declared} bytes, at most {limit}")
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                raise Refusal("too_large", f"more than {limit} bytes")
+        return bytes(body)
+
     def issue_challenge(address: str) -> tuple[bytes, int]:
         limiter().challenge(address, now_ms())
         return ballot_log().issue_challenge(settings.challenge_ttl_s * 1000)
@@ -253,25 +271,13 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         summary="Cast a signed ballot; answers with the collector's signed receipt.",
     )
     async def cast(request: Request) -> Response:
-        content_type = request.headers.get("content-type")
-        if not is_json_media_type(content_type):
-            raise Refusal("unsupported_media_type", f"not {content_type or 'given'}")
-        limiter().cast_from(_client_of(request), now_ms())
-        declared = request.headers.get("content-length", "")
-        # (a number of thousands of digits is too large without being read as one)
-        if declared.isdigit() and (len(declared) > 12 or int(declared) > election.max_ballot_bytes):
-            raise Refusal("too_large", f"{declared} bytes, at most {election.max_ballot_bytes}")
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > election.max_ballot_bytes:
-                raise Refusal("too_large", f"more than {election.max_ballot_bytes} bytes")
+        body = await signed_body(request, election.max_ballot_bytes)
         state_of_request = request.scope["state"]
         state_of_request["note"] = ""
         try:
             # On the event loop itself: no thread hop, and nothing else for this process to do
             # meanwhile but the proof check, which runs in its own thread.
-            checked = precheck(election, ballot_log(), bytes(body))
+            checked = precheck(election, ballot_log(), body)
             if isinstance(checked, bytes):
                 state_of_request["note"] = "resent"
                 return CanonicalJSON(checked)
@@ -290,23 +296,12 @@ def create_app(election: Election, database_url: str) -> FastAPI:
         "status; answered signed.",
     )
     async def eligibility(request: Request) -> Response:
-        content_type = request.headers.get("content-type")
-        if not is_json_media_type(content_type):
-            raise Refusal("unsupported_media_type", f"not {content_type or 'given'}")
         # counted as a cast: it costs the collector a signature check and a signature
-        limiter().cast_from(_client_of(request), now_ms())
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and (len(declared) > 12 or int(declared) > MAX_ELIGIBILITY_BYTES):
-            raise Refusal("too_large", f"{declared} bytes, at most {MAX_ELIGIBILITY_BYTES}")
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > MAX_ELIGIBILITY_BYTES:
-                raise Refusal("too_large", f"more than {MAX_ELIGIBILITY_BYTES} bytes")
+        body = await signed_body(request, MAX_ELIGIBILITY_BYTES)
         state_of_request = request.scope["state"]
         try:
             answer = await asyncio.to_thread(
-                answer_eligibility, election, ballot_log(), bytes(body)
+                answer_eligibility, election, ballot_log(), body
             )
         except Refusal as refusal:
             state_of_request["note"] = f"eligibility refused {refusal.code}"

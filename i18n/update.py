@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import string
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -73,42 +74,54 @@ def placeholders(text: str) -> set[str]:
         return {"<malformed>"}
 
 
-def problems() -> list[str]:
-    """Every way the catalogs are out of step with the source, one line each."""
-    found: list[str] = []
+def _forms(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    """A message's ids or translations as a tuple (a plural has several)."""
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _catalogs() -> Iterator[tuple[str, str, Path, Catalog, bytes]]:
+    """(package, language, path, the catalog brought in step, its file bytes) for each."""
     for package in PACKAGES + THIRD_PARTY:
         template = extract(package)
         for code in LANGUAGES:
             result = updated(code, package, template)
-            if result is None:
-                continue
-            catalog, data = result
-            path = catalog_path(code, package)
-            if package in THIRD_PARTY and path.exists():
-                catalog = read_catalog(path, code)  # what it holds, whatever the release
-            elif not path.exists() or path.read_bytes() != data:
-                found.append(f"{path.relative_to(ROOT)} is out of step: run python -m i18n.update")
-            for message in catalog:
-                if not message.id:
-                    continue
-                ids = message.id if isinstance(message.id, tuple) else (message.id,)
-                strings = message.string if isinstance(message.string, tuple) else (
-                    message.string,
+            if result is not None:
+                yield package, code, catalog_path(code, package), *result
+
+
+def translation_problems(code: str, package: str, catalog: Catalog) -> list[str]:
+    """Untranslated texts (in a language that must be complete) and lost placeholders."""
+    found: list[str] = []
+    for message in catalog:
+        if not message.id:
+            continue
+        ids, strings = _forms(message.id), _forms(message.string)
+        if code in MUST_TRANSLATE and not all(strings):
+            found.append(f"{code}/{package}.po: untranslated: {ids[0]!r}")
+            continue
+        # a plural's translation may leave out what only one form names (Thai has one form
+        # for every count); it may never name a field the source does not fill
+        each = [placeholders(i) for i in ids]
+        allowed, needed = set().union(*each), set.intersection(*each)
+        for text in strings:
+            got = placeholders(text)
+            if text and not (needed <= got <= allowed):
+                found.append(
+                    f"{code}/{package}.po: {ids[0]!r}: the translation's placeholders "
+                    f"{sorted(got)} are not {sorted(allowed)}"
                 )
-                if code in MUST_TRANSLATE and not all(strings):
-                    found.append(f"{code}/{package}.po: untranslated: {ids[0]!r}")
-                    continue
-                # a plural's translation may leave out what only one form names (Thai has one
-                # form for every count); it may never name a field the source does not fill
-                each = [placeholders(i) for i in ids]
-                allowed, needed = set().union(*each), set.intersection(*each)
-                for text in strings:
-                    got = placeholders(text)
-                    if text and not (needed <= got <= allowed):
-                        found.append(
-                            f"{code}/{package}.po: {ids[0]!r}: the translation's placeholders "
-                            f"{sorted(got)} are not {sorted(allowed)}"
-                        )
+    return found
+
+
+def problems() -> list[str]:
+    """Every way the catalogs are out of step with the source, one line each."""
+    found: list[str] = []
+    for package, code, path, catalog, data in _catalogs():
+        if package in THIRD_PARTY and path.exists():
+            catalog = read_catalog(path, code)  # what it holds, whatever the release
+        elif not path.exists() or path.read_bytes() != data:
+            found.append(f"{path.relative_to(ROOT)} is out of step: run python -m i18n.update")
+        found += translation_problems(code, package, catalog)
     return found
 
 
@@ -118,20 +131,17 @@ def main(argv: list[str]) -> int:
         for line in found:
             print(line)
         return 1 if found else 0
-    for package in PACKAGES + THIRD_PARTY:
-        template = extract(package)
-        for code in LANGUAGES:
-            result = updated(code, package, template)
-            if result is None:
-                continue
-            path = catalog_path(code, package)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists() or path.read_bytes() != result[1]:
-                path.write_bytes(result[1])
-                print(f"updated {path.relative_to(ROOT)}")
-    untranslated = [line for line in problems() if "untranslated" in line]
+    untranslated = 0
+    for package, code, path, catalog, data in _catalogs():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_bytes() != data:
+            path.write_bytes(data)
+            print(f"updated {path.relative_to(ROOT)}")
+        untranslated += sum(
+            "untranslated" in line for line in translation_problems(code, package, catalog)
+        )
     if untranslated:
-        print(f"{len(untranslated)} texts still need a Thai translation; see --check")
+        print(f"{untranslated} texts still need a Thai translation; see --check")
     return 0
 
 

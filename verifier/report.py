@@ -14,22 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
 from formats.record import COUNT_FIELDS, COUNT_LABELS, REASON_LABELS, UNASSIGNED
 from formats.results import ContestResults
-from i18n import _, current_language, format_datetime, ngettext
+from i18n import _, current_language, format_datetime
+from i18n.templates import environment
 from verifier.record import TITLES
 from verifier.results import STATUS_TEXT, Outcome, log_head_time
 
-_ENVIRONMENT = Environment(
-    loader=PackageLoader("verifier", "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_ENVIRONMENT.globals.update(_=_, ngettext=ngettext, format_datetime=format_datetime)
+_ENVIRONMENT = environment("verifier")
 
 
 # the bar chart's geometry, in SVG user units (the chart scales to the page's width)

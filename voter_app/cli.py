@@ -152,6 +152,23 @@ def vote() -> None:
     """Voters: cast, revote, audit and check a ballot."""
 
 
+_DATA_DIR = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=_("Where sealed receipts and pinned fingerprints live (default ~/.local/share/ivote)."),
+)
+_PIN_FILE = click.option(
+    "--pin-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=_("Read the PIN from this file instead of asking (automation)."),
+)
+_RETRIES = click.option(
+    "--retries",
+    type=click.IntRange(1, 20),
+    default=6,
+    show_default=True,
+    help=_("Attempts per request when the collector does not answer."),
+)
 _COMMON = [
     click.option("--collector", required=True, help=_("The collector's URL, e.g. https://...")),
     click.option(
@@ -161,20 +178,8 @@ _COMMON = [
             "it, the one you confirmed on first use is required."
         ),
     ),
-    click.option(
-        "--data-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        help=_(
-            "Where sealed receipts and pinned fingerprints live (default ~/.local/share/ivote)."
-        ),
-    ),
-    click.option(
-        "--retries",
-        type=click.IntRange(1, 20),
-        default=6,
-        show_default=True,
-        help=_("Attempts per request when the collector does not answer."),
-    ),
+    _DATA_DIR,
+    _RETRIES,
 ]
 
 
@@ -201,11 +206,7 @@ def _common(command: F) -> F:
     multiple=True,
     help=_("Candidate number or name (CONTEST=... when there are several contests)."),
 )
-@click.option(
-    "--pin-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=_("Read the PIN from this file instead of asking (automation)."),
-)
+@_PIN_FILE
 @click.option(
     "--yes",
     is_flag=True,
@@ -564,7 +565,7 @@ def check(
 )
 @click.argument("audit_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--collector", required=True, help=_("The collector whose manifest to use."))
-@click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True)
+@_RETRIES
 @allow_test_key_option
 @_clean_errors
 def verify_audit_command(
@@ -608,16 +609,8 @@ def verify_audit_command(
         "were received, refused or left without an answer, and which one counts now."
     ),
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help=_("Where sealed receipts and pinned fingerprints live (default ~/.local/share/ivote)."),
-)
-@click.option(
-    "--pin-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=_("Read the PIN from this file instead of asking (automation)."),
-)
+@_DATA_DIR
+@_PIN_FILE
 @click.option(
     "--export",
     "export_dir",
@@ -715,8 +708,8 @@ def receipts(data_dir: Path | None, pin_file: Path | None, export_dir: Path | No
     help=_("A signed receipt file (default: every receipt this computer stored)."),
 )
 @click.option("--fingerprint", help=_("The manifest fingerprint the officials published."))
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path))
+@_DATA_DIR
+@_PIN_FILE
 @allow_test_key_option
 @_clean_errors
 def verify_receipt_command(
@@ -805,8 +798,8 @@ def verify_receipt_command(
     help=_("Port on 127.0.0.1 (0: any free port)."),
 )
 @click.option("--fingerprint", help=_("The election fingerprint the officials published."))
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True)
+@_DATA_DIR
+@_RETRIES
 @allow_test_key_option
 @_clean_errors
 def app(

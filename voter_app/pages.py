@@ -1,9 +1,8 @@
 """The voter app's pages: Jinja2 templates in voter_app/templates, every text through i18n.
 
-Templates call `_("...")` (and `ngettext`) as Python code does, with `{name}` placeholders
-filled by `.format(...)` after translation, so the catalogs have one convention; the output is
-autoescaped, translations included. Texts the page's script shows are rendered into the page as
-JSON (a `<script type="application/json">` block of the template), never written in the script.
+Templates call `_("...")` (and `ngettext`) as Python code does (i18n.templates). Texts the
+page's script shows are rendered into the page as JSON (a `<script type="application/json">`
+block of the template), never written in the script.
 """
 
 from __future__ import annotations
@@ -11,34 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from i18n import current_language, normalise_language
+from i18n.templates import environment
 
-from i18n import (
-    LANGUAGE_NAMES,
-    LANGUAGES,
-    _,
-    current_language,
-    format_date,
-    format_datetime,
-    ngettext,
-    normalise_language,
-)
-
-_ENVIRONMENT = Environment(
-    loader=PackageLoader("voter_app", "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_ENVIRONMENT.globals.update(
-    _=_,
-    ngettext=ngettext,
-    format_date=format_date,
-    format_datetime=format_datetime,
-    languages=LANGUAGES,
-    language_names=LANGUAGE_NAMES,
-)
+_ENVIRONMENT = environment("voter_app")
 
 
 def render(template: str, **context: Any) -> str:

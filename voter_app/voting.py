@@ -816,19 +816,30 @@ def stored_receipts(
     """The receipts this computer stored for this election (records opened with the PIN whose
     `manifest_hash` is the manifest's and that hold a receipt), and the records sealed under
     another PIN (skipped)."""
+    opened, skipped = _open_records(store, pin)
+    found = [
+        (path.name, record["receipt"])
+        for path, record in opened
+        if record.get("manifest_hash") == b64url(manifest.hash) and "receipt" in record
+    ]
+    return found, skipped
+
+
+def _open_records(
+    store: VoterStore, pin: str
+) -> tuple[list[tuple[Any, dict[str, Any]]], list[str]]:
+    """The ballot records that open with the PIN, in the order they were written, and the names
+    of those sealed under another PIN."""
     from crypto.errors import SealError
 
-    found: list[tuple[str, Any]] = []
+    opened: list[tuple[Any, dict[str, Any]]] = []
     skipped: list[str] = []
     for path in store.record_paths():
         try:
-            record = store.load_record(path, pin)
+            opened.append((path, store.load_record(path, pin)))
         except SealError:
             skipped.append(path.name)
-            continue
-        if record.get("manifest_hash") == b64url(manifest.hash) and "receipt" in record:
-            found.append((path.name, record["receipt"]))
-    return found, skipped
+    return opened, skipped
 
 
 # --- the ballots this computer cast -----------------------------------------------------------
@@ -863,16 +874,9 @@ def stored_ballots(store: VoterStore, pin: str) -> tuple[list[StoredBallot], lis
     """The ballot records that open with the PIN, in the order they were written, the latest
     received ballot of each election marked `counts_now`; and the names of the records sealed
     under another PIN (none opening at all: a wrong PIN)."""
-    from crypto.errors import SealError
-
     found: list[StoredBallot] = []
-    skipped: list[str] = []
-    for path in store.record_paths():
-        try:
-            record = store.load_record(path, pin)
-        except SealError:
-            skipped.append(path.name)
-            continue
+    opened, skipped = _open_records(store, pin)
+    for path, record in opened:
         receipt = record.get("receipt")
         payload = receipt.get("payload", {}) if isinstance(receipt, dict) else {}
         refusal = record.get("refusal") if isinstance(record.get("refusal"), dict) else {}
