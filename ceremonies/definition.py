@@ -31,9 +31,11 @@ from formats.manifest import (
     Trust,
     VoterListRef,
     format_time,
+    on_every_ballot,
     render_path,
     semantic_problems,
 )
+from formats.names import Name, name_problems
 from formats.personal_codes import OPAQUE, SCHEMES
 from formats.voters import InputFileError, Problem, VoterList, read_voter_csv
 from i18n import _, format_datetime, ngettext
@@ -42,7 +44,8 @@ ELECTION_KEYS = {
     "id", "name", "start", "end", "max_voters", "key_bits", "trustees", "threshold",
     "personal_code_scheme",
 }  # fmt: skip
-TOP_KEYS = {"election", "trust", "policy", "districts"}
+TOP_KEYS = {"election", "trust", "policy", "districts", "national_contests"}
+CONTEST_KEYS = {"id", "name", "candidates", "vote_no", "question", "answers"}
 # A relative time: "+30m", "+12h", "+7d" (start: after `ceremony init` runs; end: after start).
 RELATIVE = re.compile(r"^\+([0-9]{1,4})([mhd])$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -188,6 +191,19 @@ class _Collector:
             return None
         return value
 
+    def name(self, obj: Mapping[str, Any], key: str, path: FieldPath) -> Name | None:
+        """A name: a string, or a table with a text per language ({ en = "...", th = "..." })."""
+        if key not in obj:
+            self.add((*path, key), _("missing"))
+            return None
+        problems = list(name_problems(obj[key]))
+        for sub_path, problem in problems:
+            self.add((*path, key, *sub_path), problem)
+        if problems:
+            return None
+        name = Name.of(obj[key])
+        return Name(tuple((code, text.strip()) for code, text in name.texts))
+
     def time(
         self,
         obj: Mapping[str, Any],
@@ -278,30 +294,53 @@ def _parse_districts(raw: Any, collect: _Collector) -> tuple[District, ...]:
     for d_index, d_raw in enumerate(raw):
         d_path: FieldPath = ("districts", d_index)
         d_obj = collect.table(d_raw, d_path, {"id", "name", "contests"})
-        contests = []
-        for c_index, c_raw in enumerate(collect.get(d_obj, "contests", list, d_path) or []):
-            c_path: FieldPath = (*d_path, "contests", c_index)
-            c_obj = collect.table(c_raw, c_path, {"id", "name", "candidates"})
-            candidates = []
-            for k_index, k_raw in enumerate(
-                collect.get(c_obj, "candidates", list, c_path, []) or []
-            ):
-                k_path: FieldPath = (*c_path, "candidates", k_index)
-                k_obj = collect.table(k_raw, k_path, {"number", "name", "party"})
-                number = collect.get(k_obj, "number", int, k_path)
-                name = collect.get(k_obj, "name", str, k_path)
-                party = collect.get(k_obj, "party", str, k_path, "")
-                if number is not None and name is not None and party is not None:
-                    candidates.append(Candidate(number, name.strip(), party.strip()))
-            contest_id = collect.get(c_obj, "id", str, c_path)
-            contest_name = collect.get(c_obj, "name", str, c_path)
-            if contest_id is not None and contest_name is not None:
-                contests.append(Contest(contest_id, contest_name.strip(), tuple(candidates)))
+        contests = _parse_contests(
+            collect.get(d_obj, "contests", list, d_path) or [], (*d_path, "contests"), collect
+        )
         district_id = collect.get(d_obj, "id", str, d_path)
-        district_name = collect.get(d_obj, "name", str, d_path)
+        district_name = collect.name(d_obj, "name", d_path)
         if district_id is not None and district_name is not None:
-            districts.append(District(district_id, district_name.strip(), tuple(contests)))
+            districts.append(District(district_id, district_name, contests))
     return tuple(districts)
+
+
+def _parse_contests(raw: list[Any], path: FieldPath, collect: _Collector) -> tuple[Contest, ...]:
+    """[[districts.contests]] or [[national_contests]]: candidates, or a referendum's
+    question and answers, and optionally vote_no = true."""
+    contests = []
+    for c_index, c_raw in enumerate(raw):
+        c_path: FieldPath = (*path, c_index)
+        c_obj = collect.table(c_raw, c_path, CONTEST_KEYS)
+        referendum = "question" in c_obj
+        list_key = "answers" if referendum else "candidates"
+        wrong_key = "candidates" if referendum else "answers"
+        if wrong_key in c_obj:
+            collect.add(
+                (*c_path, wrong_key),
+                _("a referendum has answers, not candidates")
+                if referendum
+                else _("answers belong to a referendum: give its question too"),
+            )
+        candidates = []
+        for k_index, k_raw in enumerate(collect.get(c_obj, list_key, list, c_path, []) or []):
+            k_path: FieldPath = (*c_path, list_key, k_index)
+            keys = {"number", "name"} if referendum else {"number", "name", "party"}
+            k_obj = collect.table(k_raw, k_path, keys)
+            number = collect.get(k_obj, "number", int, k_path)
+            name = collect.name(k_obj, "name", k_path)
+            party = collect.name(k_obj, "party", k_path) if "party" in k_obj else Name.plain("")
+            if number is not None and name is not None and party is not None:
+                candidates.append(Candidate(number, name, party))
+        contest_id = collect.get(c_obj, "id", str, c_path)
+        contest_name = collect.name(c_obj, "name", c_path)
+        question = collect.name(c_obj, "question", c_path) if referendum else None
+        vote_no = collect.get(c_obj, "vote_no", bool, c_path, False)
+        complete = contest_id is not None and contest_name is not None and vote_no is not None
+        if complete and (question is not None or not referendum):
+            contests.append(
+                Contest(contest_id, contest_name, tuple(candidates), vote_no, question=question)
+            )
+    return tuple(contests)
 
 
 def load_definition(
@@ -352,7 +391,7 @@ def load_definition(
         collect.add(("election",), _("missing [election] table"))
     ep: FieldPath = ("election",)
     election_id = collect.get(election, "id", str, ep)
-    name = collect.get(election, "name", str, ep)
+    name = collect.name(election, "name", ep)
     period = dict(election)
     if start is not None:
         period["start"] = start
@@ -407,7 +446,10 @@ def load_definition(
             (*pp, "publish_observer_bundle"),
             _("expected true or false, got {value}").format(value=repr(bundle)),
         )
-    districts = _parse_districts(raw.get("districts", []), collect)
+    national = _parse_contests(
+        collect.get(raw, "national_contests", list, (), []) or [], ("national_contests",), collect
+    )
+    districts = on_every_ballot(_parse_districts(raw.get("districts", []), collect), national)
     if "districts" not in raw:
         collect.add(("districts",), _("missing [[districts]] tables"))
 
@@ -431,7 +473,7 @@ def load_definition(
     voter_list = VoterList(election_id, 1, None, voters) if voters else None
     manifest = Manifest(
         election_id=election_id,
-        name=name.strip(),
+        name=name,
         period=Period(opens, closes),
         districts=districts,
         max_voters=numbers["max_voters"],
@@ -442,6 +484,7 @@ def load_definition(
         voter_list=VoterListRef(1, voter_list.hash if voter_list else bytes(32), len(voters) or 1),
         policy=Policy(window, max_checks, bool(bundle)),
         personal_code_scheme=scheme or OPAQUE,
+        national_contests=tuple(national),
     )
     for path, message in semantic_problems(manifest):
         if path[0] == "voter_list":

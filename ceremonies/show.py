@@ -118,13 +118,13 @@ def render_election(election_dir: Path, console: Console | None = None) -> Manif
     for column in (_("district"), _("contest"), _("number"), _("candidate"), _("list / party")):
         table.add_column(column)
     for district, contest in manifest.contests():
-        for index, candidate in enumerate(contest.candidates):
+        for index, candidate in enumerate(contest.options):
             table.add_row(
                 f"{district.name} ({district.id})" if index == 0 else "",
                 f"{contest.name} ({contest.id})" if index == 0 else "",
                 str(candidate.number),
-                candidate.name,
-                candidate.party or "-",
+                str(candidate.name),
+                str(candidate.party) or "-",
             )
     out(table)
 

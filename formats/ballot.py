@@ -303,7 +303,7 @@ def choices_in(
         r = randomness.get(contest.id)
         if r is None or len(r) != len(stored):
             raise BallotError(f"randomness.{contest.id}", "missing or of the wrong length")
-        for index, candidate in enumerate(contest.candidates):
+        for index, candidate in enumerate(contest.options):
             plaintexts = encode_choice(enc, index)
             if all(
                 paillier.encrypt(key, m, rj) == c

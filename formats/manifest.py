@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -33,7 +33,9 @@ from canonical.encoding import (
     parse_canonical,
 )
 from crypto.paillier import PRODUCTION_KEY_BITS
+from formats.names import Name, name_problems
 from formats.personal_codes import OPAQUE, SCHEMES
+from i18n import N_
 
 if TYPE_CHECKING:  # imported lazily: the manifest format must load without the crypto stack
     from cryptography import x509
@@ -92,48 +94,100 @@ def parse_time(text: Any, path: FieldPath) -> datetime:
     return moment
 
 
+# The choice number of a contest's "vote no" box (ไม่ประสงค์ลงคะแนน, no preference): never a
+# candidate's number (those are 1..999999); it is the last option of the contest's encoding.
+VOTE_NO = 0
+VOTE_NO_NAME = Name.catalog(N_("Vote no"))
+NO_PARTY = Name.plain("")
+
+
 @dataclass(frozen=True)
 class Candidate:
+    """A candidate (number, name, party), a party of a party list, or a referendum's answer."""
+
     number: int
-    name: str
-    party: str = ""  # the list or party; empty for an independent
+    name: Name
+    party: Name = NO_PARTY  # the list or party; empty for an independent
+
+    def __post_init__(self) -> None:  # plain strings are names in every language
+        object.__setattr__(self, "name", Name.of(self.name))
+        object.__setattr__(self, "party", Name.of(self.party))
+
+    @property
+    def is_vote_no(self) -> bool:
+        return self.number == VOTE_NO
 
     def to_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "name": self.name, "party": self.party}
+        return {"number": self.number, "name": self.name.to_json(), "party": self.party.to_json()}
 
 
 @dataclass(frozen=True)
 class Contest:
+    """One contest of a ballot: candidates (or parties) to choose one of, or a referendum
+    question with its answers; either may add a "vote no" box."""
+
     id: str
-    name: str
-    candidates: tuple[Candidate, ...]
+    name: Name
+    candidates: tuple[Candidate, ...]  # the candidates, or a referendum's answers
+    vote_no: bool = False
+    question: Name | None = None  # a referendum's question: `candidates` are its answers
+    national: bool = False  # declared once (national_contests): on every district's ballot
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", Name.of(self.name))
+        if self.question is not None:
+            object.__setattr__(self, "question", Name.of(self.question))
+
+    @property
+    def is_referendum(self) -> bool:
+        return self.question is not None
+
+    @property
+    def options(self) -> tuple[Candidate, ...]:
+        """What a voter may choose, in the encoding's order: the candidates (or answers),
+        then the "vote no" box where the contest has one."""
+        if not self.vote_no:
+            return self.candidates
+        return (*self.candidates, Candidate(VOTE_NO, VOTE_NO_NAME))
 
     def candidate(self, number: int) -> Candidate:
-        for candidate in self.candidates:
+        for candidate in self.options:
             if candidate.number == number:
                 return candidate
         raise KeyError(number)
 
     def index_of(self, number: int) -> int:
-        """Position of a candidate in the encoding (the manifest's candidate order)."""
-        for index, candidate in enumerate(self.candidates):
+        """Position of an option in the encoding (the manifest's order, "vote no" last)."""
+        for index, candidate in enumerate(self.options):
             if candidate.number == number:
                 return index
         raise KeyError(number)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "candidates": [candidate.to_dict() for candidate in self.candidates],
-        }
+        head: dict[str, Any] = {"id": self.id, "name": self.name.to_json()}
+        if self.question is not None:
+            head |= {
+                "question": self.question.to_json(),
+                "answers": [
+                    {"number": answer.number, "name": answer.name.to_json()}
+                    for answer in self.candidates
+                ],
+            }
+        else:
+            head["candidates"] = [candidate.to_dict() for candidate in self.candidates]
+        # written only when true: manifests made before the field keep their bytes and hash
+        return head | ({"vote_no": True} if self.vote_no else {})
 
 
 @dataclass(frozen=True)
 class District:
     id: str
-    name: str
+    name: Name
+    # The contests on this district's ballot: its own, then the national ones (`national`)
     contests: tuple[Contest, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", Name.of(self.name))
 
     def contest(self, contest_id: str) -> Contest:
         for contest in self.contests:
@@ -144,9 +198,23 @@ class District:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "name": self.name,
-            "contests": [contest.to_dict() for contest in self.contests],
+            "name": self.name.to_json(),
+            "contests": [contest.to_dict() for contest in self.contests if not contest.national],
         }
+
+
+def on_every_ballot(
+    districts: Sequence[District], national: Sequence[Contest]
+) -> tuple[District, ...]:
+    """The districts with the national contests added to each one's ballot, after its own."""
+    marked = tuple(replace(contest, national=True) for contest in national)
+    return tuple(
+        replace(
+            district,
+            contests=tuple(c for c in district.contests if not c.national) + marked,
+        )
+        for district in districts
+    )
 
 
 @dataclass(frozen=True)
@@ -237,7 +305,7 @@ class VoterListRef:
 @dataclass(frozen=True, eq=False)
 class Manifest:
     election_id: str
-    name: str
+    name: Name
     period: Period
     districts: tuple[District, ...]
     max_voters: int
@@ -254,29 +322,43 @@ class Manifest:
     # What voters' personal codes look like (formats.personal_codes). The opaque default is
     # written by leaving the field out: manifests made before it keep their bytes and hash.
     personal_code_scheme: str = OPAQUE
+    # The contests on every district's ballot (the party list, a referendum), declared once;
+    # each district's `contests` ends with them. Written only when there are some.
+    national_contests: tuple[Contest, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", Name.of(self.name))
 
     # -- encoding -------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": MANIFEST_VERSION,
-            "election_id": self.election_id,
-            "name": self.name,
-            "period": self.period.to_dict(),
-            "districts": [district.to_dict() for district in self.districts],
-            "max_voters": self.max_voters,
-            "key_bits": self.key_bits,
-            "trustees": self.trustees,
-            "threshold": self.threshold,
-            "trust": self.trust.to_dict(),
-            "voter_list": self.voter_list.to_dict(),
-            "policy": self.policy.to_dict(),
-            "public_key": None if self.public_key is None else dict(self.public_key),
-            "test_key": self.test_key,
-        } | (
-            {}
-            if self.personal_code_scheme == OPAQUE
-            else {"personal_code_scheme": self.personal_code_scheme}
+        return (
+            {
+                "version": MANIFEST_VERSION,
+                "election_id": self.election_id,
+                "name": self.name.to_json(),
+                "period": self.period.to_dict(),
+                "districts": [district.to_dict() for district in self.districts],
+                "max_voters": self.max_voters,
+                "key_bits": self.key_bits,
+                "trustees": self.trustees,
+                "threshold": self.threshold,
+                "trust": self.trust.to_dict(),
+                "voter_list": self.voter_list.to_dict(),
+                "policy": self.policy.to_dict(),
+                "public_key": None if self.public_key is None else dict(self.public_key),
+                "test_key": self.test_key,
+            }
+            | (
+                {}
+                if self.personal_code_scheme == OPAQUE
+                else {"personal_code_scheme": self.personal_code_scheme}
+            )
+            | (
+                {"national_contests": [contest.to_dict() for contest in self.national_contests]}
+                if self.national_contests
+                else {}
+            )
         )
 
     def canonical(self) -> bytes:
@@ -372,7 +454,7 @@ class Manifest:
 
         return {
             (district.id, contest.id): contest_encoding(
-                len(contest.candidates), self.max_voters, self.key_bits
+                len(contest.options), self.max_voters, self.key_bits
             )
             for district, contest in self.contests()
         }
@@ -449,7 +531,7 @@ def _parse(obj: Any) -> Manifest:
     top = {
         "version", "election_id", "name", "period", "districts", "max_voters", "key_bits",
         "trustees", "threshold", "trust", "voter_list", "policy", "public_key", "test_key",
-        "personal_code_scheme",
+        "personal_code_scheme", "national_contests",
     }  # fmt: skip
     _only(obj, top, ())
     period_obj = _get(obj, "period", dict, ())
@@ -458,36 +540,24 @@ def _parse(obj: Any) -> Manifest:
         parse_time(_get(period_obj, "start", str, ("period",)), ("period", "start")),
         parse_time(_get(period_obj, "end", str, ("period",)), ("period", "end")),
     )
+    national: tuple[Contest, ...] = ()
+    if "national_contests" in obj:
+        national = tuple(
+            _parse_contest(c_obj, ("national_contests", index))
+            for index, c_obj in enumerate(_list(obj, "national_contests", ()))
+        )
+        if not national:  # one byte form per manifest: none is written by omission
+            raise ManifestError(("national_contests",), "empty (leave the field out)")
     districts = []
     for d_index, d_obj in enumerate(_list(obj, "districts", ())):
         d_path: FieldPath = ("districts", d_index)
         _only(_as_object(d_obj, d_path), {"id", "name", "contests"}, d_path)
-        contests = []
-        for c_index, c_obj in enumerate(_list(d_obj, "contests", d_path)):
-            c_path: FieldPath = (*d_path, "contests", c_index)
-            _only(_as_object(c_obj, c_path), {"id", "name", "candidates"}, c_path)
-            candidates = []
-            for k_index, k_obj in enumerate(_list(c_obj, "candidates", c_path)):
-                k_path: FieldPath = (*c_path, "candidates", k_index)
-                _only(_as_object(k_obj, k_path), {"number", "name", "party"}, k_path)
-                candidates.append(
-                    Candidate(
-                        _get(k_obj, "number", int, k_path),
-                        _get(k_obj, "name", str, k_path),
-                        _get(k_obj, "party", str, k_path),
-                    )
-                )
-            contests.append(
-                Contest(
-                    _get(c_obj, "id", str, c_path),
-                    _get(c_obj, "name", str, c_path),
-                    tuple(candidates),
-                )
-            )
+        contests = [
+            _parse_contest(c_obj, (*d_path, "contests", c_index))
+            for c_index, c_obj in enumerate(_list(d_obj, "contests", d_path))
+        ]
         districts.append(
-            District(
-                _get(d_obj, "id", str, d_path), _get(d_obj, "name", str, d_path), tuple(contests)
-            )
+            District(_get(d_obj, "id", str, d_path), _name(d_obj, "name", d_path), tuple(contests))
         )
     trust_obj = _get(obj, "trust", dict, ())
     _only(trust_obj, {"eid_ca_certificates", "collector_certificates"}, ("trust",))
@@ -540,9 +610,9 @@ def _parse(obj: Any) -> Manifest:
             )
     return Manifest(
         election_id=_get(obj, "election_id", str, ()),
-        name=_get(obj, "name", str, ()),
+        name=_name(obj, "name", ()),
         period=period,
-        districts=tuple(districts),
+        districts=on_every_ballot(districts, national),
         max_voters=_get(obj, "max_voters", int, ()),
         key_bits=_get(obj, "key_bits", int, ()),
         trustees=_get(obj, "trustees", int, ()),
@@ -553,7 +623,52 @@ def _parse(obj: Any) -> Manifest:
         public_key=None if public_key is None else dict(public_key),
         test_key=_get(obj, "test_key", bool, ()),
         personal_code_scheme=scheme,
+        national_contests=tuple(replace(contest, national=True) for contest in national),
     )
+
+
+def _parse_contest(obj: Any, path: FieldPath) -> Contest:
+    """A contest object (docs/spec.md, "Manifest"): candidates, or a referendum's question
+    and answers; "vote_no": true where it has a "vote no" box."""
+    _as_object(obj, path)
+    referendum = "question" in obj
+    list_key, option_keys = (
+        ("answers", {"number", "name"})
+        if referendum
+        else ("candidates", {"number", "name", "party"})
+    )
+    _only(obj, {"id", "name", "vote_no", list_key} | ({"question"} if referendum else set()), path)
+    if "vote_no" in obj and _get(obj, "vote_no", bool, path) is not True:
+        # one byte form per manifest: no "vote no" box is written by omission
+        raise ManifestError((*path, "vote_no"), "false (leave the field out)")
+    options = []
+    for index, k_obj in enumerate(_list(obj, list_key, path)):
+        k_path: FieldPath = (*path, list_key, index)
+        _only(_as_object(k_obj, k_path), option_keys, k_path)
+        options.append(
+            Candidate(
+                _get(k_obj, "number", int, k_path),
+                _name(k_obj, "name", k_path),
+                NO_PARTY if referendum else _name(k_obj, "party", k_path),
+            )
+        )
+    return Contest(
+        _get(obj, "id", str, path),
+        _name(obj, "name", path),
+        tuple(options),
+        vote_no="vote_no" in obj,
+        question=_name(obj, "question", path) if referendum else None,
+    )
+
+
+def _name(obj: Mapping[str, Any], key: str, path: FieldPath) -> Name:
+    """A name: a string, or an object with a text per language (formats.names)."""
+    if key not in obj:
+        raise ManifestError((*path, key), "missing")
+    value = obj[key]
+    for sub_path, problem in name_problems(value):
+        raise ManifestError((*path, key, *sub_path), problem)
+    return Name.of(value)
 
 
 def _as_object(value: Any, path: FieldPath) -> Mapping[str, Any]:
@@ -598,6 +713,18 @@ def _text_problem(value: str) -> str | None:
     return None
 
 
+def _name_problem(name: Name, may_be_empty: bool = False) -> str | None:
+    """What is wrong with a name's texts (each checked like any text), or None."""
+    for code, text in name.texts:
+        if may_be_empty and not text:
+            continue
+        if problem := _text_problem(text):
+            return f"{problem} ({code})" if code else problem
+    if not name.texts:
+        return "empty"
+    return None
+
+
 def _id_problem(value: str) -> str | None:
     if not ID_RE.match(value):
         return (
@@ -635,7 +762,7 @@ def semantic_problems(
     """
     if problem := _id_problem(manifest.election_id):
         yield ("election_id",), problem
-    if problem := _text_problem(manifest.name):
+    if problem := _name_problem(manifest.name):
         yield ("name",), problem
     if manifest.period.end <= manifest.period.start:
         yield (
@@ -705,6 +832,18 @@ def semantic_problems(
 def _district_problems(manifest: Manifest, key_bits_ok: bool) -> Iterator[tuple[FieldPath, str]]:
     if not manifest.districts:
         yield ("districts",), "the election has no districts"
+    encodable = key_bits_ok and manifest.max_voters >= 1
+    national: dict[str, int] = {}
+    for n_index, contest in enumerate(manifest.national_contests):
+        n_path: FieldPath = ("national_contests", n_index)
+        if contest.id in national:
+            yield (
+                (*n_path, "id"),
+                f"duplicate national contest {contest.id!r} (also national_contests"
+                f"[{national[contest.id]}])",
+            )
+        national.setdefault(contest.id, n_index)
+        yield from _contest_problems(contest, n_path, manifest, encodable)
     seen_districts: dict[str, int] = {}
     for d_index, district in enumerate(manifest.districts):
         d_path: FieldPath = ("districts", d_index)
@@ -715,15 +854,22 @@ def _district_problems(manifest: Manifest, key_bits_ok: bool) -> Iterator[tuple[
             yield (*d_path, "id"), f"duplicate district {district.id!r} (also districts[{first}])"
         else:
             seen_districts[district.id] = d_index
-        if problem := _text_problem(district.name):
+        if problem := _name_problem(district.name):
             yield (*d_path, "name"), problem
         if not district.contests:
             yield (*d_path, "contests"), f"district {district.id!r} has no contests"
         seen_contests: dict[str, int] = {}
-        for c_index, contest in enumerate(district.contests):
+        own = [contest for contest in district.contests if not contest.national]
+        for c_index, contest in enumerate(own):
             c_path: FieldPath = (*d_path, "contests", c_index)
-            if problem := _id_problem(contest.id):
-                yield (*c_path, "id"), problem
+            if contest.id in national:
+                yield (
+                    (*c_path, "id"),
+                    (
+                        f"contest {contest.id!r} of district {district.id!r} has the id of "
+                        f"national_contests[{national[contest.id]}], which is on every ballot"
+                    ),
+                )
             elif contest.id in seen_contests:
                 yield (
                     (*c_path, "id"),
@@ -734,33 +880,45 @@ def _district_problems(manifest: Manifest, key_bits_ok: bool) -> Iterator[tuple[
                 )
             else:
                 seen_contests[contest.id] = c_index
-            if problem := _text_problem(contest.name):
-                yield (*c_path, "name"), problem
-            if not contest.candidates:
-                yield (*c_path, "candidates"), f"contest {contest.id!r} has an empty candidate list"
-                continue
-            seen_numbers: dict[int, int] = {}
-            for k_index, candidate in enumerate(contest.candidates):
-                k_path: FieldPath = (*c_path, "candidates", k_index)
-                if not 1 <= candidate.number <= 999_999:
-                    yield (*k_path, "number"), "must be between 1 and 999999"
-                elif candidate.number in seen_numbers:
-                    yield (
-                        (*k_path, "number"),
-                        (
-                            f"duplicate candidate number {candidate.number} in contest "
-                            f"{contest.id!r} (also candidates[{seen_numbers[candidate.number]}])"
-                        ),
-                    )
-                else:
-                    seen_numbers[candidate.number] = k_index
-                if problem := _text_problem(candidate.name):
-                    yield (*k_path, "name"), problem
-                if candidate.party and (problem := _text_problem(candidate.party)):
-                    yield (*k_path, "party"), problem
-            encodable = key_bits_ok and manifest.max_voters >= 1
-            if encodable and (problem := encoding_problem(len(contest.candidates), manifest)):
-                yield (*c_path, "candidates"), problem
+            yield from _contest_problems(contest, c_path, manifest, encodable)
+
+
+def _contest_problems(
+    contest: Contest, c_path: FieldPath, manifest: Manifest, encodable: bool
+) -> Iterator[tuple[FieldPath, str]]:
+    if problem := _id_problem(contest.id):
+        yield (*c_path, "id"), problem
+    if problem := _name_problem(contest.name):
+        yield (*c_path, "name"), problem
+    if contest.question is not None and (problem := _name_problem(contest.question)):
+        yield (*c_path, "question"), problem
+    list_key, what = ("answers", "answer") if contest.is_referendum else ("candidates", "candidate")
+    if not contest.candidates:
+        yield (*c_path, list_key), f"contest {contest.id!r} has an empty {what} list"
+        return
+    if contest.is_referendum and len(contest.candidates) < 2:
+        yield (*c_path, list_key), f"referendum {contest.id!r} needs at least two answers"
+    seen_numbers: dict[int, int] = {}
+    for k_index, candidate in enumerate(contest.candidates):
+        k_path: FieldPath = (*c_path, list_key, k_index)
+        if not 1 <= candidate.number <= 999_999:
+            yield (*k_path, "number"), "must be between 1 and 999999"
+        elif candidate.number in seen_numbers:
+            yield (
+                (*k_path, "number"),
+                (
+                    f"duplicate {what} number {candidate.number} in contest "
+                    f"{contest.id!r} (also {list_key}[{seen_numbers[candidate.number]}])"
+                ),
+            )
+        else:
+            seen_numbers[candidate.number] = k_index
+        if problem := _name_problem(candidate.name):
+            yield (*k_path, "name"), problem
+        if problem := _name_problem(candidate.party, may_be_empty=True):
+            yield (*k_path, "party"), problem
+    if encodable and (problem := encoding_problem(len(contest.options), manifest)):
+        yield (*c_path, list_key), problem
 
 
 def encoding_problem(candidates: int, manifest: Manifest) -> str | None:

@@ -170,26 +170,24 @@ def election_results(
         where = f"decryption.results {district.id}/{contest.id}"
         if counts is None:
             raise FormatError(where, "missing")
-        if len(counts) != len(contest.candidates):
-            raise FormatError(
-                where, f"{len(counts)} counts for {len(contest.candidates)} candidates"
-            )
+        if len(counts) != len(contest.options):
+            raise FormatError(where, f"{len(counts)} counts for {len(contest.options)} options")
         contests.append(
             ContestResults(
                 district.id,
-                district.name,
+                str(district.name),
                 contest.id,
-                contest.name,
+                str(contest.name),
                 report.districts.get(district.id, Counts()).counted,
                 tuple(
-                    OptionResult(c.number, c.name, c.party, votes)
-                    for c, votes in zip(contest.candidates, counts, strict=True)
+                    OptionResult(c.number, str(c.name), str(c.party), votes)
+                    for c, votes in zip(contest.options, counts, strict=True)
                 ),
             )
         )
     return ElectionResults(
         manifest.election_id,
-        manifest.name,
+        str(manifest.name),
         manifest.period.start,
         manifest.period.end,
         manifest.fingerprint,

@@ -104,8 +104,10 @@ def translation_problems(code: str, package: str, catalog: Catalog) -> list[str]
         each = [placeholders(i) for i in ids]
         allowed, needed = set().union(*each), set.intersection(*each)
         for text in strings:
+            if not text:  # untranslated (None for a message new in this run)
+                continue
             got = placeholders(text)
-            if text and not (needed <= got <= allowed):
+            if not (needed <= got <= allowed):
                 found.append(
                     f"{code}/{package}.po: {ids[0]!r}: the translation's placeholders "
                     f"{sorted(got)} are not {sorted(allowed)}"

@@ -236,6 +236,8 @@ def _print_results(combined: Any) -> None:
             table.add_column(_("candidate"))
             table.add_column(_("party"))
             table.add_column(_("votes"), justify="right")
-            for candidate, votes in zip(contest.candidates, result.counts, strict=True):
-                table.add_row(str(candidate.number), candidate.name, candidate.party, str(votes))
+            for candidate, votes in zip(contest.options, result.counts, strict=True):
+                table.add_row(
+                    str(candidate.number), str(candidate.name), str(candidate.party), str(votes)
+                )
             console.print(table)

@@ -119,12 +119,12 @@ def install_check_page(
         newer = result.newer
         return JSONResponse(
             {
-                "election": manifest.name,
-                "district": result.district.name,
+                "election": str(manifest.name),
+                "district": str(result.district.name),
                 "voter": f"{voter.given_name} {voter.surname} ({voter.personal_code})",
                 "choices": [
                     {
-                        "contest": contest.name,
+                        "contest": str(contest.name),
                         "candidate": describe(contest, result.choices[contest.id]),
                     }
                     for contest in result.district.contests

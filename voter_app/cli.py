@@ -102,7 +102,9 @@ def _show_candidates(district: Any) -> None:
         table.add_column(_("Party"))
         for candidate in contest.candidates:
             table.add_row(
-                str(candidate.number), candidate.name, candidate.party or _("independent")
+                str(candidate.number),
+                str(candidate.name),
+                str(candidate.party) or _("independent"),
             )
         console.print(table)
 

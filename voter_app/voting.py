@@ -495,10 +495,10 @@ def resolve_choice(contest: Contest, text: str) -> int:
             )
         )
     folded = wanted.casefold()
-    exact = [c for c in contest.candidates if c.name.casefold() == folded]
+    exact = [c for c in contest.candidates if str(c.name).casefold() == folded]
     if len(exact) == 1:
         return exact[0].number
-    partial = [c for c in contest.candidates if c.name.casefold().startswith(folded)]
+    partial = [c for c in contest.candidates if str(c.name).casefold().startswith(folded)]
     if folded and len(partial) == 1:
         return partial[0].number
     if len(partial) > 1:

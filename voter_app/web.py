@@ -244,13 +244,13 @@ def _district_view(election: Election, district_id: str) -> dict[str, Any]:
     district = election.district(district_id)
     return {
         "id": district.id,
-        "name": district.name,
+        "name": str(district.name),
         "contests": [
             {
                 "id": contest.id,
-                "name": contest.name,
+                "name": str(contest.name),
                 "candidates": [
-                    {"number": c.number, "name": c.name, "party": c.party}
+                    {"number": c.number, "name": str(c.name), "party": str(c.party)}
                     for c in contest.candidates
                 ],
             }

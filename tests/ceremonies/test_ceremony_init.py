@@ -42,7 +42,7 @@ def test_good_definition_makes_a_draft_manifest(workspace: Workspace) -> None:
     assert manifest.election_id == "test-2099"
     assert [d.id for d in manifest.districts] == ["north", "south"]
     south = manifest.contest("south", "council")
-    assert [(c.number, c.name, c.party) for c in south.candidates] == [
+    assert [(c.number, str(c.name), str(c.party)) for c in south.candidates] == [
         (201, "Kati Karu", "Green"),
         (202, "Peeter Puu", ""),
     ]

@@ -141,10 +141,18 @@ class ElectionSpec:
     contest_names: Mapping[str, str] = field(default_factory=dict)
     candidates: Mapping[int, tuple[str, str]] = field(default_factory=dict)
     personal_code_scheme: str = "opaque"  # formats.personal_codes; opaque is left unsaid
+    # Written as it is after the districts: [[national_contests]] tables, and contests'
+    # choices for first_choices (contest id -> a valid choice on every district's ballot).
+    national_toml: str = ""
+    national_choices: Mapping[str, int] = field(default_factory=dict)
+    # Written as it is after the header of each of a district's own contests, per district
+    # id: more keys of the contest, e.g. "vote_no = true".
+    contest_toml: Mapping[str, str] = field(default_factory=dict)
 
     def first_choices(self, district: str) -> dict[str, int]:
         """Each contest's first candidate: a valid choice when a test does not care which."""
-        return {contest: numbers[0] for contest, numbers in self.districts[district].items()}
+        own = {contest: numbers[0] for contest, numbers in self.districts[district].items()}
+        return own | dict(self.national_choices)
 
     def definition_toml(self, start: dt.datetime, end: dt.datetime) -> str:
         lines = [
@@ -175,6 +183,8 @@ class ElectionSpec:
             for contest, numbers in contests.items():
                 contest_name = self.contest_names.get(contest, contest)
                 lines += ["[[districts.contests]]", f'id = "{contest}"', f'name = "{contest_name}"']
+                if district in self.contest_toml:
+                    lines.append(self.contest_toml[district])
                 for number in numbers:
                     name, party = self.candidates.get(number, (f"Candidate {number}", ""))
                     lines += [
@@ -185,6 +195,8 @@ class ElectionSpec:
                     if party:
                         lines.append(f'party = "{party}"')
                 lines.append("")
+        if self.national_toml:
+            lines.append(self.national_toml)
         return "\n".join(lines)
 
 
@@ -351,3 +363,77 @@ def build_election(
     ]
     election.write_crl()
     return election
+
+
+# -- a Thai general election in small -------------------------------------------------------
+
+THAI_NATIONAL_TOML = """\
+[[national_contests]]
+id = "party-list"
+name = { en = "Party list", th = "แบบบัญชีรายชื่อ" }
+vote_no = true
+candidates = [
+  { number = 1, name = { en = "Rice Farmers Party", th = "พรรคชาวนาไทย" } },
+  { number = 2, name = { en = "Future Thailand Party", th = "พรรคอนาคตไทย" } },
+  { number = 3, name = { en = "Mekong Party", th = "พรรคแม่โขง" } },
+  { number = 4, name = { en = "Citizens' Party", th = "พรรคพลเมือง" } },
+]
+
+[[national_contests]]
+id = "referendum"
+name = { en = "Referendum", th = "การออกเสียงประชามติ" }
+answers = [
+  { number = 1, name = { en = "Agree", th = "เห็นชอบ" } },
+  { number = 2, name = { en = "Disagree", th = "ไม่เห็นชอบ" } },
+  { number = 3, name = { en = "No opinion", th = "ไม่แสดงความคิดเห็น" } },
+]
+
+[national_contests.question]
+en = "Do you agree that a new constitution should be drafted?"
+th = "ท่านเห็นชอบว่าสมควรมีการจัดทำรัฐธรรมนูญฉบับใหม่หรือไม่"
+"""
+
+# Two constituencies (one contest "mp" of three candidates and a "vote no" box each), the
+# national party list of four parties and "vote no", a referendum of three answers; names in
+# Thai and English; Thai citizen IDs. Voters: THAI_VOTERS.
+THAI_SPEC = ElectionSpec(
+    "th-2099",
+    "Thai general election (test)",
+    {"khet-1": {"mp": [1, 2, 3]}, "khet-2": {"mp": [1, 2, 3]}},
+    contest_names={"mp": "Constituency MP"},
+    candidates={
+        1: ("Somchai Jaidee", "Rice Farmers Party"),
+        2: ("Malee Srisuk", ""),
+        3: ("Anan Boonmee", "Mekong Party"),
+    },
+    personal_code_scheme="thai-citizen-id",
+    national_toml=THAI_NATIONAL_TOML,
+    national_choices={"party-list": 1, "referendum": 1},
+    contest_toml={"khet-1": "vote_no = true", "khet-2": "vote_no = true"},
+)
+
+
+def thai_citizen_id(body: str) -> str:
+    """A 13-digit Thai citizen ID: the 12 digits given and their check digit."""
+    from formats.personal_codes import thai_check_digit
+
+    return body + str(thai_check_digit(body))
+
+
+THAI_VOTERS = {
+    thai_citizen_id("110170023070"): "khet-1",
+    thai_citizen_id("110170023071"): "khet-1",
+    thai_citizen_id("310050012345"): "khet-2",
+    thai_citizen_id("310050012346"): "khet-2",
+}
+
+
+def build_thai_election(
+    root: Path, primes: tuple[int, int], start: dt.datetime | None = None
+) -> SmallElection:
+    """THAI_SPEC built (a 512-bit fixture key), open from yesterday for five days."""
+    now = utc_now()
+    start = start or now - dt.timedelta(days=1)
+    voters = [Voter(code, "Somchai", "Jaidee", district) for code, district in THAI_VOTERS.items()]
+    pki = make_pki(voters, now)
+    return build_election(root, THAI_SPEC, pki, primes, start, start + dt.timedelta(days=6))
