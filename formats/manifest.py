@@ -142,7 +142,7 @@ class Contest:
     def is_referendum(self) -> bool:
         return self.question is not None
 
-    @property
+    @cached_property
     def options(self) -> tuple[Candidate, ...]:
         """What a voter may choose, in the encoding's order: the candidates (or answers),
         then the "vote no" box where the contest has one."""
@@ -715,9 +715,9 @@ def _text_problem(value: str) -> str | None:
 
 def _name_problem(name: Name, may_be_empty: bool = False) -> str | None:
     """What is wrong with a name's texts (each checked like any text), or None."""
+    if may_be_empty and name.texts == (("", ""),):  # no party: only ever the empty string
+        return None
     for code, text in name.texts:
-        if may_be_empty and not text:
-            continue
         if problem := _text_problem(text):
             return f"{problem} ({code})" if code else problem
     if not name.texts:
