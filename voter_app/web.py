@@ -173,7 +173,7 @@ def election_name(election: Election | Manifest) -> str:
     # a test election (only opened with --allow-test-key) says so wherever it is named
     if manifest.test_election:
         return _("{name} (TEST election)").format(name=manifest.name)
-    return manifest.name
+    return str(manifest.name)
 
 
 def _election_view(election: Election) -> dict[str, Any]:
@@ -618,7 +618,7 @@ def create_app(
 def _choices_view(prepared: PreparedBallot) -> list[dict[str, str]]:
     district = prepared.election.district(prepared.district)
     return [
-        {"contest": c.name, "candidate": describe(c, prepared.choices[c.id])}
+        {"contest": str(c.name), "candidate": describe(c, prepared.choices[c.id])}
         for c in district.contests
     ]
 
