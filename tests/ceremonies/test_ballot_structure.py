@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from support.election import THAI_VOTERS, SmallElection, build_thai_election
 
 from canonical.encoding import FormatError, canonical_bytes
-from formats.ballot import BallotError, build_ballot, choices_in, parse_ballot
+from crypto.membership import batch_verify
+from formats.ballot import BallotError, ballot_statements, build_ballot, choices_in, parse_ballot
 from formats.manifest import VOTE_NO, Manifest, ManifestError
 from formats.names import Name
 from i18n import language
@@ -230,3 +231,21 @@ def test_names_round_trip_through_the_manifest(
             assert isinstance(value, dict)
             for code in ("en", "th"):
                 assert name.text(code) == value.get(code, next(iter(value.values())))
+
+
+def test_a_67_party_list_with_vote_no_splits_across_ciphertexts(thai: SmallElection) -> None:
+    document = json.loads(canonical_bytes(thai.manifest.to_dict()))
+    document["national_contests"][0]["candidates"] = [
+        {"number": n, "name": {"en": f"Party {n}", "th": f"พรรคที่ {n}"}, "party": ""}
+        for n in range(1, 68)
+    ]
+    manifest = Manifest.from_dict(document)
+    encoding = manifest.contest_encoding("khet-1", "party-list")
+    assert encoding.candidates == 68 and encoding.parts >= 2  # a 512-bit test key
+    for choice in (1, 67, VOTE_NO):
+        choices = {"mp": 2, "party-list": choice, "referendum": 3}
+        payload, randomness = build_ballot(manifest, "khet-1", choices, secrets.token_bytes(32))
+        ballot = parse_ballot(manifest, payload)
+        assert len(ballot.contests["party-list"].ciphertexts) == encoding.parts
+        assert choices_in(manifest, ballot, randomness) == choices
+        assert batch_verify(ballot_statements(manifest, ballot)) == []  # every proof holds
