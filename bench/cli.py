@@ -12,6 +12,7 @@ BENCHMARKS = {
     "collector": "bench.collector:bench_collector",
     "crypto": "bench.crypto:bench_crypto",
     "eid": "bench.eid:bench_eid",
+    "keyproofs": "bench.keyproofs:bench_keyproofs",
     "tally": "bench.tally:bench_tally",
 }
 

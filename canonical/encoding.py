@@ -347,6 +347,8 @@ DOMAINS = {
     "paper_voters": "ivote/v1/paper-voters",
     "ballot_randomness": "ivote/v1/ballot-randomness",
     "latest_ballot": "ivote/v1/latest-ballot",
+    # the dealer's proof that the election key's modulus is a Paillier-Blum modulus
+    "modulus_proof": "ivote/v1/modulus-proof",
 }
 
 

@@ -17,6 +17,7 @@ from tests.vectors import (
     gen_check,
     gen_contest,
     gen_encoding_membership,
+    gen_keyproofs,
     gen_log,
     gen_tally_hash,
     gen_threshold,
@@ -31,6 +32,7 @@ VECTORS: dict[str, Callable[[], Any]] = {
     **gen_log.VECTORS,
     **gen_tally_hash.VECTORS,
     **gen_check.VECTORS,
+    **gen_keyproofs.VECTORS,
 }
 
 
