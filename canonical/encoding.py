@@ -349,6 +349,9 @@ DOMAINS = {
     "latest_ballot": "ivote/v1/latest-ballot",
     # the dealer's proof that the election key's modulus is a Paillier-Blum modulus
     "modulus_proof": "ivote/v1/modulus-proof",
+    # a trustee's proof of its ring-Pedersen parameters, the dealer's no-small-factor proof
+    "ring_pedersen_proof": "ivote/v1/ring-pedersen-proof",
+    "no_small_factor_proof": "ivote/v1/no-small-factor-proof",
 }
 
 

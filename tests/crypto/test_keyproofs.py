@@ -19,9 +19,17 @@ from crypto.errors import InvalidInput, ProofInvalid
 from crypto.keyproofs import (
     MODULUS_PROOF_ROUNDS,
     ModulusProof,
+    NoSmallFactorProof,
+    RingPedersen,
+    RingPedersenProof,
+    make_ring_pedersen,
     modulus_challenges,
     prove_modulus,
+    prove_no_small_factor,
+    prove_ring_pedersen,
     verify_modulus,
+    verify_no_small_factor,
+    verify_ring_pedersen,
 )
 
 CONTEXT = {"election_id": "test-2099"}
@@ -213,3 +221,144 @@ def test_vector_file_recomputed_from_the_spec() -> None:
     for case in vectors["invalid"]:
         with pytest.raises(ProofInvalid):
             verify_modulus(n, ModulusProof.from_dict(case["proof"]), vectors["context"])
+
+
+# -- ring-Pedersen parameters and the no-small-factor proof ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trustee() -> tuple[RingPedersen, int, int]:
+    return make_ring_pedersen(1024)
+
+
+def test_ring_pedersen_parameters_are_proven(trustee: tuple[RingPedersen, int, int]) -> None:
+    params, lam, phi = trustee
+    proof = prove_ring_pedersen(params, lam, phi, CONTEXT)
+    verify_ring_pedersen(params, proof, CONTEXT)
+    assert RingPedersenProof.from_dict(json.loads(canonical_bytes(proof.to_dict()))) == proof
+    assert RingPedersen.from_dict(params.to_dict()) == params
+    with pytest.raises(ProofInvalid):
+        verify_ring_pedersen(params, proof, {"election_id": "another"})
+    # -s is outside <t>: t is a square and -1 is a square mod neither prime of a Blum N^
+    other = RingPedersen(params.n, params.n - params.s, params.t)
+    with pytest.raises(ProofInvalid):
+        verify_ring_pedersen(other, proof, CONTEXT)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(["commitments", "responses"]), st.integers(0, 127), st.integers(1, 2**64))
+def test_ring_pedersen_tampering_is_refused(
+    trustee: tuple[RingPedersen, int, int], field: str, index: int, delta: int
+) -> None:
+    params, lam, phi = trustee
+    document = prove_ring_pedersen(params, lam, phi, CONTEXT).to_dict()
+    values = list(document[field])
+    values[index] = hex_int((int(values[index], 16) + delta) % params.n)
+    document[field] = values
+    with pytest.raises(ProofInvalid):
+        verify_ring_pedersen(params, RingPedersenProof.from_dict(document), CONTEXT)
+
+
+def test_no_small_factor_proof_for_a_balanced_key(
+    trustee: tuple[RingPedersen, int, int], safe_primes: dict
+) -> None:
+    params, _, _ = trustee
+    p, q = safe_primes[1024]
+    proof = prove_no_small_factor(p, q, params, CONTEXT)
+    verify_no_small_factor(p * q, params, proof, CONTEXT)
+    again = NoSmallFactorProof.from_dict(json.loads(canonical_bytes(proof.to_dict())))
+    assert again == proof
+    with pytest.raises(ProofInvalid):
+        verify_no_small_factor(p * q, params, proof, {"election_id": "another"})
+    another, _, _ = make_ring_pedersen(1024)
+    with pytest.raises(ProofInvalid):  # made against one trustee's parameters only
+        verify_no_small_factor(p * q, another, proof, CONTEXT)
+
+
+@pytest.mark.parametrize("small", [3, 7, 65537, (1 << 127) - 1])
+def test_a_small_factor_cannot_be_proven(
+    trustee: tuple[RingPedersen, int, int], small: int
+) -> None:
+    """n = small * big, as a dealer planting a small factor would make it: the honest
+    prover's responses leave the range, whatever the draw."""
+    params, _, _ = trustee
+    big = prime_at(small % 1000, 3, 1024 - small.bit_length())
+    for _ in range(3):
+        proof = prove_no_small_factor(small, big, params, CONTEXT)
+        with pytest.raises(ProofInvalid, match="out of range"):
+            verify_no_small_factor(small * big, params, proof, CONTEXT)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.sampled_from(["P", "Q", "A", "B", "T", "sigma", "z1", "z2", "w1", "w2", "v"]),
+    st.integers(1, 2**64),
+)
+def test_no_small_factor_tampering_is_refused(
+    trustee: tuple[RingPedersen, int, int], safe_primes: dict, field: str, delta: int
+) -> None:
+    params, _, _ = trustee
+    p, q = safe_primes[512]
+    proof = prove_no_small_factor(p, q, params, CONTEXT)
+    changed = NoSmallFactorProof(
+        **{**proof.__dict__, field: getattr(proof, field) + delta}  # type: ignore[arg-type]
+    )
+    with pytest.raises(ProofInvalid):
+        verify_no_small_factor(p * q, params, changed, CONTEXT)
+
+
+def test_no_small_factor_vectors_recomputed_from_the_spec() -> None:
+    """An outside implementation's view of no_small_factor_proof.json: parameters, Pi-prm and
+    Pi-fac checked with plain integers and the spec's hash inputs."""
+    vectors = json.loads((VECTORS.parent / "no_small_factor_proof.json").read_text())
+
+    def signed(text: str) -> int:
+        return -int(text[1:], 16) if text.startswith("-") else int(text, 16)
+
+    params = {k: int(v, 16) for k, v in vectors["ring_pedersen"].items()}
+    nh, s, t = params["n"], params["s"], params["t"]
+    prm = vectors["ring_pedersen_proof"]
+    digest = domain_hash(
+        vectors["domains"]["ring_pedersen_proof"],
+        {
+            "commitments": prm["commitments"],
+            "context": vectors["context"],
+            "params": vectors["ring_pedersen"],
+        },
+    )
+    bits = int.from_bytes(digest[:16], "big")
+    for i, (a, z) in enumerate(zip(prm["commitments"], prm["responses"], strict=True)):
+        e = (bits >> (127 - i)) & 1
+        assert pow(t, int(z, 16), nh) == int(a, 16) * (s if e else 1) % nh
+    fac = {k: signed(v) for k, v in vectors["no_small_factor_proof"].items()}
+    n0 = int(vectors["n"], 16)
+    digest = domain_hash(
+        vectors["domains"]["no_small_factor_proof"],
+        {
+            "commitments": {
+                k: vectors["no_small_factor_proof"][k] for k in ("A", "B", "P", "Q", "T", "sigma")
+            },
+            "context": vectors["context"],
+            "n": vectors["n"],
+            "params": vectors["ring_pedersen"],
+        },
+    )
+    e = int.from_bytes(digest[:16], "big")
+    root = int(gmpy2.isqrt(n0 - 1)) + 1
+    assert abs(fac["z1"]) <= root << 257 and abs(fac["z2"]) <= root << 257
+    r = pow(s, n0, nh) * pow(t, fac["sigma"], nh) % nh
+    assert (
+        pow(s, fac["z1"], nh) * pow(t, fac["w1"], nh) % nh == fac["A"] * pow(fac["P"], e, nh) % nh
+    )
+    assert (
+        pow(s, fac["z2"], nh) * pow(t, fac["w2"], nh) % nh == fac["B"] * pow(fac["Q"], e, nh) % nh
+    )
+    assert pow(fac["Q"], fac["z1"], nh) * pow(t, fac["v"], nh) % nh == fac["T"] * pow(r, e, nh) % nh
+    for case in vectors["invalid"]:
+        with pytest.raises(ProofInvalid):
+            verify_no_small_factor(
+                n0,
+                RingPedersen(nh, s, t),
+                NoSmallFactorProof.from_dict(case["proof"]),
+                vectors["context"],
+            )

@@ -1,18 +1,33 @@
-"""modulus_proof.json (tests/vectors/README.md): the dealer's Paillier-Blum modulus proof for
-the vector key (the fixture primes), with the challenge derivation of the first rounds spelled
-out, and tampered copies a verifier must refuse. Deterministic: w is the first value derived
-from its label with Jacobi symbol -1."""
+"""modulus_proof.json and no_small_factor_proof.json (tests/vectors/README.md): the dealer's
+Paillier-Blum modulus proof for the vector key (the fixture primes), with the challenge
+derivation of the first rounds spelled out; a trustee's ring-Pedersen parameters (on the
+1024-bit fixture primes) with their proof and the dealer's no-small-factor proof against them;
+tampered copies a verifier must refuse. Deterministic: w is the first value derived from its
+label with Jacobi symbol -1, the provers' draws are derived from labels."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import gmpy2
 
 from canonical.encoding import DOMAINS, canonical_bytes, domain_hash, hex_int
 from crypto.errors import ProofInvalid
-from crypto.keyproofs import ModulusProof, modulus_challenges, prove_modulus, verify_modulus
-from tests.vectors.fixed import derived, fixture_primes
+from crypto.keyproofs import (
+    Draw,
+    ModulusProof,
+    NoSmallFactorProof,
+    RingPedersen,
+    modulus_challenges,
+    prove_modulus,
+    prove_no_small_factor,
+    prove_ring_pedersen,
+    verify_modulus,
+    verify_no_small_factor,
+    verify_ring_pedersen,
+)
+from tests.vectors.fixed import FIXTURES, derived, fixture_primes
 
 CONTEXT = {"election_id": "vector-2027", "purpose": "election key"}
 SHOWN_ROUNDS = 2  # rounds whose hash inputs are written out in full
@@ -93,4 +108,56 @@ def _flip(bits: str, index: int) -> str:
     return bits[:index] + ("1" if bits[index] == "0" else "0") + bits[index + 1 :]
 
 
-VECTORS = {"modulus_proof.json": modulus_proof_vectors}
+def _draws(label: str) -> Draw:
+    counter = iter(range(10**6))
+    return lambda bound: derived(f"{label}/{next(counter)}", bound)
+
+
+def trustee_parameters() -> tuple[RingPedersen, int, int]:
+    raw = json.loads((FIXTURES / "safe_primes.json").read_text())["1024"]
+    p, q = int(raw["p"], 16), int(raw["q"], 16)
+    n, phi = p * q, (p - 1) * (q - 1)
+    t = derived("ring-pedersen/tau", n) ** 2 % n
+    lam = derived("ring-pedersen/lambda", phi)
+    return RingPedersen(n, pow(t, lam, n), t), lam, phi
+
+
+def no_small_factor_vectors() -> dict[str, Any]:
+    p, q = fixture_primes()
+    params, lam, phi = trustee_parameters()
+    params_proof = prove_ring_pedersen(params, lam, phi, CONTEXT, _draws("ring-pedersen/a"))
+    verify_ring_pedersen(params, params_proof, CONTEXT)
+    proof = prove_no_small_factor(p, q, params, CONTEXT, _draws("no-small-factor"))
+    verify_no_small_factor(p * q, params, proof, CONTEXT)
+    document = proof.to_dict()
+    invalid = []
+    for name in ("z1", "v", "P"):
+        tampered = dict(document)
+        value = int(tampered[name].lstrip("-"), 16) + 1
+        tampered[name] = ("-" if tampered[name].startswith("-") else "") + hex_int(value)
+        try:
+            verify_no_small_factor(p * q, params, NoSmallFactorProof.from_dict(tampered), CONTEXT)
+        except ProofInvalid as exc:
+            invalid.append(
+                {"change": f"|{name}| + 1", "proof": tampered, "refused_because": exc.problem}
+            )
+        else:
+            raise AssertionError(f"{name} + 1 verified")
+    return {
+        "domains": {
+            "ring_pedersen_proof": DOMAINS["ring_pedersen_proof"],
+            "no_small_factor_proof": DOMAINS["no_small_factor_proof"],
+        },
+        "context": CONTEXT,
+        "n": hex_int(p * q),
+        "ring_pedersen": params.to_dict(),
+        "ring_pedersen_proof": params_proof.to_dict(),
+        "no_small_factor_proof": document,
+        "invalid": invalid,
+    }
+
+
+VECTORS = {
+    "modulus_proof.json": modulus_proof_vectors,
+    "no_small_factor_proof.json": no_small_factor_vectors,
+}
