@@ -46,3 +46,10 @@ def test_the_crypto_bench_runs_and_is_correct(tmp_path: Path) -> None:
     assert measured["correct"] is True and measured["ballots"] == 3
     # the voter app's way of encrypting (randomness from the check code's seed) is measured too
     assert isinstance(measured["encrypt_seeded_ms_per_ballot"], float)
+
+
+@pytest.mark.slow
+def test_the_keyproofs_bench_runs(tmp_path: Path) -> None:
+    measured = _bench(tmp_path, "keyproofs", "--key-bits", "512", "--runs", "1")
+    assert measured["bench"] == "keyproofs" and measured["key_bits"] == 512
+    assert all(measured[f"{name}_bytes"] for name in ("modulus", "params", "factor"))
