@@ -707,6 +707,20 @@ def test_a_thai_ballot_as_on_paper_cast_and_checked(
         assert apart[0] == "dashed" and apart[1] >= 16, apart
     assert page.locator('input[name="contest-referendum"][value="0"]').count() == 0
     visit.check("thai-choice")
+    # nor does the app encrypt a "vote no" for the referendum, which has no such box
+    answer = page.evaluate(
+        """async (lang) => {
+          const token = document.querySelector('meta[name="ivote-token"]').content;
+          const r = await fetch("/api/prepare", {method: "POST",
+            body: '{"choices": {"mp": 1, "party-list": 0, "referendum": 0}}',
+            headers: {"content-type": "application/json", "x-ivote-token": token,
+                      "x-ivote-lang": lang}});
+          return [r.status, (await r.json()).message];
+        }""",
+        lang,
+    )
+    refusal = _t(lang, '{contest} has no "vote no" box.').format(contest=ballot["legends"][2])
+    assert answer == [400, refusal]
 
     # choose; a contest left empty is named (the referendum: "an answer")
     for legend, contest in zip(ballot["legends"], ("mp", "party-list"), strict=False):
