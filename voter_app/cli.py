@@ -96,6 +96,7 @@ def _show_candidates(district: Any) -> None:
     name only); the "vote no" box last, set apart from the others as on the paper ballot."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from formats.manifest import VOTE_NO
 
@@ -103,7 +104,7 @@ def _show_candidates(district: Any) -> None:
     for contest in district.contests:
         # a national contest (the party list, a referendum) is the same in every district
         title = str(contest.name) if contest.national else f"{contest.name} — {district.name}"
-        table = Table(title=title)
+        table = Table(title=Text(title))
         table.add_column(_("Number"), justify="right")
         with_party = any(candidate.party for candidate in contest.candidates)
         if contest.is_referendum:
@@ -117,14 +118,15 @@ def _show_candidates(district: Any) -> None:
             row = [str(candidate.number), str(candidate.name)]
             if with_party and not contest.is_referendum:
                 row.append(str(candidate.party) or _("independent"))
-            table.add_row(*row)
+            table.add_row(*map(Text, row))  # names are text, never rich markup
         if contest.vote_no:
             table.add_section()
             table.add_row(
                 str(VOTE_NO), _("{label} (type 0 or no)").format(label=contest.options[-1].name)
             )
-        if contest.is_referendum:
-            console.print(_("Referendum question: {question}").format(question=contest.question))
+        if contest.is_referendum:  # the question, before the answers
+            question = _("Referendum question: {question}").format(question=contest.question)
+            console.print(Text(question))
         console.print(table)
 
 
