@@ -707,6 +707,16 @@ def test_a_thai_ballot_as_on_paper_cast_and_checked(
         assert apart[0] == "dashed" and apart[1] >= 16, apart
     assert page.locator('input[name="contest-referendum"][value="0"]').count() == 0
     visit.check("thai-choice")
+    if lang == "th":  # the language switch: the same ballot, every name in English
+        page.get_by_role("link", name="English").click()
+        visit.heading("Your choice")
+        assert page.locator("#contests fieldset > legend").all_inner_texts() == (
+            THAI_BALLOT["en"]["legends"]
+        )
+        assert visit.radios() == THAI_BALLOT["en"]["radios"]
+        page.get_by_role("link", name="ไทย").click()
+        visit.heading(_t(lang, "Your choice"))
+        assert visit.radios() == ballot["radios"]
     # nor does the app encrypt a "vote no" for the referendum, which has no such box
     answer = page.evaluate(
         """async (lang) => {
