@@ -91,21 +91,42 @@ def _read_pin(pin_file: Path | None) -> str:
 
 
 def _show_candidates(district: Any) -> None:
+    """Each contest of the ballot as a table, in ballot order: a referendum's question above
+    its answers; candidates with their parties (a list of parties, or answers, by number and
+    name only); the "vote no" box last, set apart from the others as on the paper ballot."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from formats.manifest import VOTE_NO
 
     console = Console()
     for contest in district.contests:
-        table = Table(title=f"{contest.name} — {district.name}")
+        # a national contest (the party list, a referendum) is the same in every district
+        title = str(contest.name) if contest.national else f"{contest.name} — {district.name}"
+        table = Table(title=Text(title))
         table.add_column(_("Number"), justify="right")
-        table.add_column(_("Candidate"))
-        table.add_column(_("Party"))
+        with_party = any(candidate.party for candidate in contest.candidates)
+        if contest.is_referendum:
+            table.add_column(_("Answer"))
+        elif with_party:
+            table.add_column(_("Candidate"))
+            table.add_column(_("Party"))
+        else:
+            table.add_column(_("Name"))
         for candidate in contest.candidates:
+            row = [str(candidate.number), str(candidate.name)]
+            if with_party and not contest.is_referendum:
+                row.append(str(candidate.party) or _("independent"))
+            table.add_row(*map(Text, row))  # names are text, never rich markup
+        if contest.vote_no:
+            table.add_section()
             table.add_row(
-                str(candidate.number),
-                str(candidate.name),
-                str(candidate.party) or _("independent"),
+                str(VOTE_NO), _("{label} (type 0 or no)").format(label=contest.options[-1].name)
             )
+        if contest.is_referendum:  # the question, before the answers
+            question = _("Referendum question: {question}").format(question=contest.question)
+            console.print(Text(question))
         console.print(table)
 
 
@@ -142,11 +163,27 @@ def _choices(district: Any, given: tuple[str, ...]) -> dict[str, int]:
                 raise click.ClickException(
                     _("no choice given for {contest}: use --choice").format(contest=contest.name)
                 )
-            text = click.prompt(
-                _("{contest}: candidate number or name").format(contest=contest.name)
-            )
+            choices[contest.id] = _ask_choice(contest)
+            continue
         choices[contest.id] = resolve_choice(contest, text)
     return choices
+
+
+def _ask_choice(contest: Any) -> int:
+    """Ask on the terminal until the answer names a choice of the contest."""
+    from voter_app.transport import VoterAppError
+    from voter_app.voting import resolve_choice
+
+    prompt = (
+        _("{contest}: number or name, or 0 to vote no")
+        if contest.vote_no
+        else _("{contest}: number or name")
+    ).format(contest=contest.name)
+    while True:
+        try:
+            return resolve_choice(contest, click.prompt(prompt))
+        except VoterAppError as exc:
+            click.echo(str(exc), err=True)
 
 
 @click.group(name="vote")
@@ -206,7 +243,10 @@ def _common(command: F) -> F:
     "--choice",
     "choice",
     multiple=True,
-    help=_("Candidate number or name (CONTEST=... when there are several contests)."),
+    help=_(
+        "A choice: the number or name (0 or no: vote no, where the contest has that box); "
+        "CONTEST=... when there are several contests."
+    ),
 )
 @_PIN_FILE
 @click.option(

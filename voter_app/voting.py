@@ -49,10 +49,18 @@ from formats.ballot import (
     verification_code,
 )
 from formats.eligibility import EligibilityAnswer, EligibilityRequest, status_at
-from formats.manifest import Contest, District, Manifest, load_signed_manifest
+from formats.manifest import (
+    VOTE_NO,
+    VOTE_NO_NAME,
+    Candidate,
+    Contest,
+    District,
+    Manifest,
+    load_signed_manifest,
+)
 from formats.receipt import LogHead, Receipt, open_by_collector
 from formats.signed import open_signed, sign_object
-from i18n import N_, _, format_datetime
+from i18n import LANGUAGES, N_, _, format_datetime, language
 from voter_app.code import CheckCode
 from voter_app.store import Pin, VoterStore
 from voter_app.transport import (
@@ -480,13 +488,37 @@ def check_eligibility(client: CollectorClient, election: Election, signer: Signe
 
 # --- choices ---------------------------------------------------------------------------------
 
+# What a voter may type for the "vote no" box besides its catalog label (in either language):
+# its number, and the short word. The word is taken before a name's prefix, so "no" never
+# picks a candidate or answer whose name starts with it.
+VOTE_NO_WORDS = ("0", "no")
+
+
+def vote_no_labels() -> tuple[str, ...]:
+    """The "vote no" box's label in every language (casefolded), e.g. "vote no",
+    "ไม่ประสงค์ลงคะแนน"."""
+    labels = []
+    for code in LANGUAGES:
+        with language(code):
+            labels.append(str(VOTE_NO_NAME).casefold())
+    return tuple(labels)
+
+
+def _names(candidate: Candidate) -> list[str]:
+    """A candidate's (party's, answer's) name in every language it has, casefolded."""
+    return [text.casefold() for text in candidate.name.all_texts() if text]
+
 
 def resolve_choice(contest: Contest, text: str) -> int:
-    """A candidate number from what the voter typed: the number or the name (case-insensitive,
-    whole name or unique prefix)."""
-    wanted = text.strip()
-    if wanted.isdigit():
-        number = int(wanted)
+    """A choice number from what the voter typed: the number; a name in any language
+    (case-insensitive, the whole name or a unique prefix); for the "vote no" box 0, "no" or
+    its label in any language. VoterAppError, naming the contest, for anything else."""
+    wanted = " ".join(text.split())
+    folded = wanted.casefold()
+    if not folded:
+        raise VoterAppError(_("{contest}: no choice given").format(contest=contest.name))
+    if folded.isdigit() and int(folded) != VOTE_NO:
+        number = int(folded)
         if any(c.number == number for c in contest.candidates):
             return number
         raise VoterAppError(
@@ -494,18 +526,25 @@ def resolve_choice(contest: Contest, text: str) -> int:
                 contest=contest.name, number=number
             )
         )
-    folded = wanted.casefold()
-    exact = [c for c in contest.candidates if str(c.name).casefold() == folded]
+    exact = [c for c in contest.candidates if folded in _names(c)]
     if len(exact) == 1:
         return exact[0].number
-    partial = [c for c in contest.candidates if str(c.name).casefold().startswith(folded)]
-    if folded and len(partial) == 1:
-        return partial[0].number
-    if len(partial) > 1:
-        names = ", ".join(f"{c.number} {c.name}" for c in partial)
+    if folded in VOTE_NO_WORDS or folded in vote_no_labels():
+        if contest.vote_no:
+            return VOTE_NO
         raise VoterAppError(
-            _("{text!r} matches several candidates ({names}): give the number").format(
-                text=wanted, names=names
+            _('{contest} has no "vote no" box: choose one of its {count} choices').format(
+                contest=contest.name, count=len(contest.candidates)
+            )
+        )
+    partial = [c for c in contest.candidates if any(n.startswith(folded) for n in _names(c))]
+    if len(partial) == 1:
+        return partial[0].number
+    if len(exact) > 1 or len(partial) > 1:
+        names = ", ".join(f"{c.number} {c.name}" for c in exact or partial)
+        raise VoterAppError(
+            _("{contest}: {text!r} matches several choices ({names}): give the number").format(
+                contest=contest.name, text=wanted, names=names
             )
         )
     raise VoterAppError(
@@ -514,7 +553,12 @@ def resolve_choice(contest: Contest, text: str) -> int:
 
 
 def describe(contest: Contest, number: int) -> str:
+    """A choice for people, in the current language: "1 Name (Party)", a party or a
+    referendum's answer "2 Name", and the "vote no" box by its label alone (it has no number
+    on the paper ballot)."""
     candidate = contest.candidate(number)
+    if candidate.is_vote_no:
+        return str(candidate.name)
     party = f" ({candidate.party})" if candidate.party else ""
     return f"{candidate.number} {candidate.name}{party}"
 

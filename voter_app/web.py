@@ -33,10 +33,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from canonical.encoding import FormatError, canonical_bytes, decode_utf8, parse_canonical
 from crypto import eid as eid_errors
-from crypto.eid import Signer, WrongPin, load_pkcs12_signer
+from crypto.eid import Signer, VoterIdentity, WrongPin, load_pkcs12_signer
 from crypto.errors import CryptoError
 from formats.ballot import verification_code
-from formats.manifest import Manifest
+from formats.manifest import VOTE_NO, Candidate, Contest, Manifest
 from i18n import N_, _, current_language, format_datetime, language, ngettext
 from voter_app.check_page import install_check_page
 from voter_app.pages import render, request_language
@@ -144,7 +144,7 @@ class VoterSession:
     election: Election | None = None
     signer: Signer | None = None
     pin: str | None = field(default=None, repr=False)
-    voter: str | None = None
+    voter: VoterIdentity | None = None
     district: str | None = None
     has_ballot: bool = False
     prepared: PreparedBallot | None = None
@@ -241,7 +241,21 @@ def _certificate_code(exc: BaseException) -> str:
 
 
 def _district_view(election: Election, district_id: str) -> dict[str, Any]:
+    """The voter's ballot for the page, in the request's language (every name is a Name:
+    str() gives the current language's text, else the other's): every contest of the
+    district in ballot order, its own then the national ones; each choice with the text the
+    summary, the audit and the check name it by (voting.describe, one home); a contest's
+    "vote no" box apart from its candidates, as the paper ballot sets it apart."""
     district = election.district(district_id)
+
+    def choice(contest: Contest, option: Candidate) -> dict[str, Any]:
+        return {
+            "number": option.number,
+            "name": str(option.name),
+            "party": str(option.party),
+            "text": describe(contest, option.number),
+        }
+
     return {
         "id": district.id,
         "name": str(district.name),
@@ -249,10 +263,10 @@ def _district_view(election: Election, district_id: str) -> dict[str, Any]:
             {
                 "id": contest.id,
                 "name": str(contest.name),
-                "candidates": [
-                    {"number": c.number, "name": str(c.name), "party": str(c.party)}
-                    for c in contest.candidates
-                ],
+                "question": None if contest.question is None else str(contest.question),
+                "national": contest.national,
+                "candidates": [choice(contest, c) for c in contest.candidates],
+                "vote_no": choice(contest, contest.options[-1]) if contest.vote_no else None,
             }
             for contest in district.contests
         ],
@@ -355,12 +369,16 @@ def create_app(
         return None
 
     def eid_view() -> dict[str, Any] | None:
-        """The e-ID this session holds open, and where its voter votes."""
-        if session.signer is None or session.election is None or session.district is None:
+        """The e-ID this session holds open, and where its voter votes, in the language of
+        this request (a change of language shows the same ballot in the other one)."""
+        election, district, voter = session.election, session.district, session.voter
+        if session.signer is None or election is None or district is None or voter is None:
             return None
         return {
-            "voter": session.voter,
-            "district": _district_view(session.election, session.district),
+            "voter": _("{given_name} {surname} (personal code {code})").format(
+                given_name=voter.given_name, surname=voter.surname, code=voter.personal_code
+            ),
+            "district": _district_view(election, district),
             "has_ballot": session.has_ballot,
         }
 
@@ -437,11 +455,8 @@ def create_app(
                 _close(signer)
                 return {"refusal": refusal}
             session.forget_eid()
-            voter = eligibility.voter
             session.signer, session.pin = signer, pin
-            session.voter = _("{given_name} {surname} (personal code {code})").format(
-                given_name=voter.given_name, surname=voter.surname, code=voter.personal_code
-            )
+            session.voter = eligibility.voter
             session.district = eligibility.district.id
             session.has_ballot = eligibility.has_ballot
             return {"eid": eid_view()}
@@ -469,11 +484,13 @@ def create_app(
             for contest in district.contests:
                 number = raw.get(contest.id)
                 if number is None:
+                    raise PageError(_choose_in(contest))
+                if number == VOTE_NO and not contest.vote_no and isinstance(number, int):
                     raise PageError(
-                        _("Choose a candidate in {contest}.").format(contest=contest.name)
+                        _('{contest} has no "vote no" box.').format(contest=contest.name)
                     )
                 if not isinstance(number, int) or not any(
-                    c.number == number for c in contest.candidates
+                    c.number == number for c in contest.options
                 ):
                     raise PageError(
                         _("{contest} has no candidate {number}.").format(
@@ -621,6 +638,13 @@ def _choices_view(prepared: PreparedBallot) -> list[dict[str, str]]:
         {"contest": str(c.name), "candidate": describe(c, prepared.choices[c.id])}
         for c in district.contests
     ]
+
+
+def _choose_in(contest: Contest) -> str:
+    """What the voter is told of a contest left without a choice."""
+    if contest.is_referendum:
+        return _("Choose an answer in {contest}.").format(contest=contest.name)
+    return _("Choose a candidate in {contest}.").format(contest=contest.name)
 
 
 def _refusal_text(exc: CollectorRefused) -> str:

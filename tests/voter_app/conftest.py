@@ -1,4 +1,5 @@
-"""Session fixtures of the voter app's tests: one election open now, one collector process."""
+"""Session fixtures of the voter app's tests: one election open now, one collector process;
+the Thai general election in small and its collector."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from voter_helpers import PIN, CollectorProcess, VoterElection, build_election
+from support.election import build_thai_election
+from voter_helpers import (
+    COLLECTOR_PASSPHRASE,
+    PIN,
+    CollectorProcess,
+    VoterElection,
+    build_election,
+)
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +41,27 @@ def pin_file(tmp_path: Path) -> Path:
     path = tmp_path / "pin"
     path.write_text(PIN + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def thai_election(safe_primes: dict, tmp_path_factory: pytest.TempPathFactory) -> VoterElection:
+    """A Thai general election in small (tests/support/election.py): two constituencies with
+    a "vote no" box, the national party list with one, a national referendum; names in
+    English and Thai; the voters' e-IDs as PKCS#12 files under PIN."""
+    built = build_thai_election(tmp_path_factory.mktemp("thai-election"), safe_primes[512])
+    built.write_collector_key(COLLECTOR_PASSPHRASE)
+    built.write_eid_files(PIN)
+    return built
+
+
+@pytest.fixture(scope="session")
+def thai_collector(
+    thai_election: VoterElection, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CollectorProcess]:
+    running = CollectorProcess(
+        thai_election.directory, tmp_path_factory.mktemp("thai-db") / "ballots.sqlite"
+    ).start()
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -66,16 +66,16 @@ def args_for(url: str, election: VoterElection, eid: Path, pin_file: Path, data:
 
 
 def on_terminal(
-    args: list[str], data: Path, answers: str, timeout: float = 120
+    args: list[str], data: Path, answers: str, timeout: float = 120, lang: str = "en"
 ) -> subprocess.CompletedProcess[str]:
-    """`ivote vote ARGS` with a real terminal (a pty) as its stdin, typing `answers`; its
-    stdout and stderr captured."""
+    """`ivote --lang LANG vote ARGS` with a real terminal (a pty) as its stdin, typing
+    `answers`; its stdout and stderr captured."""
     if args[0] == "cast":
         args = ["cast", "--allow-test-key", *args[1:]]
     controller, terminal = pty.openpty()
     try:
         process = subprocess.Popen(
-            [IVOTE, "vote", *args],
+            [IVOTE, "--lang", lang, "vote", *args],
             stdin=terminal,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

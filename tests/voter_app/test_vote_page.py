@@ -24,7 +24,7 @@ import httpx
 import pytest
 from support.browser import WCAG_21_AA, assert_accessible, screenshot
 from support.collector_process import IVOTE, run_ivote
-from support.election import PKCS12_ROUNDS, build_election
+from support.election import PKCS12_ROUNDS, THAI_VOTERS, build_election
 from voter_helpers import (
     EXPIRED,
     PIN,
@@ -37,6 +37,7 @@ from voter_helpers import (
 
 from crypto.eid import pkcs12_bytes
 from formats.voters import Voter
+from i18n import _, language
 from voter_app.code import CheckCode
 
 DESKTOP = {"width": 1280, "height": 900}
@@ -596,4 +597,201 @@ def test_the_page_checks_stored_receipts_against_the_published_record(
     ).wait_for(timeout=WAIT)
     text = results.inner_text()
     assert f"PROBLEM with ballot {code}" in text and "signed evidence" in text
+    visit.close()
+
+
+# -- a Thai general election: the ballots as the paper ballots show them ----------------------
+
+
+def _t(lang: str, text: str) -> str:
+    """A page text in `lang`, from the catalogs the app itself uses."""
+    with language(lang):
+        return _(text)
+
+
+@pytest.fixture(scope="module")
+def thai_app(
+    start_app: Callable[..., VotingApp],
+    thai_collector: CollectorProcess,
+    thai_election: VoterElection,
+) -> VotingApp:
+    return start_app(thai_collector.url, thai_election.fingerprint)
+
+
+# Per language: the ballot's radios as the page names them, what the voter picks (by the
+# radio's name) and the summary: a constituency candidate or "vote no", a party or "vote no",
+# a referendum answer.
+THAI_BALLOT = {
+    "th": {
+        "voter": 0,
+        "legends": ["Constituency MP", "แบบบัญชีรายชื่อ", "การออกเสียงประชามติ"],
+        "question": "ท่านเห็นชอบว่าสมควรมีการจัดทำรัฐธรรมนูญฉบับใหม่หรือไม่",
+        "radios": [
+            "1 Somchai Jaidee (Rice Farmers Party)", "2 Malee Srisuk",
+            "3 Anan Boonmee (Mekong Party)", "ไม่ประสงค์ลงคะแนน",
+            "1 พรรคชาวนาไทย", "2 พรรคอนาคตไทย", "3 พรรคแม่โขง", "4 พรรคพลเมือง",
+            "ไม่ประสงค์ลงคะแนน",
+            "1 เห็นชอบ", "2 ไม่เห็นชอบ", "3 ไม่แสดงความคิดเห็น",
+        ],
+        "picks": {"mp": "3 Anan Boonmee (Mekong Party)", "party-list": "ไม่ประสงค์ลงคะแนน",
+                  "referendum": "1 เห็นชอบ"},
+        "numbers": {"mp": 3, "party-list": 0, "referendum": 1},
+        "summary": [
+            "Constituency MP", "3 Anan Boonmee (Mekong Party)",
+            "แบบบัญชีรายชื่อ", "ไม่ประสงค์ลงคะแนน",
+            "การออกเสียงประชามติ", "1 เห็นชอบ",
+        ],
+    },
+    "en": {
+        "voter": 1,
+        "legends": ["Constituency MP", "Party list", "Referendum"],
+        "question": "Do you agree that a new constitution should be drafted?",
+        "radios": [
+            "1 Somchai Jaidee (Rice Farmers Party)", "2 Malee Srisuk",
+            "3 Anan Boonmee (Mekong Party)", "Vote no",
+            "1 Rice Farmers Party", "2 Future Thailand Party", "3 Mekong Party",
+            "4 Citizens' Party", "Vote no",
+            "1 Agree", "2 Disagree", "3 No opinion",
+        ],
+        "picks": {"mp": "Vote no", "party-list": "2 Future Thailand Party",
+                  "referendum": "3 No opinion"},
+        "numbers": {"mp": 0, "party-list": 2, "referendum": 3},
+        "summary": [
+            "Constituency MP", "Vote no",
+            "Party list", "2 Future Thailand Party",
+            "Referendum", "3 No opinion",
+        ],
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_a_thai_ballot_as_on_paper_cast_and_checked(
+    browser: Any,
+    thai_app: VotingApp,
+    thai_collector: CollectorProcess,
+    thai_election: VoterElection,
+    lang: str,
+) -> None:
+    """Every contest of the voter's district in ballot order (the constituency, the national
+    party list, the referendum with its question), names in the page's language, each "vote
+    no" box after its candidates and set apart; the summary, the audit (Benaloh) and the
+    check page name each choice, "vote no" as such; axe-core and 360 px at every step."""
+    ballot = THAI_BALLOT[lang]
+    voters = sorted(code for code, district in THAI_VOTERS.items() if district == "khet-1")
+    visit = Visit(browser, thai_app, lang)
+    page = visit.page
+    visit.heading(_t(lang, "Open your e-ID"))
+    visit.open_eid(thai_election.eid_files[voters[ballot["voter"]]])
+    visit.heading(_t(lang, "Your choice"))
+    district_line = _t(lang, "You vote in {district}.").format(district="Khet-1")
+    assert page.locator("#district-line").inner_text() == district_line
+    legends = page.locator("#contests fieldset > legend").all_inner_texts()
+    assert legends == ballot["legends"]
+    assert visit.radios() == ballot["radios"]
+    # the referendum's question comes before its answers, and describes its group
+    referendum = page.get_by_role("group", name=ballot["legends"][2])
+    assert referendum.locator(".question").inner_text() == ballot["question"]
+    assert referendum.get_attribute("aria-describedby") == "question-referendum"
+    # each "vote no" box is the last choice of its contest, set apart by a rule and a gap
+    for contest in ("mp", "party-list"):
+        box = page.locator(f'input[name="contest-{contest}"][value="0"]')
+        last = page.locator(f'input[name="contest-{contest}"]').last
+        assert box.evaluate("(e, last) => e === last", last.element_handle())
+        apart = box.evaluate(
+            """e => { const div = e.closest(".vote-no"), label = e.closest("label");
+                      const before = div.previousElementSibling.getBoundingClientRect();
+                      return [getComputedStyle(div).borderTopStyle,
+                              label.getBoundingClientRect().top - before.bottom]; }"""
+        )
+        assert apart[0] == "dashed" and apart[1] >= 16, apart
+    assert page.locator('input[name="contest-referendum"][value="0"]').count() == 0
+    visit.check("thai-choice")
+    if lang == "th":  # the language switch: the same ballot, every name in English
+        page.get_by_role("link", name="English").click()
+        visit.heading("Your choice")
+        assert page.locator("#contests fieldset > legend").all_inner_texts() == (
+            THAI_BALLOT["en"]["legends"]
+        )
+        assert visit.radios() == THAI_BALLOT["en"]["radios"]
+        page.get_by_role("link", name="ไทย").click()
+        visit.heading(_t(lang, "Your choice"))
+        assert visit.radios() == ballot["radios"]
+    # nor does the app encrypt a "vote no" for the referendum, which has no such box
+    answer = page.evaluate(
+        """async (lang) => {
+          const token = document.querySelector('meta[name="ivote-token"]').content;
+          const r = await fetch("/api/prepare", {method: "POST",
+            body: '{"choices": {"mp": 1, "party-list": 0, "referendum": 0}}',
+            headers: {"content-type": "application/json", "x-ivote-token": token,
+                      "x-ivote-lang": lang}});
+          return [r.status, (await r.json()).message];
+        }""",
+        lang,
+    )
+    refusal = _t(lang, '{contest} has no "vote no" box.').format(contest=ballot["legends"][2])
+    assert answer == [400, refusal]
+
+    # choose; a contest left empty is named (the referendum: "an answer")
+    for legend, contest in zip(ballot["legends"], ("mp", "party-list"), strict=False):
+        group = page.get_by_role("group", name=legend)
+        group.get_by_role("radio", name=ballot["picks"][contest], exact=True).check()
+    page.get_by_role("button", name=_t(lang, "Continue")).click()
+    assert _t(lang, "Choose an answer in {contest}.").format(
+        contest=ballot["legends"][2]
+    ) in page.get_by_role("status").inner_text()
+    referendum.get_by_role("radio", name=ballot["picks"]["referendum"], exact=True).check()
+    page.get_by_role("button", name=_t(lang, "Continue")).click()
+    visit.heading(_t(lang, "Check your choice"))
+    assert page.locator("#review-choices").inner_text().split("\n") == ballot["summary"]
+    visit.check("thai-review")
+
+    # the Benaloh step: the audit names the choices the encrypted ballot held
+    page.get_by_role("button", name=_t(lang, "Encrypt my ballot")).click()
+    visit.heading(_t(lang, "Cast or audit your ballot"))
+    page.get_by_role("button", name=_t(lang, "Audit this ballot (it will not be cast)")).click()
+    visit.heading(_t(lang, "Audited ballot (not cast)"))
+    assert page.locator("#audit-choices").inner_text().split("\n") == ballot["summary"]
+    visit.check("thai-audit")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=_t(lang, "Save the audit file")).click()
+    assert json.loads(Path(download.value.path()).read_text())["choices"] == ballot["numbers"]
+
+    # a new ballot with the same choices, cast
+    before = thai_collector.log_size()
+    page.get_by_role("button", name=_t(lang, "Make a new ballot")).click()
+    visit.heading(_t(lang, "Your choice"))
+    page.get_by_role("button", name=_t(lang, "Continue")).click()
+    visit.heading(_t(lang, "Check your choice"))
+    assert page.locator("#review-choices").inner_text().split("\n") == ballot["summary"]
+    page.get_by_role("button", name=_t(lang, "Encrypt my ballot")).click()
+    visit.heading(_t(lang, "Cast or audit your ballot"))
+    visit.check("thai-decide", shoot=False)
+    page.get_by_role("button", name=_t(lang, "Cast my ballot")).click()
+    visit.heading(_t(lang, "Your vote was received"))
+    assert thai_collector.log_size() == before + 1
+    code = page.locator("#verification-code").inner_text()
+    assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", code)
+    visit.check("thai-receipt")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=_t(lang, "Save the receipt")).click()
+    saved = json.loads(Path(download.value.path()).read_text())
+    assert saved["payload"]["log_index"] == before
+    check_code = "".join(page.locator("#check-code span").all_inner_texts())
+
+    # the check page of the same app, in the same language, shows the choices back
+    page.goto(f"{thai_app.url}check?lang={lang}")
+    page.set_viewport_size(PHONE)
+    page.get_by_label(_t(lang, "Check code"), exact=True).fill(check_code)
+    page.get_by_role("button", name=_t(lang, "Check my vote")).click()
+    page.locator("#choices li").first.wait_for(timeout=WAIT)
+    shown = page.locator("#choices li").all_inner_texts()
+    summary = ballot["summary"]
+    assert shown == [f"{summary[i]}: {summary[i + 1]}" for i in range(0, len(summary), 2)]
+    assert code in page.locator("main").inner_text()
+    assert_accessible(page, f"{lang} thai check", WCAG_21_AA)
+    assert page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    ) <= 0
+    screenshot(page, f"check-thai-{lang}.png")
     visit.close()

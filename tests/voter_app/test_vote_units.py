@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from crypto.errors import SealError
 from formats.manifest import Candidate, Contest
+from i18n import language
 from voter_app.code import CheckCode, CodeError, checksum
 from voter_app.qr import BORDER, qr_matrix
 from voter_app.store import Pin, VoterStore
@@ -22,7 +23,7 @@ from voter_app.transport import (
     RetryPolicy,
     VoterAppError,
 )
-from voter_app.voting import refusal_message, resolve_choice
+from voter_app.voting import describe, refusal_message, resolve_choice
 
 seeds = st.binary(min_size=16, max_size=16)
 prefixes = st.binary(min_size=7, max_size=7)
@@ -114,12 +115,93 @@ def test_resolve_choice() -> None:
     assert resolve_choice(CONTEST, "101") == 101
     assert resolve_choice(CONTEST, "mari maasikas") == 101
     assert resolve_choice(CONTEST, "Ott") == 7
-    with pytest.raises(VoterAppError, match="several candidates"):
+    with pytest.raises(VoterAppError, match="several choices"):
         resolve_choice(CONTEST, "Ma")
     with pytest.raises(VoterAppError, match="no candidate number 5"):
         resolve_choice(CONTEST, "5")
     with pytest.raises(VoterAppError, match="no candidate 'Nobody'"):
         resolve_choice(CONTEST, "Nobody")
+
+
+PARTY_LIST = Contest(
+    "party-list",
+    {"en": "Party list", "th": "แบบบัญชีรายชื่อ"},
+    (
+        Candidate(1, {"en": "Rice Farmers Party", "th": "พรรคชาวนาไทย"}),
+        Candidate(2, {"en": "Future Thailand Party", "th": "พรรคอนาคตไทย"}),
+        Candidate(3, {"en": "Mekong Party", "th": "พรรคแม่โขง"}),
+    ),
+    vote_no=True,
+)
+REFERENDUM = Contest(
+    "referendum",
+    {"en": "Referendum", "th": "การออกเสียงประชามติ"},
+    (
+        Candidate(1, {"en": "Agree", "th": "เห็นชอบ"}),
+        Candidate(2, {"en": "Disagree", "th": "ไม่เห็นชอบ"}),
+        Candidate(3, {"en": "No opinion", "th": "ไม่แสดงความคิดเห็น"}),
+    ),
+    question={"en": "A new constitution?", "th": "รัฐธรรมนูญฉบับใหม่?"},
+)
+
+
+@pytest.mark.parametrize("lang", ["en", "th"])
+def test_resolve_choice_by_name_in_either_language_and_vote_no(lang: str) -> None:
+    """Whatever the voter's language, a name in either language and every form of "vote
+    no" (0, no, its label in English or Thai) are understood."""
+    with language(lang):
+        assert resolve_choice(PARTY_LIST, "2") == 2
+        assert resolve_choice(PARTY_LIST, "พรรคอนาคตไทย") == 2
+        assert resolve_choice(PARTY_LIST, "future thailand party") == 2
+        assert resolve_choice(PARTY_LIST, "พรรคแม่") == 3  # a unique prefix
+        assert resolve_choice(PARTY_LIST, "Mekong") == 3
+        for vote_no in ("0", "no", " NO ", "Vote no", "vote  NO", "ไม่ประสงค์ลงคะแนน"):
+            assert resolve_choice(PARTY_LIST, vote_no) == 0, vote_no
+        assert resolve_choice(REFERENDUM, "ไม่เห็นชอบ") == 2  # not "ไม่แสดงความคิดเห็น"
+        assert resolve_choice(REFERENDUM, "No opinion") == 3
+        assert resolve_choice(REFERENDUM, "เห็นชอบ") == 1
+
+
+@pytest.mark.parametrize("typed", ["0", "no", "Vote no", "ไม่ประสงค์ลงคะแนน"])
+def test_vote_no_is_refused_where_the_contest_has_no_box(typed: str) -> None:
+    with pytest.raises(VoterAppError) as refused:
+        resolve_choice(REFERENDUM, typed)
+    assert str(refused.value) == 'Referendum has no "vote no" box: choose one of its 3 choices'
+    with language("th"), pytest.raises(VoterAppError) as refused:
+        resolve_choice(CONTEST, typed)
+    assert "City council" in str(refused.value) and "ไม่ประสงค์ลงคะแนน" in str(refused.value)
+
+
+def test_resolve_choice_refusals_name_the_contest() -> None:
+    with language("th"):
+        for typed, problem in (("9", "ไม่มีผู้สมัครหมายเลข 9"), ("", "ยังไม่ได้เลือก")):
+            with pytest.raises(VoterAppError) as refused:
+                resolve_choice(PARTY_LIST, typed)
+            assert str(refused.value).startswith("แบบบัญชีรายชื่อ") and problem in str(
+                refused.value
+            )
+        with pytest.raises(VoterAppError, match="ตรงกับหลายตัวเลือก"):
+            resolve_choice(PARTY_LIST, "พรรค")
+
+
+@given(st.sampled_from([*PARTY_LIST.options, *REFERENDUM.options]), st.sampled_from(["en", "th"]))
+def test_every_choice_resolves_from_its_described_name(option: Candidate, lang: str) -> None:
+    contest = PARTY_LIST if option in PARTY_LIST.options else REFERENDUM
+    with language(lang):
+        shown = describe(contest, option.number)
+        # what the summary shows is what the voter may type back
+        typed = shown if option.is_vote_no else shown.split(" ", 1)[1]
+        assert resolve_choice(contest, typed) == option.number
+        assert resolve_choice(contest, str(option.number)) == option.number
+
+
+def test_describe_says_vote_no_in_the_current_language() -> None:
+    assert describe(PARTY_LIST, 0) == "Vote no"
+    assert describe(CONTEST, 101) == "101 Mari Maasikas (Green)"
+    with language("th"):
+        assert describe(PARTY_LIST, 0) == "ไม่ประสงค์ลงคะแนน"
+        assert describe(PARTY_LIST, 1) == "1 พรรคชาวนาไทย"
+        assert describe(REFERENDUM, 3) == "3 ไม่แสดงความคิดเห็น"
 
 
 def _client(handler, attempts: int = 4) -> tuple[CollectorClient, list[float]]:  # type: ignore[no-untyped-def]
