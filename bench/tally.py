@@ -491,8 +491,8 @@ def _detailed(
     totals = len(outcome.tally.totals)
     decryption_proofs_ms = verify_parts.get("decryption_proofs", 0.0)
     per_total_s = (decrypt_cpu + decryption_proofs_ms * ballots / 1000) / totals
-    # the marginal CPU of a ballot: the three phases in one process (no pool to start: at
-    # millions of ballots its start-up is nothing per ballot), less the per-total checks
+    # the CPU of a ballot: the three phases in one process (no pool to start and set up,
+    # which millions of ballots amortise), less the per-total checks
     ballot_cpu_ms = sum(parts["total"] for parts in figures["breakdown"].values())
     ballot_cpu_ms -= decryption_proofs_ms
     totals_real = totals * scenario.districts_in_projection

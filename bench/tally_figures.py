@@ -31,10 +31,10 @@ voters, 2026) on this machine's cores and 20 million ballots (40% of the elector
 - the per-ballot CPU of `tally process`, the auditors' verification (run once, in the
   trustees' decryption session) and the observers' verification is linear in ballots, at the
   CPU ms per ballot measured in the breakdown's single-process runs ("ballot_cpu_ms", less the
-  per-total decryption-proof checks): a process pool's start-up (about a second of CPU per
-  worker) is nothing per ballot at millions of ballots but is a large part of the pool runs'
-  `*_cpu_ms_per_ballot` at a few hundred; batches of a large box are larger (up to
-  crypto.membership.BATCH_CHUNK), so this over-states a little;
+  per-total decryption-proof checks): the pool runs' `*_cpu_ms_per_ballot` also hold each
+  run's fixed costs (the workers' start-up and set-up), nothing per ballot at millions of
+  ballots; batches of a large box are larger (up to crypto.membership.BATCH_CHUNK), and
+  cost less per ballot ("proofs_by_contest"), so this over-states a little;
 - that work spreads ideally over the cores (it runs in process pools);
 - plus one decryption session: the trustees' shares and the combination, and the observers'
   checks of the decryption proofs, per total as measured, for every total of the real election
