@@ -20,6 +20,18 @@ rates, plus one decryption session), correct.
 
 `--workdir DIR` keeps the built election in DIR and reuses it on the next run with the same
 parameters, so that repeated measurements skip the setup.
+
+`--scenario thailand` (bench.scenarios) builds a Thai ballot instead: one constituency contest
+of --candidates candidates and "vote no", the national party list of 67 parties and "vote
+no", and a national referendum of 3 answers, on every ballot. Its JSON has the keys above
+(`candidates` is the constituency's) and also: bytes per ballot in the ballot box (the
+collector's signed export) and in the observers' bundle, `cpu_ms_per_ballot` (process +
+auditors' + observers' CPU), a breakdown of that CPU by part, measured (`breakdown`,
+`proofs_by_contest`), and `projections` to 2.41 million ballots (Thailand's advance and
+overseas voters, 2026) on this machine's cores and 20 million ballots (40% of the
+electorate) on a 64-core tallier, with their `assumptions`: linear in ballots at the measured
+CPU ms per ballot, spread ideally over the cores, plus one decryption session at the measured
+seconds per total for Thailand's 400 constituencies (bench.tally_figures says how).
 """
 
 from __future__ import annotations
@@ -38,9 +50,9 @@ from typing import Any
 import click
 
 from bench.common import emit, machine, timed
+from bench.scenarios import SCENARIOS, TRUSTEES, Scenario
 
 ESTONIA_2023_BALLOTS = 324_301
-TRUSTEES, THRESHOLD = 3, 2
 
 _WORKER: dict[str, Any] = {}
 STATE_FILE = "bench-state.json"
@@ -69,49 +81,22 @@ def _init_ballot_worker(manifest_doc: dict[str, Any]) -> None:
     _WORKER["manifest"] = Manifest.from_dict(manifest_doc)
 
 
-def _make_ballot(choice_number: int) -> dict[str, Any]:
+def _make_ballot(task: tuple[str, dict[str, int]]) -> dict[str, Any]:
     from formats.ballot import build_ballot
 
-    manifest = _WORKER["manifest"]
-    payload, _ = build_ballot(manifest, "d1", {"c1": choice_number}, secrets.token_bytes(32))
+    district, choices = task
+    payload, _ = build_ballot(_WORKER["manifest"], district, choices, secrets.token_bytes(32))
     return payload
 
 
-def _definition(candidates: int, start: dt.datetime, end: dt.datetime, key_bits: int) -> str:
-    lines = [
-        "[election]",
-        'id = "bench-tally"',
-        'name = "Tally benchmark"',
-        f"start = {start.isoformat(timespec='seconds')}",
-        f"end = {end.isoformat(timespec='seconds')}",
-        "max_voters = 1000000",
-        f"key_bits = {key_bits}",
-        f"trustees = {TRUSTEES}",
-        f"threshold = {THRESHOLD}",
-        "",
-        "[trust]",
-        'eid_ca_certificates = ["root.pem", "issuing.pem"]',
-        'collector_certificates = ["collector.pem"]',
-        "",
-        "[[districts]]",
-        'id = "d1"',
-        'name = "District 1"',
-        "",
-        "[[districts.contests]]",
-        'id = "c1"',
-        'name = "Contest 1"',
-    ]
-    for number in range(1, candidates + 1):
-        lines += [
-            "[[districts.contests.candidates]]",
-            f"number = {number}",
-            f'name = "Candidate {number}"',
-        ]
-    return "\n".join(lines) + "\n"
-
-
 def _build(
-    root: Path, key_bits: int, candidates: int, ballots: int, workers: int, say: Any
+    root: Path,
+    scenario: Scenario,
+    key_bits: int,
+    candidates: int,
+    ballots: int,
+    workers: int,
+    say: Any,
 ) -> dict[str, Any]:
     """The election and its ballot box under `root`; returns what the measurement needs."""
     from cryptography.hazmat.primitives.serialization import Encoding
@@ -144,11 +129,14 @@ def _build(
     collector = make_official(ca, "collector", now=now - dt.timedelta(days=2))
     for name, signer in (("root", ca), ("issuing", issuing), ("collector", collector)):
         (root / f"{name}.pem").write_bytes(signer.certificate.public_bytes(Encoding.PEM))
-    (root / "election.toml").write_text(_definition(candidates, start, end, key_bits))
-    voters = [Voter(f"3{i:010d}", "Given", "Surname", "d1") for i in range(ballots)]
+    (root / "election.toml").write_text(scenario.definition(candidates, start, end, key_bits))
+    district = scenario.district
+    voters = [
+        Voter(scenario.personal_code(i), "Given", "Surname", district) for i in range(ballots)
+    ]
     (root / "voters.csv").write_text(
         "personal_code,given_name,surname,district\n"
-        + "".join(f"{v.personal_code},Given,Surname,d1\n" for v in voters)
+        + "".join(f"{v.personal_code},Given,Surname,{district}\n" for v in voters)
     )
     directory = root / "election"
     init_election(
@@ -165,11 +153,16 @@ def _build(
     (directory / "crls" / "issuing.crl").write_bytes(crl.public_bytes(Encoding.PEM))
 
     say(f"encrypting {ballots} ballots on {workers} workers (setup, not measured)...")
-    choices = [secrets.randbelow(candidates) + 1 for _ in range(ballots)]
+    options = scenario.options(candidates)
+    choices = [
+        {contest: secrets.choice(numbers) for contest, numbers in options.items()}
+        for _ in range(ballots)
+    ]
     with ProcessPoolExecutor(
         workers, initializer=_init_ballot_worker, initargs=(manifest.to_dict(),)
     ) as pool:
-        payloads = list(pool.map(_make_ballot, choices, chunksize=16))
+        tasks = [(district, choice) for choice in choices]
+        payloads = list(pool.map(_make_ballot, tasks, chunksize=4))
     received0 = int(start.timestamp() * 1000) + 60_000
     signed = [
         sign_object(make_eid(issuing, v, not_before=start), DOMAINS["ballot"], payload)
@@ -207,6 +200,7 @@ def _build(
     write_canonical_json(root / PAPER_FILE, sign_paper_voters(manifest, voter_list, (), organiser))
     return {
         "format": BUILD_FORMAT,
+        "scenario": scenario.name,
         "key_bits": key_bits,
         "candidates": candidates,
         "ballots": ballots,
@@ -217,18 +211,26 @@ def _build(
 
 
 def _prepared(
-    root: Path, key_bits: int, candidates: int, ballots: int, workers: int, say: Any
+    root: Path,
+    scenario: Scenario,
+    key_bits: int,
+    candidates: int,
+    ballots: int,
+    workers: int,
+    say: Any,
 ) -> dict[str, Any]:
     """A built election in `root`: the one kept there with these parameters, else a new one."""
     state_path = root / STATE_FILE
     wanted = {
         "format": BUILD_FORMAT,
+        "scenario": scenario.name,
         "key_bits": key_bits,
         "candidates": candidates,
         "ballots": ballots,
     }
     if state_path.exists():
         state = json.loads(state_path.read_text())
+        state.setdefault("scenario", "default")  # kept before there were scenarios
         if {name: state.get(name) for name in wanted} == wanted:
             say(f"reusing the election built in {root}")
             return state
@@ -238,14 +240,27 @@ def _prepared(
         )
     if any(root.iterdir()):
         raise click.ClickException(f"{root} is neither empty nor a kept bench election")
-    state = _build(root, key_bits, candidates, ballots, workers, say)
+    state = _build(root, scenario, key_bits, candidates, ballots, workers, say)
     state_path.write_text(json.dumps(state))
     return state
 
 
 @click.command(name="tally")
+@click.option(
+    "--scenario",
+    type=click.Choice(sorted(SCENARIOS)),
+    default="default",
+    show_default=True,
+    help="The election: one contest (default), or a Thai ballot of a constituency, the party "
+    "list and a referendum, with bytes per ballot, projections and a CPU breakdown (thailand).",
+)
 @click.option("--key-bits", default=3072, show_default=True, help="Paillier modulus size.")
-@click.option("--candidates", default=10, show_default=True, help="Candidates in the contest.")
+@click.option(
+    "--candidates",
+    default=10,
+    show_default=True,
+    help="Candidates in the contest (thailand: in the constituency contest).",
+)
 @click.option("--ballots", default=2000, show_default=True, help="Ballots in the box.")
 @click.option("--workers", type=int, default=None, help="Processes (default: every core).")
 @click.option(
@@ -256,6 +271,7 @@ def _prepared(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")
 def bench_tally(
+    scenario: str,
     key_bits: int,
     candidates: int,
     ballots: int,
@@ -273,14 +289,17 @@ def bench_tally(
         if workdir is not None:
             workdir.mkdir(parents=True, exist_ok=True)
             root = workdir
-        state = _prepared(root, key_bits, candidates, ballots, workers, say)
-        result = _measure(root, state, workers, say)
+        chosen = SCENARIOS[scenario]
+        state = _prepared(root, chosen, key_bits, candidates, ballots, workers, say)
+        result = _measure(root, chosen, state, workers, say)
     emit(result, as_json)
     if not result["correct"]:
         raise SystemExit(1)
 
 
-def _measure(root: Path, state: dict[str, Any], workers: int, say: Any) -> dict[str, Any]:
+def _measure(
+    root: Path, scenario: Scenario, state: dict[str, Any], workers: int, say: Any
+) -> dict[str, Any]:
     from canonical.files import read_json_file
     from crypto.eid import parse_certificate
     from crypto.threshold import decryption_share
@@ -338,11 +357,15 @@ def _measure(root: Path, state: dict[str, Any], workers: int, say: Any) -> dict[
     say("decryption: one session of 3 trustees, then 3 separate runs...")
 
     shares_times: list[float] = []
+    shares_cpu: list[float] = []  # CPU seconds of the same (made in this process)
 
     def session() -> list[TrusteeShares]:
         verified_for_trustees()
-        made, seconds = timed(lambda: [shares_of(index) for index in range(1, TRUSTEES + 1)])
+        made, seconds, cpu = timed_cpu(
+            lambda: [shares_of(index) for index in range(1, TRUSTEES + 1)]
+        )
         shares_times.append(seconds)
+        shares_cpu.append(cpu)
         return made
 
     def separate() -> list[TrusteeShares]:
@@ -354,23 +377,32 @@ def _measure(root: Path, state: dict[str, Any], workers: int, say: Any) -> dict[
 
     trustees, session_s = timed(session)
     _, separate_s = timed(separate)
-    combined, combine_s = timed(lambda: combine_tally(outcome.tally, trustees))
+    combined, combine_s, combine_cpu = timed_cpu(lambda: combine_tally(outcome.tally, trustees))
     say("observers' verification...")
     record_doc = combined.record.to_dict()
     verdict, verify_s, verify_cpu = timed_cpu(
         lambda: verify_record(record_doc, bundle_doc, workers=workers, allow_test_key=True)
     )
-    expected = Counter(state["choices"])
-    counts = list(combined.record.decryption.results[0].counts)
+    # elections kept before there were scenarios hold c1's candidate numbers
+    chosen = [c if isinstance(c, dict) else {"c1": c} for c in state["choices"]]
+    district = manifest.district(scenario.district)
+    expected = {
+        (district.id, contest.id): [
+            Counter(choice[contest.id] for choice in chosen)[option.number]
+            for option in contest.options
+        ]
+        for contest in district.contests
+    }
+    counts = {(r.district, r.contest): list(r.counts) for r in combined.record.decryption.results}
     correct = (
-        counts == [expected.get(j, 0) for j in range(1, candidates + 1)]
+        counts == expected
         and not verdict.failed
         and not audit_verdict.failed
         and outcome.report.total.counted == ballots
     )
     per_ballot = (process_s + audit_s + verify_s) / ballots
     decrypt_s = shares_times[0] + combine_s  # the 3 trustees' shares and the combination
-    return {
+    result = {
         "bench": "tally",
         "key_bits": state["key_bits"],
         "candidates": candidates,
@@ -393,3 +425,81 @@ def _measure(root: Path, state: dict[str, Any], workers: int, say: Any) -> dict[
         "correct": correct,
         **machine(),
     }
+    if scenario.detailed:
+        say("the breakdown: the three phases again in one process, their parts timed...")
+        result |= _detailed(
+            root, scenario, manifest, outcome, record_doc, bundle_doc, audit, organiser, result,
+            shares_cpu[0] + combine_cpu,
+        )  # fmt: skip
+        result["correct"] = correct and result.pop("breakdown_correct")
+    return result
+
+
+def _detailed(
+    root: Path,
+    scenario: Scenario,
+    manifest: Any,
+    outcome: Any,
+    record_doc: dict[str, Any],
+    bundle_doc: dict[str, Any],
+    audit: Any,
+    organiser: Any,
+    measured: dict[str, Any],
+    decrypt_cpu: float,
+) -> dict[str, Any]:
+    """A scenario's bytes per ballot, CPU breakdown and projections (bench.tally_figures)."""
+    from bench.tally_figures import box_sizes, broken_down, projections, proofs_by_contest
+    from canonical.encoding import canonical_bytes
+    from tallier.process import process_ballot_box
+    from verifier.record import verify_record
+
+    ballots = measured["ballots"]
+    tally_doc = outcome.tally.to_dict()
+    directory, box, paper = root / "election", root / "ballotbox.zip", root / PAPER_FILE
+    district = manifest.district(scenario.district)
+    figures: dict[str, Any] = {
+        "scenario": scenario.name,
+        "options": {contest.id: len(contest.options) for contest in district.contests},
+        **box_sizes(box, ballots),
+        "bundle_bytes_per_ballot": round(len(canonical_bytes(bundle_doc)) / ballots, 1),
+    }
+    cpu_ms = sum(measured[f"{phase}_cpu_ms_per_ballot"] for phase in ("process", "audit", "verify"))
+    figures["cpu_ms_per_ballot"] = round(cpu_ms, 3)
+
+    # the same three phases again, in this process, with their parts timed
+    _, process_parts = broken_down(
+        lambda: process_ballot_box(directory, box, paper, workers=1), ballots
+    )
+    audit_verdict, audit_parts = broken_down(
+        lambda: verify_record(
+            tally_doc,
+            bundle_doc,
+            workers=1,
+            organiser_certificate=organiser,
+            audit=audit,
+            allow_test_key=True,
+        ),
+        ballots,
+    )
+    verdict, verify_parts = broken_down(
+        lambda: verify_record(record_doc, bundle_doc, workers=1, allow_test_key=True), ballots
+    )
+    figures["breakdown"] = {"process": process_parts, "audit": audit_parts, "verify": verify_parts}
+    figures["breakdown_correct"] = not verdict.failed and not audit_verdict.failed
+    figures["proofs_by_contest"] = proofs_by_contest(bundle_doc, manifest)
+
+    totals = len(outcome.tally.totals)
+    decryption_proofs_ms = verify_parts.get("decryption_proofs", 0.0)
+    per_total_s = (decrypt_cpu + decryption_proofs_ms * ballots / 1000) / totals
+    # the CPU of a ballot: the three phases in one process (no pool to start and set up,
+    # which millions of ballots amortise), less the per-total checks
+    ballot_cpu_ms = sum(parts["total"] for parts in figures["breakdown"].values())
+    ballot_cpu_ms -= decryption_proofs_ms
+    totals_real = totals * scenario.districts_in_projection
+    figures["totals"] = totals
+    figures["decryption_cpu_s_per_total"] = round(per_total_s, 4)
+    figures["ballot_cpu_ms"] = round(ballot_cpu_ms, 3)
+    figures["projections"], figures["assumptions"] = projections(
+        ballot_cpu_ms, per_total_s, totals_real, measured["cpus"] or 1
+    )
+    return figures

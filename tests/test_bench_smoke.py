@@ -37,6 +37,35 @@ def test_the_tally_bench_runs_and_is_correct(tmp_path: Path) -> None:
     measured = _bench(tmp_path, "tally", "--key-bits", "512", "--ballots", "8",
                       "--candidates", "3", "--workers", "1")  # fmt: skip
     assert measured["correct"] is True and measured["ballots"] == 8
+    # the default scenario's output is as before scenarios: no Thailand figures
+    assert "scenario" not in measured and "breakdown" not in measured
+
+
+@pytest.mark.slow
+def test_the_thailand_tally_bench_runs_and_is_correct(tmp_path: Path) -> None:
+    measured = _bench(tmp_path, "tally", "--scenario", "thailand", "--key-bits", "512",
+                      "--ballots", "4", "--candidates", "3", "--workers", "1")  # fmt: skip
+    assert measured["correct"] is True and measured["scenario"] == "thailand"
+    # 3 candidates + vote no; 67 parties + vote no; 3 answers
+    assert measured["options"] == {"mp": 4, "party-list": 68, "referendum": 3}
+    for size in ("box_bytes_per_ballot", "bundle_bytes_per_ballot"):
+        assert isinstance(measured[size], float) and measured[size] > 0
+    breakdown = measured["breakdown"]
+    assert isinstance(breakdown, dict) and set(breakdown) == {"process", "audit", "verify"}
+    for phase, parts in breakdown.items():
+        # the parts are exclusive: with `other` they add up to the phase's total
+        assert sum(v for k, v in parts.items() if k != "total") == pytest.approx(
+            parts["total"], abs=0.01
+        ), phase
+        assert parts["proof_batch_equations"] > 0, phase
+    assert breakdown["process"]["eid_signature"] > 0
+    assert breakdown["verify"]["decryption_proofs"] > 0
+    assert set(measured["proofs_by_contest"]) == {"mp", "party-list", "referendum"}  # type: ignore[arg-type]
+    projections = measured["projections"]
+    assert isinstance(projections, dict)
+    assert projections["thailand_2026_advance_overseas"]["ballots"] == 2_410_000
+    assert projections["forty_percent_electorate"]["cores"] == 64
+    assert all(case["wall_hours"] > 0 for case in projections.values())
 
 
 @pytest.mark.slow
