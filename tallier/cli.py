@@ -249,15 +249,17 @@ def _counts_table(title: str, contest: Any, counts: Any) -> Table:
         title += f"\n{contest.question}"
     table = Table(title=title)
     table.add_column(_("no."), justify="right")
-    table.add_column(_("answer") if contest.is_referendum else _("candidate"))
-    table.add_column(_("party"))
+    if contest.is_referendum:
+        table.add_column(_("answer"))
+    else:
+        table.add_column(_("candidate"))
+        table.add_column(_("party"))
     table.add_column(_("votes"), justify="right")
     for candidate, votes in zip(contest.options, counts, strict=True):
+        party = () if contest.is_referendum else (str(candidate.party),)
         if candidate.is_vote_no:
             table.add_section()
-            table.add_row("", str(candidate.name), "", str(votes))
+            table.add_row("", str(candidate.name), *("" for _ in party), str(votes))
         else:
-            table.add_row(
-                str(candidate.number), str(candidate.name), str(candidate.party), str(votes)
-            )
+            table.add_row(str(candidate.number), str(candidate.name), *party, str(votes))
     return table
