@@ -118,7 +118,7 @@ def render_election(election_dir: Path, console: Console | None = None) -> Manif
 
     table = Table(title=_("Districts, contests and candidates"), show_lines=False)
     for column in (_("district"), _("contest"), _("number"), _("candidate"), _("list / party")):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # wrapped, never cut: Thai has no spaces
     for district in manifest.districts:
         own = [contest for contest in district.contests if not contest.national]
         add_contests(table, f"{in_every_language(district.name)} ({district.id})", own)
