@@ -236,9 +236,11 @@ def _print_results(combined: Any) -> None:
             )
     for total in combined.record.decryption.national_results or ():
         contest = next(c for c in manifest.national_contests if c.id == total.contest)
-        title = _("{contest} - national total, {count} ballots counted").format(
-            contest=contest.name, count=total.counted_ballots
-        )
+        title = ngettext(
+            "{contest} - national total, {count} ballot counted",
+            "{contest} - national total, {count} ballots counted",
+            total.counted_ballots,
+        ).format(contest=contest.name, count=total.counted_ballots)
         console.print(_counts_table(title, contest, total.counts))
 
 

@@ -108,6 +108,30 @@ def test_an_election_without_national_contests_has_no_national_totals(
     assert check.status == "pass" and check.detail == "the election has no national contests"
 
 
+@given(
+    st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True),
+    st.lists(st.integers(0, 10**9), max_size=8),
+    st.integers(0, 10**9),
+)
+def test_national_totals_round_trip(contest: str, counts: list[int], counted: int) -> None:
+    from canonical.encoding import canonical_bytes, parse_canonical
+
+    total = NationalResult(contest, tuple(counts), counted)
+    data = canonical_bytes(total.to_dict())
+    assert NationalResult.from_dict(parse_canonical(data), "n") == total
+
+
+def test_the_record_round_trips_with_and_without_national_totals(
+    thai_record: ThaiRecord, finished: Finished
+) -> None:
+    from canonical.encoding import canonical_bytes
+
+    for document in (thai_record.record_doc(), finished.record_doc()):
+        parsed = ElectionRecord.from_dict(document)
+        assert canonical_bytes(parsed.to_dict()) == canonical_bytes(document)
+    assert ElectionRecord.from_dict(finished.record_doc()).decryption.national_results is None
+
+
 def test_malformed_national_totals_are_named_by_field(thai_record: ThaiRecord) -> None:
     for change, where in (
         (lambda n: n[0]["counts"].__setitem__(1, -2), "national_results[0].counts[1]"),
