@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -9,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ceremonies.election import CeremonyError
-from formats.manifest import ElectionDirectory, Manifest
+from formats.manifest import Contest, ElectionDirectory, Manifest
+from formats.names import Name
 from i18n import _, format_datetime
 
 
@@ -116,16 +118,12 @@ def render_election(election_dir: Path, console: Console | None = None) -> Manif
 
     table = Table(title=_("Districts, contests and candidates"), show_lines=False)
     for column in (_("district"), _("contest"), _("number"), _("candidate"), _("list / party")):
-        table.add_column(column)
-    for district, contest in manifest.contests():
-        for index, candidate in enumerate(contest.options):
-            table.add_row(
-                f"{district.name} ({district.id})" if index == 0 else "",
-                f"{contest.name} ({contest.id})" if index == 0 else "",
-                str(candidate.number),
-                str(candidate.name),
-                str(candidate.party) or "-",
-            )
+        table.add_column(column, overflow="fold")  # wrapped, never cut: Thai has no spaces
+    for district in manifest.districts:
+        own = [contest for contest in district.contests if not contest.national]
+        add_contests(table, f"{in_every_language(district.name)} ({district.id})", own)
+    # on every district's ballot, after the district's own contests: shown once
+    add_contests(table, _("every district (national)"), manifest.national_contests)
     out(table)
 
     # Plain echo, never wrapped: this is what is read aloud and compared.
@@ -137,3 +135,29 @@ def render_election(election_dir: Path, console: Console | None = None) -> Manif
     if manifest.is_draft:
         click.echo("  " + _("(draft: the fingerprint changes when keygen adds the key)"))
     return manifest
+
+
+def in_every_language(name: Name) -> str:
+    """A name in the current language, then in the others it is given in ("Party list /
+    แบบบัญชีรายชื่อ"): what officials read out and publish, in every language."""
+    first = name.text()
+    return " / ".join([first, *(text for text in name.all_texts() if text != first)])
+
+
+def add_contests(table: Table, district: str, contests: Sequence[Contest]) -> None:
+    """A contest's rows: its candidates (a referendum's question, then its answers), then its
+    "vote no" box, without a number (the ballot gives it none)."""
+    for contest in contests:
+        heading = f"{in_every_language(contest.name)} ({contest.id})"
+        if contest.question is not None:
+            heading += "\n" + _("Question: {question}").format(
+                question=in_every_language(contest.question)
+            )
+        for index, candidate in enumerate(contest.options):
+            table.add_row(
+                district if index == 0 else "",
+                heading if index == 0 else "",
+                "" if candidate.is_vote_no else str(candidate.number),
+                in_every_language(candidate.name),
+                in_every_language(candidate.party) or "-",
+            )

@@ -11,7 +11,8 @@ Four documents, each canonical JSON with `version` and `kind`:
 - a trustee's decryption shares (`ivote ceremony decrypt`): one share with proof per total,
   bound to the tally by its hash;
 - the election record (`record.json`, written by `ivote tally combine`): the tally plus every
-  valid decryption share, the decrypted plaintexts and the results.
+  valid decryption share, the decrypted plaintexts and the results (per district and
+  contest; for national contests also their totals over every district).
 
 Which voters' i-votes count is written next to the tally (`counted-voters.json`) and never
 into the record: publishing it next to the counted ballots would undo the shuffle.
@@ -27,7 +28,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from canonical.encoding import (
     Encoded,
@@ -47,6 +48,9 @@ from canonical.files import (
     write_canonical_json,
 )
 from i18n import N_
+
+if TYPE_CHECKING:
+    from formats.manifest import Manifest
 
 TALLY_KIND = "ivote/tally"
 BUNDLE_KIND = "ivote/observers-bundle"
@@ -596,7 +600,7 @@ class TrusteeShares:
 class ContestResult:
     district: str
     contest: str
-    counts: tuple[int, ...]  # votes per candidate, in the manifest's candidate order
+    counts: tuple[int, ...]  # votes per option, in the contest's option order ("vote no" last)
 
     def to_dict(self) -> dict[str, Any]:
         return {"district": self.district, "contest": self.contest, "counts": list(self.counts)}
@@ -606,27 +610,94 @@ class ContestResult:
         if not isinstance(obj, Mapping):
             raise FormatError(where, "expected an object")
         _only(obj, {"district", "contest", "counts"}, where)
-        counts = require(obj, "counts", list, where)
-        for i, count in enumerate(counts):
-            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-                raise FormatError(f"{where}.counts[{i}]", "expected a non-negative integer")
-        return cls(_string(obj, "district", where), _string(obj, "contest", where), tuple(counts))
+        counts = _counts(obj, where)
+        return cls(_string(obj, "district", where), _string(obj, "contest", where), counts)
+
+
+def _counts(obj: Any, where: str) -> tuple[int, ...]:
+    counts = require(obj, "counts", list, where)
+    for i, count in enumerate(counts):
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise FormatError(f"{where}.counts[{i}]", "expected a non-negative integer")
+    return tuple(counts)
+
+
+@dataclass(frozen=True)
+class NationalResult:
+    """A national contest's totals over the whole election: its counts in every district
+    added option by option, and the ballots counted in every district."""
+
+    contest: str
+    counts: tuple[int, ...]  # per option, in the contest's option order ("vote no" last)
+    counted_ballots: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "contest": self.contest,
+            "counts": list(self.counts),
+            "counted_ballots": self.counted_ballots,
+        }
+
+    @classmethod
+    def from_dict(cls, obj: Any, where: str) -> NationalResult:
+        if not isinstance(obj, Mapping):
+            raise FormatError(where, "expected an object")
+        _only(obj, {"contest", "counts", "counted_ballots"}, where)
+        return cls(
+            _string(obj, "contest", where),
+            _counts(obj, where),
+            _small_int(obj, "counted_ballots", where),
+        )
+
+
+def national_totals(
+    manifest: Manifest, results: Sequence[ContestResult], report: TallyReport
+) -> tuple[NationalResult, ...] | None:
+    """The national totals of an election (docs/spec.md, "Election record"): for each national
+    contest, in the manifest's order, the element-wise sum over the manifest's districts of the
+    district's counts, and the sum of the districts' counted ballots. None for an election
+    without national contests (the record then has no `national_results`). A district's
+    result missing, or of another length than the contest's options, is a FormatError."""
+    if not manifest.national_contests:
+        return None
+    by_label = {(r.district, r.contest): r.counts for r in results}
+    counted = sum(report.districts.get(d.id, Counts()).counted for d in manifest.districts)
+    totals = []
+    for contest in manifest.national_contests:
+        sums = [0] * len(contest.options)
+        for district in manifest.districts:
+            counts = by_label.get((district.id, contest.id))
+            where = f"decryption.results {district.id}/{contest.id}"
+            if counts is None:
+                raise FormatError(where, "missing")
+            if len(counts) != len(sums):
+                raise FormatError(where, f"{len(counts)} counts for {len(sums)} options")
+            sums = [total + count for total, count in zip(sums, counts, strict=True)]
+        totals.append(NationalResult(contest.id, tuple(sums), counted))
+    return tuple(totals)
 
 
 @dataclass(frozen=True)
 class Decryption:
-    """Every valid trustee's shares, the plaintext of each total and the decoded results."""
+    """Every valid trustee's shares, the plaintext of each total and the decoded results;
+    for an election with national contests, their national totals too (None: not in the
+    record, as for an election without them)."""
 
     trustees: tuple[TrusteeShares, ...]
     plaintexts: tuple[int, ...]  # per total, in the tally's order
     results: tuple[ContestResult, ...]
+    national_results: tuple[NationalResult, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "shares": [t.to_dict() for t in self.trustees],
             "plaintexts": [hex_int(p) for p in self.plaintexts],
             "results": [r.to_dict() for r in self.results],
         }
+        # written only for an election with national contests: other records keep their bytes
+        if self.national_results is not None:
+            body["national_results"] = [r.to_dict() for r in self.national_results]
+        return body
 
 
 _RECORD_FIELDS = _TALLY_FIELDS | {"decryption"}
@@ -646,7 +717,7 @@ class ElectionRecord:
         _only(obj, _RECORD_FIELDS, where)
         dec = require(obj, "decryption", dict, where)
         here = f"{where}.decryption"
-        _only(dec, {"shares", "plaintexts", "results"}, here)
+        _only(dec, {"shares", "plaintexts", "results", "national_results"}, here)
         trustees = tuple(
             TrusteeShares.from_dict(item, f"{here}.shares[{i}]")
             for i, item in enumerate(require(dec, "shares", list, here))
@@ -659,7 +730,13 @@ class ElectionRecord:
             ContestResult.from_dict(r, f"{here}.results[{i}]")
             for i, r in enumerate(require(dec, "results", list, here))
         )
-        return cls(tally, Decryption(trustees, plaintexts, results))
+        national = None  # absent; whether it should be there is the verifier's check
+        if "national_results" in dec:
+            national = tuple(
+                NationalResult.from_dict(r, f"{here}.national_results[{i}]")
+                for i, r in enumerate(require(dec, "national_results", list, here))
+            )
+        return cls(tally, Decryption(trustees, plaintexts, results, national))
 
 
 # --------------------------------------------------------------------------- counted voters

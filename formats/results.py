@@ -2,14 +2,15 @@
 record and for their two machine formats, JSON and CSV (docs/spec.md, "Results").
 
 A record holds bare counts (`decryption.results`: per district and contest, the votes per
-candidate in the manifest's candidate order). This module pairs them with the manifest's
-names and the tally report's counted ballots and computes each option's share. It says
-nothing about whether the record is genuine: the verifier decides that first and shows
-results only of a record whose checks pass (verifier/results.py).
+option in the contest's option order; `decryption.national_results`: a national contest's
+totals over every district). This module pairs them with the manifest's names, in the
+current language (i18n), and the tally report's counted ballots, and computes each option's
+share. It says nothing about whether the record is genuine: the verifier decides that first
+and shows results only of a record whose checks pass (verifier/results.py).
 
-A contest is a list of options (candidates today) with the ballots it counted; the district
-is a property of the contest, so that a contest spanning districts only needs another way to
-fill it in.
+A contest is a list of options (candidates, parties or a referendum's answers) and, apart,
+its "vote no" box, with the ballots it counted; the district is a property of the contest,
+and a national contest's totals are a contest without one.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from canonical.encoding import FormatError
-from formats.manifest import Manifest, format_time
-from formats.record import ContestResult, Counts, TallyReport
+from formats.manifest import VOTE_NO, Contest, Manifest, format_time
+from formats.record import ContestResult, Counts, NationalResult, TallyReport
+from i18n import N_, _
 
 # The CSV's header row, in column order (docs/spec.md, "Results"); one row per option.
 CSV_COLUMNS = (
@@ -39,6 +41,8 @@ CSV_COLUMNS = (
     "counted_ballots",
 )
 SHARE_PLACES = Decimal("0.01")
+# The CSV's district_name of a national contest's totals (its district is empty)
+NATIONAL_TOTAL = N_("National total")
 
 
 def share_percent(votes: int, counted: int) -> Decimal | None:
@@ -50,39 +54,69 @@ def share_percent(votes: int, counted: int) -> Decimal | None:
 
 @dataclass(frozen=True)
 class OptionResult:
-    """One option of a contest: a candidate (number, name, party) and its votes."""
+    """One option of a contest: a candidate, party or answer (number, name, party) or the
+    "vote no" box (number VOTE_NO), and its votes."""
 
     number: int
     name: str
     party: str
     votes: int
 
+    @property
+    def is_vote_no(self) -> bool:
+        return self.number == VOTE_NO
+
 
 @dataclass(frozen=True)
 class ContestResults:
-    """One contest's results: its options in the manifest's order and the ballots it counted
-    (the ballots counted in its district: each holds exactly one vote in each contest)."""
+    """One contest's results: its options in the manifest's order, its "vote no" box apart,
+    and the ballots it counted (each holds exactly one vote in each contest). `district` is
+    empty for a national contest's totals over every district."""
 
     district: str
     district_name: str
     contest: str
     contest_name: str
     counted_ballots: int
-    options: tuple[OptionResult, ...]
+    options: tuple[OptionResult, ...]  # the candidates (parties, answers), never "vote no"
+    vote_no: OptionResult | None = None  # the "vote no" box, if the contest has one
+    question: str | None = None  # a referendum's question
+    national: bool = False  # a national contest (in a district, or its national totals)
+
+    @property
+    def is_national_total(self) -> bool:
+        return not self.district
+
+    @property
+    def is_referendum(self) -> bool:
+        return self.question is not None
+
+    @property
+    def rows(self) -> tuple[OptionResult, ...]:
+        """Every option as shown: the candidates, then "vote no"."""
+        return self.options + ((self.vote_no,) if self.vote_no is not None else ())
 
     @property
     def votes(self) -> int:
+        """The candidates' (answers') votes; "vote no" is not a vote for any of them."""
         return sum(option.votes for option in self.options)
 
     def share(self, option: OptionResult) -> Decimal | None:
         return share_percent(option.votes, self.counted_ballots)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "district": self.district,
-            "district_name": self.district_name,
+        where = (
+            {}
+            if self.is_national_total
+            else {"district": self.district, "district_name": self.district_name}
+        )
+        # the new keys are written only when they apply: other elections keep their output
+        head: dict[str, Any] = {
+            **where,
             "contest": self.contest,
             "contest_name": self.contest_name,
+            **({"question": self.question} if self.question is not None else {}),
+            **({"national": True} if self.national and not self.is_national_total else {}),
             "counted_ballots": self.counted_ballots,
             "votes": self.votes,
             "options": [
@@ -96,6 +130,13 @@ class ContestResults:
                 for option in self.options
             ],
         }
+        if self.vote_no is not None:
+            head["vote_no"] = {
+                "name": self.vote_no.name,
+                "votes": self.vote_no.votes,
+                "share": _share_number(self.share(self.vote_no)),
+            }
+        return head
 
 
 @dataclass(frozen=True)
@@ -106,6 +147,7 @@ class ElectionResults:
     period_end: datetime
     manifest_fingerprint: str
     contests: tuple[ContestResults, ...]
+    national: tuple[ContestResults, ...] = ()  # the national contests' totals
 
     def districts(self) -> list[tuple[str, str, list[ContestResults]]]:
         """(district id, name, its contests) in the manifest's order, for grouped display."""
@@ -117,8 +159,12 @@ class ElectionResults:
             entry[2].append(contest)
         return list(grouped.values())
 
+    @property
+    def has_vote_no(self) -> bool:
+        return any(contest.vote_no is not None for contest in self.contests)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body = {
             "election_id": self.election_id,
             "name": self.name,
             "period": {
@@ -128,11 +174,15 @@ class ElectionResults:
             "manifest_fingerprint": self.manifest_fingerprint,
             "contests": [contest.to_dict() for contest in self.contests],
         }
+        if self.national:
+            body["national"] = [contest.to_dict() for contest in self.national]
+        return body
 
     def csv_rows(self) -> Iterator[list[str]]:
-        """The CSV's rows after the header (CSV_COLUMNS): one per option of every contest."""
-        for contest in self.contests:
-            for option in contest.options:
+        """The CSV's rows after the header (CSV_COLUMNS): one per option of every contest,
+        "vote no" after the candidates, then the national totals (district empty)."""
+        for contest in self.contests + self.national:
+            for option in contest.rows:
                 share = contest.share(option)
                 yield [
                     self.election_id,
@@ -154,13 +204,38 @@ def _share_number(share: Decimal | None) -> float | None:
     return None if share is None else float(share)
 
 
+def _contest_results(
+    contest: Contest, counts: Sequence[int], counted: int, district: str, district_name: str
+) -> ContestResults:
+    options = tuple(
+        OptionResult(c.number, str(c.name), str(c.party), votes)
+        for c, votes in zip(contest.options, counts, strict=True)
+    )
+    vote_no = options[-1] if contest.vote_no else None
+    return ContestResults(
+        district,
+        district_name,
+        contest.id,
+        str(contest.name),
+        counted,
+        options[:-1] if contest.vote_no else options,
+        vote_no,
+        None if contest.question is None else str(contest.question),
+        contest.national,
+    )
+
+
 def election_results(
-    manifest: Manifest, report: TallyReport | Mapping[str, Any], results: Sequence[ContestResult]
+    manifest: Manifest,
+    report: TallyReport | Mapping[str, Any],
+    results: Sequence[ContestResult],
+    national_results: Sequence[NationalResult] | None = None,
 ) -> ElectionResults:
-    """The results of a record: its manifest (parsed), its tally report and its
-    `decryption.results`. A result missing for a contest of the manifest, or with another
-    number of counts than the contest has candidates, is a FormatError (the verifier's
-    `results` check reports it first)."""
+    """The results of a record: its manifest (parsed), its tally report, its
+    `decryption.results` and its `decryption.national_results`; names in the current
+    language. A result missing for a contest of the manifest, or with another number of
+    counts than the contest has options, is a FormatError (the verifier's `results` and
+    `national-results` checks report it first)."""
     if not isinstance(report, TallyReport):
         report = TallyReport.from_dict(report)
     recorded = {(r.district, r.contest): r.counts for r in results}
@@ -172,17 +247,24 @@ def election_results(
             raise FormatError(where, "missing")
         if len(counts) != len(contest.options):
             raise FormatError(where, f"{len(counts)} counts for {len(contest.options)} options")
+        counted = report.districts.get(district.id, Counts()).counted
         contests.append(
-            ContestResults(
-                district.id,
-                str(district.name),
-                contest.id,
-                str(contest.name),
-                report.districts.get(district.id, Counts()).counted,
-                tuple(
-                    OptionResult(c.number, str(c.name), str(c.party), votes)
-                    for c, votes in zip(contest.options, counts, strict=True)
-                ),
+            _contest_results(contest, counts, counted, district.id, str(district.name))
+        )
+    totals = {r.contest: r for r in national_results or ()}
+    national = []
+    for contest in manifest.national_contests:
+        total = totals.get(contest.id)
+        where = f"decryption.national_results {contest.id}"
+        if total is None:
+            raise FormatError(where, "missing")
+        if len(total.counts) != len(contest.options):
+            raise FormatError(
+                where, f"{len(total.counts)} counts for {len(contest.options)} options"
+            )
+        national.append(
+            _contest_results(
+                contest, total.counts, total.counted_ballots, "", _(NATIONAL_TOTAL)
             )
         )
     return ElectionResults(
@@ -192,4 +274,5 @@ def election_results(
         manifest.period.end,
         manifest.fingerprint,
         tuple(contests),
+        tuple(national),
     )

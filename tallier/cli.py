@@ -231,13 +231,37 @@ def _print_results(combined: Any) -> None:
         district = manifest.district(district_id)
         for result in results:
             contest = district.contest(result.contest)
-            table = Table(title=f"{district.name} - {contest.name}")
-            table.add_column(_("no."), justify="right")
-            table.add_column(_("candidate"))
-            table.add_column(_("party"))
-            table.add_column(_("votes"), justify="right")
-            for candidate, votes in zip(contest.options, result.counts, strict=True):
-                table.add_row(
-                    str(candidate.number), str(candidate.name), str(candidate.party), str(votes)
-                )
-            console.print(table)
+            console.print(
+                _counts_table(f"{district.name} - {contest.name}", contest, result.counts)
+            )
+    for total in combined.record.decryption.national_results or ():
+        contest = next(c for c in manifest.national_contests if c.id == total.contest)
+        title = ngettext(
+            "{contest} - national total, {count} ballot counted",
+            "{contest} - national total, {count} ballots counted",
+            total.counted_ballots,
+        ).format(contest=contest.name, count=total.counted_ballots)
+        console.print(_counts_table(title, contest, total.counts))
+
+
+def _counts_table(title: str, contest: Any, counts: Any) -> Table:
+    """A contest's counts: its candidates (a referendum's answers, under its question), then
+    "vote no" in a row of its own."""
+    if contest.question is not None:
+        title += f"\n{contest.question}"
+    table = Table(title=title)
+    table.add_column(_("no."), justify="right")
+    if contest.is_referendum:
+        table.add_column(_("answer"))
+    else:
+        table.add_column(_("candidate"))
+        table.add_column(_("party"))
+    table.add_column(_("votes"), justify="right")
+    for candidate, votes in zip(contest.options, counts, strict=True):
+        party = () if contest.is_referendum else (str(candidate.party),)
+        if candidate.is_vote_no:
+            table.add_section()
+            table.add_row("", str(candidate.name), *("" for _ in party), str(votes))
+        else:
+            table.add_row(str(candidate.number), str(candidate.name), *party, str(votes))
+    return table

@@ -2,7 +2,9 @@
 
 Every share's proof is checked against the verification keys of the manifest's key; a trustee
 with any bad, missing or foreign share is named and left out; any t valid trustees decrypt.
-The full private key is never rebuilt: each total is decrypted from its own shares.
+The full private key is never rebuilt: each total is decrypted from its own shares. A
+national contest's results are per district, like every contest's; the record adds their
+national totals (formats.record.national_totals).
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from crypto.encoding import decode_totals
 from crypto.errors import CryptoError, DecryptionError, InvalidInput, ProofInvalid
 from crypto.threshold import DecryptionShare, ThresholdKey, combine, verify_decryption_share
 from formats.manifest import Manifest
-from formats.record import ContestResult, Decryption, ElectionRecord, Tally, TrusteeShares
+from formats.record import (
+    ContestResult,
+    Decryption,
+    ElectionRecord,
+    Tally,
+    TallyReport,
+    TrusteeShares,
+    national_totals,
+)
 from formats.signed import open_signed
 from i18n import _
 
@@ -124,6 +134,9 @@ def combine_tally(
             raise CombineError(f"{district.id}/{contest.id}: {exc}") from exc
         results.append(ContestResult(district.id, contest.id, tuple(counts)))
     decryption = Decryption(
-        tuple(valid_files[i] for i in sorted(valid_files)), tuple(plaintexts), tuple(results)
+        tuple(valid_files[i] for i in sorted(valid_files)),
+        tuple(plaintexts),
+        tuple(results),
+        national_totals(manifest, results, TallyReport.from_dict(tally.report)),
     )
     return Combined(ElectionRecord(tally, decryption), manifest, used, rejected)

@@ -50,15 +50,18 @@ from formats.record import (
     TALLY_KIND,
     UNASSIGNED,
     AnonymousBallot,
+    ContestResult,
     Counts,
     Decryption,
     ElectionRecord,
+    NationalResult,
     ObserversBundle,
     Tally,
     TallyReport,
+    national_totals,
 )
 from formats.signed import open_signed
-from i18n import N_, _
+from i18n import N_, _, ngettext
 from verifier.audit import AUDIT_CHECKS, AuditMaterial, run_audit
 
 PASS, FAIL, NOT_MADE = "pass", "fail", "not made"
@@ -92,11 +95,16 @@ CHECKS = (
     ("plaintexts", N_("plaintexts are the combination of the decryption shares")),
     ("results", N_("results decode from the plaintexts")),
     ("results-report", N_("each contest's votes equal the district's counted ballots")),
+    ("national-results", N_("national totals are the sums of the districts' results")),
 )
 TITLES = dict(CHECKS)
+# The checks of the decryption, made only on a record (not on a tally).
+DECRYPTION_CHECKS = (
+    "shares", "threshold", "plaintexts", "results", "results-report", "national-results",
+)  # fmt: skip
 # What trustees need before decrypting a tally (ceremonies/decrypt_cli.py): every check but
 # those that need the decryption itself, and the voters' receipts, which trustees do not hold.
-AFTER_DECRYPTION = frozenset({"shares", "threshold", "plaintexts", "results", "results-report"})
+AFTER_DECRYPTION = frozenset(DECRYPTION_CHECKS)
 NOT_FOR_TRUSTEES = AFTER_DECRYPTION | {"receipts"}
 
 
@@ -843,11 +851,11 @@ class _Verifier:
 
     def check_decryption(self) -> None:
         if self.decryption is None:
-            for check_id in ("shares", "threshold", "plaintexts", "results", "results-report"):
+            for check_id in DECRYPTION_CHECKS:
                 self.r.not_made(check_id, _("the tally is not decrypted yet"))
             return
         if self.manifest is None or self.key is None:
-            for check_id in ("shares", "threshold", "plaintexts", "results", "results-report"):
+            for check_id in DECRYPTION_CHECKS:
                 self.r.not_made(check_id, _("needs a readable manifest with its key"))
             return
         key, manifest = self.key, self.manifest
@@ -997,6 +1005,7 @@ class _Verifier:
         if not plaintexts_usable or not self.totals_ok:
             self.r.not_made("results", _("needs one plaintext per valid encrypted total"))
             self.r.not_made("results-report", _("needs the results"))
+            self.r.not_made("national-results", _("needs the results"))
             return
         plaintexts = self.decryption.plaintexts
         by_label = {
@@ -1055,11 +1064,12 @@ class _Verifier:
         given = [(r.district, r.contest) for r in self.decryption.results]
         if not problems and given != order:
             problems.append(_("results are not in the manifest's order of contests"))
-        self.r.outcome(
+        results_ok = self.r.outcome(
             "results", problems, _("{count} contests decoded").format(count=len(decoded))
         )
         if self.report is None:
             self.r.not_made("results-report", _("needs the report"))
+            self.r.not_made("national-results", _("needs the report"))
             return
         problems = []
         for (district_id, contest_id), counts in sorted(decoded.items()):
@@ -1078,6 +1088,117 @@ class _Verifier:
             problems,
             _("every 1-of-L contest has one vote per counted ballot"),
         )
+        if results_ok:
+            self.check_national(self.report)
+        else:
+            self.r.not_made(
+                "national-results", _("needs the districts' results verified (check results)")
+            )
+
+    def check_national(self, report: TallyReport) -> None:
+        """national-results: the record's national totals against the sums, recomputed here,
+        of the districts' results (which the results check has found to be the decryption)."""
+        assert self.manifest is not None and self.decryption is not None
+        manifest = self.manifest
+        problems = national_problems(
+            manifest, self.decryption.results, report, self.decryption.national_results
+        )
+        if manifest.national_contests:
+            detail = ngettext(
+                "{count} national contest, summed over {districts} districts",
+                "{count} national contests, summed over {districts} districts",
+                len(manifest.national_contests),
+            ).format(count=len(manifest.national_contests), districts=len(manifest.districts))
+        else:
+            detail = _("the election has no national contests")
+        self.r.outcome("national-results", problems, detail)
+
+
+def national_problems(
+    manifest: Manifest,
+    results: Sequence[ContestResult],
+    report: TallyReport,
+    recorded: Sequence[NationalResult] | None,
+) -> list[str]:
+    """What is wrong with a record's national totals (`decryption.national_results`, None when
+    absent), given per-district results already verified: present exactly when the election
+    has national contests; one per national contest, in the manifest's order; each the sum,
+    option by option, of the districts' results, with the sum of their counted ballots."""
+    if not manifest.national_contests:
+        if recorded is None:
+            return []
+        return [
+            _(
+                "the record has national totals (decryption.national_results), but the "
+                "election has no national contests"
+            )
+        ]
+    if recorded is None:
+        return [
+            _(
+                "the record has no national totals (decryption.national_results) for the "
+                "election's national contests"
+            )
+        ]
+    expected = national_totals(manifest, results, report)
+    assert expected is not None
+    problems: list[str] = []
+    given: dict[str, NationalResult] = {}
+    contests = {contest.id: contest for contest in manifest.national_contests}
+    for result in recorded:
+        if result.contest not in contests:
+            problems.append(
+                _(
+                    "national total of {contest}, which is not a national contest of the "
+                    "manifest"
+                ).format(contest=result.contest)
+            )
+        elif result.contest in given:
+            problems.append(
+                _("national total of {contest} given twice").format(contest=result.contest)
+            )
+        given.setdefault(result.contest, result)
+    for total in expected:
+        contest = contests[total.contest]
+        found = given.get(total.contest)
+        if found is None:
+            problems.append(_("no national total of {contest}").format(contest=total.contest))
+            continue
+        if len(found.counts) != len(total.counts):
+            problems.append(
+                _("national total of {contest}: {counts} counts for {options} options").format(
+                    contest=total.contest, counts=len(found.counts), options=len(total.counts)
+                )
+            )
+        else:
+            for option, stated, summed in zip(
+                contest.options, found.counts, total.counts, strict=True
+            ):
+                if stated != summed:
+                    problems.append(
+                        _(
+                            "national total of {contest}, option {number} ({name}): {stated}, "
+                            "the districts' results add up to {sum}"
+                        ).format(
+                            contest=total.contest,
+                            number=option.number,
+                            name=option.name,
+                            stated=stated,
+                            sum=summed,
+                        )
+                    )
+        if found.counted_ballots != total.counted_ballots:
+            problems.append(
+                _(
+                    "national total of {contest}: {stated} counted ballots, the districts' "
+                    "counted ballots add up to {sum}"
+                ).format(
+                    contest=total.contest, stated=found.counted_ballots, sum=total.counted_ballots
+                )
+            )
+    if not problems and [r.contest for r in recorded] != [t.contest for t in expected]:
+        problems.append(_("national totals are not in the manifest's order of contests"))
+    return problems
 
 
 def _document_hash(document: Any) -> bytes | None:

@@ -40,16 +40,21 @@ class Bar:
 
 
 def chart(contest: ContestResults) -> dict[str, Any]:
-    """The bars of a contest's chart: one per option, as long as its share of the counted
-    ballots (the longest possible bar is 100 %)."""
+    """The bars of a contest's chart: one per option, "vote no" last, as long as its share of
+    the counted ballots (the longest possible bar is 100 %)."""
     bars = []
     room = CHART_WIDTH - 140  # the rest of the line holds the bar's number
-    for position, option in enumerate(contest.options):
+    for position, option in enumerate(contest.rows):
         share = contest.share(option)
         fraction = 0.0 if share is None else float(share) / 100
+        label = (
+            option.name
+            if option.is_vote_no
+            else f"{option.number} {option.name}" + (f" ({option.party})" if option.party else "")
+        )
         bars.append(
             Bar(
-                f"{option.number} {option.name}" + (f" ({option.party})" if option.party else ""),
+                label,
                 _("{votes} ({share})").format(votes=option.votes, share=_share(share)),
                 position * ROW_HEIGHT,
                 round(room * fraction, 2),

@@ -3,9 +3,10 @@ a one-line verdict and the fingerprints to compare (docs/spec.md, "Results").
 
 Results are shown only of a record whose checks establish them: no check failed, and every
 check of RESULT_CHECKS passed (the record, the signed manifest and log, the report's
-arithmetic, the totals, the trustees' shares, their combination and the decoding). The
-verdict says how far back the results were traced: to the record's encrypted totals, to the
-observers' bundle's ballots, or to the collector-signed ballot box (auditors).
+arithmetic, the totals, the trustees' shares, their combination, the decoding and the
+national totals). The verdict says how far back the results were traced: to the record's
+encrypted totals, to the observers' bundle's ballots, or to the collector-signed ballot box
+(auditors).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ RESULT_CHECKS = (
     "plaintexts",
     "results",
     "results-report",
+    "national-results",
 )
-DECRYPTION_CHECKS = ("shares", "threshold", "plaintexts", "results", "results-report")
 # the encrypted totals are the products of the bundle's valid ballots
 BUNDLE_CHECKS = ("bundle", "ballots", "ballot-proofs", "duplicates", "totals-products")
 # ... of the counted ballots of the collector-signed box (auditors)
@@ -176,7 +177,12 @@ def outcome(verdict: Verdict) -> Outcome:
     if missing or facts.manifest is None or facts.report is None or facts.decryption is None:
         return Outcome(verdict, None, "not-made", missing or ("record",))
     try:
-        results = election_results(facts.manifest, facts.report, facts.decryption.results)
+        results = election_results(
+            facts.manifest,
+            facts.report,
+            facts.decryption.results,
+            facts.decryption.national_results,
+        )
     except FormatError:  # the results check passed, so this cannot happen: show nothing
         return Outcome(verdict, None, "not-made", ("results",))
     if all(status[i] == PASS for i in BOX_CHECKS):

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from formats.results import CSV_COLUMNS, ElectionResults
+from formats.results import CSV_COLUMNS, ContestResults, ElectionResults
 from i18n import _, format_datetime, ngettext
 from verifier.record import TITLES
 from verifier.results import STATUS_TEXT, Outcome
@@ -77,33 +77,62 @@ def print_fingerprints(found: Outcome, console: Console) -> None:
 
 
 def print_results(results: ElectionResults, console: Console) -> None:
-    """One table per contest, grouped by district, in the manifest's order."""
+    """One table per contest, grouped by district, in the manifest's order; then the
+    national contests' totals over every district."""
     for _district, district_name, contests in results.districts():
         console.print()
         console.print(Text(_("District: {name}").format(name=district_name), style="bold"))
         for contest in contests:
-            table = Table(
-                title=contest.contest_name,
-                caption=ngettext(
-                    "{count} ballot counted", "{count} ballots counted", contest.counted_ballots
-                ).format(count=contest.counted_ballots),
-                title_justify="left",
-                caption_justify="left",
-            )
-            table.add_column(_("No."), justify="right", overflow="fold")
-            table.add_column(_("Candidate"), overflow="fold")
-            table.add_column(_("Party"), overflow="fold")
-            table.add_column(_("Votes"), justify="right", overflow="fold")
-            table.add_column(_("Share"), justify="right", overflow="fold")
-            for option in contest.options:
-                table.add_row(
-                    str(option.number),
-                    Text(option.name),
-                    Text(option.party),
-                    str(option.votes),
-                    share_text(contest.share(option)),
-                )
-            console.print(table)
+            console.print(contest_table(contest))
+    if results.national:
+        console.print()
+        console.print(Text(_("National totals (every district)"), style="bold"))
+        for contest in results.national:
+            console.print(contest_table(contest))
+
+
+def contest_table(contest: ContestResults) -> Table:
+    """A contest's votes: its candidates (a referendum's answers, under its question), then
+    "vote no" in a row of its own, apart."""
+    title = contest.contest_name
+    if contest.question is not None:
+        title += "\n" + contest.question
+    table = Table(
+        title=title,
+        caption=ngettext(
+            "{count} ballot counted", "{count} ballots counted", contest.counted_ballots
+        ).format(count=contest.counted_ballots),
+        title_justify="left",
+        caption_justify="left",
+    )
+    table.add_column(_("No."), justify="right", overflow="fold")
+    if contest.is_referendum:
+        table.add_column(_("Answer"), overflow="fold")
+    else:
+        table.add_column(_("Candidate"), overflow="fold")
+        table.add_column(_("Party"), overflow="fold")
+    table.add_column(_("Votes"), justify="right", overflow="fold")
+    table.add_column(_("Share"), justify="right", overflow="fold")
+    for option in contest.options:
+        party = () if contest.is_referendum else (Text(option.party),)
+        table.add_row(
+            str(option.number),
+            Text(option.name),
+            *party,
+            str(option.votes),
+            share_text(contest.share(option)),
+        )
+    if contest.vote_no is not None:
+        table.add_section()
+        party = () if contest.is_referendum else ("",)
+        table.add_row(
+            "",
+            Text(contest.vote_no.name),
+            *party,
+            str(contest.vote_no.votes),
+            share_text(contest.share(contest.vote_no)),
+        )
+    return table
 
 
 def print_results_table(found: Outcome, console: Console | None = None) -> None:

@@ -115,21 +115,22 @@ def scenario(election: TallyElection) -> tuple[dict[str, dict[str, int]], Counte
     return final, reasons, paper
 
 
-def build_finished(root: Path, safe_primes: dict) -> Finished:
-    election = make_election(root, safe_primes)
-    final, reasons, paper = scenario(election)
-    box = write_box(election, root / "ballotbox.zip")
-    paper_list = election.write_paper_voters(paper, root / "paper-voters.signed.json")
+def tally_and_combine(
+    election: TallyElection, root: Path, box: Path, paper_list: Path, trustees: tuple[int, ...]
+) -> tuple[Path, dict[int, Path], Path, str]:
+    """`ivote tally process`, one `ivote ceremony decrypt` session of `trustees` and `ivote
+    tally combine` on an election's box: returns (the tally, each trustee's shares, the
+    record, what combine printed)."""
     tally = root / "tally"
     result = run(
         "tally", "process", "--election", str(election.directory), "--ballot-box", str(box),
         "--paper-voters", str(paper_list), "--out", str(tally),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    # one decryption session for trustees 1 and 3: one verification, two shares files
+    # one decryption session for the trustees: one verification, a shares file each
     shares = {}
     session: list[str] = []
-    for trustee in (1, 3):
+    for trustee in trustees:
         passphrase = root / f"trustee-{trustee}.pass"
         passphrase.write_text(trustee_passphrase(trustee) + "\n")
         shares[trustee] = root / "shares" / f"shares-{trustee}.json"
@@ -145,11 +146,18 @@ def build_finished(root: Path, safe_primes: dict) -> Finished:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     record = root / "record"
-    result = run(
-        "tally", "combine", "--tally", str(tally),
-        "--shares", str(shares[1]), "--shares", str(shares[3]), "--out", str(record),
-    )  # fmt: skip
+    given = [arg for trustee in trustees for arg in ("--shares", str(shares[trustee]))]
+    result = run("tally", "combine", "--tally", str(tally), *given, "--out", str(record))
     assert result.exit_code == 0, result.output
+    return tally, shares, record, result.output
+
+
+def build_finished(root: Path, safe_primes: dict) -> Finished:
+    election = make_election(root, safe_primes)
+    final, reasons, paper = scenario(election)
+    box = write_box(election, root / "ballotbox.zip")
+    paper_list = election.write_paper_voters(paper, root / "paper-voters.signed.json")
+    tally, shares, record, _ = tally_and_combine(election, root, box, paper_list, (1, 3))
     expected: dict[tuple[str, str], list[int]] = {}
     for district, contests in DISTRICTS.items():
         for contest, numbers in contests.items():
