@@ -9,14 +9,12 @@ verify ms (medians) and the canonical JSON's bytes; params_make_ms (a trustee's 
 
 from __future__ import annotations
 
-import secrets
-
 import click
-import gmpy2
 
 from bench.common import emit, machine, median_ms, timed
 from canonical.encoding import canonical_bytes
 from crypto.keyproofs import (
+    blum_prime,
     make_ring_pedersen,
     prove_modulus,
     prove_no_small_factor,
@@ -27,13 +25,6 @@ from crypto.keyproofs import (
 )
 
 CONTEXT = {"election_id": "bench"}
-
-
-def blum_prime(bits: int) -> int:
-    while True:
-        candidate = gmpy2.next_prime(secrets.randbits(bits) | (1 << (bits - 1)))
-        if candidate % 4 == 3 and candidate.bit_length() == bits:
-            return int(candidate)
 
 
 @click.command(name="keyproofs")

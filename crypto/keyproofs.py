@@ -108,7 +108,10 @@ def modulus_challenges(n: int, w: int, context: Mapping[str, Any]) -> tuple[int,
     for round_index in range(MODULUS_PROOF_ROUNDS):
         for attempt in range(_MAX_ATTEMPTS):
             stream = b"".join(
-                _hash({**fields, "attempt": attempt, "block": block, "round": round_index})
+                _domain(
+                    "modulus_proof",
+                    {**fields, "attempt": attempt, "block": block, "round": round_index},
+                )
                 for block in range(blocks)
             )
             y = int.from_bytes(stream, "big") % n
@@ -118,13 +121,6 @@ def modulus_challenges(n: int, w: int, context: Mapping[str, Any]) -> tuple[int,
         else:
             raise InvalidInput("public_key.n", "no unit derived: not an RSA modulus")
     return tuple(out)
-
-
-def _hash(obj: Mapping[str, Any]) -> bytes:
-    try:
-        return domain_hash(DOMAINS["modulus_proof"], obj)
-    except FormatError as exc:
-        raise InvalidInput("context", exc.problem) from exc
 
 
 def prove_modulus(p: int, q: int, context: Mapping[str, Any], w: int | None = None) -> ModulusProof:
@@ -299,9 +295,11 @@ class RingPedersenProof:
         return cls(lists[0], lists[1])
 
 
-def _blum_prime(bits: int) -> int:
+def blum_prime(bits: int) -> int:
+    """A random prime = 3 mod 4 of exactly `bits` bits, its top two bits set (so that the
+    product of two has exactly twice as many bits)."""
     while True:
-        candidate = gmpy2.next_prime(mpz(secrets.randbits(bits)) | (mpz(1) << (bits - 1)))
+        candidate = gmpy2.next_prime(mpz(secrets.randbits(bits)) | (mpz(3) << (bits - 2)))
         if candidate % 4 == 3 and candidate.bit_length() == bits:
             return int(candidate)
 
@@ -309,9 +307,9 @@ def _blum_prime(bits: int) -> int:
 def make_ring_pedersen(bits: int) -> tuple[RingPedersen, int, int]:
     """A trustee's fresh parameters: (params, lambda, phi(N^)), the last two secret (the
     trustee keeps them only until it has proven the parameters, then forgets them)."""
-    p, q = _blum_prime(bits // 2), _blum_prime(bits - bits // 2)
+    p, q = blum_prime(bits // 2), blum_prime(bits - bits // 2)
     while p == q:
-        q = _blum_prime(bits - bits // 2)
+        q = blum_prime(bits - bits // 2)
     n, phi = p * q, (p - 1) * (q - 1)
     tau = random_unit(n)
     t = tau * tau % n
