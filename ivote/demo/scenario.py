@@ -193,12 +193,17 @@ def _slug(name: str) -> str:
     return name.lower().translate(table)
 
 
-def chosen(codes: list[str], rate: float) -> frozenset[str]:
-    """round(rate * len) of the codes, at least one when the rate is not zero."""
+def chosen(codes: list[str], rate: float, avoid: frozenset[str] = frozenset()) -> frozenset[str]:
+    """round(rate * len) of the codes, at least one when the rate is not zero; codes not in
+    `avoid` first, as long as there are enough."""
     if rate <= 0 or not codes:
         return frozenset()
     count = min(len(codes), max(1, round(rate * len(codes))))
-    return frozenset(_random.sample(codes, count))
+    preferred = [code for code in codes if code not in avoid]
+    if len(preferred) >= count:
+        return frozenset(_random.sample(preferred, count))
+    others = [code for code in codes if code in avoid]
+    return frozenset(preferred + _random.sample(others, count - len(preferred)))
 
 
 def make_plan(

@@ -264,16 +264,19 @@ def make_thai_plan(
     for i, code in enumerate(codes):
         _name, given, surname = person()
         made_voters.append(SimVoter(code, given, surname, made_districts[i % districts].id))
+    revoters = chosen(codes, revote_rate)
+    paper_voters = chosen(codes, paper_rate)
     return Plan(
         scenario=THAILAND,
         election_id=f"th-demo-{now:%Y%m%d-%H%M%S}",
         name=Name.of(ELECTION_NAME),
         districts=made_districts,
         voters=tuple(made_voters),
-        revoters=chosen(codes, revote_rate),
-        paper_voters=chosen(codes, paper_rate),
+        revoters=revoters,
+        paper_voters=paper_voters,
         checkers=chosen(codes, check_rate),
-        no_voters=chosen(codes, vote_no_rate),
+        # voters whose "vote no" stays their last, counted choice where there are enough
+        no_voters=chosen(codes, vote_no_rate, avoid=revoters | paper_voters),
         national=(party_list, referendum),
         personal_code_scheme=THAI_CITIZEN_ID,
         timezone=BANGKOK,
