@@ -60,7 +60,9 @@ def _lang_given() -> bool:
 @click.option(
     "--voters",
     type=click.IntRange(1, 100_000),
-    help=_("Default: 300 (estonia), 60 (thailand)."),
+    help=_("Default: {estonia} (estonia), {thailand} (thailand).").format(
+        estonia=DEFAULT_VOTERS[ESTONIA], thailand=DEFAULT_VOTERS[THAILAND]
+    ),
 )
 @click.option("--districts", default=3, show_default=True, type=click.IntRange(1, 50))
 @click.option(
