@@ -152,10 +152,11 @@ def compare(expected: Expected, record_dir: Path, plan: Plan | None = None) -> C
 
 
 def _summed(rows: Iterable[tuple[int, ...] | list[int] | None]) -> list[int] | None:
-    """Element-wise sum of per-district counts; None when a district has none."""
+    """Element-wise sum of per-district counts; None when a district has none (or a count
+    of another length: the comparison names that)."""
     total: list[int] | None = None
     for counts in rows:
-        if counts is None:
+        if counts is None or (total is not None and len(counts) != len(total)):
             return None
         if total is None:
             total = list(counts)
@@ -169,7 +170,9 @@ def contest_table(title: str, contest: SimContest, found: Any, wanted: list[int]
     party list leaves out the parties nobody chose (a caption says how many)."""
     referendum = contest.kind == KIND_ANSWERS
     caption = str(contest.contest.question) if referendum else None
-    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    table = Table(
+        title=escape(title), title_justify="left", caption=caption, caption_justify="left"
+    )
     table.add_column(_("no."), justify="right")
     table.add_column(
         {KIND_CANDIDATES: _("candidate"), KIND_PARTIES: _("party"), KIND_ANSWERS: _("answer")}[
