@@ -227,6 +227,12 @@ def _issued_by(
     )
 
 
+def _at_most_bytes(text: str, limit: int = 64) -> str:
+    """`text` cut to the common name's limit, which X.509 counts in UTF-8 bytes (a Thai
+    letter takes three), never inside a character."""
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
 def voter_subject(voter: Voter) -> x509.Name:
     """Subject as on an Estonian ID card: serialNumber PNOEE-..., CN "SURNAME,GIVEN,CODE"."""
     code = voter.personal_code
@@ -238,7 +244,7 @@ def voter_subject(voter: Voter) -> x509.Name:
     attributes += [
         x509.NameAttribute(
             NameOID.COMMON_NAME,
-            f"{voter.surname.upper()},{voter.given_name.upper()},{short_code}"[:64],
+            _at_most_bytes(f"{voter.surname.upper()},{voter.given_name.upper()},{short_code}"),
         ),
         x509.NameAttribute(NameOID.SURNAME, voter.surname),
         x509.NameAttribute(NameOID.GIVEN_NAME, voter.given_name),

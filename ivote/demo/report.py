@@ -1,13 +1,16 @@
 """The demo's outcome: the election record's results and tally report, compared with what the
-simulated voters did, and printed per district."""
+simulated voters did in every contest of every district ("vote no" included), and printed per
+district, with the national contests' totals over all districts."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from formats.record import (
@@ -17,7 +20,7 @@ from formats.record import (
     read_record_document,
 )
 from i18n import _, ngettext
-from ivote.demo.scenario import CONTEST_ID, CONTEST_NAME, Plan
+from ivote.demo.scenario import KIND_ANSWERS, KIND_CANDIDATES, KIND_PARTIES, Plan, SimContest
 from tallier.cli import invalid_lines, report_table
 
 if TYPE_CHECKING:
@@ -26,13 +29,16 @@ if TYPE_CHECKING:
 
 EXPECTED_FILE = "expected-results.json"
 
+ResultKey = tuple[str, str]  # (district id, contest id)
+
 
 @dataclass(frozen=True)
 class Expected:
-    """What the record must say, from the simulated voters' own choices: per district, votes
-    per candidate (in the definition's order) and the tally report's counts."""
+    """What the record must say, from the simulated voters' own choices: per district and
+    contest, votes per option (the manifest's order, "vote no" last), and per district the
+    tally report's counts."""
 
-    results: dict[str, list[int]]
+    results: dict[str, dict[str, list[int]]]
     counts: dict[str, Counts]
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,9 +50,15 @@ class Expected:
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> Expected:
         return cls(
-            {district: list(counts) for district, counts in obj["results"].items()},
+            {
+                district: {contest: list(counts) for contest, counts in contests.items()}
+                for district, contests in obj["results"].items()
+            },
             {d: Counts.from_dict(c, f"report.{d}") for d, c in obj["report"].items()},
         )
+
+    def result_keys(self) -> list[ResultKey]:
+        return [(d, c) for d, contests in self.results.items() for c in contests]
 
 
 def expected_from(plan: Plan) -> Expected:
@@ -71,8 +83,9 @@ def expected_from(plan: Plan) -> Expected:
 
 @dataclass
 class Comparison:
-    results: dict[str, tuple[int, ...]]  # district -> counts decrypted from the record
+    results: dict[ResultKey, tuple[int, ...]]  # (district, contest) -> decrypted counts
     report: TallyReport
+    compared: list[ResultKey] = field(default_factory=list)  # every one the voters chose in
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -80,15 +93,32 @@ class Comparison:
         return not self.problems
 
 
-def compare(expected: Expected, district_names: dict[str, str], record_dir: Path) -> Comparison:
-    """The record's results and report against the expected ones; every difference named."""
+def _labels(plan: Plan | None) -> tuple[dict[str, str], dict[ResultKey, str]]:
+    """People's names of the districts and of each (district, contest), from the plan."""
+    if plan is None:
+        return {}, {}
+    districts = {district.id: str(district.name) for district in plan.districts}
+    contests = {
+        (district.id, contest.id): f"{district.name} — {contest.name}"
+        for district, contest in plan.contests()
+    }
+    return districts, contests
+
+
+def compare(expected: Expected, record_dir: Path, plan: Plan | None = None) -> Comparison:
+    """The record's results and report against the expected ones, for every contest of every
+    district; every difference named (by the plan's names, else by id)."""
     record = ElectionRecord.from_dict(read_record_document(record_dir))
     report = TallyReport.from_dict(record.tally.report)
-    results = {r.district: r.counts for r in record.decryption.results if r.contest == CONTEST_ID}
+    results = {(r.district, r.contest): r.counts for r in record.decryption.results}
     comparison = Comparison(results, report)
-    for district, name in district_names.items():
-        found = results.get(district)
-        wanted = expected.results[district]
+    district_names, contest_names = _labels(plan)
+    for key in expected.result_keys():
+        district, contest = key
+        name = contest_names.get(key, f"{district}/{contest}")
+        found = results.get(key)
+        wanted = expected.results[district][contest]
+        comparison.compared.append(key)
         if found is None:
             comparison.problems.append(_("{name}: no result in the record").format(name=name))
         elif list(found) != wanted:
@@ -97,6 +127,14 @@ def compare(expected: Expected, district_names: dict[str, str], record_dir: Path
                     name=name, found=list(found), wanted=wanted
                 )
             )
+    for key in sorted(set(results) - set(comparison.compared)):
+        comparison.problems.append(
+            _(
+                "the record has a result for {contest} in {district}, which is not on its ballot"
+            ).format(contest=repr(key[1]), district=repr(key[0]))
+        )
+    for district in expected.results:
+        name = district_names.get(district, district)
         reported = report.districts.get(district, Counts())
         should = expected.counts.get(district, Counts())
         if reported != should:
@@ -105,12 +143,66 @@ def compare(expected: Expected, district_names: dict[str, str], record_dir: Path
                     name=name, reported=reported.to_dict(), expected=should.to_dict()
                 )
             )
-    for other in sorted(set(report.districts) - set(district_names)):
+    for other in sorted(set(report.districts) - set(expected.results)):
         if report.districts[other] != Counts():
             comparison.problems.append(
                 _("the tally report has ballots under {district}").format(district=repr(other))
             )
     return comparison
+
+
+def _summed(rows: Iterable[tuple[int, ...] | list[int] | None]) -> list[int] | None:
+    """Element-wise sum of per-district counts; None when a district has none (or a count
+    of another length: the comparison names that)."""
+    total: list[int] | None = None
+    for counts in rows:
+        if counts is None or (total is not None and len(counts) != len(total)):
+            return None
+        if total is None:
+            total = list(counts)
+        else:
+            total = [a + b for a, b in zip(total, counts, strict=True)]
+    return total
+
+
+def contest_table(title: str, contest: SimContest, found: Any, wanted: list[int]) -> Table:
+    """One contest's decrypted votes beside the voters' last choices, a row per option; a
+    party list leaves out the parties nobody chose (a caption says how many)."""
+    referendum = contest.kind == KIND_ANSWERS
+    caption = str(contest.contest.question) if referendum else None
+    table = Table(
+        title=escape(title), title_justify="left", caption=caption, caption_justify="left"
+    )
+    table.add_column(_("no."), justify="right")
+    table.add_column(
+        {KIND_CANDIDATES: _("candidate"), KIND_PARTIES: _("party"), KIND_ANSWERS: _("answer")}[
+            contest.kind
+        ]
+    )
+    if contest.kind == KIND_CANDIDATES:
+        table.add_column(_("party"))
+    table.add_column(_("votes"), justify="right", style="bold")
+    table.add_column(_("voters' last choices"), justify="right")
+    hidden = 0
+    for position, option in enumerate(contest.contest.options):
+        votes = found[position] if found is not None and position < len(found) else None
+        chosen = wanted[position]
+        if contest.kind == KIND_PARTIES and not option.is_vote_no and votes == chosen == 0:
+            hidden += 1
+            continue
+        row = ["" if option.is_vote_no else str(option.number), str(option.name)]
+        if contest.kind == KIND_CANDIDATES:
+            row.append("" if option.is_vote_no else str(option.party) or _("independent"))
+        row += ["-" if votes is None else str(votes), str(chosen)]
+        style = "bold red" if votes != chosen else ("italic" if option.is_vote_no else "")
+        table.add_row(*map(escape, row), style=style)
+    if hidden:
+        table.caption = ngettext(
+            "{count} party nobody chose is not shown",
+            "{count} parties nobody chose are not shown",
+            hidden,
+        ).format(count=hidden)
+    return table
 
 
 def print_outcome(
@@ -127,32 +219,36 @@ def print_outcome(
     """`test_flag` is " --allow-test-key" for a test election: the commands it prints need it."""
     console.rule("[bold]" + _("Results"))
     for district in plan.districts:
-        found = comparison.results.get(district.id, ())
-        wanted = expected.results[district.id]
-        table = Table(title=f"{district.name} — {CONTEST_NAME}", title_justify="left")
-        table.add_column(_("no."), justify="right")
-        table.add_column(_("candidate"))
-        table.add_column(_("party"))
-        table.add_column(_("votes"), justify="right", style="bold")
-        table.add_column(_("voters' last choices"), justify="right")
-        for position, candidate in enumerate(district.candidates):
-            votes = found[position] if position < len(found) else None
-            chosen = wanted[position]
-            style = "" if votes == chosen else "bold red"
-            table.add_row(
-                str(candidate.number),
-                candidate.name,
-                candidate.party or _("independent"),
-                "-" if votes is None else str(votes),
-                str(chosen),
-                style=style,
+        for contest in district.contests:
+            console.print(
+                contest_table(
+                    f"{district.name} — {contest.name}",
+                    contest,
+                    comparison.results.get((district.id, contest.id)),
+                    expected.results[district.id][contest.id],
+                )
             )
-        console.print(table)
+    # a national contest once, its votes added up over every district's ballots
+    for contest in plan.national:
+        wanted = _summed(expected.results[d.id][contest.id] for d in plan.districts)
+        assert wanted is not None
+        console.print(
+            contest_table(
+                ngettext(
+                    "{contest}, the {count} district together",
+                    "{contest}, the {count} districts together",
+                    len(plan.districts),
+                ).format(contest=contest.name, count=len(plan.districts)),
+                contest,
+                _summed(comparison.results.get((d.id, contest.id)) for d in plan.districts),
+                wanted,
+            )
+        )
 
     console.print(
         report_table(
             comparison.report,
-            {d.id: d.name for d in plan.districts},
+            {d.id: str(d.name) for d in plan.districts},
             _("Tally report (what happened to every ballot received)"),
         )
     )
@@ -162,6 +258,25 @@ def print_outcome(
 
     paper = len([c for c in plan.paper_voters if plan.casts.get(c)])
     revotes = plan.cast_count() - len(plan.casts)
+    compared = len(comparison.compared)
+    if any(contest.contest.vote_no for _district, contest in plan.contests()):
+        console.print(
+            ngettext(
+                "{count} result compared: every contest of every district, "
+                "\"vote no\" included",
+                "{count} results compared: every contest of every district, "
+                "\"vote no\" included",
+                compared,
+            ).format(count=compared)
+        )
+    else:
+        console.print(
+            ngettext(
+                "{count} result compared: every contest of every district",
+                "{count} results compared: every contest of every district",
+                compared,
+            ).format(count=compared)
+        )
     if comparison.matches:
         console.print(
             "[bold green]OK[/] "
@@ -184,7 +299,7 @@ def print_outcome(
             "[bold red]MISMATCH[/] " + _("the results do not match the voters' choices:")
         )
         for problem in comparison.problems:
-            console.print(f"  [red]{problem}[/]")
+            console.print(f"  [red]{escape(problem)}[/]")
     if verified:
         console.print(
             "[bold green]OK[/] "

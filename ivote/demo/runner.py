@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -40,8 +41,15 @@ from rich.progress import (
 
 from canonical.files import write_canonical_json
 from crypto.paillier import PRODUCTION_KEY_BITS
-from i18n import _, current_language, ngettext
-from ivote.demo.scenario import Plan, SimVoter, definition_toml, make_plan, voters_csv
+from i18n import _, current_language, format_datetime, ngettext
+from ivote.demo.scenario import (
+    ESTONIA,
+    Plan,
+    SimVoter,
+    definition_toml,
+    make_plan,
+    voters_csv,
+)
 from ivote.demo.voters import (
     CastJob,
     CastOutcome,
@@ -64,10 +72,12 @@ class DemoFailed(Exception):
 class Options:
     voters: int = 300
     districts: int = 3
-    candidates: int = 8
+    candidates: int | None = None  # per district; None: the scenario's own number
     revote_rate: float = 0.1
     paper_rate: float = 0.02
     check_rate: float = 0.05
+    vote_no_rate: float = 0.05  # share of voters who vote no wherever the ballot has the box
+    scenario: str = ESTONIA
     trustees: int = 5
     threshold: int = 3
     key_bits: int = 3072
@@ -299,16 +309,25 @@ class Demo:
         """The whole election; True when the results match and the record verifies."""
         options = self.options
         self.prepare_out()
+        self.plan = make_plan(
+            options.voters,
+            options.districts,
+            options.candidates,
+            options.revote_rate,
+            options.paper_rate,
+            options.check_rate,
+            dt.datetime.now(),
+            options.scenario,
+            options.vote_no_rate,
+        )
         self.console.print(
-            "[bold]ivote demo[/]: "
+            f"[bold]ivote demo[/]: {escape(str(self.plan.name))}\n"
             + _(
-                "{voters} voters in {districts} districts, {candidates} candidates each, "
-                "{bits}-bit key, {threshold} of {trustees} trustees; {database} collector "
-                "database."
+                "{voters} voters in {districts} districts, {bits}-bit key, {threshold} of "
+                "{trustees} trustees; {database} collector database."
             ).format(
                 voters=options.voters,
                 districts=options.districts,
-                candidates=options.candidates,
                 bits=options.key_bits,
                 threshold=options.threshold,
                 trustees=options.trustees,
@@ -316,6 +335,8 @@ class Demo:
                 if options.db and options.db.startswith("postgres")
                 else "SQLite",
             )
+            + "\n"
+            + _("On each ballot: {contests}.").format(contests=self._ballot_summary())
             + "\n"
             + _("Everything is written to {path}").format(path=self.layout.root)
         )
@@ -333,15 +354,6 @@ class Demo:
                     )
 
             )
-        self.plan = make_plan(
-            options.voters,
-            options.districts,
-            options.candidates,
-            options.revote_rate,
-            options.paper_rate,
-            options.check_rate,
-            dt.datetime.now(),
-        )
         self.pki_ceremony()
         self.election_ceremony()
         fingerprint = self.key_ceremony()
@@ -359,6 +371,24 @@ class Demo:
         verified = self.verify(fingerprint) and self.audit(fingerprint)
         verified = self.check_receipts(fingerprint) and verified
         return self.report(verified, fingerprint)
+
+    def _ballot_summary(self) -> str:
+        """Each contest of a ballot with its number of options (a range when districts
+        differ), "vote no" included."""
+        sizes: dict[str, list[int]] = {}
+        names: dict[str, str] = {}
+        for _district, contest in self.plan.contests():
+            sizes.setdefault(contest.id, []).append(len(contest.contest.options))
+            names[contest.id] = str(contest.name)
+        parts = []
+        for contest_id, counts in sizes.items():
+            low, high = min(counts), max(counts)
+            parts.append(
+                ngettext("{name}: {count} option", "{name}: {count} options", high).format(
+                    name=names[contest_id], count=str(low) if low == high else f"{low}-{high}"
+                )
+            )
+        return "; ".join(parts)
 
     def prepare_out(self) -> None:
         root = self.layout.root
@@ -405,11 +435,14 @@ class Demo:
         from ceremonies.pki import ISSUING_CERT, ROOT_CERT
 
         layout, options = self.layout, self.options
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        # in the country's time zone: the manifest's period carries its offset
+        now = dt.datetime.now(self.plan.timezone).replace(microsecond=0)
+        start = now - dt.timedelta(minutes=1)  # open at once (init warns: that is fine)
+        end = now + dt.timedelta(days=1)  # the officials close the collector before that
         toml = definition_toml(
             self.plan,
-            start=now - dt.timedelta(minutes=1),  # open at once (init warns: that is fine)
-            end=now + dt.timedelta(days=1),  # the officials close the collector before that
+            start=start,
+            end=end,
             key_bits=options.key_bits,
             trustees=options.trustees,
             threshold=options.threshold,
@@ -432,6 +465,12 @@ class Demo:
                 "--out", layout.election / "crls" / "id-card-ca.crl",
                 "--passphrase-file", layout.passphrase("ca"),
             )  # fmt: skip
+            self.console.print(
+                "    "
+                + _("voting period: {start} to {end}").format(
+                    start=format_datetime(start), end=format_datetime(end)
+                )
+            )
 
     def key_ceremony(self) -> str:
         """The threshold key; returns the manifest fingerprint the officials publish."""
@@ -515,19 +554,19 @@ class Demo:
         # Twice the cores: while one voter waits for the collector, another one encrypts.
         processes = self.options.voter_processes or 2 * (os.cpu_count() or 1)
 
-        def job(voter: SimVoter, other_than: int | None = None) -> CastJob:
+        def job(voter: SimVoter, before: dict[str, int] | None = None) -> CastJob:
             return CastJob(
                 voter.personal_code,
                 voter.district,
-                plan.district(voter.district).draw(other_than),
+                plan.choose(voter, before),
                 str(self.layout.eids / f"{voter.personal_code}.p12"),
                 pins[voter.personal_code],
             )
 
         first = [job(voter) for voter in plan.voters]
-        # a revoter changes their mind: another candidate than the first time
+        # a revoter changes their mind: in each contest another choice than the first time
         revotes = [
-            job(voter, cast.choice)
+            job(voter, cast.choices)
             for voter, cast in zip(plan.voters, first, strict=True)
             if voter.personal_code in plan.revoters
         ]
@@ -595,7 +634,9 @@ class Demo:
                 if outcome.error:
                     errors.append(f"{outcome.job.personal_code}: {outcome.error}")
                     continue
-                self.plan.casts.setdefault(outcome.job.personal_code, []).append(outcome.job.choice)
+                self.plan.casts.setdefault(outcome.job.personal_code, []).append(
+                    outcome.job.choices
+                )
                 last_cast[outcome.job.personal_code] = outcome
         if errors:
             raise DemoFailed(
@@ -787,9 +828,8 @@ class Demo:
             self.layout.root / EXPECTED_FILE,
             (json.dumps(expected.to_dict(), indent=2, sort_keys=True) + "\n").encode(),
         )
-        names = {district.id: district.name for district in self.plan.districts}
         try:
-            comparison = compare(expected, names, self.layout.record)
+            comparison = compare(expected, self.layout.record, self.plan)
         except (FormatError, OSError) as exc:
             raise DemoFailed(
                 _("the election record cannot be read: {problem}").format(problem=exc)

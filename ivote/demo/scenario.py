@@ -1,6 +1,12 @@
-"""The simulated election of `ivote demo`: districts, candidates and voters generated for the
-chosen sizes, and what each simulated voter does (vote, revote, vote on paper, check their
-vote). Everything is drawn with `secrets`; nothing here touches a file or the network.
+"""The simulated election of `ivote demo`: districts, contests, candidates and voters generated
+for the chosen scenario and sizes, and what each simulated voter does (vote in every contest of
+their ballot, vote no, revote, vote on paper, check their vote). Everything is drawn with
+`secrets`; nothing here touches a file or the network.
+
+Two scenarios: "estonia" (the default: a Tallinn city council election, one contest per
+district) and "thailand" (a Thai general election in small, ivote.demo.thailand: constituency
+MPs, the national party list and a referendum on every ballot, "vote no" boxes, names in Thai
+and English, Thai citizen IDs).
 
 The definition and voter list are written in the officials' input formats (docs/spec.md,
 "Election definition" and "Voter list") and go through `ivote ceremony init` like any other.
@@ -11,9 +17,21 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from formats.manifest import VOTE_NO, Candidate, Contest
+from formats.names import Name
+from formats.personal_codes import OPAQUE, estonian_check_digit
+
 _random = secrets.SystemRandom()
+
+ESTONIA = "estonia"
+THAILAND = "thailand"
+SCENARIOS = (ESTONIA, THAILAND)
+
+# What a contest's options are, for the demo's tables: people, parties or a question's answers.
+KIND_CANDIDATES, KIND_PARTIES, KIND_ANSWERS = "candidates", "parties", "answers"
 
 DISTRICT_NAMES = (
     "Kesklinn",
@@ -35,31 +53,46 @@ SURNAMES = (
 )  # fmt: skip
 PARTIES = ("Green Party", "Citizens' List", "Blue Party", "Social Democrats", "")
 
-
-@dataclass(frozen=True)
-class Candidate:
-    number: int
-    name: str
-    party: str
+CONTEST_ID = "council"
+CONTEST_NAME = "City council"
 
 
 @dataclass(frozen=True)
-class District:
-    id: str
-    name: str
-    candidates: tuple[Candidate, ...]
-    popularity: tuple[int, ...]  # relative weights the simulated voters choose by
+class SimContest:
+    """A contest as the manifest will have it, and how popular each option is with the
+    simulated voters."""
 
-    def draw(self, other_than: int | None = None) -> int:
-        """A candidate number, drawn by popularity (another one than `other_than`, when there
-        is another)."""
+    contest: Contest
+    popularity: tuple[int, ...]  # relative weights, one per candidate (not for "vote no")
+    kind: str = KIND_CANDIDATES
+
+    @property
+    def id(self) -> str:
+        return self.contest.id
+
+    @property
+    def name(self) -> Name:
+        return self.contest.name
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        return self.contest.candidates
+
+    def draw(self, other_than: int | None = None, vote_no: bool = False) -> int:
+        """A choice number: "vote no" when asked and the contest has the box, else a
+        candidate drawn by popularity (another one than `other_than`, when there is one)."""
+        if vote_no and self.contest.vote_no and other_than != VOTE_NO:
+            return VOTE_NO
         pool = [c for c in self.candidates if c.number != other_than] or list(self.candidates)
         weights = [self.popularity[self.candidates.index(c)] for c in pool]
         return _random.choices(pool, weights=weights)[0].number
 
 
-CONTEST_ID = "council"
-CONTEST_NAME = "City council"
+@dataclass(frozen=True)
+class District:
+    id: str
+    name: Name
+    contests: tuple[SimContest, ...]  # its own; the plan's national contests come after them
 
 
 @dataclass(frozen=True)
@@ -70,35 +103,70 @@ class SimVoter:
     district: str
 
 
+Choices = dict[str, int]  # contest id -> choice number, for every contest of the ballot
+
+
 @dataclass
 class Plan:
     """Who does what. `casts` is filled in while voting: each voter's choices in cast order."""
 
+    scenario: str
     election_id: str
+    name: Name
     districts: tuple[District, ...]
     voters: tuple[SimVoter, ...]
     revoters: frozenset[str]
     paper_voters: frozenset[str]
     checkers: frozenset[str]
-    casts: dict[str, list[int]] = field(default_factory=dict)
+    no_voters: frozenset[str] = frozenset()  # they vote no wherever the ballot has the box
+    national: tuple[SimContest, ...] = ()  # on every district's ballot, after its own
+    personal_code_scheme: str = OPAQUE
+    timezone: dt.tzinfo = dt.UTC  # of the voting period the definition gives
+    language: str = "en"  # what the demo speaks for this scenario unless --lang says
+    casts: dict[str, list[Choices]] = field(default_factory=dict)
 
     def district(self, district_id: str) -> District:
         return next(d for d in self.districts if d.id == district_id)
 
-    def expected_results(self) -> dict[str, list[int]]:
-        """Per district, votes per candidate (in the definition's order) from each voter's
-        last cast, leaving out the voters who also voted on paper."""
-        results = {}
+    def ballot(self, district_id: str) -> tuple[SimContest, ...]:
+        """The contests on a district's ballot, in the manifest's order."""
+        return self.district(district_id).contests + self.national
+
+    def contests(self) -> Iterator[tuple[District, SimContest]]:
+        """Every (district, contest) the record has a result for."""
         for district in self.districts:
-            last = Counter(
-                self.casts[voter.personal_code][-1]
-                for voter in self.voters
-                if voter.district == district.id
-                and voter.personal_code not in self.paper_voters
-                and self.casts.get(voter.personal_code)
+            for contest in self.ballot(district.id):
+                yield district, contest
+
+    def choose(self, voter: SimVoter, before: Choices | None = None) -> Choices:
+        """A voter's choice in every contest of their ballot; a revoter (`before` given)
+        changes their mind in each contest where there is another option."""
+        vote_no = voter.personal_code in self.no_voters
+        return {
+            contest.id: contest.draw(
+                None if before is None else before[contest.id], vote_no and before is None
             )
-            results[district.id] = [last.get(c.number, 0) for c in district.candidates]
-        return results
+            for contest in self.ballot(voter.district)
+        }
+
+    def expected_results(self) -> dict[str, dict[str, list[int]]]:
+        """Per district and contest, votes per option (the manifest's order, "vote no"
+        last) from each voter's last cast, leaving out the voters who also voted on paper."""
+        last: dict[str, Counter[tuple[str, int]]] = {d.id: Counter() for d in self.districts}
+        for voter in self.voters:
+            casts = self.casts.get(voter.personal_code)
+            if casts and voter.personal_code not in self.paper_voters:
+                last[voter.district].update(casts[-1].items())
+        return {
+            district.id: {
+                contest.id: [
+                    last[district.id][(contest.id, option.number)]
+                    for option in contest.contest.options
+                ]
+                for contest in self.ballot(district.id)
+            }
+            for district in self.districts
+        }
 
     def cast_count(self) -> int:
         return sum(len(choices) for choices in self.casts.values())
@@ -106,22 +174,13 @@ class Plan:
 
 def personal_code() -> str:
     """A random Estonian-style personal code (isikukood): sex and century digit (3-6), birth
-    date, serial, and the check digit by the official two-pass weighting."""
+    date, serial, and the check digit of the Estonian standard."""
     sex_century = 3 + _random.randrange(2)  # 3 male, 4 female, born in the 1900s
     birth = dt.date(1930, 1, 1) + dt.timedelta(days=_random.randrange(365 * 75))
     if birth.year >= 2000:
         sex_century += 2  # 5 and 6 for the 2000s
     body = f"{sex_century}{birth:%y%m%d}{_random.randrange(1000):03d}"
-    return body + str(_check_digit(body))
-
-
-def _check_digit(body: str) -> int:
-    digits = [int(c) for c in body]
-    for weights in ((1, 2, 3, 4, 5, 6, 7, 8, 9, 1), (3, 4, 5, 6, 7, 8, 9, 1, 2, 3)):
-        remainder = sum(d * w for d, w in zip(digits, weights, strict=True)) % 11
-        if remainder < 10:
-            return remainder
-    return 0
+    return body + str(estonian_check_digit(body))
 
 
 def _district_name(index: int) -> str:
@@ -134,33 +193,52 @@ def _slug(name: str) -> str:
     return name.lower().translate(table)
 
 
-def _chosen(codes: list[str], rate: float) -> frozenset[str]:
-    """round(rate * len) of the codes, at least one when the rate is not zero."""
+def chosen(codes: list[str], rate: float, avoid: frozenset[str] = frozenset()) -> frozenset[str]:
+    """round(rate * len) of the codes, at least one when the rate is not zero; codes not in
+    `avoid` first, as long as there are enough."""
     if rate <= 0 or not codes:
         return frozenset()
     count = min(len(codes), max(1, round(rate * len(codes))))
-    return frozenset(_random.sample(codes, count))
+    preferred = [code for code in codes if code not in avoid]
+    if len(preferred) >= count:
+        return frozenset(_random.sample(preferred, count))
+    others = [code for code in codes if code in avoid]
+    return frozenset(preferred + _random.sample(others, count - len(preferred)))
 
 
 def make_plan(
     voters: int,
     districts: int,
-    candidates: int,
+    candidates: int | None,
     revote_rate: float,
     paper_rate: float,
     check_rate: float,
     now: dt.datetime,
+    scenario: str = ESTONIA,
+    vote_no_rate: float = 0.05,
 ) -> Plan:
+    """The election of `scenario`; `candidates` per district (None: the scenario's own
+    number, 8 in Estonia, 8 to 10 in Thailand)."""
+    if scenario == THAILAND:
+        from ivote.demo.thailand import make_thai_plan
+
+        return make_thai_plan(
+            voters, districts, candidates, revote_rate, paper_rate, check_rate, vote_no_rate, now
+        )
+    if scenario != ESTONIA:
+        raise ValueError(f"unknown scenario {scenario!r}")
+    candidates = candidates or 8
     made_districts = []
     for d in range(districts):
         name = _district_name(d)
         names = _random.sample([f"{g} {s}" for g in GIVEN_NAMES for s in SURNAMES], candidates)
-        people = [
+        people = tuple(
             Candidate(100 * (d + 1) + c + 1, names[c], PARTIES[c % len(PARTIES)])
             for c in range(candidates)
-        ]
+        )
         popularity = tuple(1 + _random.randrange(10) for _ in people)
-        made_districts.append(District(_slug(name), name, tuple(people), popularity))
+        council = SimContest(Contest(CONTEST_ID, Name.plain(CONTEST_NAME), people), popularity)
+        made_districts.append(District(_slug(name), Name.plain(name), (council,)))
     unique: set[str] = set()
     while len(unique) < voters:
         unique.add(personal_code())
@@ -176,17 +254,55 @@ def make_plan(
         for i, code in enumerate(codes)
     )
     return Plan(
+        scenario=ESTONIA,
         election_id=f"demo-{now:%Y%m%d-%H%M%S}",
+        name=Name.plain(f"Demo city council election ({len(made_voters)} voters)"),
         districts=tuple(made_districts),
         voters=made_voters,
-        revoters=_chosen(codes, revote_rate),
-        paper_voters=_chosen(codes, paper_rate),
-        checkers=_chosen(codes, check_rate),
+        revoters=chosen(codes, revote_rate),
+        paper_voters=chosen(codes, paper_rate),
+        checkers=chosen(codes, check_rate),
     )
 
 
 def _toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _toml_name(name: Name) -> str:
+    """A name as the definition writes it: one string, or { en = "...", th = "..." }."""
+    value = name.to_json()
+    if isinstance(value, str):
+        return _toml_string(value)
+    return "{ " + ", ".join(f"{code} = {_toml_string(text)}" for code, text in value.items()) + " }"
+
+
+def _contest_toml(table: str, contest: Contest) -> list[str]:
+    lines = [
+        f"[[{table}]]",
+        f"id = {_toml_string(contest.id)}",
+        f"name = {_toml_name(contest.name)}",
+    ]
+    if contest.vote_no:
+        lines.append("vote_no = true")
+    if contest.question is not None:
+        lines.append(f"question = {_toml_name(contest.question)}")
+        for answer in contest.candidates:
+            lines += [
+                f"[[{table}.answers]]",
+                f"number = {answer.number}",
+                f"name = {_toml_name(answer.name)}",
+            ]
+        return lines
+    for candidate in contest.candidates:
+        lines += [
+            f"[[{table}.candidates]]",
+            f"number = {candidate.number}",
+            f"name = {_toml_name(candidate.name)}",
+        ]
+        if candidate.party:
+            lines.append(f"party = {_toml_name(candidate.party)}")
+    return lines
 
 
 def definition_toml(
@@ -204,13 +320,17 @@ def definition_toml(
         '# Generated by `ivote demo`; format: docs/spec.md, "Election definition".',
         "[election]",
         f"id = {_toml_string(plan.election_id)}",
-        f"name = {_toml_string(f'Demo city council election ({len(plan.voters)} voters)')}",
+        f"name = {_toml_name(plan.name)}",
         f"start = {start.isoformat(timespec='seconds')}",
         f"end = {end.isoformat(timespec='seconds')}",
         f"max_voters = {max(1, len(plan.voters))}",
         f"key_bits = {key_bits}",
         f"trustees = {trustees}",
         f"threshold = {threshold}",
+    ]
+    if plan.personal_code_scheme != OPAQUE:
+        lines.append(f"personal_code_scheme = {_toml_string(plan.personal_code_scheme)}")
+    lines += [
         "",
         "[trust]",
         "eid_ca_certificates = [" + ", ".join(map(_toml_string, trust["eid"])) + "]",
@@ -221,21 +341,13 @@ def definition_toml(
         lines += [
             "[[districts]]",
             f"id = {_toml_string(district.id)}",
-            f"name = {_toml_string(district.name)}",
+            f"name = {_toml_name(district.name)}",
             "",
-            "[[districts.contests]]",
-            f"id = {_toml_string(CONTEST_ID)}",
-            f"name = {_toml_string(CONTEST_NAME)}",
         ]
-        for candidate in district.candidates:
-            lines += [
-                "[[districts.contests.candidates]]",
-                f"number = {candidate.number}",
-                f"name = {_toml_string(candidate.name)}",
-            ]
-            if candidate.party:
-                lines.append(f"party = {_toml_string(candidate.party)}")
-        lines.append("")
+        for contest in district.contests:
+            lines += [*_contest_toml("districts.contests", contest.contest), ""]
+    for contest in plan.national:
+        lines += [*_contest_toml("national_contests", contest.contest), ""]
     return "\n".join(lines)
 
 

@@ -14,8 +14,6 @@ import signal
 from dataclasses import dataclass
 from typing import Any
 
-from ivote.demo.scenario import CONTEST_ID
-
 _STATE: dict[str, Any] = {}
 
 
@@ -41,7 +39,7 @@ def init_worker(collector_url: str, fingerprint: str, test_election: bool = Fals
 class CastJob:
     personal_code: str
     district: str
-    choice: int  # candidate number in the district's one contest
+    choices: dict[str, int]  # contest id -> choice number, every contest of the ballot
     eid_path: str
     pin: str
 
@@ -74,7 +72,7 @@ def cast(job: CastJob) -> CastOutcome:
         identity = check_own_certificate(election, signer.certificate)
         if identity.personal_code != job.personal_code:
             return CastOutcome(job, f"the e-ID belongs to {identity.personal_code}")
-        prepared = prepare_ballot(client, election, job.district, {CONTEST_ID: job.choice})
+        prepared = prepare_ballot(client, election, job.district, job.choices)
         # No sealed ballot store: sealing costs a 128 MiB scrypt per save, twice per ballot,
         # which is the voter's computer's business, not the demo's.
         result = cast_ballot(client, prepared, signer)
@@ -95,14 +93,14 @@ def cast(job: CastJob) -> CastOutcome:
 class CheckOutcome:
     personal_code: str
     error: str | None = None
-    found: int | None = None  # the candidate the stored ballot holds
+    found: dict[str, int] | None = None  # the choices the stored ballot holds
     signer: str = ""  # personal code of the e-ID that signed it
 
 
 def check(personal_code: str, check_code: str) -> CheckOutcome:
     """The vote check from a second device (`ivote vote check`): trust the election by its
     published fingerprint, fetch the stored ballot by the check code's prefix, verify
-    signature, receipt and log inclusion, open the candidates under the code's seed."""
+    signature, receipt and log inclusion, open every contest's choice under the code's seed."""
     from voter_app.check import check_vote
     from voter_app.code import CheckCode
     from voter_app.voting import fetch_election
@@ -115,9 +113,7 @@ def check(personal_code: str, check_code: str) -> CheckOutcome:
         result = check_vote(client, election, CheckCode.parse(check_code))
     except Exception as exc:  # reported by the demo
         return CheckOutcome(personal_code, f"{type(exc).__name__}: {exc}")
-    return CheckOutcome(
-        personal_code, None, result.choices.get(CONTEST_ID), result.voter.personal_code
-    )
+    return CheckOutcome(personal_code, None, dict(result.choices), result.voter.personal_code)
 
 
 def check_job(arguments: tuple[str, str]) -> CheckOutcome:

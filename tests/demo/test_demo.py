@@ -1,10 +1,12 @@
 """`ivote demo` end to end: a small election (512-bit key from the fixture primes, 10 voters
 in 2 districts, revotes, a paper voter, vote checks) through every real command, with the
-collector as a real subprocess on loopback, on SQLite and on PostgreSQL; and a Ctrl-C in the
+collector as a real subprocess on loopback, on SQLite and on PostgreSQL; the Thai scenario in
+small (three contests on every ballot, "vote no", output in Thai); and a Ctrl-C in the
 middle of voting, which must leave no collector behind."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -17,7 +19,10 @@ from pathlib import Path
 
 import httpx
 
+from formats import personal_codes
+from formats.manifest import VOTE_NO, ElectionDirectory
 from formats.record import ElectionRecord
+from i18n import format_datetime
 from ivote.demo.report import EXPECTED_FILE, Expected, compare
 
 FIXTURE_PRIMES = Path(__file__).parents[1] / "fixtures" / "safe_primes.json"
@@ -93,8 +98,12 @@ def test_demo_end_to_end(db_url: str, tmp_path: Path) -> None:
     # and its report shows the revotes and the paper voter.
     expected = Expected.from_dict(json.loads((out / EXPECTED_FILE).read_text()))
     record = ElectionRecord.from_dict(json.loads((out / "record" / "record.json").read_text()))
-    results = {r.district: list(r.counts) for r in record.decryption.results}
-    assert results == expected.results
+    results = {(r.district, r.contest): list(r.counts) for r in record.decryption.results}
+    assert results == {
+        (district, contest): counts
+        for district, contests in expected.results.items()
+        for contest, counts in contests.items()
+    }
     report = record.tally.report["total"]
     assert report["received"] == 13  # 10 voters + 3 revotes
     assert report["superseded"] == 3
@@ -159,10 +168,111 @@ def test_demo_end_to_end(db_url: str, tmp_path: Path) -> None:
     counts = document["decryption"]["results"][0]["counts"]
     counts[0] += 1
     (tampered / "record.json").write_text(json.dumps(document))
-    names = {district: district for district in expected.results}
-    assert compare(expected, names, out / "record").matches
-    problems = compare(expected, names, tampered).problems
+    assert compare(expected, out / "record").matches
+    problems = compare(expected, tampered).problems
     assert problems and "the voters chose" in problems[0]
+
+
+THAI_SMALL = [
+    "--scenario", "thailand", "--voters", "8", "--districts", "2",
+    "--revote-rate", "0.25", "--paper-rate", "0.125", "--check-rate", "0.25",
+    "--vote-no-rate", "0.25", "--trustees", "3", "--threshold", "2",
+    "--key-bits", "512", "--test-primes", str(FIXTURE_PRIMES), "--scrypt-cost", "1024",
+    "--voter-processes", "2",
+]  # fmt: skip
+
+
+def test_thai_demo_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = subprocess.run(
+        [IVOTE, "demo", *THAI_SMALL, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**ENV, "LANG": "C.UTF-8"},  # Thai without --lang, whatever the environment says
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+
+    manifest = ElectionDirectory(out / "election").read_manifest()
+    assert manifest.personal_code_scheme == personal_codes.THAI_CITIZEN_ID
+    with (out / "definition" / "voters.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            personal_codes.check(personal_codes.THAI_CITIZEN_ID, row["personal_code"])
+    contests = {(district.id, contest.id) for district, contest in manifest.contests()}
+    assert len(contests) == 2 * 3  # a constituency, the party list and the referendum each
+
+    # The demo speaks Thai: its own texts, the names, the dates in the Buddhist Era.
+    stdout = result.stdout
+    assert "OK ผลตรงกัน" in stdout, output  # the results match
+    assert "OK บันทึกผลการเลือกตั้งผ่านการตรวจสอบด้วย `ivote verify`" in stdout, output
+    assert "เชียงใหม่ เขตเลือกตั้งที่ 2 — ส.ส. แบบแบ่งเขตเลือกตั้ง" in stdout
+    assert "ส.ส. แบบบัญชีรายชื่อ รวม 2 เขตเลือกตั้ง" in stdout
+    assert "ไม่ประสงค์ลงคะแนน" in stdout and "ไม่แสดงความคิดเห็น" in stdout
+    assert format_datetime(manifest.period.start, "th") in stdout
+    assert str(manifest.period.start.year + 543) in stdout
+    assert "เทียบผลแล้ว 6 รายการ" in stdout  # every contest of every district compared
+    assert "the results match" not in stdout and "Officials:" not in stdout
+
+    # Every contest of every district is compared, and each equals the record's result.
+    expected = Expected.from_dict(json.loads((out / EXPECTED_FILE).read_text()))
+    record = ElectionRecord.from_dict(json.loads((out / "record" / "record.json").read_text()))
+    results = {(r.district, r.contest): list(r.counts) for r in record.decryption.results}
+    assert set(expected.result_keys()) == set(results) == contests
+    for (district, contest), counts in results.items():
+        assert counts == expected.results[district][contest]
+        assert len(counts) == len(manifest.contest(district, contest).options)
+    # 8 voters, 2 revotes, 1 paper voter: 7 counted in every contest
+    assert record.tally.report["total"]["counted"] == 7
+    for contest in ("mp", "party-list", "referendum"):
+        assert sum(sum(results[(d.id, contest)]) for d in manifest.districts) == 7
+    # the two who vote no (neither revoting nor on paper) are counted as such
+    for contest in ("mp", "party-list"):
+        index = manifest.contest("chiang-mai-1", contest).index_of(VOTE_NO)
+        assert index == len(manifest.contest("chiang-mai-1", contest).options) - 1
+        assert sum(results[(d.id, contest)][-1] for d in manifest.districts) == 2
+
+    verify = subprocess.run(
+        [IVOTE, "verify", "--allow-test-key", str(out / "record"), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    verdict = json.loads(verify.stdout.strip().splitlines()[-1])
+    assert "fail" not in {check["status"] for check in verdict["checks"]}, verdict
+
+    # A changed "vote no" count of the party list is caught.
+    comparison = compare(expected, out / "record")
+    assert comparison.matches and set(comparison.compared) == contests
+    tampered = tmp_path / "tampered"
+    shutil.copytree(out / "record", tampered)
+    document = json.loads((tampered / "record.json").read_text())
+    changed = next(
+        r for r in document["decryption"]["results"] if r["contest"] == "party-list"
+    )
+    changed["counts"][-1] += 1
+    (tampered / "record.json").write_text(json.dumps(document))
+    problems = compare(expected, tampered).problems
+    assert len(problems) == 1 and f"{changed['district']}/party-list" in problems[0]
+
+
+def test_the_thai_demo_follows_lang(tmp_path: Path) -> None:
+    """Thai unless --lang says otherwise (a used --out directory stops it at once)."""
+    (tmp_path / "used").write_text("x")
+    thai = subprocess.run(
+        [IVOTE, "demo", "--scenario", "thailand", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**ENV, "LANG": "en_US.UTF-8"},
+    )
+    english = subprocess.run(
+        [IVOTE, "--lang", "en", "demo", "--scenario", "thailand", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert thai.returncode == english.returncode == 1
+    assert "is not empty" not in thai.stdout and "การสาธิตล้มเหลว" in thai.stdout
+    assert "The demo failed:" in english.stdout and "is not empty" in english.stdout
 
 
 def test_demo_refuses_a_used_out_directory(tmp_path: Path) -> None:

@@ -319,3 +319,17 @@ def test_personal_code_without_national_prefix(test_pki: Pki) -> None:
     voter = Voter("38001085718", "Jaan", "Tamm", "Tartu")
     certificate = test_pki.eid(voter).certificate
     assert eid.check_certificate(certificate, test_pki.trust(), NOW).personal_code == "38001085718"
+
+
+def test_a_thai_name_too_long_for_the_common_name_is_cut_there_only(test_pki: Pki) -> None:
+    # X.509 limits the common name to 64 UTF-8 bytes; a Thai letter takes three, so
+    # "SURNAME,GIVEN,CODE" of this voter has 81 bytes.
+    voter = Voter("3501196582921", "เยาวลักษณ์", "สุวรรณรัตน์", "chiang-mai-1")
+    certificate = test_pki.eid(voter).certificate
+    common_name = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert isinstance(common_name, str)
+    assert len(common_name.encode()) <= 64
+    assert common_name == "สุวรรณรัตน์,เยาวลักษณ์"  # 64 bytes: whole letters, the code cut
+    identity = eid.check_certificate(certificate, test_pki.trust(), NOW)
+    assert identity.personal_code == voter.personal_code
+    assert (identity.given_name, identity.surname) == (voter.given_name, voter.surname)
