@@ -77,13 +77,27 @@ def print_fingerprints(found: Outcome, console: Console) -> None:
 
 
 def print_results(results: ElectionResults, console: Console) -> None:
-    """One table per contest, grouped by district, in the manifest's order; then the
-    national contests' totals over every district."""
+    """One table per contest of a district's own, grouped by district, in the manifest's
+    order; then the national contests' totals over every district. A national contest's
+    counts per district (a 68-row party list in each of 400 constituencies) are left to the
+    CSV, JSON and HTML: a terminal shows its totals once."""
     for _district, district_name, contests in results.districts():
         console.print()
         console.print(Text(_("District: {name}").format(name=district_name), style="bold"))
         for contest in contests:
-            console.print(contest_table(contest))
+            if not contest.national:
+                console.print(contest_table(contest))
+        national = [contest.contest_name for contest in contests if contest.national]
+        if national:
+            console.print(
+                Text(
+                    _(
+                        "{contests}: this district's counts are in the CSV, JSON and HTML "
+                        "results; their totals follow."
+                    ).format(contests=", ".join(national)),
+                    style="dim",
+                )
+            )
     if results.national:
         console.print()
         console.print(Text(_("National totals (every district)"), style="bold"))
