@@ -134,6 +134,7 @@ def prove_modulus(p: int, q: int, context: Mapping[str, Any], w: int | None = No
     if gmpy2.gcd(n, phi) != 1:
         raise InvalidInput("key", "gcd(n, phi(n)) is not 1")
     n_root = invert(n, phi)  # z = y^(n^-1 mod phi) is the n-th root of y
+    root_p, root_q = n_root % (p - 1), n_root % (q - 1)  # computed mod p and q (CRT)
     while w is None:
         drawn = mpz(random_unit(n))
         if gmpy2.jacobi(drawn, n) == -1:
@@ -158,7 +159,8 @@ def prove_modulus(p: int, q: int, context: Mapping[str, Any], w: int | None = No
         xs.append(int(x))
         as_.append(a)
         bs.append(b)
-        zs.append(int(powmod_secret(y, n_root, n)))
+        z_p, z_q = powmod_secret(y % p, root_p, p), powmod_secret(y % q, root_q, q)
+        zs.append(int(z_q + q * ((z_p - z_q) * q_inv_p % p)))
     return ModulusProof(int(w), tuple(xs), tuple(as_), tuple(bs), tuple(zs))
 
 
