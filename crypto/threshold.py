@@ -65,6 +65,8 @@ def _unit_square_candidate(x: int, n: int, n2: int, field_name: str) -> None:
         raise InvalidInput(field_name, "not a unit in [1, n^2)")
     if gmpy2.jacobi(x % n, n) != 1:
         raise InvalidInput(field_name, "not a square (Jacobi symbol mod n is not 1)")
+    if x in (1, n2 - 1):
+        raise InvalidInput(field_name, "has order at most 2")
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,6 @@ class ThresholdKey:
             raise InvalidInput(f"{field}.threshold", f"must be in 1..{self.trustees} (trustees)")
         n, n2 = self.n, self.n_squared
         _unit_square_candidate(self.v, n, n2, f"{field}.v")
-        if self.v in (1, n2 - 1):
-            raise InvalidInput(f"{field}.v", "has order at most 2")
         if len(self.verification_keys) != self.trustees:
             raise InvalidInput(
                 f"{field}.verification_keys",

@@ -459,6 +459,11 @@ def key_cases(key: ThresholdKey, p: int) -> list[tuple[str, object, str, type]]:
          "key.verification_keys[4]", InvalidInput),
         ("verification_keys", [hex_int(n2)] + [hex_int(v) for v in key.verification_keys[1:]],
          "key.verification_keys[0]", InvalidInput),
+        # order at most 2: every share proof about such a key would be vacuous
+        ("verification_keys", [*vks[:1], hex_int(1), *vks[2:]],
+         "key.verification_keys[1]", InvalidInput),
+        ("verification_keys", [*vks[:3], hex_int(n2 - 1), *vks[4:]],
+         "key.verification_keys[3]", InvalidInput),
         ("verification_keys", "nope", "key.verification_keys", FormatError),
         ("extra", 1, "key.extra", FormatError),
     ]  # fmt: skip
