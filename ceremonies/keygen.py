@@ -1,9 +1,10 @@
 """The key ceremony: deal the threshold key, seal one share per trustee, sign the manifest.
 
 Runs on the offline ceremony machine. The dealer's secrets (p, q, d, the polynomial) live in
-crypto.threshold's memory only; each share leaves this module sealed under its trustee's
-passphrase. Order of writes: shares, then manifest.json with the key, then the signed manifest;
-the signed manifest's presence marks a finished ceremony.
+this call's memory only (p and q also make the public proof that the key is well formed);
+each share leaves this module sealed under its trustee's passphrase. Order of writes: shares,
+the key-proofs document, then manifest.json with the key (and the proofs' hash), then the
+signed manifest; the signed manifest's presence marks a finished ceremony.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any
 from canonical.encoding import DOMAINS, canonical_bytes, parse_hex_int
 from canonical.files import write_atomic, write_canonical_json
 from ceremonies.election import CeremonyError
+from crypto.keyproofs import prove_modulus
 from crypto.sealing import DEFAULT_SCRYPT_N, write_sealed
-from crypto.threshold import KeyShare, ThresholdKey, deal, generate
+from crypto.threshold import deal, generate_primes
+from formats.keyproofs import KeyProofs, modulus_proof_context
 from formats.manifest import TRUSTEE_SHARE_PURPOSE, ElectionDirectory, Manifest
 from i18n import _
 from ivote.cli_support import MIN_PASSPHRASE_LENGTH
@@ -107,13 +110,20 @@ def run_keygen(
     election = ElectionDirectory(election_dir)
     manifest = check_ready(election)
     check_passphrases(passphrases, manifest.trustees)
-    key: ThresholdKey
-    shares: list[KeyShare]
     if test_primes is not None:
-        key, shares = deal(*test_primes, manifest.trustees, manifest.threshold)
+        p, q = test_primes
     else:
-        key, shares = generate(manifest.key_bits, manifest.trustees, manifest.threshold, progress)
-    keyed = manifest.with_key(key.to_dict(), test_key=test_primes is not None)
+        p, q = generate_primes(manifest.key_bits, manifest.trustees, manifest.threshold, progress)
+    key, shares = deal(p, q, manifest.trustees, manifest.threshold)
+    if stage is not None:
+        stage(_("Proving the election key well formed"))
+    proofs = KeyProofs(
+        manifest.election_id, prove_modulus(p, q, modulus_proof_context(manifest.election_id))
+    )
+    del p, q  # the shares hold what the trustees need; the factors are not kept
+    keyed = manifest.with_key(
+        key.to_dict(), test_key=test_primes is not None, key_proofs=proofs.hash
+    )
     signed = sign_object(signer, DOMAINS["manifest"], keyed.to_dict())
     if stage is not None:
         stage(_("Sealing {count} share files").format(count=len(shares)))
@@ -125,6 +135,8 @@ def run_keygen(
             TRUSTEE_SHARE_PURPOSE,
             cost=scrypt_cost,
         )
+    # the proofs before the manifest that names them: a finished manifest never lacks them
+    write_canonical_json(election.key_proofs, proofs.to_dict())
     write_canonical_json(election.manifest, keyed.to_dict())
     write_atomic(election.organiser_certificate, _pem(signer.certificate))
     write_canonical_json(election.signed_manifest, signed)

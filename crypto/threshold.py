@@ -302,6 +302,18 @@ def generate(
     """A fresh threshold key with an n of exactly `key_bits` bits (two safe primes of half
     that size). `progress(candidates_tested)` is passed on to the prime search, counting
     across both primes."""
+    p, q = generate_primes(key_bits, trustees, threshold, progress)
+    return deal(p, q, trustees, threshold)
+
+
+def generate_primes(
+    key_bits: int,
+    trustees: int,
+    threshold: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """generate()'s two distinct safe primes, for a dealer that also proves things about
+    them (the key ceremony's modulus proof) before calling deal()."""
     if not isinstance(key_bits, int) or key_bits < 16 or key_bits % 2:
         raise InvalidInput("key_bits", "must be an even number of at least 16")
     _check_trustee_counts(trustees, threshold)
@@ -320,7 +332,7 @@ def generate(
         earlier += latest
         if prime not in primes:
             primes.append(prime)
-    return deal(primes[0], primes[1], trustees, threshold)
+    return primes[0], primes[1]
 
 
 def _secret_power(base: int, exponent: int, modulus: int) -> mpz:

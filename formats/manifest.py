@@ -325,6 +325,9 @@ class Manifest:
     # The contests on every district's ballot (the party list, a referendum), declared once;
     # each district's `contests` ends with them. Written only when there are some.
     national_contests: tuple[Contest, ...] = ()
+    # H(key-proofs document) (formats.keyproofs), set by keygen with the key. Written only
+    # when set: manifests made before it keep their bytes and hash.
+    key_proofs: bytes | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", Name.of(self.name))
@@ -359,6 +362,7 @@ class Manifest:
                 if self.national_contests
                 else {}
             )
+            | ({} if self.key_proofs is None else {"key_proofs": b64url(self.key_proofs)})
         )
 
     def canonical(self) -> bytes:
@@ -479,10 +483,15 @@ class Manifest:
             "part": part,
         }
 
-    def with_key(self, public_key: Mapping[str, Any], test_key: bool) -> Manifest:
+    def with_key(
+        self, public_key: Mapping[str, Any], test_key: bool, key_proofs: bytes | None = None
+    ) -> Manifest:
+        """The manifest with its key and the hash of the key-proofs document proving it."""
         if self.public_key is not None:
             raise ManifestError(("public_key",), "the manifest already has a key")
-        keyed = replace(self, public_key=dict(public_key), test_key=test_key)
+        keyed = replace(
+            self, public_key=dict(public_key), test_key=test_key, key_proofs=key_proofs
+        )
         problems = list(semantic_problems(keyed))
         if problems:
             raise ManifestError(*problems[0])
@@ -531,7 +540,7 @@ def _parse(obj: Any) -> Manifest:
     top = {
         "version", "election_id", "name", "period", "districts", "max_voters", "key_bits",
         "trustees", "threshold", "trust", "voter_list", "policy", "public_key", "test_key",
-        "personal_code_scheme", "national_contests",
+        "personal_code_scheme", "national_contests", "key_proofs",
     }  # fmt: skip
     _only(obj, top, ())
     period_obj = _get(obj, "period", dict, ())
@@ -608,6 +617,11 @@ def _parse(obj: Any) -> Manifest:
                 f"{' or '.join(s for s in SCHEMES if s != OPAQUE)}; leave the field out for "
                 "opaque codes)",
             )
+    key_proofs = None
+    if "key_proofs" in obj:
+        key_proofs = _bytes(_get(obj, "key_proofs", str, ()), ("key_proofs",))
+        if len(key_proofs) != 32:
+            raise ManifestError(("key_proofs",), "not a SHA-256 hash")
     return Manifest(
         election_id=_get(obj, "election_id", str, ()),
         name=_name(obj, "name", ()),
@@ -624,6 +638,7 @@ def _parse(obj: Any) -> Manifest:
         test_key=_get(obj, "test_key", bool, ()),
         personal_code_scheme=scheme,
         national_contests=tuple(replace(contest, national=True) for contest in national),
+        key_proofs=key_proofs,
     )
 
 
@@ -774,6 +789,8 @@ def semantic_problems(
         )
     if manifest.max_voters < 1:
         yield ("max_voters",), "must be at least 1"
+    if manifest.key_proofs is not None and manifest.public_key is None:
+        yield ("key_proofs",), "a draft manifest has no key to prove (keygen sets both)"
     if manifest.personal_code_scheme not in SCHEMES:
         yield (
             ("personal_code_scheme",),
@@ -971,6 +988,11 @@ class ElectionDirectory:
     @property
     def signed_manifest(self) -> Path:
         return self.root / "manifest.signed.json"
+
+    @property
+    def key_proofs(self) -> Path:
+        """The key-proofs document (formats.keyproofs) the manifest's `key_proofs` names."""
+        return self.root / "key-proofs.json"
 
     @property
     def organiser_certificate(self) -> Path:
