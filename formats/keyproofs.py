@@ -12,9 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from canonical.encoding import FormatError, check_version, object_hash, require
-from crypto.errors import InvalidInput
-from crypto.keyproofs import ModulusProof
+from canonical.encoding import (
+    FormatError,
+    b64url,
+    check_version,
+    object_hash,
+    printable,
+    require,
+)
+from crypto.errors import InvalidInput, ProofInvalid
+from crypto.keyproofs import ModulusProof, verify_modulus
+from formats.manifest import Manifest
+from i18n import _
 
 KEY_PROOFS_VERSION = 1
 ELECTION_KEY_PURPOSE = "election key"
@@ -60,3 +69,43 @@ class KeyProofs:
         except InvalidInput as exc:
             raise FormatError(exc.field, exc.problem) from exc
         return cls(election_id, proof)
+
+
+def key_proofs_problems(document: Any, manifest: Manifest) -> list[str]:
+    """Every reason why `document` (parsed JSON, None when absent) does not prove the key of
+    `manifest` (which has one) well formed, each in one line; none when it does. The one
+    check of the key-proofs document (docs/spec.md, "Verifier checks", `key-proofs`)."""
+    if manifest.key_proofs is None:
+        return [_("the election key is not proven well formed: the manifest names no key proofs")]
+    expected = b64url(manifest.key_proofs)
+    if document is None:
+        return [
+            _("the key-proofs document (hash {expected}, named by the manifest) is missing")
+            .format(expected=expected)
+        ]
+    try:
+        proofs = KeyProofs.from_dict(document)
+    except FormatError as exc:
+        return [_("the key-proofs document is malformed: {problem}").format(problem=exc)]
+    problems = []
+    if proofs.election_id != manifest.election_id:
+        problems.append(
+            _("the key-proofs document is for election {found}, not {expected}").format(
+                found=printable(proofs.election_id), expected=manifest.election_id
+            )
+        )
+    if proofs.hash != manifest.key_proofs:
+        problems.append(
+            _("the key-proofs document's hash {found} is not the {expected} the manifest names")
+            .format(found=b64url(proofs.hash), expected=expected)
+        )
+    context = modulus_proof_context(manifest.election_id)
+    try:
+        verify_modulus(manifest.threshold_key.n, proofs.modulus_proof, context)
+    except ProofInvalid as exc:
+        problems.append(
+            _("the modulus proof does not verify for the election key: {problem}").format(
+                problem=exc.problem
+            )
+        )
+    return problems

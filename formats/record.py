@@ -505,6 +505,7 @@ _TALLY_FIELDS = {
     "report",
     "totals",
     "observers_bundle",
+    "key_proofs",
 }
 
 
@@ -518,6 +519,9 @@ class Tally:
     report: dict[str, Any]  # TallyReport.to_dict(), kept as written so that it hashes the same
     totals: tuple[EncryptedTotal, ...]
     bundle: BundleReference
+    # The key-proofs document (formats.keyproofs) from the election directory, as published;
+    # whether it is there and the manifest's is the verifier's check. Written only when set.
+    key_proofs: dict[str, Any] | None = None
 
     def body(self) -> dict[str, Any]:
         return {
@@ -528,15 +532,20 @@ class Tally:
             "report": self.report,
             "totals": [t.to_dict() for t in self.totals],
             "observers_bundle": self.bundle.to_dict(),
-        }
+        } | ({} if self.key_proofs is None else {"key_proofs": self.key_proofs})
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.body(), "kind": TALLY_KIND}
 
     @property
     def hash(self) -> bytes:
-        """What decryption shares bind to: the tally, whatever document carries it."""
-        return object_hash(self.to_dict())
+        """What decryption shares bind to: the tally, whatever document carries it, without
+        its copy of the key-proofs document, which the signed manifest already binds by hash
+        (so a tally from before the key proofs keeps its hash, and a bad copy fails the
+        key-proofs check alone)."""
+        document = self.to_dict()
+        document.pop("key_proofs", None)
+        return object_hash(document)
 
     @classmethod
     def from_dict(cls, obj: Any, where: str = "tally", kind: str = TALLY_KIND) -> Tally:
@@ -554,6 +563,7 @@ class Tally:
             BundleReference.from_dict(
                 require(obj, "observers_bundle", dict, where), f"{where}.observers_bundle"
             ),
+            dict(require(obj, "key_proofs", dict, where)) if "key_proofs" in obj else None,
         )
 
 

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from canonical.encoding import FormatError
 from crypto.errors import CryptoError
@@ -34,6 +35,9 @@ from formats.record import (
     TallyReport,
 )
 from i18n import _
+
+if TYPE_CHECKING:
+    from formats.manifest import ElectionDirectory, Manifest
 
 
 class TallyError(Exception):
@@ -97,6 +101,7 @@ def process_ballot_box(
     pinned = _read_pinned(election.organiser_certificate)
     manifest = load_signed_manifest(election.signed_manifest, organiser_certificate=pinned)
     document = read_json_file(election.signed_manifest, str(election.signed_manifest))
+    key_proofs = _read_key_proofs(election, manifest)
     lists = election.voter_lists(manifest)
     crls = read_crls(election_dir, crl_paths)
     # the paper list is checked before the long part: signed by the organiser, for the
@@ -137,9 +142,27 @@ def process_ballot_box(
         decision.report.to_dict(),
         tuple(encrypted_totals(manifest, decision.counted)),
         BundleReference(bundle.hash, len(ballots)),
+        key_proofs,
     )
     counted_voters = CountedVoters(manifest.election_id, decision.counted_voters)
     return TallyOutcome(tally, bundle, counted_voters, decision.report, tuple(crls))
+
+
+def _read_key_proofs(election: ElectionDirectory, manifest: Manifest) -> dict[str, Any] | None:
+    """The key-proofs document the manifest names, as published, for the record (the
+    verifier checks it); None for a manifest that names none."""
+    from canonical.files import read_json_file
+
+    if manifest.key_proofs is None:
+        return None
+    document = read_json_file(election.key_proofs, str(election.key_proofs))
+    if not isinstance(document, dict):
+        raise TallyError(
+            _("{path}: expected the key-proofs document (an object)").format(
+                path=election.key_proofs
+            )
+        )
+    return document
 
 
 def _read_pinned(path: Path) -> bytes:

@@ -28,6 +28,7 @@ from canonical.encoding import DOMAINS, FormatError, b64url, canonical_bytes, ob
 from crypto import merkle, paillier
 from crypto.encoding import decode_totals
 from crypto.errors import CryptoError, DecryptionError, InvalidInput, ProofInvalid
+from crypto.keyproofs import MODULUS_PROOF_ROUNDS
 from crypto.membership import BATCH_CHUNK, EncryptedContest, batch_verify
 from crypto.primitives.modular import mpz
 from crypto.threshold import (
@@ -38,6 +39,7 @@ from crypto.threshold import (
 )
 from formats.ballot import Ballot, ballot_statements
 from formats.cleansing import ProgressFactory, no_progress
+from formats.keyproofs import key_proofs_problems
 from formats.manifest import Manifest
 from formats.receipt import (
     LogHead,
@@ -73,6 +75,7 @@ MAX_PROBLEMS_LISTED = 20
 CHECKS = (
     ("record", N_("record format")),
     ("manifest", N_("signed manifest and election key")),
+    ("key-proofs", N_("election key proven well formed (Paillier-Blum modulus)")),
     ("manifest-anchor", N_("manifest is the one the officials published")),
     ("log-head", N_("collector's signed log head")),
     ("log-leaves", N_("leaf hashes rebuild the signed log head")),
@@ -376,6 +379,7 @@ class _Verifier:
         self.manifest_signer = certificate if not problems else None
         if manifest is None:
             self.r.failed("manifest", problems)
+            self.r.not_made("key-proofs", _("needs a valid signed manifest with its key"))
             self.r.not_made("manifest-anchor", _("needs a readable manifest"))
             return
         key: ThresholdKey | None = None
@@ -400,8 +404,21 @@ class _Verifier:
             )
         if manifest.test_election:
             detail += _("; a TEST election: {why}").format(why=manifest.test_election)
-        self.r.outcome("manifest", problems, detail)
+        manifest_ok = self.r.outcome("manifest", problems, detail)
+        self.check_key_proofs(manifest, manifest_ok and key is not None)
         self.check_anchor(manifest, certificate)
+
+    def check_key_proofs(self, manifest: Manifest, manifest_ok: bool) -> None:
+        if not manifest_ok:
+            self.r.not_made("key-proofs", _("needs a valid signed manifest with its key"))
+            return
+        self.r.outcome(
+            "key-proofs",
+            key_proofs_problems(self.tally.key_proofs, manifest),
+            _("{rounds} rounds, under the manifest's key_proofs hash").format(
+                rounds=MODULUS_PROOF_ROUNDS
+            ),
+        )
 
     def check_anchor(self, manifest: Manifest, certificate: x509.Certificate | None) -> None:
         if self.expected_fingerprint is None and self.organiser_certificate is None:
