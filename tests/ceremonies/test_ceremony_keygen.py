@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ from canonical.encoding import FormatError, canonical_bytes, parse_canonical
 from crypto import paillier
 from crypto.eid import SignatureInvalid, WrongSigner
 from crypto.errors import DecryptionError, SealError
+from crypto.keyproofs import verify_modulus
 from crypto.threshold import combine, decryption_share
+from formats.keyproofs import KeyProofs, key_proofs_problems
 from formats.manifest import (
     ElectionDirectory,
     Manifest,
@@ -332,3 +335,76 @@ def test_open_signed_manifest_needs_an_anchor(keyed: Workspace) -> None:
         organiser_certificate=election.organiser_certificate.read_bytes(),
     )
     assert opened.certificate.subject.rfc4514_string().startswith("CN=ivote organiser")
+
+
+# -- the key proofs ---------------------------------------------------------------------------
+
+
+def _assert_key_proven(election: ElectionDirectory) -> None:
+    """key-proofs.json is canonical, named by the signed manifest's hash, and its modulus
+    proof verifies for the manifest's key under the election's context."""
+    manifest = election.read_signed_manifest()
+    data = election.key_proofs.read_bytes()
+    document = parse_canonical(data)
+    assert data == canonical_bytes(document) + b"\n"
+    proofs = KeyProofs.from_dict(document)
+    assert proofs.election_id == manifest.election_id
+    assert manifest.key_proofs == proofs.hash == hashlib.sha256(data[:-1]).digest()
+    context = {"election_id": manifest.election_id, "purpose": "election key"}
+    verify_modulus(manifest.threshold_key.n, proofs.modulus_proof, context)
+    assert key_proofs_problems(document, manifest) == []
+
+
+def test_keygen_publishes_the_key_proofs_the_manifest_names(
+    keyed: Workspace, safe_primes: dict
+) -> None:
+    election = ElectionDirectory(keyed.election)
+    _assert_key_proven(election)
+    # the factors are in no file the ceremony writes, nor in what it prints
+    p, q = safe_primes[512]
+    for secret in (format(p, "x"), format(q, "x"), str(p), str(q)):
+        assert secret not in keyed.keygen_output
+        for path in election.root.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+
+
+def test_keygen_with_searched_primes_proves_its_key(workspace: Workspace) -> None:
+    assert workspace.init().exit_code == 0
+    assert workspace.keygen(primes=False).exit_code == 0
+    _assert_key_proven(ElectionDirectory(workspace.election))
+
+
+def test_a_failed_proof_leaves_no_manifest_with_a_key(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ceremonies.keygen
+
+    def failing(*args: object) -> None:
+        raise OSError("disk full")
+
+    assert workspace.init().exit_code == 0
+    draft = ElectionDirectory(workspace.election).manifest.read_bytes()
+    monkeypatch.setattr(ceremonies.keygen, "write_canonical_json", failing)
+    with pytest.raises(OSError, match="disk full"):
+        workspace.keygen()
+    election = ElectionDirectory(workspace.election)
+    assert election.manifest.read_bytes() == draft  # still the draft
+    assert not election.signed_manifest.exists() and not election.key_proofs.exists()
+
+
+def test_the_manifest_key_proofs_field(keyed: Workspace) -> None:
+    manifest = ElectionDirectory(keyed.election).read_manifest()
+    assert manifest.key_proofs is not None
+    # left out when unset: a manifest from before it keeps its bytes and hash
+    older = replace(manifest, key_proofs=None)
+    assert "key_proofs" not in older.to_dict()
+    assert Manifest.from_bytes(older.canonical()).key_proofs is None
+    data = manifest.to_dict()
+    data["key_proofs"] = "AAAA"
+    with pytest.raises(ManifestError, match="key_proofs: not a SHA-256 hash"):
+        Manifest.from_dict(data)
+    data = ElectionDirectory(keyed.election).read_manifest().to_dict()
+    data["public_key"] = None
+    with pytest.raises(ManifestError, match="key_proofs: a draft manifest has no key"):
+        Manifest.from_dict(data)

@@ -1,0 +1,191 @@
+"""The key-proofs check (`key-proofs`): a real record passes it; each change to the published
+key-proofs document is refused by `ivote verify` with that check alone failing and the problem
+named; a manifest that names no proofs or other proofs fails it; trustees do not decrypt a
+tally whose key is not proven."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.election import FIXTURE_PRIMES, trustee_passphrase
+from tally_helpers import Finished, run
+
+from canonical.encoding import DOMAINS, hex_int, parse_hex_int
+from crypto.keyproofs import prove_modulus
+from formats.keyproofs import KeyProofs, key_proofs_problems, modulus_proof_context
+from formats.manifest import ElectionDirectory, Manifest
+from formats.record import Tally
+from formats.signed import open_signed
+from verifier.record import CHECKS, DECRYPTION_CHECKS, verify_record
+
+Doc = dict[str, Any]
+
+
+def _manifest(record: Doc) -> Manifest:
+    payload, _, _ = open_signed(record["manifest"], DOMAINS["manifest"], where="manifest")
+    return Manifest.from_dict(payload)
+
+
+def _verify_cli(tmp_path: Path, record: Doc, bundle: Doc) -> dict[str, Any]:
+    (tmp_path / "record.json").write_text(json.dumps(record))
+    (tmp_path / "observers-bundle.json").write_text(json.dumps(bundle))
+    result = run("verify", "--allow-test-key", str(tmp_path), "--json", "--workers", "1")
+    verdict = json.loads(result.output.strip().splitlines()[-1])
+    assert result.exit_code == (1 if verdict["failed"] else 0)
+    return verdict
+
+
+@pytest.fixture(scope="module")
+def originals(finished: Finished) -> tuple[Doc, Doc]:
+    return finished.record_doc(), finished.bundle_doc()
+
+
+def test_the_check_follows_the_manifest_check() -> None:
+    ids = [check_id for check_id, _ in CHECKS]
+    assert ids[ids.index("manifest") + 1] == "key-proofs"
+    assert "key-proofs" not in DECRYPTION_CHECKS
+
+
+def test_the_record_carries_the_published_document(
+    finished: Finished, originals: tuple[Doc, Doc], tmp_path: Path
+) -> None:
+    record, bundle = copy.deepcopy(originals)
+    published = ElectionDirectory(finished.election.directory).key_proofs
+    assert record["key_proofs"] == json.loads(published.read_text())
+    verdict = _verify_cli(tmp_path, record, bundle)
+    check = next(c for c in verdict["checks"] if c["id"] == "key-proofs")
+    assert check["status"] == "pass", check
+    assert "128 rounds" in check["detail"]
+
+
+def change_a_proof_value(record: Doc) -> None:
+    proof = record["key_proofs"]["modulus_proof"]
+    proof["z"][5] = hex_int(parse_hex_int(proof["z"][5], "z") + 1)
+
+
+def another_elections_document(record: Doc) -> None:
+    record["key_proofs"]["election_id"] = "another-election"
+
+
+def a_proof_of_another_key(record: Doc) -> None:
+    """A valid proof, for this election's context, of another modulus."""
+    primes = json.loads(FIXTURE_PRIMES.read_text())["1024"]
+    election_id = record["key_proofs"]["election_id"]
+    proof = prove_modulus(
+        int(primes["p"], 16), int(primes["q"], 16), modulus_proof_context(election_id)
+    )
+    record["key_proofs"] = KeyProofs(election_id, proof).to_dict()
+
+
+def drop_the_document(record: Doc) -> None:
+    del record["key_proofs"]
+
+
+def malform_the_document(record: Doc) -> None:
+    record["key_proofs"]["modulus_proof"]["a"] = "2" * 128
+
+
+@pytest.mark.parametrize(
+    ("mutate", "messages"),
+    [
+        pytest.param(
+            change_a_proof_value,
+            ["document's hash", "the modulus proof does not verify for the election key: round 5"],
+            id="proof value changed",
+        ),
+        pytest.param(
+            another_elections_document,
+            ["is for election another-election, not", "document's hash"],
+            id="another election's document",
+        ),
+        pytest.param(
+            a_proof_of_another_key,
+            ["document's hash", "the modulus proof does not verify for the election key: w is"],
+            id="a proof of another key",
+        ),
+        pytest.param(
+            drop_the_document, ["the key-proofs document (hash"], id="document missing"
+        ),
+        pytest.param(
+            malform_the_document,
+            ["the key-proofs document is malformed: key_proofs.modulus_proof.a"],
+            id="document malformed",
+        ),
+    ],
+)
+def test_a_changed_document_fails_the_check_alone(
+    originals: tuple[Doc, Doc], tmp_path: Path, mutate: Any, messages: list[str]
+) -> None:
+    record, bundle = copy.deepcopy(originals)
+    mutate(record)
+    verdict = _verify_cli(tmp_path, record, bundle)
+    assert verdict["failed"] == 1
+    failed = [c for c in verdict["checks"] if c["status"] == "fail"]
+    assert [c["id"] for c in failed] == ["key-proofs"]
+    problems = failed[0]["problems"]
+    assert len(problems) == len(messages), problems
+    for problem, message in zip(problems, messages, strict=True):
+        assert message in problem and "\n" not in problem
+
+
+def test_a_manifest_naming_other_proofs_or_none(originals: tuple[Doc, Doc]) -> None:
+    record, _ = originals
+    manifest = _manifest(record)
+    document = record["key_proofs"]
+    assert key_proofs_problems(document, manifest) == []
+    other = replace(manifest, key_proofs=bytes(32))
+    (problem,) = key_proofs_problems(document, other)
+    assert "is not the AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA the manifest names" in problem
+    unproven = replace(manifest, key_proofs=None)
+    assert key_proofs_problems(document, unproven) == [
+        "the election key is not proven well formed: the manifest names no key proofs"
+    ]
+
+
+def test_the_check_is_not_made_without_a_valid_manifest(originals: tuple[Doc, Doc]) -> None:
+    record, bundle = copy.deepcopy(originals)
+    record["manifest"]["payload"]["max_voters"] += 1  # the signature fails
+    verdict = verify_record(record, bundle, workers=1, allow_test_key=True)
+    assert verdict.check("manifest").status == "fail"
+    assert verdict.check("key-proofs").status == "not made"
+
+
+def test_the_document_is_outside_the_tally_hash(originals: tuple[Doc, Doc]) -> None:
+    """The signed manifest binds it; a tally from before it keeps its hash."""
+    record, _ = copy.deepcopy(originals)
+    record["kind"] = "ivote/tally"
+    del record["decryption"]
+    with_proofs = Tally.from_dict(record)
+    del record["key_proofs"]
+    assert Tally.from_dict(record).hash == with_proofs.hash
+    assert "key_proofs" not in Tally.from_dict(record).to_dict()
+
+
+def test_trustees_do_not_decrypt_under_an_unproven_key(
+    finished: Finished, tmp_path: Path
+) -> None:
+    tally = tmp_path / "tally"
+    shutil.copytree(finished.tally, tally)
+    document = json.loads((tally / "tally.json").read_text())
+    change_a_proof_value(document)
+    (tally / "tally.json").write_text(json.dumps(document))
+    passphrase = tmp_path / "trustee-1.pass"
+    passphrase.write_text(trustee_passphrase(1) + "\n")
+    election = ElectionDirectory(finished.election.directory)
+    result = run(
+        "ceremony", "decrypt", "--allow-test-key", "--tally", str(tally),
+        "--ballot-box", str(finished.box), "--paper-voters", str(finished.paper_list),
+        "--organiser-cert", str(election.organiser_certificate),
+        "--out-dir", str(tmp_path / "shares"),
+        "--share", str(election.share(1)), "--passphrase-file", str(passphrase),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "refusing to decrypt" in result.output
+    assert "key-proofs: " in result.output and "document's hash" in result.output
+    assert not (tmp_path / "shares").exists() or not any((tmp_path / "shares").iterdir())
