@@ -29,6 +29,7 @@ from verifier.record import FAIL, NOT_MADE, PASS, TITLES, Verdict
 RESULT_CHECKS = (
     "record",
     "manifest",
+    "key-proofs",
     "log-head",
     "log-leaves",
     "report",

@@ -494,7 +494,7 @@ def test_results_table_shows_vote_no_after_the_candidates(thai_record: ThaiRecor
     assert " ".join(QUESTION_EN.split()[:4]) in " ".join(referendum.split())
     assert "Party" not in referendum.split("ballots counted")[0]
     assert re.search(r"│\s*1\s*│\s*Agree\s*│\s*2\s*│\s*50\.00 %\s*│", referendum)
-    assert "17 of 17 checks passed" in " ".join(out.split())
+    assert "18 of 18 checks passed" in " ".join(out.split())
 
 
 def test_tally_combine_prints_vote_no_and_the_national_totals(thai_record: ThaiRecord) -> None:

@@ -93,7 +93,7 @@ def test_verify_ends_with_the_results_the_fingerprints_and_a_verdict(finished: F
     last = out.strip().splitlines()[-2:]
     assert " ".join(last).startswith("Verified: the results are the decryption of the counted")
     # national-results passes too: the election has no national contests, nor the record totals
-    assert "17 of 17 checks passed" in " ".join(last)
+    assert "18 of 18 checks passed" in " ".join(last)
 
 
 def test_verify_json_includes_the_results(finished: Finished) -> None:
