@@ -189,3 +189,18 @@ def test_trustees_do_not_decrypt_under_an_unproven_key(
     assert "refusing to decrypt" in result.output
     assert "key-proofs: " in result.output and "document's hash" in result.output
     assert not (tmp_path / "shares").exists() or not any((tmp_path / "shares").iterdir())
+
+
+def test_the_tally_refuses_an_election_without_its_key_proofs(
+    finished: Finished, tmp_path: Path
+) -> None:
+    directory = tmp_path / "election"
+    shutil.copytree(finished.election.directory, directory)
+    ElectionDirectory(directory).key_proofs.unlink()
+    result = run(
+        "tally", "process", "--election", str(directory), "--ballot-box", str(finished.box),
+        "--paper-voters", str(finished.paper_list), "--out", str(tmp_path / "tally"),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "key-proofs.json" in result.output and "not found" in result.output
+    assert not (tmp_path / "tally" / "tally.json").exists()
