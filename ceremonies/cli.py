@@ -249,6 +249,11 @@ def keygen(
         ).format(count=final.trustees, path=directory.trustees)
     )
     click.echo(_("Signed manifest: {path}").format(path=directory.signed_manifest))
+    click.echo(
+        _("Proof that the key is well formed (publish it with the manifest): {path}").format(
+            path=directory.key_proofs
+        )
+    )
     click.echo(_("Manifest fingerprint (publish it; voters' apps check it):"))
     click.echo(f"  {final.fingerprint_groups}")
     click.echo(_("Next: ivote ceremony show --election {election}").format(election=election))
@@ -288,7 +293,7 @@ def _keygen_with_progress(
             stage=stage,
             scrypt_cost=scrypt_cost,
         )
-        progress.update(task, description=_("Key dealt, shares sealed, manifest signed"))
+        progress.update(task, description=_("Key dealt and proven well formed, shares sealed, manifest signed"))
     return final
 
 

@@ -479,13 +479,13 @@ class Demo:
         layout, options = self.layout, self.options
         title = (
             _(
-                "Key ceremony: {bits}-bit threshold key from fixed TEST primes, {trustees} "
-                "sealed shares, signed manifest"
+                "Key ceremony: {bits}-bit threshold key from fixed TEST primes, its proof of "
+                "being well formed, {trustees} sealed shares, signed manifest"
             )
             if options.test_primes
             else _(
                 "Key ceremony: {bits}-bit threshold key from a fresh search for safe primes, "
-                "{trustees} sealed shares, signed manifest"
+                "its proof of being well formed, {trustees} sealed shares, signed manifest"
             )
         ).format(bits=options.key_bits, trustees=options.trustees)
         arguments: list[str | Path] = [

@@ -360,6 +360,7 @@ def test_keygen_publishes_the_key_proofs_the_manifest_names(
 ) -> None:
     election = ElectionDirectory(keyed.election)
     _assert_key_proven(election)
+    assert f"(publish it with the manifest): {election.key_proofs}" in keyed.keygen_output
     # the factors are in no file the ceremony writes, nor in what it prints
     p, q = safe_primes[512]
     for secret in (format(p, "x"), format(q, "x"), str(p), str(q)):
