@@ -293,7 +293,7 @@ def _keygen_with_progress(
             stage=stage,
             scrypt_cost=scrypt_cost,
         )
-        progress.update(task, description=_("Key dealt and proven well formed, shares sealed, manifest signed"))
+        progress.update(task, description=_("Key dealt, shares sealed, manifest signed"))
     return final
 
 
