@@ -16,7 +16,7 @@ import pytest
 from support.election import FIXTURE_PRIMES, trustee_passphrase
 from tally_helpers import Finished, run
 
-from canonical.encoding import DOMAINS, hex_int, parse_hex_int
+from canonical.encoding import DOMAINS, FormatError, hex_int, parse_hex_int
 from crypto.keyproofs import prove_modulus
 from formats.keyproofs import KeyProofs, key_proofs_problems, modulus_proof_context
 from formats.manifest import ElectionDirectory, Manifest
@@ -204,3 +204,34 @@ def test_the_tally_refuses_an_election_without_its_key_proofs(
     assert result.exit_code == 1
     assert "key-proofs.json" in result.output and "not found" in result.output
     assert not (tmp_path / "tally" / "tally.json").exists()
+
+
+def _without(document: Doc, field: str) -> Doc:
+    return {k: v for k, v in document.items() if k != field}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        (lambda d: {**d, "version": 2}, "key_proofs.version", "unsupported version 2"),
+        (lambda d: _without(d, "election_id"), "key_proofs.election_id", "missing"),
+        (lambda d: {**d, "election_id": 7}, "key_proofs.election_id", "expected str"),
+        (lambda d: _without(d, "modulus_proof"), "key_proofs.modulus_proof", "missing"),
+        (lambda d: {**d, "extra": 1}, "key_proofs.extra", "unknown field"),
+        (
+            lambda d: {**d, "modulus_proof": {**d["modulus_proof"], "x": []}},
+            "key_proofs.modulus_proof.x",
+            "expected 128 hex integers",
+        ),
+        (lambda d: [d], "key_proofs", "expected an object"),
+    ],
+)
+def test_the_document_parses_strictly_naming_the_field(
+    originals: tuple[Doc, Doc], change: Any, field: str, problem: str
+) -> None:
+    document = copy.deepcopy(originals[0]["key_proofs"])
+    parsed = KeyProofs.from_dict(document)
+    assert parsed.to_dict() == document  # the canonical form round-trips
+    with pytest.raises(FormatError) as raised:
+        KeyProofs.from_dict(change(document))
+    assert raised.value.field == field and problem in raised.value.problem
