@@ -183,6 +183,11 @@ _MANIFEST = _object(
     },
     "docs/spec.md, Manifest",
 )
+# optional: written only when set (formats.manifest), so in the properties but not required
+_MANIFEST["properties"]["key_proofs"] = {
+    **HASH,
+    "description": "H(key-proofs document), base64url (docs/spec.md, Key proofs)",
+}
 
 
 def _ballot(manifest: Manifest) -> Schema:
