@@ -1,4 +1,5 @@
-"""The key-proofs document: one home for its format (docs/spec.md, "Key-proofs document").
+"""The key-proofs document: one home for its format (docs/spec.md, "Key proofs", "The
+key-proofs document").
 
 The key ceremony publishes, beside the manifest, the proofs that the election key is well
 formed (crypto/keyproofs.py); the manifest names the document by its hash (`key_proofs`), so
