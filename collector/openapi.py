@@ -24,6 +24,7 @@ from crypto.eid import ALGORITHM
 from formats.ballot import CHALLENGE_BYTES
 from formats.eligibility import STATUSES
 from formats.manifest import Manifest
+from formats.personal_codes import OPAQUE, SCHEMES
 from formats.signed import MAX_CERTIFICATE_BYTES, MAX_SIGNATURE_BYTES
 
 Schema = dict[str, Any]
@@ -117,38 +118,62 @@ def _proof() -> Schema:
     )
 
 
+# A name: one text for every language, or a text per language (docs/spec.md, Names)
+NAME: Schema = {
+    "oneOf": [
+        TEXT,
+        {
+            "type": "object",
+            "properties": {"en": TEXT, "th": TEXT},
+            "minProperties": 1,
+            "additionalProperties": False,
+        },
+    ]
+}
+_VOTE_NO: Schema = {"const": True, "description": "the contest has a 'vote no' box"}
+
+
+def _contests() -> Schema:
+    """A contest: candidates, or a referendum's question and answers; optional vote_no."""
+    candidates = _object(
+        {
+            "id": IDENTIFIER,
+            "name": NAME,
+            "candidates": _list_of(
+                _object(
+                    {
+                        "number": _count(1, 999_999),
+                        "name": NAME,
+                        "party": {"oneOf": [{"const": ""}, NAME]},
+                    }
+                ),
+                minItems=1,
+            ),
+        }
+    )
+    referendum = _object(
+        {
+            "id": IDENTIFIER,
+            "name": NAME,
+            "question": NAME,
+            "answers": _list_of(
+                _object({"number": _count(1, 999_999), "name": NAME}), minItems=2
+            ),
+        }
+    )
+    for contest in (candidates, referendum):  # optional: written only when true
+        contest["properties"]["vote_no"] = _VOTE_NO
+    return _list_of({"oneOf": [candidates, referendum]}, minItems=1)
+
+
 _MANIFEST = _object(
     {
         "version": VERSION,
         "election_id": IDENTIFIER,
-        "name": TEXT,
+        "name": NAME,
         "period": _object({"start": TIME, "end": TIME}),
         "districts": _list_of(
-            _object(
-                {
-                    "id": IDENTIFIER,
-                    "name": TEXT,
-                    "contests": _list_of(
-                        _object(
-                            {
-                                "id": IDENTIFIER,
-                                "name": TEXT,
-                                "candidates": _list_of(
-                                    _object(
-                                        {
-                                            "number": _count(1, 999_999),
-                                            "name": TEXT,
-                                            "party": {**TEXT, "minLength": 0},
-                                        }
-                                    ),
-                                    minItems=1,
-                                ),
-                            }
-                        ),
-                        minItems=1,
-                    ),
-                }
-            ),
+            _object({"id": IDENTIFIER, "name": NAME, "contests": _contests()}),
             minItems=1,
         ),
         "max_voters": _count(1),
@@ -187,6 +212,13 @@ _MANIFEST = _object(
 _MANIFEST["properties"]["key_proofs"] = {
     **HASH,
     "description": "H(key-proofs document), base64url (docs/spec.md, Key proofs)",
+}
+_MANIFEST["properties"]["personal_code_scheme"] = {
+    "enum": [scheme for scheme in SCHEMES if scheme != OPAQUE]
+}
+_MANIFEST["properties"]["national_contests"] = {
+    **_contests(),
+    "description": "contests on every district's ballot",
 }
 
 

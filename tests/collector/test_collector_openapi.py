@@ -335,3 +335,31 @@ def test_schemathesis_finds_no_answer_outside_the_document(
     assert "11 selected / 11 total" in output, output
     print(f"schemathesis: {counts[1]} cases in {time.monotonic() - started:.1f} s")
     assert_no_traceback(server)
+
+
+def test_the_manifest_schema_takes_every_manifest_form(
+    document: dict, election: CollectorElection, tmp_path: Path, safe_primes: dict
+) -> None:
+    """GET /v1/manifest's schema takes a Thai general election's manifest (names per language,
+    national contests, "vote no", a referendum, the personal-code scheme, key proofs) and
+    refuses what the manifest's parser refuses."""
+    from support.election import build_thai_election
+
+    schema = document["components"]["schemas"]["SignedManifest"]["properties"]["payload"]
+    validator = jsonschema_rs.validator_for(schema)
+    thai = build_thai_election(tmp_path / "thai", safe_primes[512]).manifest.to_dict()
+    assert "national_contests" in thai and "key_proofs" in thai
+    for manifest in (election.manifest.to_dict(), thai):
+        errors = [
+            error.message for error in validator.iter_errors(json.loads(canonical_bytes(manifest)))
+        ]
+        assert errors == []
+    for change in (
+        lambda d: d.update(name={"fr": "Élection"}),
+        lambda d: d["national_contests"][0].update(vote_no=False),
+        lambda d: d["national_contests"][1]["answers"].__delitem__(slice(1, None)),
+        lambda d: d.update(personal_code_scheme="opaque"),
+    ):
+        changed = json.loads(canonical_bytes(thai))
+        change(changed)
+        assert not validator.is_valid(changed)
