@@ -31,7 +31,6 @@ from formats.manifest import (
     Trust,
     VoterListRef,
     format_time,
-    on_every_ballot,
     render_path,
     semantic_problems,
 )
@@ -449,7 +448,7 @@ def load_definition(
     national = _parse_contests(
         collect.get(raw, "national_contests", list, (), []) or [], ("national_contests",), collect
     )
-    districts = on_every_ballot(_parse_districts(raw.get("districts", []), collect), national)
+    districts = _parse_districts(raw.get("districts", []), collect)
     if "districts" not in raw:
         collect.add(("districts",), _("missing [[districts]] tables"))
 

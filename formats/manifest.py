@@ -203,11 +203,11 @@ class District:
         }
 
 
-def on_every_ballot(
-    districts: Sequence[District], national: Sequence[Contest]
+def _on_every_ballot(
+    districts: Sequence[District], marked: tuple[Contest, ...]
 ) -> tuple[District, ...]:
-    """The districts with the national contests added to each one's ballot, after its own."""
-    marked = tuple(replace(contest, national=True) for contest in national)
+    """The districts with the (marked) national contests on each one's ballot, after its own;
+    idempotent, so that a Manifest made by `replace` keeps one copy of each."""
     return tuple(
         replace(
             district,
@@ -330,7 +330,12 @@ class Manifest:
     key_proofs: bytes | None = None
 
     def __post_init__(self) -> None:
+        # `districts` may be given with their own contests only: the national ones are added
+        # to every district's ballot here, the one place that does it
         object.__setattr__(self, "name", Name.of(self.name))
+        marked = tuple(replace(contest, national=True) for contest in self.national_contests)
+        object.__setattr__(self, "national_contests", marked)
+        object.__setattr__(self, "districts", _on_every_ballot(self.districts, marked))
 
     # -- encoding -------------------------------------------------------------------------
 
@@ -626,7 +631,7 @@ def _parse(obj: Any) -> Manifest:
         election_id=_get(obj, "election_id", str, ()),
         name=_name(obj, "name", ()),
         period=period,
-        districts=on_every_ballot(districts, national),
+        districts=tuple(districts),
         max_voters=_get(obj, "max_voters", int, ()),
         key_bits=_get(obj, "key_bits", int, ()),
         trustees=_get(obj, "trustees", int, ()),
@@ -637,7 +642,7 @@ def _parse(obj: Any) -> Manifest:
         public_key=None if public_key is None else dict(public_key),
         test_key=_get(obj, "test_key", bool, ()),
         personal_code_scheme=scheme,
-        national_contests=tuple(replace(contest, national=True) for contest in national),
+        national_contests=national,
         key_proofs=key_proofs,
     )
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from i18n import LANGUAGES, _, current_language
+from i18n import LANGUAGES, current_language, translations
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,9 @@ class Name:
 
     def text(self, code: str | None = None) -> str:
         """The text for language `code` (default: the current one), else the first there is."""
-        if self.msgid:
-            return _(self.msgid)
         wanted = code or current_language()
+        if self.msgid:
+            return translations(wanted).gettext(self.msgid)
         for language, text in self.texts:
             if language in ("", wanted):
                 return text
@@ -60,6 +60,7 @@ class Name:
         return tuple(code for code, _text in self.texts if code)
 
     def all_texts(self) -> Iterator[str]:
+        """Every text the manifest gives (none for a catalog name: see `text`)."""
         for _code, text in self.texts:
             yield text
 

@@ -60,7 +60,7 @@ from formats.manifest import (
 )
 from formats.receipt import LogHead, Receipt, open_by_collector
 from formats.signed import open_signed, sign_object
-from i18n import LANGUAGES, N_, _, format_datetime, language
+from i18n import LANGUAGES, N_, _, format_datetime
 from voter_app.code import CheckCode
 from voter_app.store import Pin, VoterStore
 from voter_app.transport import (
@@ -497,11 +497,7 @@ VOTE_NO_WORDS = ("0", "no")
 def vote_no_labels() -> tuple[str, ...]:
     """The "vote no" box's label in every language (casefolded), e.g. "vote no",
     "ไม่ประสงค์ลงคะแนน"."""
-    labels = []
-    for code in LANGUAGES:
-        with language(code):
-            labels.append(str(VOTE_NO_NAME).casefold())
-    return tuple(labels)
+    return tuple(VOTE_NO_NAME.text(code).casefold() for code in LANGUAGES)
 
 
 def _names(candidate: Candidate) -> list[str]:

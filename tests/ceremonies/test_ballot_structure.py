@@ -58,6 +58,8 @@ def test_vote_no_is_the_last_option_and_the_referendum_has_its_question(
     with language("en"):
         assert str(referendum.question).startswith("Do you agree")
         assert str(party_list.options[-1].name) == "Vote no"
+        # asked for a language, a catalog name answers in it, whatever the current one
+        assert party_list.options[-1].name.text("th") == "ไม่ประสงค์ลงคะแนน"
 
 
 def test_names_follow_the_language_and_fall_back(thai: SmallElection) -> None:
