@@ -6,6 +6,10 @@ randomness drawn by the residue source), encrypt_seeded_ms_per_ballot (the same 
 randomness derived from a check-code seed, as the voter app encrypts; the two alternate ballot
 by ballot), verify_ms_per_ballot (individual), batch_verify_ms_per_ballot, share_ms,
 share_verify_ms, combine_ms and correct (the decrypted tally equals the plaintext counts).
+
+`--contest k-of-L --choose K` times a choose-several contest instead (docs/spec.md, "Ballot
+encoding"): each ballot marks a random number of candidates between --min-choose (default 0,
+so a blank box) and K, one 0/1 ciphertext per candidate plus the count statement.
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ import click
 from bench.common import emit, machine, median_ms, timed
 from crypto import paillier
 from crypto.encoding import contest_encoding, decode_totals
-from crypto.membership import batch_verify, contest_statements, encrypt_contest, verify_membership
+from crypto.membership import (
+    batch_verify,
+    contest_statements,
+    contest_totals,
+    encrypt_contest,
+    verify_membership,
+)
 from crypto.threshold import combine, decryption_share, generate, verify_decryption_share
 from formats.ballot import SEED_BYTES, derive_randomness
 
@@ -32,6 +42,16 @@ from formats.ballot import SEED_BYTES, derive_randomness
 @click.option("--trustees", default=5, show_default=True)
 @click.option("--threshold", default=3, show_default=True)
 @click.option("--max-voters", default=1_000_000, show_default=True)
+@click.option(
+    "--contest",
+    "kind",
+    type=click.Choice(["1-of-L", "k-of-L"]),
+    default="1-of-L",
+    show_default=True,
+    help="Choose exactly one, or between --min-choose and --choose candidates.",
+)
+@click.option("--choose", default=3, show_default=True, help="k-of-L: most marks per ballot.")
+@click.option("--min-choose", default=0, show_default=True, help="k-of-L: fewest marks.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the JSON line.")
 def bench_crypto(
     key_bits: int,
@@ -40,21 +60,39 @@ def bench_crypto(
     trustees: int,
     threshold: int,
     max_voters: int,
+    kind: str,
+    choose: int,
+    min_choose: int,
     as_json: bool,
 ) -> None:
     """Time the crypto core on a real-size key (3072 bits by default)."""
     if ballots < 1 or candidates < 2:
         raise click.BadParameter("need at least one ballot and two candidates")
+    marks = kind == "k-of-L"
+    if marks and not (0 <= min_choose <= choose <= candidates and choose >= 1):
+        raise click.BadParameter("need 0 <= --min-choose <= --choose <= --candidates")
+    bounds = (min_choose, choose) if marks else (1, 1)
+    if bounds == (1, 1) and marks:
+        raise click.BadParameter("--choose 1 --min-choose 1 is the 1-of-L contest")
     (key, shares), keygen_s = timed(lambda: generate(key_bits, trustees, threshold))
     public = key.public_key
-    encoding = contest_encoding(candidates, max_voters, key_bits)
+    encoding = contest_encoding(candidates, max_voters, key_bits, *bounds)
     context = {
         "election_id": "bench",
         "manifest_hash": "bench",
         "district": "d1",
         "contest": "c1",
     }
-    choices = [secrets.randbelow(candidates) for _ in range(ballots)]
+    choices: list[int | frozenset[int]] = [
+        frozenset(
+            secrets.SystemRandom().sample(
+                range(candidates), min_choose + secrets.randbelow(choose - min_choose + 1)
+            )
+        )
+        if marks
+        else secrets.randbelow(candidates)
+        for _ in range(ballots)
+    ]
 
     encrypt_s: list[float] = []
     encrypt_seeded_s: list[float] = []
@@ -66,11 +104,11 @@ def bench_crypto(
         encrypt_s.append(seconds)
         contests.append(contest)
 
-        def seeded(choice: int = choice) -> object:
+        def seeded(choice: int | frozenset[int] = choice) -> object:
             seed = secrets.token_bytes(SEED_BYTES)
             derived = [
                 derive_randomness(public.n, seed, b"bench" * 6 + b"!!", "d1", "c1", part)
-                for part in range(encoding.parts)
+                for part in range(encoding.ciphertexts)
             ]
             return encrypt_contest(public, encoding, choice, context, derived)
 
@@ -97,10 +135,14 @@ def bench_crypto(
             raise click.ClickException(f"batch verification rejected honest proofs {bad}")
         batch_runs.append(seconds / ballots)
 
-    totals = [
-        paillier.multiply(public, [contest.ciphertexts[part] for contest in contests])
-        for part in range(encoding.parts)
-    ]
+    totals = contest_totals(
+        public,
+        encoding,
+        [
+            paillier.multiply(public, [contest.ciphertexts[index] for contest in contests])
+            for index in range(encoding.ciphertexts)
+        ],
+    )
     share_s: list[float] = []
     share_verify_s: list[float] = []
     combine_s: list[float] = []
@@ -123,11 +165,22 @@ def bench_crypto(
         decrypted.append(combination.plaintext)
 
     counts = decode_totals(encoding, decrypted, max_voters)
-    expected = Counter(choices)
-    correct = counts == [expected.get(j, 0) for j in range(candidates)]
+    if marks:
+        marked = Counter(j for choice in choices for j in choice)  # type: ignore[union-attr]
+        expected = [marked.get(j, 0) for j in range(candidates)]
+        if encoding.blank_allowed:
+            expected.append(sum(not choice for choice in choices))  # type: ignore[misc]
+    else:
+        votes = Counter(choices)
+        expected = [votes.get(j, 0) for j in range(candidates)]
+    correct = counts == expected
     emit(
         {
             "bench": "crypto",
+            "contest": kind,
+            "choose": [min_choose, choose] if marks else [1, 1],
+            "statements_per_ballot": len(statements_per_ballot[0]),
+            "branches_per_ballot": sum(len(s.allowed) for s in statements_per_ballot[0]),
             "key_bits": key_bits,
             "candidates": candidates,
             "ballots": ballots,

@@ -44,7 +44,9 @@ ELECTION_KEYS = {
     "personal_code_scheme",
 }  # fmt: skip
 TOP_KEYS = {"election", "trust", "policy", "districts", "national_contests"}
-CONTEST_KEYS = {"id", "name", "candidates", "vote_no", "question", "answers"}
+CONTEST_KEYS = {"id", "name", "candidates", "vote_no", "question", "answers", "choose"}
+# choose = { exactly = k } | { at_most = k } | { min = a, max = b } | "approval"
+CHOOSE_FORMS = ({"exactly"}, {"at_most"}, {"min", "max"})
 # A relative time: "+30m", "+12h", "+7d" (start: after `ceremony init` runs; end: after start).
 RELATIVE = re.compile(r"^\+([0-9]{1,4})([mhd])$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days"}
@@ -334,12 +336,52 @@ def _parse_contests(raw: list[Any], path: FieldPath, collect: _Collector) -> tup
         contest_name = collect.name(c_obj, "name", c_path)
         question = collect.name(c_obj, "question", c_path) if referendum else None
         vote_no = collect.get(c_obj, "vote_no", bool, c_path, False)
+        bounds = _parse_choose(c_obj, c_path, len(candidates), collect)
         complete = contest_id is not None and contest_name is not None and vote_no is not None
-        if complete and (question is not None or not referendum):
+        if complete and bounds is not None and (question is not None or not referendum):
             contests.append(
-                Contest(contest_id, contest_name, tuple(candidates), vote_no, question=question)
+                Contest(
+                    contest_id,
+                    contest_name,
+                    tuple(candidates),
+                    vote_no,
+                    question=question,
+                    min_marks=bounds[0],
+                    max_marks=bounds[1],
+                )
             )
     return tuple(contests)
+
+
+def _parse_choose(
+    c_obj: Mapping[str, Any], c_path: FieldPath, candidates: int, collect: _Collector
+) -> tuple[int, int] | None:
+    """How many candidates a ballot marks: (min, max); (1, 1) without `choose`; None (with a
+    problem added) when the field is malformed. Whether the bounds fit the contest is the
+    manifest's check."""
+    if "choose" not in c_obj:
+        return 1, 1
+    path: FieldPath = (*c_path, "choose")
+    value = c_obj["choose"]
+    if value == "approval":
+        return 0, candidates
+    keys = set(value) if isinstance(value, Mapping) else None
+    if keys not in CHOOSE_FORMS:
+        collect.add(
+            path,
+            _(
+                'expected { exactly = K }, { at_most = K }, { min = A, max = B } or "approval"'
+            ),
+        )
+        return None
+    numbers = {key: collect.get(value, key, int, path) for key in sorted(keys)}
+    if any(number is None for number in numbers.values()):
+        return None
+    if "exactly" in numbers:
+        return numbers["exactly"], numbers["exactly"]
+    if "at_most" in numbers:
+        return 0, numbers["at_most"]
+    return numbers["min"], numbers["max"]
 
 
 def load_definition(

@@ -134,7 +134,8 @@ _VOTE_NO: Schema = {"const": True, "description": "the contest has a 'vote no' b
 
 
 def _contests() -> Schema:
-    """A contest: candidates, or a referendum's question and answers; optional vote_no."""
+    """A contest: candidates, or a referendum's question and answers; optional vote_no and
+    (candidates) choose."""
     candidates = _object(
         {
             "id": IDENTIFIER,
@@ -163,6 +164,14 @@ def _contests() -> Schema:
     )
     for contest in (candidates, referendum):  # optional: written only when true
         contest["properties"]["vote_no"] = _VOTE_NO
+    # optional, candidates only: how many a ballot marks (absent: exactly one)
+    candidates["properties"]["choose"] = _object(
+        {
+            "min": {"type": "integer", "minimum": 0},
+            "max": {"type": "integer", "minimum": 1},
+        },
+        description="a choose-several contest: between min and max marks (docs/spec.md)",
+    )
     return _list_of({"oneOf": [candidates, referendum]}, minItems=1)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +34,9 @@ from crypto.encoding import (
     ContestEncoding,
     allowed_plaintexts,
     check_fits,
+    count_plaintexts,
     encode_choice,
+    encode_marks,
     sum_allowed_plaintexts,
 )
 from crypto.errors import InvalidInput, ProofInvalid
@@ -676,7 +678,8 @@ def batch_verify_parallel(
 @dataclass(frozen=True)
 class EncryptedContest:
     """One ciphertext and proof per part; with several parts, a proof that their product holds
-    exactly one vote (one of B^0..B^(per-1))."""
+    exactly one vote (one of B^0..B^(per-1)). A choose-several contest: one ciphertext and
+    0/1 proof per candidate (and blank), and the count proof as `sum_proof`."""
 
     ciphertexts: tuple[int, ...]
     proofs: tuple[MembershipProof, ...]
@@ -721,22 +724,27 @@ def _parse_contest_fast(
     (or InvalidInput) when some check fails, for _parse_contest_exactly to name it."""
     if not isinstance(d, Mapping) or set(d) - {"ciphertexts", "proofs", "sum_proof"}:
         return None
-    ciphertexts = _hex_list(d, "ciphertexts", enc.parts, field)
+    ciphertexts = _hex_list(d, "ciphertexts", enc.ciphertexts, field)
     n2 = key.n_squared
     if not all(0 < c < n2 for c in ciphertexts):
         return None
     raw_proofs = d.get("proofs")
-    if not isinstance(raw_proofs, list) or len(raw_proofs) != enc.parts or "sum_proof" not in d:
+    if (
+        not isinstance(raw_proofs, list)
+        or len(raw_proofs) != enc.ciphertexts
+        or "sum_proof" not in d
+    ):
         return None
     shapes = [
         (raw, len(allowed_plaintexts(enc, part)), f"{field}.proofs[{part}]")
         for part, raw in enumerate(raw_proofs)
     ]
     raw_sum = d["sum_proof"]
-    if (raw_sum is None) != (enc.parts == 1):
+    sum_allowed = sum_statement_allowed(enc)
+    if (raw_sum is None) != (sum_allowed is None):
         return None
-    if raw_sum is not None:
-        shapes.append((raw_sum, len(sum_allowed_plaintexts(enc)), f"{field}.sum_proof"))
+    if raw_sum is not None and sum_allowed is not None:
+        shapes.append((raw_sum, len(sum_allowed), f"{field}.sum_proof"))
     proofs = []
     for raw, branches, where in shapes:
         proof = _parse_proof(raw, key, branches, where)
@@ -763,12 +771,12 @@ def _parse_contest_exactly(
     extra = set(d) - {"ciphertexts", "proofs", "sum_proof"}
     if extra:
         raise InvalidInput(field, f"unexpected fields {sorted(extra)}")
-    ciphertexts = _hex_list(d, "ciphertexts", enc.parts, field)
+    ciphertexts = _hex_list(d, "ciphertexts", enc.ciphertexts, field)
     for i, c in enumerate(ciphertexts):
         paillier.check_ciphertext(key, c, f"{field}.ciphertexts[{i}]")
     proofs = d.get("proofs")
-    if not isinstance(proofs, list) or len(proofs) != enc.parts:
-        raise InvalidInput(f"{field}.proofs", f"expected a list of {enc.parts} proofs")
+    if not isinstance(proofs, list) or len(proofs) != enc.ciphertexts:
+        raise InvalidInput(f"{field}.proofs", f"expected a list of {enc.ciphertexts} proofs")
     parsed = tuple(
         MembershipProof.from_dict(
             proof, key, len(allowed_plaintexts(enc, part)), f"{field}.proofs[{part}]"
@@ -778,15 +786,53 @@ def _parse_contest_exactly(
     if "sum_proof" not in d:
         raise InvalidInput(f"{field}.sum_proof", "missing (null when the contest has one part)")
     raw_sum = d["sum_proof"]
-    if enc.parts == 1:
+    sum_allowed = sum_statement_allowed(enc)
+    if sum_allowed is None:
         if raw_sum is not None:
             raise InvalidInput(f"{field}.sum_proof", "must be null: the contest has one part")
         sum_proof = None
     else:
         sum_proof = MembershipProof.from_dict(
-            raw_sum, key, len(sum_allowed_plaintexts(enc)), f"{field}.sum_proof"
+            raw_sum, key, len(sum_allowed), f"{field}.sum_proof"
         )
     return EncryptedContest(ciphertexts, parsed, sum_proof)
+
+
+def sum_statement_allowed(enc: ContestEncoding) -> tuple[int, ...] | None:
+    """The values of the contest's sum statement: the one vote across parts, or the count of
+    a choose-several contest's marks; None for a 1-of-L contest of one part (no statement)."""
+    if enc.marks:
+        return count_plaintexts(enc)
+    return sum_allowed_plaintexts(enc) if enc.parts > 1 else None
+
+
+def _sum_ciphertext(key: PublicKey, enc: ContestEncoding, ciphertexts: Sequence[int]) -> int:
+    """The ciphertext of the contest's sum statement: the product of the parts; for a
+    choose-several contest the product of the marks times the blank ciphertext to the W."""
+    if not enc.marks:
+        return paillier.multiply(key, ciphertexts)
+    n2 = mpz(key.n_squared)
+    product = mpz(1)
+    for c in ciphertexts[: enc.candidates]:
+        product = product * c % n2
+    if enc.blank_allowed:
+        product = product * powmod(ciphertexts[enc.candidates], enc.blank_weight, n2) % n2
+    return int(product)
+
+
+def _sum_context(
+    context: Mapping[str, Any], enc: ContestEncoding, ciphertexts_hex: Sequence[str]
+) -> dict[str, Any]:
+    """The proof context of the sum statement. A choose-several contest's count context also
+    names every ciphertext of the contest, in order (its statement has only their product)."""
+    if not enc.marks:
+        return part_context(context, "sum")
+    return {"contest": dict(context), "count": list(ciphertexts_hex)}
+
+
+def _item_context(context: Mapping[str, Any], enc: ContestEncoding, index: int) -> dict[str, Any]:
+    """The proof context of ciphertext `index`: a part, or a choose-several contest's mark."""
+    return {"contest": dict(context), "mark": index} if enc.marks else part_context(context, index)
 
 
 def part_context(context: Mapping[str, Any], part: int | str) -> dict[str, Any]:
@@ -797,19 +843,23 @@ def part_context(context: Mapping[str, Any], part: int | str) -> dict[str, Any]:
 def encrypt_contest(
     key: PublicKey,
     enc: ContestEncoding,
-    choice: int,
+    choice: int | Collection[int],
     context: Mapping[str, Any],
     randomness: Sequence[int] | None = None,
 ) -> tuple[EncryptedContest, tuple[int, ...]]:
-    """Encrypt a 1-of-L choice with proofs; returns (contest, the randomness of each part).
+    """Encrypt a choice with proofs; returns (contest, the randomness of each ciphertext).
 
-    `randomness`, when given, is the encryption randomness of each part (units mod n; the
-    voter app derives it from a seed, formats.ballot.ballot_randomness); otherwise it is drawn
-    from `secrets`. Either way the proofs' nonces are fresh draws from `secrets`. The
-    randomness lets the voter check the stored ballot later; it is secret otherwise.
+    `choice` is a candidate index for a 1-of-L contest, a collection of marked candidate
+    indices for a choose-several one. `randomness`, when given, is the encryption randomness
+    of each ciphertext (units mod n; the voter app derives it from a seed,
+    formats.ballot.ballot_randomness); otherwise it is drawn from `secrets`. Either way the
+    proofs' nonces are fresh draws from `secrets`. The randomness lets the voter check the
+    stored ballot later; it is secret otherwise.
     """
     check_fits(enc, key.bits)
-    plaintexts = encode_choice(enc, choice)
+    plaintexts = (
+        encode_marks(enc, choice) if isinstance(choice, Collection) else encode_choice(enc, choice)
+    )
     n, n2 = key.n, key.n_squared
     if randomness is None:
         # r and r^n from the residue source: Enc(m; r) = g^m r^n without another exponentiation
@@ -817,7 +867,9 @@ def encrypt_contest(
     else:
         given = tuple(randomness)
         if len(given) != len(plaintexts):
-            raise InvalidInput("randomness", f"expected {len(plaintexts)} values, one per part")
+            raise InvalidInput(
+                "randomness", f"expected {len(plaintexts)} values, one per ciphertext"
+            )
         for i, r in enumerate(given):
             if not isinstance(r, int | gmpy2.mpz) or isinstance(r, bool) or not is_unit(r, n):
                 raise InvalidInput(f"randomness[{i}]", "not a unit mod n")
@@ -831,61 +883,103 @@ def encrypt_contest(
     for part, (c, r, m) in enumerate(zip(ciphertexts, randomness, plaintexts, strict=True)):
         allowed = allowed_plaintexts(enc, part)
         proofs.append(
-            prove_membership(key, c, r, allowed, allowed.index(m), part_context(context, part))
+            prove_membership(
+                key, c, r, allowed, allowed.index(m), _item_context(context, enc, part)
+            )
         )
     sum_proof = None
-    if enc.parts > 1:
-        # the product of the parts encrypts the sum of the plaintexts, under the product of r
+    sum_allowed = sum_statement_allowed(enc)
+    if sum_allowed is not None:
+        # the sum ciphertext is a product of powers of the ciphertexts: its randomness is the
+        # same product of powers of their randomness, and its plaintext the same weighted sum
+        weights = _sum_weights(enc)
         total_randomness = 1
-        for r in randomness:
-            total_randomness = total_randomness * r % n
-        allowed = sum_allowed_plaintexts(enc)
+        total = 0
+        for r, m, w in zip(randomness, plaintexts, weights, strict=True):
+            total_randomness = total_randomness * pow(r, w, n) % n
+            total += w * m
         sum_proof = prove_membership(
             key,
-            paillier.multiply(key, ciphertexts),
+            _sum_ciphertext(key, enc, ciphertexts),
             total_randomness,
-            allowed,
-            allowed.index(sum(plaintexts)),
-            part_context(context, "sum"),
+            sum_allowed,
+            sum_allowed.index(total),
+            _sum_context(context, enc, [hex_int(c) for c in ciphertexts]),
         )
     return EncryptedContest(ciphertexts, tuple(proofs), sum_proof), randomness
+
+
+def _sum_weights(enc: ContestEncoding) -> tuple[int, ...]:
+    """Each ciphertext's exponent in the sum ciphertext (_sum_ciphertext)."""
+    if not enc.marks:
+        return (1,) * enc.parts
+    return (1,) * enc.candidates + ((enc.blank_weight,) if enc.blank_allowed else ())
 
 
 def contest_statements(
     key: PublicKey, enc: ContestEncoding, contest: EncryptedContest, context: Mapping[str, Any]
 ) -> list[MembershipStatement]:
-    """The statements whose proofs together show that `contest` holds exactly one choice.
+    """The statements whose proofs together show that `contest` holds a valid choice: exactly
+    one vote, or a number of 0/1 marks within the contest's bounds.
 
     Raises InvalidInput when the contest's shape does not match the encoding or a ciphertext is
     not a unit; the proofs themselves are checked by verify_membership or batch_verify.
     """
     check_fits(enc, key.bits)
-    if len(contest.ciphertexts) != enc.parts or len(contest.proofs) != enc.parts:
-        raise InvalidInput("contest", f"expected {enc.parts} ciphertexts and proofs")
+    count = enc.ciphertexts
+    if len(contest.ciphertexts) != count or len(contest.proofs) != count:
+        raise InvalidInput("contest", f"expected {count} ciphertexts and proofs")
     if contest._checked_for != key.n:  # from_dict checked them against this key already
         for i, c in enumerate(contest.ciphertexts):
             paillier.check_ciphertext(key, c, f"contest.ciphertexts[{i}]")
     statements = [
         MembershipStatement(
-            key, c, allowed_plaintexts(enc, part), proof, part_context(context, part)
+            key, c, allowed_plaintexts(enc, part), proof, _item_context(context, enc, part)
         )
         for part, (c, proof) in enumerate(zip(contest.ciphertexts, contest.proofs, strict=True))
     ]
     if contest._ciphertexts_hex is not None:
         for statement, text in zip(statements, contest._ciphertexts_hex, strict=True):
             object.__setattr__(statement, "_ciphertext_hex", text)
-    if enc.parts > 1:
+    sum_allowed = sum_statement_allowed(enc)
+    if sum_allowed is not None:
         if contest.sum_proof is None:
-            raise InvalidInput("contest.sum_proof", "missing: the contest has several parts")
+            raise InvalidInput("contest.sum_proof", "missing: the contest has a sum statement")
+        texts = contest._ciphertexts_hex or [hex_int(c) for c in contest.ciphertexts]
         statements.append(
             MembershipStatement(
                 key,
-                paillier.multiply(key, contest.ciphertexts),
-                sum_allowed_plaintexts(enc),
+                _sum_ciphertext(key, enc, contest.ciphertexts),
+                sum_allowed,
                 contest.sum_proof,
-                part_context(context, "sum"),
+                _sum_context(context, enc, texts),
             )
         )
     elif contest.sum_proof is not None:
         raise InvalidInput("contest.sum_proof", "must be absent: the contest has one part")
     return statements
+
+
+def contest_totals(
+    key: PublicKey, enc: ContestEncoding, products: Sequence[int]
+) -> tuple[int, ...]:
+    """The ciphertexts to decrypt for a contest, from the products over the counted ballots
+    of each of its ciphertexts (`enc.ciphertexts` of them): the parts themselves for a 1-of-L
+    contest; for a choose-several contest, each part packs its digits' products T_d as
+    prod T_d^(B^i) (Horner: i multiplications by B cost b squarings each), so the totals
+    decrypt to one count per digit like a 1-of-L contest's."""
+    check_fits(enc, key.bits)
+    if len(products) != enc.ciphertexts:
+        raise InvalidInput("products", f"{len(products)} products for {enc.ciphertexts}")
+    if not enc.marks:
+        return tuple(int(p) for p in products)
+    n2 = mpz(key.n_squared)
+    totals = []
+    for part in range(enc.parts):
+        first = part * enc.per_ciphertext
+        digits = products[first : first + enc.digits_in(part)]
+        total = mpz(1)
+        for product in reversed(digits):
+            total = powmod(total, enc.base, n2) * product % n2
+        totals.append(int(total))
+    return tuple(totals)

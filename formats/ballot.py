@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,13 +33,14 @@ from canonical.encoding import (
     sha256,
 )
 from crypto import paillier
-from crypto.encoding import encode_choice
+from crypto.encoding import allowed_plaintexts, encode_choice, encode_marks
 from crypto.errors import InvalidInput
 from crypto.membership import (
     EncryptedContest,
     MembershipStatement,
     contest_statements,
     encrypt_contest,
+    sum_statement_allowed,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +56,11 @@ PAYLOAD_FIELDS = frozenset(
 )
 # Envelope, certificate (formats.signed allows 16 KiB of DER) and JSON framing.
 _FIXED_OVERHEAD = 48 * 1024
+
+
+# A voter's choice in one contest: a candidate number, or for a choose-several contest the set
+# of marked candidate numbers (empty for a blank ballot where blank is allowed).
+Choice = int | frozenset[int]
 
 
 class BallotError(FormatError):
@@ -139,7 +145,7 @@ def ballot_randomness(
     return {
         contest.id: tuple(
             derive_randomness(n, seed, manifest.hash, district, contest.id, part)
-            for part in range(manifest.contest_encoding(district, contest.id).parts)
+            for part in range(manifest.contest_encoding(district, contest.id).ciphertexts)
         )
         for contest in manifest.district(district).contests
     }
@@ -148,12 +154,13 @@ def ballot_randomness(
 def build_ballot(
     manifest: Manifest,
     district: str,
-    choices: Mapping[str, int],
+    choices: Mapping[str, Choice],
     challenge: bytes,
     randomness: Mapping[str, Sequence[int]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
-    """Encrypt the voter's choices (contest id -> candidate number, as on the paper ballot)
-    into a ballot payload to sign; returns (payload, randomness per contest). `randomness`
+    """Encrypt the voter's choices (contest id -> candidate number, as on the paper ballot;
+    for a choose-several contest the collection of marked numbers) into a ballot payload to
+    sign; returns (payload, randomness per contest). `randomness`
     (contest id -> one unit per part, e.g. `ballot_randomness` of a seed) is the encryption
     randomness to use; without it, it is drawn from `secrets`. The randomness lets the voter
     check the stored ballot later (`choices_in`) and is secret otherwise."""
@@ -171,13 +178,7 @@ def build_ballot(
     contests: dict[str, Any] = {}
     used: dict[str, tuple[int, ...]] = {}
     for contest in the_district.contests:
-        number = choices[contest.id]
-        try:
-            index = contest.index_of(number)
-        except (KeyError, ValueError) as exc:
-            raise BallotError(
-                f"{where}.{contest.id}", f"{number!r} is not a candidate number"
-            ) from exc
+        index = _choice_indices(contest, choices[contest.id], f"{where}.{contest.id}")
         given = None if randomness is None else randomness.get(contest.id)
         if randomness is not None and given is None:
             raise BallotError(f"randomness.{contest.id}", "missing")
@@ -190,6 +191,8 @@ def build_ballot(
                 given,
             )
         except InvalidInput as exc:
+            if exc.field == "choice":
+                raise BallotError(f"{where}.{contest.id}", exc.problem) from exc
             if given is None or not exc.field.startswith("randomness"):
                 raise
             where = exc.field.replace("randomness", f"randomness.{contest.id}", 1)
@@ -205,6 +208,32 @@ def build_ballot(
         "contests": contests,
     }
     return payload, used
+
+
+def _choice_indices(contest: Any, choice: Any, where: str) -> int | frozenset[int]:
+    """The encoding's index of a 1-of-L choice, or the indices of a choose-several one's
+    marked numbers (how many it may mark is the encoding's check)."""
+    if not contest.choose_several:
+        if isinstance(choice, bool) or not isinstance(choice, int):
+            raise BallotError(where, f"{choice!r} is not a candidate number")
+        try:
+            return int(contest.index_of(choice))
+        except KeyError:
+            raise BallotError(where, f"{choice!r} is not a candidate number") from None
+    if isinstance(choice, str | bytes | Mapping) or not isinstance(choice, Collection):
+        raise BallotError(where, f"{choice!r} is not a collection of candidate numbers")
+    numbers = list(choice)
+    if len(set(numbers)) != len(numbers):
+        raise BallotError(where, "a candidate is marked twice")
+    indices = []
+    for number in numbers:
+        try:
+            if isinstance(number, bool) or not isinstance(number, int):
+                raise KeyError(number)
+            indices.append(contest.index_of(number))
+        except KeyError:
+            raise BallotError(where, f"{number!r} is not a candidate number") from None
+    return frozenset(indices)
 
 
 def parse_ballot(manifest: Manifest, payload: Any, where: str = "ballot") -> Ballot:
@@ -291,30 +320,47 @@ def verification_code(ballot_hash_value: bytes) -> str:
 
 def choices_in(
     manifest: Manifest, ballot: Ballot, randomness: Mapping[str, tuple[int, ...]]
-) -> dict[str, int]:
-    """The vote check: re-encrypt every candidate of every contest with the voter's randomness
-    and return the candidate number each stored contest holds; BallotError when none matches
-    (the stored ballot is not the one this randomness made)."""
+) -> dict[str, Choice]:
+    """The vote check: re-encrypt every possible choice of every contest with the voter's
+    randomness and return what each stored contest holds: a candidate number, or for a
+    choose-several contest the set of marked numbers; BallotError when nothing matches (the
+    stored ballot is not the one this randomness made)."""
     key = manifest.threshold_key.public_key
-    found: dict[str, int] = {}
+    found: dict[str, Choice] = {}
     for contest in manifest.district(ballot.district).contests:
         stored = ballot.contests[contest.id].ciphertexts
         enc = manifest.contest_encoding(ballot.district, contest.id)
         r = randomness.get(contest.id)
         if r is None or len(r) != len(stored):
             raise BallotError(f"randomness.{contest.id}", "missing or of the wrong length")
+        holds = f"ballot.contests.{contest.id}"
+        if enc.marks:
+            # each ciphertext holds 0 or 1 (Enc(1; r) = g Enc(0; r)); the encoding says
+            # whether that marking is allowed
+            plaintexts = []
+            for j, (rj, c) in enumerate(zip(r, stored, strict=True)):
+                zero = paillier.encrypt(key, 0, rj)
+                if c not in (zero, paillier.encrypt(key, 1, rj)):
+                    raise BallotError(holds, f"ciphertext {j} holds no mark for this randomness")
+                plaintexts.append(int(c != zero))
+            marked = frozenset(j for j in range(enc.candidates) if plaintexts[j])
+            try:
+                if encode_marks(enc, marked) != tuple(plaintexts):
+                    raise InvalidInput("choice", "the blank box does not match the marks")
+            except InvalidInput as exc:
+                raise BallotError(holds, f"holds no valid marking: {exc.problem}") from exc
+            found[contest.id] = frozenset(contest.options[j].number for j in marked)
+            continue
         for index, candidate in enumerate(contest.options):
-            plaintexts = encode_choice(enc, index)
+            plaintexts_of = encode_choice(enc, index)
             if all(
                 paillier.encrypt(key, m, rj) == c
-                for m, rj, c in zip(plaintexts, r, stored, strict=True)
+                for m, rj, c in zip(plaintexts_of, r, stored, strict=True)
             ):
                 found[contest.id] = candidate.number
                 break
         else:
-            raise BallotError(
-                f"ballot.contests.{contest.id}", "holds none of the candidates for this randomness"
-            )
+            raise BallotError(holds, "holds none of the candidates for this randomness")
     return found
 
 
@@ -329,9 +375,8 @@ def max_ballot_bytes(manifest: Manifest) -> int:
         size = 0
         for contest in district.contests:
             enc = manifest.contest_encoding(district.id, contest.id)
-            branches = sum(enc.digits_in(p) + (enc.parts > 1) for p in range(enc.parts))
-            if enc.parts > 1:
-                branches += enc.per_ciphertext
-            size += enc.parts * (n2_hex + 8) + branches * per_branch + 256 + len(contest.id)
+            branches = sum(len(allowed_plaintexts(enc, j)) for j in range(enc.ciphertexts))
+            branches += len(sum_statement_allowed(enc) or ())
+            size += enc.ciphertexts * (n2_hex + 8) + branches * per_branch + 256 + len(contest.id)
         largest = max(largest, size)
     return _FIXED_OVERHEAD + largest + largest // 4

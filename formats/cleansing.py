@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from canonical.encoding import DOMAINS, FormatError
 from crypto import eid
 from crypto.errors import InvalidInput
-from crypto.membership import BATCH_CHUNK, batch_verify
+from crypto.membership import BATCH_CHUNK, batch_verify, contest_totals
 from crypto.primitives.modular import mpz
 from formats import personal_codes
 from formats.ballot import Ballot, BallotError, ballot_statements, parse_ballot
@@ -446,18 +446,29 @@ def decide(
 
 
 def encrypted_totals(manifest: Manifest, counted: Iterable[Checked]) -> list[EncryptedTotal]:
-    """The product of the counted ciphertexts per district, contest and part, in the
-    manifest's order, on raw integers (never re-randomised)."""
-    n2 = mpz(manifest.threshold_key.n_squared)
+    """The ciphertexts to decrypt per district, contest and part, in the manifest's order: the
+    product of the counted ballots' ciphertexts, on raw integers (never re-randomised); for a
+    choose-several contest, the products of its per-candidate ciphertexts packed into parts
+    (crypto.membership.contest_totals)."""
+    key = manifest.threshold_key.public_key
+    n2 = mpz(key.n_squared)
     products: dict[tuple[str, str, int], Any] = {}
     for district, contest in manifest.contests():
-        for part in range(manifest.contest_encoding(district.id, contest.id).parts):
-            products[(district.id, contest.id, part)] = mpz(1)
+        for index in range(manifest.contest_encoding(district.id, contest.id).ciphertexts):
+            products[(district.id, contest.id, index)] = mpz(1)
     for ballot in counted:
-        for contest_id, part, value in ballot.ciphertexts:
-            label = (ballot.district, contest_id, part)
+        for contest_id, index, value in ballot.ciphertexts:
+            label = (ballot.district, contest_id, index)
             products[label] = products[label] * value % n2
-    return [EncryptedTotal(d, c, p, int(value)) for (d, c, p), value in products.items()]
+    totals = []
+    for district, contest in manifest.contests():
+        enc = manifest.contest_encoding(district.id, contest.id)
+        contest_products = [
+            products[(district.id, contest.id, index)] for index in range(enc.ciphertexts)
+        ]
+        for part, value in enumerate(contest_totals(key, enc, contest_products)):
+            totals.append(EncryptedTotal(district.id, contest.id, part, int(value)))
+    return totals
 
 
 # ------------------------------------------------------------------ the whole cleansing

@@ -124,7 +124,8 @@ class Candidate:
 @dataclass(frozen=True)
 class Contest:
     """One contest of a ballot: candidates (or parties) to choose one of, or a referendum
-    question with its answers; either may add a "vote no" box."""
+    question with its answers; either may add a "vote no" box. A choose-several contest
+    (`min_marks`..`max_marks` marks, not (1, 1)) has candidates only."""
 
     id: str
     name: Name
@@ -132,6 +133,8 @@ class Contest:
     vote_no: bool = False
     question: Name | None = None  # a referendum's question: `candidates` are its answers
     national: bool = False  # declared once (national_contests): on every district's ballot
+    min_marks: int = 1  # how many candidates a ballot marks: exactly one by default
+    max_marks: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", Name.of(self.name))
@@ -142,6 +145,16 @@ class Contest:
     def is_referendum(self) -> bool:
         return self.question is not None
 
+    @property
+    def choose_several(self) -> bool:
+        """A ballot marks between min_marks and max_marks candidates (not exactly one)."""
+        return (self.min_marks, self.max_marks) != (1, 1)
+
+    @property
+    def blank_allowed(self) -> bool:
+        """A choose-several contest that a ballot may leave without a mark."""
+        return self.choose_several and self.min_marks == 0
+
     @cached_property
     def options(self) -> tuple[Candidate, ...]:
         """What a voter may choose, in the encoding's order: the candidates (or answers),
@@ -149,6 +162,12 @@ class Contest:
         if not self.vote_no:
             return self.candidates
         return (*self.candidates, Candidate(VOTE_NO, VOTE_NO_NAME))
+
+    @property
+    def counts_size(self) -> int:
+        """How many counts the contest's results hold: one per option, then (a choose-several
+        contest that allows it) the number of blank ballots."""
+        return len(self.options) + self.blank_allowed
 
     def candidate(self, number: int) -> Candidate:
         for candidate in self.options:
@@ -175,7 +194,9 @@ class Contest:
             }
         else:
             head["candidates"] = [candidate.to_dict() for candidate in self.candidates]
-        # written only when true: manifests made before the field keep their bytes and hash
+        # written only when used: manifests made before the fields keep their bytes and hash
+        if self.choose_several:
+            head["choose"] = {"min": self.min_marks, "max": self.max_marks}
         return head | ({"vote_no": True} if self.vote_no else {})
 
 
@@ -463,7 +484,11 @@ class Manifest:
 
         return {
             (district.id, contest.id): contest_encoding(
-                len(contest.options), self.max_voters, self.key_bits
+                len(contest.options),
+                self.max_voters,
+                self.key_bits,
+                contest.min_marks,
+                contest.max_marks,
             )
             for district, contest in self.contests()
         }
@@ -657,10 +682,15 @@ def _parse_contest(obj: Any, path: FieldPath) -> Contest:
         if referendum
         else ("candidates", {"number", "name", "party"})
     )
-    _only(obj, {"id", "name", "vote_no", list_key} | ({"question"} if referendum else set()), path)
+    _only(
+        obj,
+        {"id", "name", "vote_no", "choose", list_key} | ({"question"} if referendum else set()),
+        path,
+    )
     if "vote_no" in obj and _get(obj, "vote_no", bool, path) is not True:
         # one byte form per manifest: no "vote no" box is written by omission
         raise ManifestError((*path, "vote_no"), "false (leave the field out)")
+    min_marks, max_marks = _parse_choose(obj, path)
     options = []
     for index, k_obj in enumerate(_list(obj, list_key, path)):
         k_path: FieldPath = (*path, list_key, index)
@@ -678,7 +708,23 @@ def _parse_contest(obj: Any, path: FieldPath) -> Contest:
         tuple(options),
         vote_no="vote_no" in obj,
         question=_name(obj, "question", path) if referendum else None,
+        min_marks=min_marks,
+        max_marks=max_marks,
     )
+
+
+def _parse_choose(obj: Mapping[str, Any], path: FieldPath) -> tuple[int, int]:
+    """A contest's `choose` object {"min", "max"}: absent for exactly one."""
+    if "choose" not in obj:
+        return 1, 1
+    choose_path: FieldPath = (*path, "choose")
+    choose = _as_object(obj["choose"], choose_path)
+    _only(choose, {"min", "max"}, choose_path)
+    bounds = (_get(choose, "min", int, choose_path), _get(choose, "max", int, choose_path))
+    if bounds == (1, 1):
+        # one byte form per manifest: exactly one is written by omission
+        raise ManifestError(choose_path, "exactly one (leave the field out)")
+    return bounds
 
 
 def _name(obj: Mapping[str, Any], key: str, path: FieldPath) -> Name:
@@ -939,17 +985,40 @@ def _contest_problems(
             yield (*k_path, "name"), problem
         if problem := _name_problem(candidate.party, may_be_empty=True):
             yield (*k_path, "party"), problem
-    if encodable and (problem := encoding_problem(len(contest.options), manifest)):
+    if contest.choose_several:
+        problem = _choose_problem(contest)
+        if problem:
+            yield (*c_path, "choose"), problem
+            return
+    if encodable and (problem := encoding_problem(len(contest.options), manifest, contest)):
         yield (*c_path, list_key), problem
 
 
-def encoding_problem(candidates: int, manifest: Manifest) -> str | None:
+def _choose_problem(contest: Contest) -> str | None:
+    """Why a contest's choose-several bounds cannot be, or None."""
+    low, high, count = contest.min_marks, contest.max_marks, len(contest.candidates)
+    if contest.is_referendum:
+        return f"referendum {contest.id!r} takes one answer: leave choose out"
+    if contest.vote_no:
+        return f"contest {contest.id!r} has a \"vote no\" box, which takes exactly one choice"
+    if not 0 <= low <= high or not 1 <= high <= count:
+        return (
+            f"contest {contest.id!r}: between {low} and {high} of {count} candidates; need "
+            "0 <= min <= max, 1 <= max <= the number of candidates"
+        )
+    return None
+
+
+def encoding_problem(
+    candidates: int, manifest: Manifest, contest: Contest | None = None
+) -> str | None:
     """Why a contest cannot be encoded under this key size and max_voters, or None."""
     from crypto.encoding import contest_encoding
     from crypto.errors import InvalidInput
 
+    bounds = (1, 1) if contest is None else (contest.min_marks, contest.max_marks)
     try:
-        contest_encoding(candidates, manifest.max_voters, manifest.key_bits)
+        contest_encoding(candidates, manifest.max_voters, manifest.key_bits, *bounds)
     except InvalidInput as exc:
         return (
             f"{candidates} candidates with max_voters {manifest.max_voters} cannot be encoded "

@@ -674,7 +674,7 @@ def national_totals(
     counted = sum(report.districts.get(d.id, Counts()).counted for d in manifest.districts)
     totals = []
     for contest in manifest.national_contests:
-        sums = [0] * len(contest.options)
+        sums = [0] * contest.counts_size
         for district in manifest.districts:
             counts = by_label.get((district.id, contest.id))
             where = f"decryption.results {district.id}/{contest.id}"

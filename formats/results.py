@@ -82,6 +82,10 @@ class ContestResults:
     vote_no: OptionResult | None = None  # the "vote no" box, if the contest has one
     question: str | None = None  # a referendum's question
     national: bool = False  # a national contest (in a district, or its national totals)
+    # A choose-several contest: how many candidates a ballot marks (min, max), and the blank
+    # ballots where blank is allowed; an option's votes are the ballots that marked it.
+    choose: tuple[int, int] | None = None
+    blank: int | None = None
 
     @property
     def is_national_total(self) -> bool:
@@ -135,6 +139,13 @@ class ContestResults:
                 "name": self.vote_no.name,
                 "votes": self.vote_no.votes,
                 "share": _share_number(self.share(self.vote_no)),
+            }
+        if self.choose is not None:
+            head["choose"] = {"min": self.choose[0], "max": self.choose[1]}
+        if self.blank is not None:
+            head["blank_ballots"] = {
+                "ballots": self.blank,
+                "share": _share_number(share_percent(self.blank, self.counted_ballots)),
             }
         return head
 
@@ -207,9 +218,10 @@ def _share_number(share: Decimal | None) -> float | None:
 def _contest_results(
     contest: Contest, counts: Sequence[int], counted: int, district: str, district_name: str
 ) -> ContestResults:
+    blank = counts[-1] if contest.blank_allowed else None
     options = tuple(
         OptionResult(c.number, str(c.name), str(c.party), votes)
-        for c, votes in zip(contest.options, counts, strict=True)
+        for c, votes in zip(contest.options, counts[: len(contest.options)], strict=True)
     )
     vote_no = options[-1] if contest.vote_no else None
     return ContestResults(
@@ -222,6 +234,8 @@ def _contest_results(
         vote_no,
         None if contest.question is None else str(contest.question),
         contest.national,
+        (contest.min_marks, contest.max_marks) if contest.choose_several else None,
+        blank,
     )
 
 
@@ -245,8 +259,8 @@ def election_results(
         where = f"decryption.results {district.id}/{contest.id}"
         if counts is None:
             raise FormatError(where, "missing")
-        if len(counts) != len(contest.options):
-            raise FormatError(where, f"{len(counts)} counts for {len(contest.options)} options")
+        if len(counts) != contest.counts_size:
+            raise FormatError(where, f"{len(counts)} counts for {contest.counts_size} options")
         counted = report.districts.get(district.id, Counts()).counted
         contests.append(
             _contest_results(contest, counts, counted, district.id, str(district.name))
@@ -258,9 +272,9 @@ def election_results(
         where = f"decryption.national_results {contest.id}"
         if total is None:
             raise FormatError(where, "missing")
-        if len(total.counts) != len(contest.options):
+        if len(total.counts) != contest.counts_size:
             raise FormatError(
-                where, f"{len(total.counts)} counts for {len(contest.options)} options"
+                where, f"{len(total.counts)} counts for {contest.counts_size} options"
             )
         national.append(
             _contest_results(

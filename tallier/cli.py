@@ -257,6 +257,9 @@ def _counts_table(title: str, contest: Any, counts: Any) -> Table:
         table.add_column(_("candidate"))
         table.add_column(_("party"))
     table.add_column(_("votes"), justify="right")
+    blank = None
+    if contest.blank_allowed:  # a choose-several contest's last count: its blank ballots
+        *counts, blank = counts
     for candidate, votes in zip(contest.options, counts, strict=True):
         party = () if contest.is_referendum else (str(candidate.party),)
         if candidate.is_vote_no:
@@ -264,4 +267,7 @@ def _counts_table(title: str, contest: Any, counts: Any) -> Table:
             table.add_row("", str(candidate.name), *("" for _ in party), str(votes))
         else:
             table.add_row(str(candidate.number), str(candidate.name), *party, str(votes))
+    if blank is not None:
+        table.add_section()
+        table.add_row("", _("Blank ballots (no candidate marked)"), "", str(blank))
     return table

@@ -26,10 +26,10 @@ from cryptography.hazmat.primitives import hashes
 
 from canonical.encoding import DOMAINS, FormatError, b64url, canonical_bytes, object_hash
 from crypto import merkle, paillier
-from crypto.encoding import decode_totals
+from crypto.encoding import ContestEncoding, decode_totals
 from crypto.errors import CryptoError, DecryptionError, InvalidInput, ProofInvalid
 from crypto.keyproofs import MODULUS_PROOF_ROUNDS
-from crypto.membership import BATCH_CHUNK, EncryptedContest, batch_verify
+from crypto.membership import BATCH_CHUNK, EncryptedContest, batch_verify, contest_totals
 from crypto.primitives.modular import mpz
 from crypto.threshold import (
     DecryptionShare,
@@ -97,7 +97,7 @@ CHECKS = (
     ("threshold", N_("at least t trustees' valid shares")),
     ("plaintexts", N_("plaintexts are the combination of the decryption shares")),
     ("results", N_("results decode from the plaintexts")),
-    ("results-report", N_("each contest's votes equal the district's counted ballots")),
+    ("results-report", N_("each contest's votes fit the district's counted ballots")),
     ("national-results", N_("national totals are the sums of the districts' results")),
 )
 TITLES = dict(CHECKS)
@@ -845,9 +845,18 @@ class _Verifier:
         if bad_shape:
             self.r.not_made("totals-products", _("some counted ballots are malformed"))
             return
-        products: dict[tuple[str, str, int], Any] = {
-            label: mpz(partial.get(label, 1)) for label in self.expected_totals()
-        }
+        # per contest, the products of each ballot ciphertext, packed into the totals' parts
+        # (the same for a 1-of-L contest; contest_totals is the one home of the packing)
+        products: dict[tuple[str, str, int], Any] = {}
+        for district, contest in self.manifest.contests():
+            enc = self.manifest.contest_encoding(district.id, contest.id)
+            per_ciphertext = [
+                partial.get((district.id, contest.id, index), 1)
+                for index in range(enc.ciphertexts)
+            ]
+            packed = contest_totals(self.key.public_key, enc, per_ciphertext)
+            for part, total in enumerate(packed):
+                products[(district.id, contest.id, part)] = mpz(total)
         problems = []
         recorded = {(t.district, t.contest, t.part): t.ciphertext for t in self.tally.totals}
         for label, product in products.items():
@@ -1091,7 +1100,12 @@ class _Verifier:
         problems = []
         for (district_id, contest_id), counts in sorted(decoded.items()):
             counted = self.report.districts.get(district_id, Counts()).counted
-            if sum(counts) != counted:
+            enc = manifest.contest_encoding(district_id, contest_id)
+            if enc.marks:
+                problem = _marks_problem(enc, counts, counted)
+                if problem:
+                    problems.append(f"{district_id}/{contest_id}: {problem}")
+            elif sum(counts) != counted:
                 problems.append(
                     _(
                         "{district}/{contest}: {votes} votes, but the report counts {counted} "
@@ -1103,7 +1117,10 @@ class _Verifier:
         self.r.outcome(
             "results-report",
             problems,
-            _("every 1-of-L contest has one vote per counted ballot"),
+            _(
+                "every 1-of-L contest has one vote per counted ballot; every choose-several "
+                "contest's marks fit its bounds"
+            ),
         )
         if results_ok:
             self.check_national(self.report)
@@ -1188,8 +1205,11 @@ def national_problems(
                 )
             )
         else:
-            for option, stated, summed in zip(
-                contest.options, found.counts, total.counts, strict=True
+            labels = [(str(option.number), str(option.name)) for option in contest.options]
+            if contest.blank_allowed:
+                labels.append(("-", _("blank ballots")))
+            for (number, name), stated, summed in zip(
+                labels, found.counts, total.counts, strict=True
             ):
                 if stated != summed:
                     problems.append(
@@ -1198,8 +1218,8 @@ def national_problems(
                             "the districts' results add up to {sum}"
                         ).format(
                             contest=total.contest,
-                            number=option.number,
-                            name=option.name,
+                            number=number,
+                            name=name,
                             stated=stated,
                             sum=summed,
                         )
@@ -1445,3 +1465,22 @@ class _BallotChecks:
 def chunked(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _marks_problem(enc: ContestEncoding, counts: Sequence[int], counted: int) -> str | None:
+    """Whether a choose-several contest's counts can come from `counted` valid ballots: the
+    blank ones (last count, where blank is allowed) at most `counted`, and the marks between
+    min_marks and max_marks per ballot that is not blank (docs/spec.md, results-report)."""
+    blank = counts[enc.candidates] if enc.blank_allowed else 0
+    marks = sum(counts[: enc.candidates])
+    if blank > counted:
+        return _("{blank} blank ballots, but the report counts {counted} ballots").format(
+            blank=blank, counted=counted
+        )
+    marking = counted - blank
+    low, high = max(enc.min_marks, 1) * marking, enc.max_marks * marking
+    if not low <= marks <= high:
+        return _(
+            "{marks} marks on {ballots} ballots that are not blank: not between {low} and {high}"
+        ).format(marks=marks, ballots=marking, low=low, high=high)
+    return None

@@ -148,11 +148,21 @@ class ElectionSpec:
     # Written as it is after the header of each of a district's own contests, per district
     # id: more keys of the contest, e.g. "vote_no = true".
     contest_toml: Mapping[str, str] = field(default_factory=dict)
+    # Written after the header of every contest with this id (in any district): e.g.
+    # "choose = { at_most = 3 }".
+    contest_keys: Mapping[str, str] = field(default_factory=dict)
 
-    def first_choices(self, district: str) -> dict[str, int]:
-        """Each contest's first candidate: a valid choice when a test does not care which."""
-        own = {contest: numbers[0] for contest, numbers in self.districts[district].items()}
+    def first_choices(self, district: str) -> dict[str, Any]:
+        """Each contest's first candidate (marked alone in a choose-several contest): a valid
+        choice when a test does not care which."""
+        own = {
+            contest: frozenset(numbers[:1]) if self.choose_several(contest) else numbers[0]
+            for contest, numbers in self.districts[district].items()
+        }
         return own | dict(self.national_choices)
+
+    def choose_several(self, contest: str) -> bool:
+        return "choose" in self.contest_keys.get(contest, "")
 
     def definition_toml(self, start: dt.datetime, end: dt.datetime) -> str:
         lines = [
@@ -185,6 +195,8 @@ class ElectionSpec:
                 lines += ["[[districts.contests]]", f'id = "{contest}"', f'name = "{contest_name}"']
                 if district in self.contest_toml:
                     lines.append(self.contest_toml[district])
+                if contest in self.contest_keys:
+                    lines.append(self.contest_keys[contest])
                 for number in numbers:
                     name, party = self.candidates.get(number, (f"Candidate {number}", ""))
                     lines += [
@@ -426,6 +438,32 @@ THAI_VOTERS = {
     thai_citizen_id("310050012345"): "khet-2",
     thai_citizen_id("310050012346"): "khet-2",
 }
+
+
+# A municipal election: a mayor (1 of 3) and a council where each voter marks up to 3
+# candidates (or none: a blank council ballot counts as blank).
+COUNCIL_SPEC = ElectionSpec(
+    "council-2099",
+    "Municipal election (test)",
+    {
+        "ward-1": {"mayor": [1, 2, 3], "council": [11, 12, 13, 14, 15]},
+        "ward-2": {"mayor": [1, 2, 3], "council": [21, 22, 23, 24]},
+    },
+    contest_names={"mayor": "Mayor", "council": "Municipal council"},
+    contest_keys={"council": "choose = { at_most = 3 }"},
+)
+
+
+def build_council_election(
+    root: Path, primes: tuple[int, int], start: dt.datetime | None = None
+) -> SmallElection:
+    """COUNCIL_SPEC built (a 512-bit fixture key), open from yesterday for five days;
+    voters v1..v3 in ward-1, v4..v5 in ward-2."""
+    now = utc_now()
+    start = start or now - dt.timedelta(days=1)
+    codes = {"ward-1": ["v1", "v2", "v3"], "ward-2": ["v4", "v5"]}
+    pki = make_pki(list_voters(codes), now)
+    return build_election(root, COUNCIL_SPEC, pki, primes, start, start + dt.timedelta(days=6))
 
 
 def build_thai_election(

@@ -19,6 +19,7 @@ from tests.vectors import (
     gen_encoding_membership,
     gen_keyproofs,
     gen_log,
+    gen_marks,
     gen_tally_hash,
     gen_threshold,
 )
@@ -30,6 +31,7 @@ VECTORS: dict[str, Callable[[], Any]] = {
     **gen_threshold.VECTORS,
     **gen_contest.VECTORS,
     **gen_log.VECTORS,
+    **gen_marks.VECTORS,
     **gen_tally_hash.VECTORS,
     **gen_check.VECTORS,
     **gen_keyproofs.VECTORS,
