@@ -199,6 +199,7 @@ def test_keygen_checks_trustee_counts_and_passphrases(workspace: Workspace) -> N
     assert result.exit_code != 0 and "2 passphrases for 3 trustees" in result.output
     short = workspace.root / "short.pass"
     short.write_text("abc\n")
+    workspace.all_trustee_params()
     args = ["--passphrase-file", str(short)] * 3
     result = workspace.run(
         "keygen",
@@ -257,6 +258,7 @@ def test_keygen_asks_each_trustee_twice_without_echo(workspace: Workspace) -> No
     for index in (1, 2, 3):
         answers += [trustee_passphrase(index), trustee_passphrase(index)]
     # trustee 2 first mistypes the confirmation, then gets it right
+    workspace.all_trustee_params()
     answers[2:2] = ["typo passphrase 1", "typo passphrase 2"]
     result = workspace.run(
         "keygen",
@@ -360,7 +362,7 @@ def test_keygen_publishes_the_key_proofs_the_manifest_names(
 ) -> None:
     election = ElectionDirectory(keyed.election)
     _assert_key_proven(election)
-    assert f"(publish it with the manifest): {election.key_proofs}" in keyed.keygen_output
+    assert f"(publish them with the manifest): {election.key_proofs}" in keyed.keygen_output
     # the factors are in no file the ceremony writes, nor in what it prints
     p, q = safe_primes[512]
     for secret in (format(p, "x"), format(q, "x"), str(p), str(q)):
