@@ -154,7 +154,7 @@ def show_key_proofs(directory: ElectionDirectory, manifest: Manifest) -> None:
                 click.echo("  " + _("trustee {index}: not made yet").format(index=trustee))
                 continue
             try:
-                document = TrusteeParameters.from_dict(read_json_file(path, str(path)), str(path))
+                document = TrusteeParameters.from_dict(read_json_file(path, str(path)))
             except FormatError as exc:
                 click.echo(
                     "  "

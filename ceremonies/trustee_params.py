@@ -84,11 +84,11 @@ def read_trustee_parameters(
                 ).format(index=trustee, path=path)
             )
         try:
-            document = TrusteeParameters.from_dict(read_json_file(path, str(path)), str(path))
+            document = TrusteeParameters.from_dict(read_json_file(path, str(path)))
         except FormatError as exc:
             raise CeremonyError(
-                _("trustee {index}'s parameters are malformed: {problem}").format(
-                    index=trustee, problem=exc
+                _("trustee {index}'s parameters ({path}) are malformed: {problem}").format(
+                    index=trustee, path=path, problem=exc
                 )
             ) from exc
         problems = document.problems(manifest.election_id, trustee, manifest.key_bits)
