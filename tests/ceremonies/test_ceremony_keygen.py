@@ -354,6 +354,13 @@ def _assert_key_proven(election: ElectionDirectory) -> None:
     assert manifest.key_proofs == proofs.hash == hashlib.sha256(data[:-1]).digest()
     context = {"election_id": manifest.election_id, "purpose": "election key"}
     verify_modulus(manifest.threshold_key.n, proofs.modulus_proof, context)
+    # version 2: every trustee's own parameters document, each with its no-small-factor proof
+    assert document["version"] == 2
+    assert [entry.trustee for entry in proofs.trustees] == [1, 2, 3]
+    for entry in proofs.trustees:
+        assert entry.parameters.to_dict() == json.loads(
+            election.trustee_parameters_file(entry.trustee).read_text()
+        )
     assert key_proofs_problems(document, manifest) == []
 
 
