@@ -196,7 +196,10 @@ def _load_organiser(key: Path, passphrase_file: Path | None) -> Any:
 
 @ceremony.command(
     name="keygen",
-    help=_("The key ceremony: threshold key, one sealed share per trustee, signed manifest."),
+    help=_(
+        "The key ceremony: checks every trustee's parameters (made with trustee-params), then "
+        "the threshold key, one sealed share per trustee, the key proofs, the signed manifest."
+    ),
 )
 @election_option(_("The election directory made by `ivote ceremony init`."))
 @click.option(
