@@ -77,6 +77,7 @@ def make_election(root: Path, voters: int, key_bits: int) -> tuple[Path, list[st
         make_official,
         make_root_ca,
     )
+    from ceremonies.trustee_params import make_trustee_parameters
     from crypto.eid import pkcs12_bytes
     from formats.voters import Voter
 
@@ -121,6 +122,8 @@ def make_election(root: Path, voters: int, key_bits: int) -> tuple[Path, list[st
     directory = root / "election"
     init_election(root / "election.toml", root / "voters.csv", directory, now=start)
     primes = load_test_primes(cached_primes(key_bits), key_bits)
+    for trustee in (1, 2, 3):
+        make_trustee_parameters(directory, trustee)
     run_keygen(
         directory,
         ["bench trustee one", "bench trustee two", "bench trustee three"],

@@ -112,6 +112,7 @@ def _build(
         make_official,
         make_root_ca,
     )
+    from ceremonies.trustee_params import make_trustee_parameters
     from crypto import merkle
     from formats.ballot import ballot_hash
     from formats.ballotbox import write_ballot_box
@@ -142,7 +143,9 @@ def _build(
     init_election(
         root / "election.toml", root / "voters.csv", directory, now=start - dt.timedelta(1)
     )
-    say(f"key ceremony ({key_bits} bits)...")
+    say(f"trustees' parameters and key ceremony ({key_bits} bits)...")
+    for trustee in range(1, TRUSTEES + 1):  # each trustee's step, before keygen (not timed)
+        make_trustee_parameters(directory, trustee)
     passphrases = [f"trustee {i} passphrase" for i in range(1, TRUSTEES + 1)]
     manifest, keygen_s = timed(
         lambda: run_keygen(directory, passphrases, organiser, scrypt_cost=1024)

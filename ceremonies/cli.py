@@ -1,7 +1,8 @@
 """`ivote ceremony`: Officials' offline ceremonies.
 
-init (definition + voter list -> draft manifest), keygen (threshold key, sealed trustee
-shares, signed manifest), show (what officials read out and publish), voters (change lists).
+init (definition + voter list -> draft manifest), trustee-params (each trustee's parameters
+for the key proofs, on the trustee's machine), keygen (threshold key, sealed trustee shares,
+the key proofs, signed manifest), show (what officials read out and publish), voters (change lists).
 """
 
 from __future__ import annotations
@@ -120,8 +121,49 @@ def init(
         )
     )
     click.echo(
-        _("Next: ivote ceremony keygen --election {out} --organiser-key DIR").format(out=out)
+        _(
+            "Next: each trustee I runs ivote ceremony trustee-params --election {out} "
+            "--trustee I; then ivote ceremony keygen --election {out} --organiser-key DIR"
+        ).format(out=out)
     )
+
+
+@ceremony.command(
+    name="trustee-params",
+    help=_(
+        "A trustee's step before the key ceremony, on the trustee's own machine: make and "
+        "prove the trustee's ring-Pedersen parameters (ELECTION/trustee-parameters/"
+        "trustee-I.json) and print their fingerprint to write down."
+    ),
+)
+@election_option(_("The election directory made by `ivote ceremony init` (a copy will do)."))
+@click.option(
+    "--trustee",
+    required=True,
+    type=int,
+    help=_("Your trustee number, 1 to the number of trustees."),
+)
+@_clean_errors
+def trustee_params(election: Path, trustee: int) -> None:
+    from ceremonies.trustee_params import make_trustee_parameters
+    from formats.manifest import ElectionDirectory
+
+    document = make_trustee_parameters(election, trustee)
+    path = ElectionDirectory(election).trustee_parameters_file(trustee)
+    click.echo(
+        _(
+            "Trustee {index}: {bits}-bit ring-Pedersen parameters made and proven; their "
+            "secret factors are already forgotten."
+        ).format(index=trustee, bits=document.bits)
+    )
+    click.echo(_("Wrote {path}; bring it to the key ceremony.").format(path=path))
+    click.echo(
+        _(
+            "Fingerprint of your parameters (write it down; after the key ceremony "
+            "`ivote ceremony show` must print the same):"
+        )
+    )
+    click.echo(f"  {document.fingerprint_groups}")
 
 
 def _ask_passphrases(trustees: int) -> list[str]:
@@ -154,7 +196,10 @@ def _load_organiser(key: Path, passphrase_file: Path | None) -> Any:
 
 @ceremony.command(
     name="keygen",
-    help=_("The key ceremony: threshold key, one sealed share per trustee, signed manifest."),
+    help=_(
+        "The key ceremony: checks every trustee's parameters (made with trustee-params), then "
+        "the threshold key, one sealed share per trustee, the key proofs, the signed manifest."
+    ),
 )
 @election_option(_("The election directory made by `ivote ceremony init`."))
 @click.option(
@@ -198,6 +243,7 @@ def keygen(
         load_test_primes,
         run_keygen,
     )
+    from ceremonies.trustee_params import read_trustee_parameters
     from crypto.sealing import DEFAULT_SCRYPT_N
     from formats.manifest import ElectionDirectory
 
@@ -220,6 +266,12 @@ def keygen(
             )
         )
     primes = load_test_primes(test_primes, manifest.key_bits) if test_primes else None
+    # every trustee's parameters checked before anyone types a passphrase
+    click.echo(
+        _("Checking the parameters of {trustees} trustees...").format(trustees=manifest.trustees),
+        err=True,
+    )
+    parameters = read_trustee_parameters(directory, manifest)
     signer = _load_organiser(organiser_key, organiser_passphrase_file)
     if passphrase_files:
         passphrases = [
@@ -238,10 +290,16 @@ def keygen(
             signer,
             test_primes=primes,
             scrypt_cost=scrypt_cost or DEFAULT_SCRYPT_N,
+            trustee_parameters=parameters,
         )
     else:
         final = _keygen_with_progress(
-            election, passphrases, signer, manifest.key_bits, scrypt_cost or DEFAULT_SCRYPT_N
+            election,
+            passphrases,
+            signer,
+            manifest.key_bits,
+            scrypt_cost or DEFAULT_SCRYPT_N,
+            parameters,
         )
     click.echo(
         _(
@@ -250,7 +308,7 @@ def keygen(
     )
     click.echo(_("Signed manifest: {path}").format(path=directory.signed_manifest))
     click.echo(
-        _("Proof that the key is well formed (publish it with the manifest): {path}").format(
+        _("Proofs that the key is well formed (publish them with the manifest): {path}").format(
             path=directory.key_proofs
         )
     )
@@ -260,7 +318,12 @@ def keygen(
 
 
 def _keygen_with_progress(
-    election: Path, passphrases: list[str], signer: Any, key_bits: int, scrypt_cost: int
+    election: Path,
+    passphrases: list[str],
+    signer: Any,
+    key_bits: int,
+    scrypt_cost: int,
+    parameters: Any,
 ) -> Any:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -292,6 +355,7 @@ def _keygen_with_progress(
             progress=update,
             stage=stage,
             scrypt_cost=scrypt_cost,
+            trustee_parameters=parameters,
         )
         progress.update(task, description=_("Key dealt, shares sealed, manifest signed"))
     return final

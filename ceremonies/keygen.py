@@ -1,8 +1,10 @@
 """The key ceremony: deal the threshold key, seal one share per trustee, sign the manifest.
 
 Runs on the offline ceremony machine. The dealer's secrets (p, q, d, the polynomial) live in
-this call's memory only (p and q also make the public proof that the key is well formed);
-each share leaves this module sealed under its trustee's passphrase. Order of writes: shares,
+this call's memory only (p and q also make the public proofs that the key is well formed: the
+modulus proof, and a no-small-factor proof against each trustee's parameters, which the
+trustees made before, ceremonies.trustee_params); each share leaves this module sealed under
+its trustee's passphrase. Order of writes: shares,
 the key-proofs document, then manifest.json with the key (and the proofs' hash), then the
 signed manifest; the signed manifest's presence marks a finished ceremony.
 """
@@ -17,10 +19,16 @@ from typing import Any
 from canonical.encoding import DOMAINS, canonical_bytes, parse_hex_int
 from canonical.files import write_atomic, write_canonical_json
 from ceremonies.election import CeremonyError
-from crypto.keyproofs import prove_modulus
+from crypto.keyproofs import prove_modulus, prove_no_small_factor
 from crypto.sealing import DEFAULT_SCRYPT_N, write_sealed
 from crypto.threshold import deal, generate_primes
-from formats.keyproofs import KeyProofs, modulus_proof_context
+from formats.keyproofs import (
+    KeyProofs,
+    TrusteeKeyProof,
+    TrusteeParameters,
+    modulus_proof_context,
+    no_small_factor_context,
+)
 from formats.manifest import TRUSTEE_SHARE_PURPOSE, ElectionDirectory, Manifest
 from i18n import _
 from ivote.cli_support import MIN_PASSPHRASE_LENGTH
@@ -101,24 +109,53 @@ def run_keygen(
     progress: Callable[[int], None] | None = None,
     stage: Callable[[str], None] | None = None,
     scrypt_cost: int = DEFAULT_SCRYPT_N,
+    trustee_parameters: Sequence[TrusteeParameters] | None = None,
 ) -> Manifest:
     """The whole ceremony; returns the final manifest (written and signed).
 
-    `progress(candidates_tested)` follows the prime search; `stage(text)` names each step."""
+    `progress(candidates_tested)` follows the prime search; `stage(text)` names each step.
+    `trustee_parameters`: every trustee's, as `read_trustee_parameters` returned them
+    (checked); read and checked here when not given."""
+    from ceremonies.trustee_params import read_trustee_parameters
     from formats.signed import sign_object
 
     election = ElectionDirectory(election_dir)
     manifest = check_ready(election)
     check_passphrases(passphrases, manifest.trustees)
+    if trustee_parameters is None:
+        trustee_parameters = read_trustee_parameters(election, manifest)
+    if [document.trustee for document in trustee_parameters] != list(
+        range(1, manifest.trustees + 1)
+    ):
+        raise CeremonyError(_("every trustee's parameters are needed, once each, in order"))
     if test_primes is not None:
         p, q = test_primes
     else:
         p, q = generate_primes(manifest.key_bits, manifest.trustees, manifest.threshold, progress)
     key, shares = deal(p, q, manifest.trustees, manifest.threshold)
     if stage is not None:
-        stage(_("Proving the election key well formed"))
+        stage(
+            _(
+                "Proving the election key well formed (modulus; no small factor, against "
+                "{count} trustees' parameters)"
+            ).format(count=len(trustee_parameters))
+        )
+    election_id = manifest.election_id
     proofs = KeyProofs(
-        manifest.election_id, prove_modulus(p, q, modulus_proof_context(manifest.election_id))
+        election_id,
+        prove_modulus(p, q, modulus_proof_context(election_id)),
+        tuple(
+            TrusteeKeyProof(
+                document,
+                prove_no_small_factor(
+                    p,
+                    q,
+                    document.ring_pedersen,
+                    no_small_factor_context(election_id, document.trustee),
+                ),
+            )
+            for document in trustee_parameters
+        ),
     )
     del p, q  # the shares hold what the trustees need; the factors are not kept
     keyed = manifest.with_key(

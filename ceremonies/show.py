@@ -134,7 +134,67 @@ def render_election(election_dir: Path, console: Console | None = None) -> Manif
     click.echo("  " + _("hex: {fingerprint}").format(fingerprint=manifest.fingerprint))
     if manifest.is_draft:
         click.echo("  " + _("(draft: the fingerprint changes when keygen adds the key)"))
+    show_key_proofs(ElectionDirectory(election_dir), manifest)
     return manifest
+
+
+def show_key_proofs(directory: ElectionDirectory, manifest: Manifest) -> None:
+    """The key proofs, checked, and each trustee's parameters fingerprint, which the trustee
+    compares with the one `trustee-params` printed. A draft shows the parameters documents
+    present so far (parsed, not yet checked: keygen checks them)."""
+    from canonical.encoding import FormatError
+    from canonical.files import read_json_file
+    from formats.keyproofs import KeyProofs, TrusteeParameters, key_proofs_problems
+
+    if manifest.is_draft:
+        click.echo(_("Trustees' parameters for the key proofs (made before keygen):"))
+        for trustee in range(1, manifest.trustees + 1):
+            path = directory.trustee_parameters_file(trustee)
+            if not path.exists():
+                click.echo("  " + _("trustee {index}: not made yet").format(index=trustee))
+                continue
+            try:
+                document = TrusteeParameters.from_dict(read_json_file(path, str(path)))
+            except FormatError as exc:
+                click.echo(
+                    "  "
+                    + _("trustee {index}: malformed: {problem}").format(index=trustee, problem=exc)
+                )
+                continue
+            click.echo(
+                "  "
+                + _("trustee {index}: {fingerprint}").format(
+                    index=trustee, fingerprint=document.fingerprint_groups
+                )
+            )
+        return
+    document = None
+    if directory.key_proofs.exists():
+        document = read_json_file(directory.key_proofs, str(directory.key_proofs))
+    problems = key_proofs_problems(document, manifest)
+    if problems:
+        click.echo(_("Key proofs: NOT VERIFIED ({path}):").format(path=directory.key_proofs))
+        for problem in problems:
+            click.echo("  " + problem)
+    else:
+        click.echo(
+            _(
+                "Key proofs: verified ({path}): modulus proof, and for each of {trustees} "
+                "trustees their parameters' proof and the no-small-factor proof"
+            ).format(path=directory.key_proofs, trustees=manifest.trustees)
+        )
+    try:
+        proofs = KeyProofs.from_dict(document)
+    except FormatError:
+        return
+    click.echo(_("Trustees' parameters fingerprints (each trustee compares theirs):"))
+    for entry in proofs.trustees:
+        click.echo(
+            "  "
+            + _("trustee {index}: {fingerprint}").format(
+                index=entry.trustee, fingerprint=entry.parameters.fingerprint_groups
+            )
+        )
 
 
 def in_every_language(name: Name) -> str:

@@ -1069,6 +1069,15 @@ class ElectionDirectory:
         return self.root / "key-proofs.json"
 
     @property
+    def trustee_parameters(self) -> Path:
+        """Where each trustee's ring-Pedersen parameters document goes before keygen."""
+        return self.root / "trustee-parameters"
+
+    def trustee_parameters_file(self, trustee: int) -> Path:
+        """Trustee `trustee`'s parameters document (formats.keyproofs.TrusteeParameters)."""
+        return self.trustee_parameters / f"trustee-{trustee}.json"
+
+    @property
     def organiser_certificate(self) -> Path:
         """A copy of the certificate that signed the manifest (PEM), to pin it."""
         return self.root / "organiser.pem"

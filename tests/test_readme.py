@@ -165,6 +165,10 @@ def test_the_officials_path_runs_as_readme_gives_it(
             filled.append("--allow-test-key")
         output = trial.run(filled, answers)
         ran.append(command.name)
+        if command.name == "trustee-params":  # README shows trustee 1; the others likewise
+            assert re.search(r"\n  [0-9a-f]{4}(?: [0-9a-f]{4}){15}\n", output), output
+            for index in range(2, len(TRUSTEES) + 1):
+                trial.run([*filled[:-1], str(index)])
         if command.name == "init" and filled[1] != "pki":
             assert "voting opens later" not in output  # the sample opens now
         if command.name == "keygen":
@@ -173,9 +177,10 @@ def test_the_officials_path_runs_as_readme_gives_it(
             trial.fingerprint = printed.group(1).replace(" ", "")
         if command.name == "close":
             assert "Ballots received: 0" in output and "root hash " in output
-    assert ran[:16] == [
-        "init", "officials", "init", "keygen", "show", "issue", "revoke", "crl", "close",
-        "export", "paper-voters", "process", "decrypt", "combine", "verify", "verify",
+    assert ran[:17] == [
+        "init", "officials", "init", "trustee-params", "keygen", "show", "issue", "revoke",
+        "crl", "close", "export", "paper-voters", "process", "decrypt", "combine", "verify",
+        "verify",
     ]  # fmt: skip
-    assert set(ran[16:]) <= {"verify", "results"}  # the observers' other commands
+    assert set(ran[17:]) <= {"verify", "results"}  # the observers' other commands
     assert (tmp_path / "RECORD" / "record.json").is_file()

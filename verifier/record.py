@@ -75,7 +75,7 @@ MAX_PROBLEMS_LISTED = 20
 CHECKS = (
     ("record", N_("record format")),
     ("manifest", N_("signed manifest and election key")),
-    ("key-proofs", N_("election key proven well formed (Paillier-Blum modulus)")),
+    ("key-proofs", N_("election key proven well formed (modulus, no small factor)")),
     ("manifest-anchor", N_("manifest is the one the officials published")),
     ("log-head", N_("collector's signed log head")),
     ("log-leaves", N_("leaf hashes rebuild the signed log head")),
@@ -415,9 +415,10 @@ class _Verifier:
         self.r.outcome(
             "key-proofs",
             key_proofs_problems(self.tally.key_proofs, manifest),
-            _("{rounds} rounds, under the manifest's key_proofs hash").format(
-                rounds=MODULUS_PROOF_ROUNDS
-            ),
+            _(
+                "modulus proof ({rounds} rounds); each of {trustees} trustees' parameters and "
+                "the no-small-factor proof against them; under the manifest's key_proofs hash"
+            ).format(rounds=MODULUS_PROOF_ROUNDS, trustees=manifest.trustees),
         )
 
     def check_anchor(self, manifest: Manifest, certificate: x509.Certificate | None) -> None:

@@ -472,20 +472,37 @@ class Demo:
                 )
             )
 
+    def trustee_parameters(self) -> None:
+        """Each trustee's step before the key ceremony (on their own machine in a real
+        election): ring-Pedersen parameters and their proof, for the key proofs."""
+        layout, options = self.layout, self.options
+        with self.step(
+            _(
+                "Trustees: each of {trustees} makes and proves their parameters for the key "
+                "proofs (on their own machine) and writes down its fingerprint"
+            ).format(trustees=options.trustees)
+        ):
+            for index in range(1, options.trustees + 1):
+                self.ivote(
+                    "06-trustee-params", "ceremony", "trustee-params",
+                    "--election", layout.election, "--trustee", str(index),
+                )  # fmt: skip
+
     def key_ceremony(self) -> str:
         """The threshold key; returns the manifest fingerprint the officials publish."""
         from formats.manifest import ElectionDirectory
 
+        self.trustee_parameters()
         layout, options = self.layout, self.options
         title = (
             _(
-                "Key ceremony: {bits}-bit threshold key from fixed TEST primes, its proof of "
+                "Key ceremony: {bits}-bit threshold key from fixed TEST primes, its proofs of "
                 "being well formed, {trustees} sealed shares, signed manifest"
             )
             if options.test_primes
             else _(
                 "Key ceremony: {bits}-bit threshold key from a fresh search for safe primes, "
-                "its proof of being well formed, {trustees} sealed shares, signed manifest"
+                "its proofs of being well formed, {trustees} sealed shares, signed manifest"
             )
         ).format(bits=options.key_bits, trustees=options.trustees)
         arguments: list[str | Path] = [

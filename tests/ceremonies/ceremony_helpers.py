@@ -136,7 +136,25 @@ class Workspace:
             args += ["--passphrase-file", str(path)]
         return args
 
-    def keygen(self, *extra: str, trustees: int = 3, primes: bool = True) -> Result:
+    def trustee_params(self, trustee: int) -> Result:
+        return self.run(
+            "trustee-params", "--election", str(self.election), "--trustee", str(trustee)
+        )
+
+    def all_trustee_params(self, trustees: int = 3) -> None:
+        """The parameters step of each trustee 1..trustees that has no file yet."""
+        for trustee in range(1, trustees + 1):
+            if not (self.election / "trustee-parameters" / f"trustee-{trustee}.json").exists():
+                made = self.trustee_params(trustee)
+                assert made.exit_code == 0, made.output
+
+    def keygen(
+        self, *extra: str, trustees: int = 3, primes: bool = True, params: bool = True
+    ) -> Result:
+        """keygen, after the parameters step of each trustee without a file (unless not
+        `params`)."""
+        if params and (self.election / "manifest.json").exists():
+            self.all_trustee_params(trustees)
         args = [
             "keygen",
             "--election",

@@ -199,6 +199,7 @@ def test_keygen_checks_trustee_counts_and_passphrases(workspace: Workspace) -> N
     assert result.exit_code != 0 and "2 passphrases for 3 trustees" in result.output
     short = workspace.root / "short.pass"
     short.write_text("abc\n")
+    workspace.all_trustee_params()
     args = ["--passphrase-file", str(short)] * 3
     result = workspace.run(
         "keygen",
@@ -257,6 +258,7 @@ def test_keygen_asks_each_trustee_twice_without_echo(workspace: Workspace) -> No
     for index in (1, 2, 3):
         answers += [trustee_passphrase(index), trustee_passphrase(index)]
     # trustee 2 first mistypes the confirmation, then gets it right
+    workspace.all_trustee_params()
     answers[2:2] = ["typo passphrase 1", "typo passphrase 2"]
     result = workspace.run(
         "keygen",
@@ -352,6 +354,13 @@ def _assert_key_proven(election: ElectionDirectory) -> None:
     assert manifest.key_proofs == proofs.hash == hashlib.sha256(data[:-1]).digest()
     context = {"election_id": manifest.election_id, "purpose": "election key"}
     verify_modulus(manifest.threshold_key.n, proofs.modulus_proof, context)
+    # version 2: every trustee's own parameters document, each with its no-small-factor proof
+    assert document["version"] == 2
+    assert [entry.trustee for entry in proofs.trustees] == [1, 2, 3]
+    for entry in proofs.trustees:
+        assert entry.parameters.to_dict() == json.loads(
+            election.trustee_parameters_file(entry.trustee).read_text()
+        )
     assert key_proofs_problems(document, manifest) == []
 
 
@@ -360,7 +369,7 @@ def test_keygen_publishes_the_key_proofs_the_manifest_names(
 ) -> None:
     election = ElectionDirectory(keyed.election)
     _assert_key_proven(election)
-    assert f"(publish it with the manifest): {election.key_proofs}" in keyed.keygen_output
+    assert f"(publish them with the manifest): {election.key_proofs}" in keyed.keygen_output
     # the factors are in no file the ceremony writes, nor in what it prints
     p, q = safe_primes[512]
     for secret in (format(p, "x"), format(q, "x"), str(p), str(q)):

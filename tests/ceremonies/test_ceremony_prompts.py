@@ -92,6 +92,7 @@ def test_a_wrong_organiser_passphrase_is_refused_before_the_trustees_are_asked(
     workspace: Workspace,
 ) -> None:
     assert workspace.init().exit_code == 0
+    workspace.all_trustee_params()
     result = workspace.run(
         "keygen", "--election", str(workspace.election),
         "--organiser-key", str(workspace.organiser),
@@ -104,6 +105,7 @@ def test_a_wrong_organiser_passphrase_is_refused_before_the_trustees_are_asked(
 
 def test_the_organiser_may_retype_a_mistyped_passphrase(workspace: Workspace) -> None:
     assert workspace.init().exit_code == 0
+    workspace.all_trustee_params()
     result = workspace.run(
         "keygen", "--election", str(workspace.election),
         "--organiser-key", str(workspace.organiser),
@@ -125,7 +127,7 @@ def test_officials_commands_in_thai(workspace: Workspace, tmp_path: Path) -> Non
     # the period in the Buddhist Era: 2099 CE is 2642 BE
     assert "เปิดลงคะแนน 1 มีนาคม 2642, 09:00 UTC+02:00" in result.output
     assert "การลงคะแนนจะเปิดในภายหลัง" in result.output  # the warning: voting opens later
-    assert "ขั้นตอนถัดไป: ivote ceremony keygen" in result.output
+    assert "ขั้นตอนถัดไป:" in result.output and "ivote ceremony trustee-params" in result.output
     short = tmp_path / "short.pass"
     short.write_text("short\n")
     result = CliRunner().invoke(

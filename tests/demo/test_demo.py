@@ -82,6 +82,13 @@ def test_demo_end_to_end(db_url: str, tmp_path: Path) -> None:
     url = COLLECTOR_URL.search(result.stdout)
     assert url is not None and collector_gone(url.group(0))
     assert not processes_mentioning(str(out))
+    # every trustee made their parameters before the key ceremony, which proved against them
+    assert "Trustees: each of 3 makes and proves their parameters" in result.stdout
+    assert sorted(p.name for p in (out / "election" / "trustee-parameters").iterdir()) == [
+        "trustee-1.json", "trustee-2.json", "trustee-3.json"
+    ]
+    proofs = json.loads((out / "election" / "key-proofs.json").read_text())
+    assert [entry["trustee"] for entry in proofs["trustees"]] == [1, 2, 3]
 
     # An observer's own run of the verifier on the record the demo wrote.
     verify = subprocess.run(
@@ -201,6 +208,9 @@ def test_thai_demo_end_to_end(tmp_path: Path) -> None:
             personal_codes.check(personal_codes.THAI_CITIZEN_ID, row["personal_code"])
     contests = {(district.id, contest.id) for district, contest in manifest.contests()}
     assert len(contests) == 2 * 3  # a constituency, the party list and the referendum each
+    trustees = manifest.trustees
+    made = sorted((out / "election" / "trustee-parameters").glob("trustee-*.json"))
+    assert len(made) == trustees  # the trustees' parameters step ran for every trustee
 
     # The demo speaks Thai: its own texts, the names, the dates in the Buddhist Era.
     stdout = result.stdout

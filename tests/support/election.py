@@ -1,6 +1,7 @@
 """A small real election for tests, made only through the library's own functions: a test PKI
 (ceremonies.pki: root and issuing CA, organiser and collector, voters' e-IDs), the definition
-and voter list on disk, `ceremonies.election.init_election`, the key ceremony
+and voter list on disk, `ceremonies.election.init_election`, every trustee's parameters
+(`ceremonies.trustee_params`, real ones: milliseconds at 512 bits), the key ceremony
 (`ceremonies.keygen.run_keygen`) on the fixture safe primes, a CRL, and ballots built and
 signed as the voter app does (formats.ballot, formats.signed).
 
@@ -29,6 +30,7 @@ from ceremonies.pki import (
     make_official,
     make_root_ca,
 )
+from ceremonies.trustee_params import make_trustee_parameters
 from crypto.eid import KeySigner, pkcs12_bytes
 from formats.ballot import build_ballot
 from formats.manifest import Manifest
@@ -341,9 +343,10 @@ def build_election(
     end: dt.datetime,
     revoked: Mapping[str, dt.datetime] | None = None,
 ) -> SmallElection:
-    """Write the definition, voter list and certificates under `root`, run `init` and the key
-    ceremony (trustees' passphrases `trustee_passphrase(i)`) into ROOT/election, and write the
-    CRL revoking `revoked` (personal code -> from when)."""
+    """Write the definition, voter list and certificates under `root`, run `init`, every
+    trustee's parameters step and the key ceremony (trustees' passphrases
+    `trustee_passphrase(i)`) into ROOT/election, and write the CRL revoking `revoked`
+    (personal code -> from when)."""
     root.mkdir(parents=True, exist_ok=True)
     for name, signer in (
         ("root", pki.root),
@@ -361,6 +364,8 @@ def build_election(
     init_election(
         root / "election.toml", root / "voters.csv", directory, now=start - dt.timedelta(days=1)
     )
+    for trustee in range(1, spec.trustees + 1):
+        make_trustee_parameters(directory, trustee)
     manifest = run_keygen(
         directory,
         [trustee_passphrase(i) for i in range(1, spec.trustees + 1)],

@@ -1,7 +1,8 @@
 """The key-proofs check (`key-proofs`): a real record passes it; each change to the published
-key-proofs document is refused by `ivote verify` with that check alone failing and the problem
-named; a manifest that names no proofs or other proofs fails it; trustees do not decrypt a
-tally whose key is not proven."""
+key-proofs document (its modulus proof, a trustee's parameters or their proof, a
+no-small-factor proof, a trustee missing or repeated, version 1) is refused by `ivote verify`
+with that check alone failing and the problem named; a manifest that names no proofs or other
+proofs fails it; trustees do not decrypt a tally whose key is not proven."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ from tally_helpers import Finished, run
 
 from canonical.encoding import DOMAINS, FormatError, hex_int, parse_hex_int
 from crypto.keyproofs import prove_modulus
-from formats.keyproofs import KeyProofs, key_proofs_problems, modulus_proof_context
+from formats.keyproofs import (
+    KeyProofs,
+    TrusteeParameters,
+    key_proofs_problems,
+    modulus_proof_context,
+    ring_pedersen_context,
+)
 from formats.manifest import ElectionDirectory, Manifest
 from formats.record import Tally
 from formats.signed import open_signed
@@ -61,7 +68,8 @@ def test_the_record_carries_the_published_document(
     verdict = _verify_cli(tmp_path, record, bundle)
     check = next(c for c in verdict["checks"] if c["id"] == "key-proofs")
     assert check["status"] == "pass", check
-    assert "128 rounds" in check["detail"]
+    assert "128 rounds" in check["detail"] and "3 trustees" in check["detail"]
+    assert [entry["trustee"] for entry in record["key_proofs"]["trustees"]] == [1, 2, 3]
 
 
 def change_a_proof_value(record: Doc) -> None:
@@ -80,7 +88,69 @@ def a_proof_of_another_key(record: Doc) -> None:
     proof = prove_modulus(
         int(primes["p"], 16), int(primes["q"], 16), modulus_proof_context(election_id)
     )
-    record["key_proofs"] = KeyProofs(election_id, proof).to_dict()
+    trustees = KeyProofs.from_dict(record["key_proofs"]).trustees
+    record["key_proofs"] = KeyProofs(election_id, proof, trustees).to_dict()
+
+
+def _entries(record: Doc) -> list[Doc]:
+    entries: list[Doc] = record["key_proofs"]["trustees"]
+    return entries
+
+
+def change_a_parameters_proof(record: Doc) -> None:
+    proof = _entries(record)[1]["parameters"]["proof"]
+    proof["responses"][3] = hex_int(parse_hex_int(proof["responses"][3], "z") ^ 1)
+
+
+def change_a_no_small_factor_proof(record: Doc) -> None:
+    proof = _entries(record)[0]["no_small_factor_proof"]
+    w1 = proof["w1"]  # signed hex: its sign flipped
+    proof["w1"] = w1[1:] if w1.startswith("-") else "-" + w1
+
+
+def swap_the_no_small_factor_proofs(record: Doc) -> None:
+    """Each trustee's entry with the proof made against the other trustee's parameters."""
+    first, second = _entries(record)[:2]
+    first["no_small_factor_proof"], second["no_small_factor_proof"] = (
+        second["no_small_factor_proof"],
+        first["no_small_factor_proof"],
+    )
+
+
+def parameters_of_another_election(record: Doc) -> None:
+    """Trustee 1's entry with parameters and both proofs made for another election."""
+    from crypto.keyproofs import make_ring_pedersen, prove_ring_pedersen
+
+    params, lam, phi = make_ring_pedersen(512)
+    proof = prove_ring_pedersen(params, lam, phi, ring_pedersen_context("another-election", 1))
+    _entries(record)[0]["parameters"] = TrusteeParameters(
+        "another-election", 1, params, proof
+    ).to_dict()
+
+
+def small_parameters(record: Doc) -> None:
+    """Trustee 2's parameters smaller than the key (the proof valid)."""
+    from crypto.keyproofs import make_ring_pedersen, prove_ring_pedersen
+
+    election_id = record["key_proofs"]["election_id"]
+    params, lam, phi = make_ring_pedersen(256)
+    proof = prove_ring_pedersen(params, lam, phi, ring_pedersen_context(election_id, 2))
+    _entries(record)[1]["parameters"] = TrusteeParameters(
+        election_id, 2, params, proof
+    ).to_dict()
+
+
+def drop_the_last_trustee(record: Doc) -> None:
+    _entries(record).pop()
+
+
+def repeat_a_trustee(record: Doc) -> None:
+    _entries(record)[1] = copy.deepcopy(_entries(record)[0])
+
+
+def a_version_1_document(record: Doc) -> None:
+    record["key_proofs"]["version"] = 1
+    del record["key_proofs"]["trustees"]
 
 
 def drop_the_document(record: Doc) -> None:
@@ -116,6 +186,73 @@ def malform_the_document(record: Doc) -> None:
             malform_the_document,
             ["the key-proofs document is malformed: key_proofs.modulus_proof.a"],
             id="document malformed",
+        ),
+        pytest.param(
+            change_a_parameters_proof,
+            [
+                "document's hash",
+                "trustee 2: the parameters' proof does not verify: round 3: t^z is not A s^e",
+            ],
+            id="a trustee's parameters proof changed",
+        ),
+        pytest.param(
+            change_a_no_small_factor_proof,
+            [
+                "document's hash",
+                "trustee 1: the no-small-factor proof does not verify: s^z1 t^w1 is not A P^e",
+            ],
+            id="a no-small-factor proof changed",
+        ),
+        pytest.param(
+            swap_the_no_small_factor_proofs,
+            [
+                "document's hash",
+                "trustee 1: the no-small-factor proof does not verify",
+                "trustee 2: the no-small-factor proof does not verify",
+            ],
+            id="proofs against another trustee's parameters",
+        ),
+        pytest.param(
+            parameters_of_another_election,
+            [
+                "document's hash",
+                "trustee 1: the parameters are for election another-election, not",
+                "trustee 1: the parameters' proof does not verify: round",
+            ],
+            id="a trustee's parameters of another election",
+        ),
+        pytest.param(
+            small_parameters,
+            [
+                "document's hash",
+                "trustee 2: the parameters' modulus has 256 bits; it must have from the key's "
+                "512 to 16384",
+            ],
+            id="a trustee's parameters too small",
+        ),
+        pytest.param(
+            drop_the_last_trustee,
+            [
+                "document's hash",
+                "the key-proofs document has proofs for 2 trustees; the election has 3",
+            ],
+            id="a trustee missing",
+        ),
+        pytest.param(
+            repeat_a_trustee,
+            [
+                "the key-proofs document is malformed: key_proofs.trustees[1].trustee: "
+                "expected 2: every trustee once, in order"
+            ],
+            id="a trustee twice",
+        ),
+        pytest.param(
+            a_version_1_document,
+            [
+                "the key-proofs document is malformed: key_proofs.version: version 1 (the "
+                "modulus proof alone) is no longer accepted"
+            ],
+            id="version 1",
         ),
     ],
 )
@@ -213,7 +350,35 @@ def _without(document: Doc, field: str) -> Doc:
 @pytest.mark.parametrize(
     ("change", "field", "problem"),
     [
-        (lambda d: {**d, "version": 2}, "key_proofs.version", "unsupported version 2"),
+        (lambda d: {**d, "version": 3}, "key_proofs.version", "unsupported version 3"),
+        (lambda d: {**d, "version": 1}, "key_proofs.version", "version 1 (the modulus proof"),
+        (lambda d: _without(d, "trustees"), "key_proofs.trustees", "missing"),
+        (lambda d: {**d, "trustees": []}, "key_proofs.trustees", "expected 1 to 255 entries"),
+        (
+            lambda d: {**d, "trustees": [{**d["trustees"][0], "extra": 1}]},
+            "key_proofs.trustees[0].extra",
+            "unknown field",
+        ),
+        (
+            lambda d: {**d, "trustees": [{**d["trustees"][0], "trustee": 2}]},
+            "key_proofs.trustees[0].trustee",
+            "expected 1: every trustee once, in order",
+        ),
+        (
+            lambda d: {**d, "trustees": [{**d["trustees"][1], "trustee": 1}]},
+            "key_proofs.trustees[0].parameters.trustee",
+            "the parameters of trustee 2 in trustee 1's entry",
+        ),
+        (
+            lambda d: {
+                **d,
+                "trustees": [
+                    {**d["trustees"][0], "no_small_factor_proof": {"P": "1"}}, d["trustees"][1]
+                ],
+            },
+            "key_proofs.trustees[0].no_small_factor_proof",
+            "expected an object with exactly",
+        ),
         (lambda d: _without(d, "election_id"), "key_proofs.election_id", "missing"),
         (lambda d: {**d, "election_id": 7}, "key_proofs.election_id", "expected str"),
         (lambda d: _without(d, "modulus_proof"), "key_proofs.modulus_proof", "missing"),
