@@ -491,6 +491,17 @@ def verify_no_small_factor(
     bound = _isqrt_ceil(n0) << _Z_BOUND_BITS
     if abs(proof.z1) > bound or abs(proof.z2) > bound:
         raise ProofInvalid(what, "z1 or z2 is out of range: a factor may be small")
+    # The other values' ranges (an honest prover's, with room): without them a published
+    # proof with huge exponents would only make the check slow, never pass it wrongly.
+    slack = FACTOR_CHALLENGE_BITS + FACTOR_SLACK_BITS
+    for name, limit in (
+        ("sigma", (n0 * nh) << FACTOR_CHALLENGE_BITS),
+        ("w1", nh << (slack + 1)),
+        ("w2", nh << (slack + 1)),
+        ("v", (n0 * nh) << (slack + 2)),
+    ):
+        if abs(getattr(proof, name)) > limit:
+            raise ProofInvalid(what, f"{name} is out of range")
     commitments = {name: getattr(proof, name) for name in ("P", "Q", "A", "B", "T", "sigma")}
     e = _factor_challenge(n0, params, commitments, context)
     r_value = powmod(s, n0, nh) * powmod(t, proof.sigma, nh) % nh

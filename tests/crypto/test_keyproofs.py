@@ -306,6 +306,20 @@ def test_no_small_factor_tampering_is_refused(
         verify_no_small_factor(p * q, params, changed, CONTEXT)
 
 
+@pytest.mark.parametrize("field", ["sigma", "w1", "w2", "v"])
+def test_huge_exponents_are_refused_before_any_exponentiation(
+    trustee: tuple[RingPedersen, int, int], safe_primes: dict, field: str
+) -> None:
+    """A published proof with a value far above an honest prover's range is refused by its
+    size, so that a hostile document cannot make the check (collector start, voter app) slow."""
+    params, _, _ = trustee
+    p, q = safe_primes[512]
+    proof = prove_no_small_factor(p, q, params, CONTEXT)
+    huge = NoSmallFactorProof(**{**proof.__dict__, field: -(1 << 10_000_000)})  # type: ignore[arg-type]
+    with pytest.raises(ProofInvalid, match=f"{field} is out of range"):
+        verify_no_small_factor(p * q, params, huge, CONTEXT)
+
+
 def test_no_small_factor_vectors_recomputed_from_the_spec() -> None:
     """An outside implementation's view of no_small_factor_proof.json: parameters, Pi-prm and
     Pi-fac checked with plain integers and the spec's hash inputs."""
