@@ -8,9 +8,10 @@ the page served from this address can read, and a Host header naming 127.0.0.1 o
 (against DNS rebinding).
 
 The voter's order (docs/spec.md, "Local page"): the election (its fingerprint confirmed on
-first contact), the e-ID (opened, then the collector says whether this voter may vote now and
-in which district), the choice in that district's contests only, a summary, the encrypted
-ballot's hash with Cast or Audit, the receipt. Every text the page shows is in the request's
+first contact) and its key's proofs (checked once per election), the e-ID (opened, then the
+collector says whether this voter may vote now and in which district), the choice in that
+district's contests only, a summary, the encrypted ballot's hash with Cast or Audit, the
+receipt. Every text the page shows is in the request's
 language (the page sends X-Ivote-Lang); the collector's refusal codes become plain texts here.
 """
 
