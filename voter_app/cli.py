@@ -344,7 +344,7 @@ def cast(
         _refuse_unless_open(election, election.status())
         # the key's proofs before the PIN: no ballot is made under a key not proven well formed
         # (once per election: the store remembers a check that passed)
-        check_key_proofs(
+        election = check_key_proofs(
             client, election, store, checking=lambda: click.echo(_(KEY_CHECK_TEXT))
         )
         pin = _read_pin(pin_file)

@@ -134,6 +134,8 @@ class Election:
     manifest: Manifest
     organiser: x509.Certificate
     collectors: tuple[x509.Certificate, ...]
+    # check_key_proofs passed for this election: its key is proven well formed
+    key_proven: bool = False
 
     @property
     def fingerprint(self) -> str:
@@ -307,19 +309,20 @@ def check_key_proofs(
     election: Election,
     store: VoterStore | None = None,
     checking: Callable[[], None] | None = None,
-) -> None:
+) -> Election:
     """Before the first ballot: `GET /v1/key-proofs` and formats.keyproofs' check of it against
     the signed manifest (its hash is the manifest's `key_proofs`, its proofs verify for the
-    manifest's key); KeyNotProven naming every problem. A check that passed is remembered in
-    the store by manifest fingerprint (which binds the key and the document's hash): the next
-    ballot of the election does not fetch or check again. `checking` is called just before the
-    check itself (seconds at 3072 bits), to say so."""
+    manifest's key); KeyNotProven naming every problem, else the election marked `key_proven`.
+    A check that passed is remembered in the store by manifest fingerprint (which binds the key
+    and the document's hash): the next ballot of the election does not fetch or check again.
+    `checking` is called just before the check itself (seconds at 3072 bits), to say so."""
     manifest = election.manifest
     if manifest.key_proofs is None:
         raise KeyNotProven(key_proofs_problems(None, manifest))
     expected = b64url(manifest.key_proofs)
+    proven = dataclasses.replace(election, key_proven=True)
     if store is not None and store.verified_key_proofs(manifest.fingerprint) == expected:
-        return
+        return proven
     try:
         document = client.get("/v1/key-proofs")
     except CollectorRefused as exc:
@@ -333,6 +336,7 @@ def check_key_proofs(
         raise KeyNotProven(problems)
     if store is not None:
         store.remember_key_proofs(manifest.fingerprint, expected)
+    return proven
 
 
 # --- receipts and the log --------------------------------------------------------------------
@@ -652,13 +656,14 @@ def prepare_ballot(
 ) -> PreparedBallot:
     """Fetch a one-time challenge and encrypt the choices with their proofs, the encryption
     randomness derived from a fresh 128-bit seed (the check code carries the seed). Nothing is
-    encrypted under a key its proofs do not prove well formed (check_key_proofs: once per
-    election with a `store`, else before every ballot)."""
+    encrypted under a key its proofs do not prove well formed: unless `election` comes from
+    check_key_proofs, it is checked here (once per election with a `store`)."""
     the_district = election.district(district)
     for contest in the_district.contests:
         if contest.id not in choices:
             raise VoterAppError(_("no choice made in {contest}").format(contest=contest.name))
-    check_key_proofs(client, election, store)
+    if not election.key_proven:
+        election = check_key_proofs(client, election, store)
     challenge = fetch_challenge(client)
     seed = secrets.token_bytes(SEED_BYTES)
     try:

@@ -450,7 +450,7 @@ def create_app(
         def step() -> dict[str, Any]:
             election = election_or_fetch()
             try:
-                check_key_proofs(client, election, store)
+                session.election = check_key_proofs(client, election, store)
             except KeyNotProven as exc:
                 return {"refusal": _key_refusal(exc)}
             return {"ok": True}

@@ -188,8 +188,16 @@ def test_failures_are_named_and_never_remembered(election: VoterElection, tmp_pa
 
 
 def test_prepare_ballot_encrypts_nothing_under_a_key_not_proven(election: VoterElection) -> None:
-    """However it is called: no challenge is asked and nothing is encrypted."""
+    """However it is called: no challenge is asked and nothing is encrypted. An election
+    that check_key_proofs returned is proven: its ballots are not checked again."""
     client = CountingClient(tampered(published(election)))
     with pytest.raises(KeyNotProven):
         prepare_ballot(client, trusted(election), "north", {"council": 101})  # type: ignore[arg-type]
     assert client.fetches == 1
+    client = CountingClient(published(election))
+    proven = check_key_proofs(client, trusted(election))  # type: ignore[arg-type]
+    assert proven.key_proven and not trusted(election).key_proven
+    assert proven.manifest.hash == election.manifest.hash and client.fetches == 1
+    with pytest.raises(AssertionError, match="POST /v1/challenges before"):
+        prepare_ballot(client, proven, "north", {"council": 101})  # type: ignore[arg-type]
+    assert client.fetches == 1  # straight to the challenge: not fetched or checked again
