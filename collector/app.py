@@ -256,6 +256,16 @@ def create_app(election: Election, database_url: str) -> FastAPI:
     async def manifest() -> Response:
         return CanonicalJSON(election.signed_manifest_bytes.rstrip(b"\n"))
 
+    @app.get(
+        "/v1/key-proofs",
+        summary="The key-proofs document the manifest names: the proofs that the election "
+        "key is well formed, as published.",
+    )
+    async def key_proofs() -> Response:
+        if election.key_proofs_bytes is None:  # `serve` does not start without it
+            raise Refusal("not_found", "this collector has no key-proofs document")
+        return CanonicalJSON(election.key_proofs_bytes)
+
     @app.post(
         "/v1/challenges",
         summary="A one-time challenge to put in the next ballot (expires, single use).",

@@ -295,6 +295,7 @@ def serve(
     if batch_wait_ms is not None:
         tuning["batch_wait_ms"] = batch_wait_ms
     opened = _open_election(election, db, key, passphrase_file, crl, allow_test_key, **tuning)
+    _refuse_unproven_key(opened)
     settings = opened.settings
     connections = ConnectionLimits(header_timeout, body_timeout, idle_timeout, max_connections)
     try:
@@ -310,6 +311,20 @@ def serve(
                 host=host, port=port, reason=exc.strerror
             )
         ) from exc
+
+
+def _refuse_unproven_key(opened: Any) -> None:
+    """No collector serves an election whose key-proofs document fails (docs/spec.md,
+    "Collector API"): voters' ballots would be encrypted under a key not proven well formed.
+    One line naming every problem; the check takes seconds at 3072 bits, once, before the
+    workers start."""
+    problems = opened.key_proofs_problems()
+    if problems:
+        raise click.ClickException(
+            _("refusing to serve election {election}: {problems}").format(
+                election=opened.manifest.election_id, problems="; ".join(problems)
+            )
+        )
 
 
 @collector.command(

@@ -21,6 +21,7 @@ from canonical.encoding import DOMAINS, FORMAT_VERSION, MAX_SAFE_INT, b64url
 from collector.errors import CODES
 from collector.log import MAX_CHECK_MATCHES
 from crypto.eid import ALGORITHM
+from crypto.keyproofs import MODULUS_PROOF_ROUNDS
 from formats.ballot import CHALLENGE_BYTES
 from formats.eligibility import STATUSES
 from formats.manifest import Manifest
@@ -230,6 +231,31 @@ _MANIFEST["properties"]["national_contests"] = {
     "description": "contests on every district's ballot",
 }
 
+# The key-proofs document (formats.keyproofs): its known fields; later versions add the
+# trustees' parameters and proofs, so further fields are allowed (a reader refuses a version
+# it does not know).
+_KEY_PROOFS: Schema = {
+    "type": "object",
+    "properties": {
+        "version": _count(1),
+        "election_id": IDENTIFIER,
+        "modulus_proof": _object(
+            {
+                "w": HEX,
+                "x": _list_of(HEX, minItems=MODULUS_PROOF_ROUNDS, maxItems=MODULUS_PROOF_ROUNDS),
+                "a": {"type": "string", "pattern": f"^[01]{{{MODULUS_PROOF_ROUNDS}}}$"},
+                "b": {"type": "string", "pattern": f"^[01]{{{MODULUS_PROOF_ROUNDS}}}$"},
+                "z": _list_of(HEX, minItems=MODULUS_PROOF_ROUNDS, maxItems=MODULUS_PROOF_ROUNDS),
+            },
+            "the dealer's Paillier-Blum modulus proof of public_key.n",
+        ),
+    },
+    "required": ["version", "election_id", "modulus_proof"],
+    "additionalProperties": True,
+    "description": "docs/spec.md, Key proofs: the key-proofs document as published; its hash "
+    "is the manifest's key_proofs",
+}
+
 
 def _ballot(manifest: Manifest) -> Schema:
     """The ballot payload this collector takes: its election, manifest, districts, contests."""
@@ -333,6 +359,7 @@ def components(manifest: Manifest) -> dict[str, Schema]:
             "every refusal: a code of docs/spec.md and a message for people",
         ),
         "SignedManifest": _signed(DOMAINS["manifest"], _MANIFEST, "the organiser-signed manifest"),
+        "KeyProofs": _KEY_PROOFS,
         "Challenge": _object(
             {
                 "version": VERSION,
@@ -493,6 +520,7 @@ def operations(max_leaves: int) -> dict[tuple[str, str], Operation]:
     """Every route of collector.app, by (method, path)."""
     return {
         ("get", "/v1/manifest"): Operation(_ref("SignedManifest")),
+        ("get", "/v1/key-proofs"): Operation(_ref("KeyProofs"), ("not_found",)),
         ("post", "/v1/challenges"): Operation(
             _ref("Challenge"), ("election_closed", "rate_limited")
         ),

@@ -62,10 +62,12 @@ from formats.eligibility import (
     EligibilityRequest,
     status_at,
 )
+from formats.keyproofs import key_proofs_problems
 from formats.manifest import ElectionDirectory, Manifest, load_signed_manifest
 from formats.personal_codes import problem as personal_code_problem
 from formats.signed import open_signed, sign_object
 from formats.voters import VoterList
+from i18n import _
 
 log = logging.getLogger("ivote.collector")
 
@@ -166,6 +168,16 @@ class Election:
             raise ConfigurationError(str(exc)) from exc
         if self.manifest.test_election:
             log.warning("TEST ELECTION: %s", self.manifest.test_election)
+        # the key-proofs document as published (GET /v1/key-proofs); `serve` checks it first
+        # (key_proofs_problems), close and export do not need it
+        self.key_proofs_bytes: bytes | None = None
+        self._key_proofs_unreadable: str | None = None
+        try:
+            self.key_proofs_bytes = directory.key_proofs.read_bytes().rstrip(b"\n")
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            self._key_proofs_unreadable = exc.strerror or exc.__class__.__name__
         try:
             key_bytes = settings.key_path.read_bytes()
         except OSError as exc:
@@ -195,6 +207,32 @@ class Election:
             bytes, tuple[float, eid.VoterIdentity | eid.EidError, tuple[dt.datetime, ...]]
         ] = {}
         self._reload(force=True)
+
+    def key_proofs_problems(self) -> list[str]:
+        """Why ELECTION/key-proofs.json does not prove the manifest's key well formed, each in
+        one line (formats.keyproofs.key_proofs_problems, the one check); none when it does.
+        The file must also be the canonical encoding of the document (and newlines), as the
+        collector serves its bytes and the voter app hashes them."""
+        path = self.directory.key_proofs
+        if self._key_proofs_unreadable is not None:
+            return [
+                _("{path}: cannot read ({reason})").format(
+                    path=path, reason=self._key_proofs_unreadable
+                )
+            ]
+        document = None
+        if self.key_proofs_bytes is not None:
+            try:
+                document = parse_canonical(self.key_proofs_bytes, str(path))
+            except FormatError as exc:
+                return [_("{path} is not JSON: {problem}").format(path=path, problem=exc)]
+        log.info("checking that the election key is well formed (%s)", path)
+        problems = key_proofs_problems(document, self.manifest)
+        if not problems and canonical_bytes(document) != self.key_proofs_bytes:
+            problems.append(_("{path} is not in canonical encoding").format(path=path))
+        if not problems:
+            log.info("the key-proofs document proves the election key well formed")
+        return problems
 
     # --- reloading CRLs and voter lists --------------------------------------------------------
     def _stamp(self, paths: Sequence[Path]) -> tuple[Any, ...]:

@@ -298,7 +298,14 @@ def cast(
     shown and never cast) or quit."""
     from voter_app.eid import open_eid
     from voter_app.store import VoterStore
-    from voter_app.voting import cast_ballot, check_eligibility, fetch_election, prepare_ballot
+    from voter_app.voting import (
+        KEY_CHECK_TEXT,
+        cast_ballot,
+        check_eligibility,
+        check_key_proofs,
+        fetch_election,
+        prepare_ballot,
+    )
 
     if yes and audit:
         raise click.ClickException(_("give --yes (cast) or --audit (audit), not both"))
@@ -335,6 +342,11 @@ def cast(
         click.echo(_("Fingerprint checked: {fingerprint}").format(fingerprint=election.fingerprint))
         # this computer's clock first: no PIN is asked for an election that is not open
         _refuse_unless_open(election, election.status())
+        # the key's proofs before the PIN: no ballot is made under a key not proven well formed
+        # (once per election: the store remembers a check that passed)
+        election = check_key_proofs(
+            client, election, store, checking=lambda: click.echo(_(KEY_CHECK_TEXT))
+        )
         pin = _read_pin(pin_file)
         signer = open_eid(eid_spec, pin)
         # a token session stays open until the ballot is signed, then closes with us
@@ -361,7 +373,7 @@ def cast(
                 _show_candidates(district)
             choices = _choices(district, choice)
             _print_choices(district, choices, _("Your choices:"))
-            prepared = prepare_ballot(client, election, district.id, choices)
+            prepared = prepare_ballot(client, election, district.id, choices, store)
             _print_commitment(prepared.payload_hash)
             decision = "cast" if yes else "audit" if audit else _ask_decision()
             if decision == "quit":

@@ -8,6 +8,9 @@ Layout of the data directory (default: $XDG_DATA_HOME/ivote, else ~/.local/share
 - pins.json: per collector URL, the manifest fingerprint and organiser certificate the voter
   confirmed, so later runs notice a different election or signer (trust on first use unless
   --fingerprint is given).
+- verified-keys.json: per manifest fingerprint, the hash of the key-proofs document this app
+  checked and found to prove the election key well formed, so that the check (seconds at 3072
+  bits) runs once per election, not before every ballot.
 """
 
 from __future__ import annotations
@@ -113,3 +116,31 @@ class VoterStore:
         }
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_canonical_json(self.pins_path, pins, mode=0o600)
+
+    # --- election keys proven well formed -----------------------------------------------------
+    @property
+    def verified_keys_path(self) -> Path:
+        return self.root / "verified-keys.json"
+
+    def _verified_keys(self) -> dict[str, Any]:
+        if not self.verified_keys_path.exists():
+            return {"version": FORMAT_VERSION, "elections": {}}
+        where = str(self.verified_keys_path)
+        document = read_json_file(self.verified_keys_path, where)
+        check_version(document, where)
+        require(document, "elections", dict, where)
+        return document
+
+    def verified_key_proofs(self, fingerprint: str) -> str | None:
+        """The key-proofs hash (base64url) checked for the election of this manifest
+        fingerprint (hex), or None when none was."""
+        entry = self._verified_keys()["elections"].get(fingerprint)
+        return entry if isinstance(entry, str) else None
+
+    def remember_key_proofs(self, fingerprint: str, key_proofs: str) -> None:
+        """The key-proofs document of hash `key_proofs` proved the key of the manifest with
+        this fingerprint well formed (the fingerprint binds the key and that hash)."""
+        document = self._verified_keys()
+        document["elections"][fingerprint] = key_proofs
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_canonical_json(self.verified_keys_path, document, mode=0o600)

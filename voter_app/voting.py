@@ -49,6 +49,7 @@ from formats.ballot import (
     verification_code,
 )
 from formats.eligibility import EligibilityAnswer, EligibilityRequest, status_at
+from formats.keyproofs import key_proofs_problems
 from formats.manifest import (
     VOTE_NO,
     VOTE_NO_NAME,
@@ -133,6 +134,8 @@ class Election:
     manifest: Manifest
     organiser: x509.Certificate
     collectors: tuple[x509.Certificate, ...]
+    # check_key_proofs passed for this election: its key is proven well formed
+    key_proven: bool = False
 
     @property
     def fingerprint(self) -> str:
@@ -280,6 +283,60 @@ def fetch_election(
             _("the manifest names no collector certificate: receipts cannot be checked")
         )
     return Election(manifest, signer, collectors)
+
+
+# --- the election key, proven well formed ---------------------------------------------------
+
+KEY_CHECK_TEXT = N_("Checking that the election key is well formed…")
+
+
+class KeyNotProven(VoterAppError):
+    """The key-proofs document does not prove the election key well formed (`problems`, each
+    one line): no ballot is encrypted under that key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            _(
+                "no ballot is encrypted under this election's key: {problems}. Nothing was "
+                "sent. Do not vote here, and tell the election officials."
+            ).format(problems="; ".join(problems))
+        )
+
+
+def check_key_proofs(
+    client: CollectorClient,
+    election: Election,
+    store: VoterStore | None = None,
+    checking: Callable[[], None] | None = None,
+) -> Election:
+    """Before the first ballot: `GET /v1/key-proofs` and formats.keyproofs' check of it against
+    the signed manifest (its hash is the manifest's `key_proofs`, its proofs verify for the
+    manifest's key); KeyNotProven naming every problem, else the election marked `key_proven`.
+    A check that passed is remembered in the store by manifest fingerprint (which binds the key
+    and the document's hash): the next ballot of the election does not fetch or check again.
+    `checking` is called just before the check itself (seconds at 3072 bits), to say so."""
+    manifest = election.manifest
+    if manifest.key_proofs is None:
+        raise KeyNotProven(key_proofs_problems(None, manifest))
+    expected = b64url(manifest.key_proofs)
+    proven = dataclasses.replace(election, key_proven=True)
+    if store is not None and store.verified_key_proofs(manifest.fingerprint) == expected:
+        return proven
+    try:
+        document = client.get("/v1/key-proofs")
+    except CollectorRefused as exc:
+        if exc.code != "not_found":
+            raise
+        document = None  # the check names the document missing
+    if checking is not None:
+        checking()
+    problems = key_proofs_problems(document, manifest)
+    if problems:
+        raise KeyNotProven(problems)
+    if store is not None:
+        store.remember_key_proofs(manifest.fingerprint, expected)
+    return proven
 
 
 # --- receipts and the log --------------------------------------------------------------------
@@ -591,14 +648,22 @@ def fetch_challenge(client: CollectorClient) -> bytes:
 
 
 def prepare_ballot(
-    client: CollectorClient, election: Election, district: str, choices: Mapping[str, int]
+    client: CollectorClient,
+    election: Election,
+    district: str,
+    choices: Mapping[str, int],
+    store: VoterStore | None = None,
 ) -> PreparedBallot:
     """Fetch a one-time challenge and encrypt the choices with their proofs, the encryption
-    randomness derived from a fresh 128-bit seed (the check code carries the seed)."""
+    randomness derived from a fresh 128-bit seed (the check code carries the seed). Nothing is
+    encrypted under a key its proofs do not prove well formed: unless `election` comes from
+    check_key_proofs, it is checked here (once per election with a `store`)."""
     the_district = election.district(district)
     for contest in the_district.contests:
         if contest.id not in choices:
             raise VoterAppError(_("no choice made in {contest}").format(contest=contest.name))
+    if not election.key_proven:
+        election = check_key_proofs(client, election, store)
     challenge = fetch_challenge(client)
     seed = secrets.token_bytes(SEED_BYTES)
     try:

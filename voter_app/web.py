@@ -8,9 +8,10 @@ the page served from this address can read, and a Host header naming 127.0.0.1 o
 (against DNS rebinding).
 
 The voter's order (docs/spec.md, "Local page"): the election (its fingerprint confirmed on
-first contact), the e-ID (opened, then the collector says whether this voter may vote now and
-in which district), the choice in that district's contests only, a summary, the encrypted
-ballot's hash with Cast or Audit, the receipt. Every text the page shows is in the request's
+first contact) and its key's proofs (checked once per election), the e-ID (opened, then the
+collector says whether this voter may vote now and in which district), the choice in that
+district's contests only, a summary, the encrypted ballot's hash with Cast or Audit, the
+receipt. Every text the page shows is in the request's
 language (the page sends X-Ivote-Lang); the collector's refusal codes become plain texts here.
 """
 
@@ -46,11 +47,13 @@ from voter_app.transport import CollectorClient, CollectorRefused, RetryPolicy, 
 from voter_app.voting import (
     RECEIPT_EVIDENCE_TEXT,
     Election,
+    KeyNotProven,
     NotEligible,
     PreparedBallot,
     audit_document,
     cast_ballot,
     check_eligibility,
+    check_key_proofs,
     describe,
     fetch_election,
     open_published_log,
@@ -226,6 +229,20 @@ def _refusal(code: str) -> dict[str, Any]:
         ),
     )
     return {"title": _(title), "message": _(advice), "advice": "", "retry": code in EID_REFUSALS}
+
+
+def _key_refusal(exc: KeyNotProven) -> dict[str, Any]:
+    """The plain words for an election whose key's proofs fail: what failed, and that the
+    voter should not vote here (no other e-ID helps)."""
+    return {
+        "title": _("This election's key is not proven well formed"),
+        "message": "; ".join(exc.problems),
+        "advice": _(
+            "This app does not encrypt a ballot under this key: nothing was encrypted or sent. "
+            "Do not vote here, and tell the election officials."
+        ),
+        "retry": False,
+    }
 
 
 def _certificate_code(exc: BaseException) -> str:
@@ -424,6 +441,22 @@ def create_app(
 
         return run(step)
 
+    @app.post("/api/key-proofs")
+    def key_proofs_step(_body: dict[str, Any]) -> dict[str, Any]:
+        """Before the first ballot: the election key's proofs (voting.check_key_proofs, once
+        per election: the store remembers a check that passed). `{"ok": true}`, or
+        `{"refusal": {...}}` naming what failed."""
+
+        def step() -> dict[str, Any]:
+            election = election_or_fetch()
+            try:
+                session.election = check_key_proofs(client, election, store)
+            except KeyNotProven as exc:
+                return {"refusal": _key_refusal(exc)}
+            return {"ok": True}
+
+        return run(step)
+
     @app.post("/api/eid")
     def open_eid_step(body: dict[str, Any]) -> dict[str, Any]:
         """Open the e-ID, then ask the collector whether this voter may vote now and where:
@@ -498,7 +531,9 @@ def create_app(
                         )
                     )
                 choices[contest.id] = number
-            session.prepared = prepare_ballot(client, election, session.district, choices)
+            session.prepared = prepare_ballot(
+                client, election, session.district, choices, store
+            )
             return {
                 "payload_hash": _grouped(session.prepared.payload_hash.hex(), 8),
                 "choices": _choices_view(session.prepared),

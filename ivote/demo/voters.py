@@ -68,6 +68,7 @@ def cast(job: CastJob) -> CastOutcome:
             client, fingerprint=_STATE["fingerprint"], allow_test_key=_STATE["allow_test_key"]
         )
         election.require_open()
+        election = _key_proven(client, election)
         signer = open_eid(job.eid_path, job.pin)
         identity = check_own_certificate(election, signer.certificate)
         if identity.personal_code != job.personal_code:
@@ -87,6 +88,20 @@ def cast(job: CastJob) -> CastOutcome:
         result.verification_code,
         result.receipt_document,
     )
+
+
+def _key_proven(client: Any, election: Any) -> Any:
+    """The election key's proofs (voter_app.voting.check_key_proofs), checked once per worker
+    process: a voter app checks them once per election, and the demo's voters of one worker
+    share its check as they share its client (at 3072 bits it costs seconds)."""
+    import dataclasses
+
+    from voter_app.voting import check_key_proofs
+
+    if _STATE.get("key_proven") != election.manifest.hash:
+        check_key_proofs(client, election)
+        _STATE["key_proven"] = election.manifest.hash
+    return dataclasses.replace(election, key_proven=True)
 
 
 @dataclass(frozen=True)

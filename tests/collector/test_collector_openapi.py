@@ -56,6 +56,7 @@ MAX_EXAMPLES = 40  # per operation and phase: about 15 s against one server
 # (400 for what its HTTP parser cannot read, 408, 431, 503): 404 where a thing is looked up.
 EXPECTED_STATUSES = {
     ("get", "/v1/manifest"): set(),
+    ("get", "/v1/key-proofs"): {404},
     ("post", "/v1/challenges"): {403, 429},
     ("post", "/v1/ballots"): {403, 409, 413, 415, 422, 429},
     ("post", "/v1/eligibility"): {403, 409, 413, 415, 429},
@@ -273,6 +274,7 @@ def test_a_voters_answers_match_the_document(election: CollectorElection, db_url
         assert int(limited.headers["retry-after"]) >= 1
 
         doc.check("get", "/v1/manifest", http.get("/v1/manifest"), 200)
+        doc.check("get", "/v1/key-proofs", http.get("/v1/key-proofs"), 200)
         doc.check("get", "/v1/ballots/{prefix}", http.get(f"/v1/ballots/{digest}"), 200)
         doc.check("get", "/v1/ballots/{prefix}", http.get(f"/v1/ballots/{digest}x"), 400)
         short = http.get(f"/v1/ballots/{digest[:8]}")  # 6 bytes: too short a prefix
@@ -332,7 +334,7 @@ def test_schemathesis_finds_no_answer_outside_the_document(
     assert run.returncode == 0, output
     counts = re.search(r"(\d+) generated, (\d+) passed", output)
     assert counts and counts[1] == counts[2] and int(counts[1]) > 200, output
-    assert "11 selected / 11 total" in output, output
+    assert "12 selected / 12 total" in output, output
     print(f"schemathesis: {counts[1]} cases in {time.monotonic() - started:.1f} s")
     assert_no_traceback(server)
 

@@ -795,3 +795,45 @@ def test_a_thai_ballot_as_on_paper_cast_and_checked(
     ) <= 0
     screenshot(page, f"check-thai-{lang}.png")
     visit.close()
+
+
+def test_an_election_key_not_proven_well_formed_is_refused_before_any_ballot(
+    browser: Any,
+    start_app: Callable[..., VotingApp],
+    collector: CollectorProcess,
+    election: VoterElection,
+) -> None:
+    """The collector serves a tampered key-proofs document: the page names the failure, in
+    English and in Thai, before the e-ID is asked; no challenge or ballot is asked for."""
+    from voter_helpers import FakeCollector
+
+    from canonical.encoding import canonical_bytes
+
+    document = json.loads((election.directory / "key-proofs.json").read_bytes())
+    document["modulus_proof"]["x"][0] = document["modulus_proof"]["x"][1]
+    body = canonical_bytes(document)
+
+    def tamper(method: str, path: str, status: int, _body: bytes) -> tuple[int, bytes] | None:
+        return (200, body) if path == "/v1/key-proofs" else None
+
+    with FakeCollector(collector.url, tamper) as fake:
+        app = start_app(fake.url, election.fingerprint)
+        visit = Visit(browser, app)
+        page = visit.page
+        visit.heading("This election's key is not proven well formed")
+        message = page.locator("#refusal-message").inner_text()
+        assert "the modulus proof does not verify for the election key: round 0" in message
+        assert "Do not vote here" in page.locator("#refusal-advice").inner_text()
+        assert not page.get_by_label("PIN", exact=True).is_visible()
+        assert not page.get_by_role("button", name="Open another e-ID").is_visible()
+        visit.check("key-not-proven", shoot=False)
+        visit.close()
+        visit = Visit(browser, app, "th")
+        visit.heading("ไม่มีการพิสูจน์ว่ากุญแจของการเลือกตั้งนี้มีรูปแบบถูกต้อง")
+        assert "โปรดอย่าลงคะแนนที่นี่" in visit.page.locator("#refusal-advice").inner_text()
+        visit.check("key-not-proven", shoot=False)
+        visit.close()
+        asked = [path for _, path, _ in fake.requests]
+    assert asked.count("/v1/key-proofs") == 2  # a failed check is not remembered
+    assert not any(path.startswith(("/v1/challenges", "/v1/eligibility")) for path in asked)
+    assert not (app.data / "verified-keys.json").exists()
