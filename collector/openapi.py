@@ -21,7 +21,7 @@ from canonical.encoding import DOMAINS, FORMAT_VERSION, MAX_SAFE_INT, b64url
 from collector.errors import CODES
 from collector.log import MAX_CHECK_MATCHES
 from crypto.eid import ALGORITHM
-from crypto.keyproofs import MODULUS_PROOF_ROUNDS
+from crypto.keyproofs import MODULUS_PROOF_ROUNDS, RING_PEDERSEN_ROUNDS
 from formats.ballot import CHALLENGE_BYTES
 from formats.eligibility import STATUSES
 from formats.manifest import Manifest
@@ -234,27 +234,64 @@ _MANIFEST["properties"]["national_contests"] = {
 # The key-proofs document (formats.keyproofs): its known fields; later versions add the
 # trustees' parameters and proofs, so further fields are allowed (a reader refuses a version
 # it does not know).
-_KEY_PROOFS: Schema = {
-    "type": "object",
-    "properties": {
-        "version": _count(1),
+def _rounds(item: Schema, rounds: int) -> Schema:
+    return _list_of(item, minItems=rounds, maxItems=rounds)
+
+
+_SIGNED_HEX: Schema = {
+    "type": "string",
+    "pattern": "^(0|-?[1-9a-f][0-9a-f]*)$",
+    "description": "an integer, lower-case hex, '-' before a negative one",
+}
+_TRUSTEE_PARAMETERS = _object(
+    {
+        "version": {"const": 1},
+        "election_id": IDENTIFIER,
+        "trustee": _count(1),
+        "ring_pedersen": _object({"n": HEX, "s": HEX, "t": HEX}),
+        "proof": _object(
+            {
+                "commitments": _rounds(HEX, RING_PEDERSEN_ROUNDS),
+                "responses": _rounds(HEX, RING_PEDERSEN_ROUNDS),
+            }
+        ),
+    },
+    "a trustee's ring-Pedersen parameters and their proof, as the trustee made them",
+)
+_KEY_PROOFS = _object(
+    {
+        "version": {"const": 2},
         "election_id": IDENTIFIER,
         "modulus_proof": _object(
             {
                 "w": HEX,
-                "x": _list_of(HEX, minItems=MODULUS_PROOF_ROUNDS, maxItems=MODULUS_PROOF_ROUNDS),
+                "x": _rounds(HEX, MODULUS_PROOF_ROUNDS),
                 "a": {"type": "string", "pattern": f"^[01]{{{MODULUS_PROOF_ROUNDS}}}$"},
                 "b": {"type": "string", "pattern": f"^[01]{{{MODULUS_PROOF_ROUNDS}}}$"},
-                "z": _list_of(HEX, minItems=MODULUS_PROOF_ROUNDS, maxItems=MODULUS_PROOF_ROUNDS),
+                "z": _rounds(HEX, MODULUS_PROOF_ROUNDS),
             },
             "the dealer's Paillier-Blum modulus proof of public_key.n",
         ),
+        "trustees": _list_of(
+            _object(
+                {
+                    "trustee": _count(1),
+                    "parameters": _TRUSTEE_PARAMETERS,
+                    "no_small_factor_proof": _object(
+                        {
+                            **dict.fromkeys(("P", "Q", "A", "B", "T"), HEX),
+                            **dict.fromkeys(("sigma", "z1", "z2", "w1", "w2", "v"), _SIGNED_HEX),
+                        },
+                        "the dealer's proof that n has no small factor, under these parameters",
+                    ),
+                }
+            ),
+            minItems=1,
+        ),
     },
-    "required": ["version", "election_id", "modulus_proof"],
-    "additionalProperties": True,
-    "description": "docs/spec.md, Key proofs: the key-proofs document as published; its hash "
-    "is the manifest's key_proofs",
-}
+    "docs/spec.md, Key proofs: the key-proofs document as published; its hash is the "
+    "manifest's key_proofs",
+)
 
 
 def _ballot(manifest: Manifest) -> Schema:

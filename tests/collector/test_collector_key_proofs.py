@@ -162,8 +162,9 @@ def test_close_and_export_do_not_need_the_key_proofs(
 def test_the_openapi_schema_takes_the_document_and_later_versions(
     election: CollectorElection, tmp_path: Path
 ) -> None:
-    """GET /v1/key-proofs's schema takes the published document and a later version's (more
-    fields), and refuses one without its modulus proof or with a round missing."""
+    """GET /v1/key-proofs's schema takes the published document (version 2, every trustee's
+    parameters and no-small-factor proof) and refuses one without its modulus proof, with a
+    round missing, of another version or with a malformed trustee entry."""
     import jsonschema_rs
 
     from collector.app import create_app
@@ -180,7 +181,12 @@ def test_the_openapi_schema_takes_the_document_and_later_versions(
     validator = jsonschema_rs.validator_for(document["components"]["schemas"]["KeyProofs"])
     published = json.loads((election.directory / "key-proofs.json").read_bytes())
     assert validator.is_valid(published)
-    assert validator.is_valid({**published, "version": 2, "trustees": [{"n": "ff"}]})
+    assert published["version"] == 2 and len(published["trustees"]) == election.manifest.trustees
+    assert not validator.is_valid({**published, "version": 1})
+    assert not validator.is_valid({**published, "trustees": [{"n": "ff"}]})
+    negative_zero = json.loads(json.dumps(published))
+    negative_zero["trustees"][0]["no_small_factor_proof"]["sigma"] = "-0"
+    assert not validator.is_valid(negative_zero)
     assert not validator.is_valid({k: v for k, v in published.items() if k != "modulus_proof"})
     short = json.loads(json.dumps(published))
     del short["modulus_proof"]["x"][-1]
