@@ -784,7 +784,9 @@ def _parse_contest_exactly(
         for part, proof in enumerate(proofs)
     )
     if "sum_proof" not in d:
-        raise InvalidInput(f"{field}.sum_proof", "missing (null when the contest has one part)")
+        raise InvalidInput(
+            f"{field}.sum_proof", "missing (null when a 1-of-L contest has one part)"
+        )
     raw_sum = d["sum_proof"]
     sum_allowed = sum_statement_allowed(enc)
     if sum_allowed is None:
@@ -807,16 +809,12 @@ def sum_statement_allowed(enc: ContestEncoding) -> tuple[int, ...] | None:
 
 
 def _sum_ciphertext(key: PublicKey, enc: ContestEncoding, ciphertexts: Sequence[int]) -> int:
-    """The ciphertext of the contest's sum statement: the product of the parts; for a
-    choose-several contest the product of the marks times the blank ciphertext to the W."""
-    if not enc.marks:
-        return paillier.multiply(key, ciphertexts)
+    """The ciphertext of the contest's sum statement: the product of the ciphertexts, each to
+    its weight (_sum_weights: 1, and W for a choose-several contest's blank ciphertext)."""
     n2 = mpz(key.n_squared)
     product = mpz(1)
-    for c in ciphertexts[: enc.candidates]:
-        product = product * c % n2
-    if enc.blank_allowed:
-        product = product * powmod(ciphertexts[enc.candidates], enc.blank_weight, n2) % n2
+    for c, weight in zip(ciphertexts, _sum_weights(enc), strict=True):
+        product = product * (c if weight == 1 else powmod(c, weight, n2)) % n2
     return int(product)
 
 
