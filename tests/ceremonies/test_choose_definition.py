@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from canonical.encoding import canonical_bytes
 from formats.manifest import Manifest, ManifestError
+from ivote.cli import main
 
 ASSEMBLY = """
 [[districts.contests]]
@@ -207,3 +208,18 @@ def test_the_manifest_choose_round_trips_and_bad_bounds_are_refused(
         with pytest.raises(ManifestError) as caught:
             Manifest.from_dict(document(choose))
         assert FIELD in str(caught.value) and message in str(caught.value), str(caught.value)
+
+
+def test_ceremony_show_gives_the_rule(workspace: Workspace) -> None:
+    initialised(workspace, with_assembly("choose = { min = 1, max = 3 }"))
+    shown = workspace.run("show", "--election", str(workspace.election))
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    [index] = [i for i, line in enumerate(lines) if "District assembly (assembly)" in line]
+    # under the contest's name, in its table cell
+    assert "Mark between 1 and 3 candidates" in lines[index + 1]
+    assert shown.output.count("Mark ") == 1  # the councils choose exactly one: no rule
+    thai = workspace.runner.invoke(
+        main, ["--lang", "th", "ceremony", "show", "--election", str(workspace.election)]
+    )
+    assert "ทำเครื่องหมายเลือกผู้สมัครได้ตั้งแต่ 1 ถึง 3 คน" in thai.output, thai.output
