@@ -278,7 +278,8 @@ def make_plan(
     made_districts = []
     for d in range(districts):
         name = _district_name(d)
-        names = _random.sample([f"{g} {s}" for g in GIVEN_NAMES for s in SURNAMES], candidates)
+        everyone = [f"{g} {s}" for g in GIVEN_NAMES for s in SURNAMES]
+        names = _random.sample(everyone, 2 * candidates)  # the assembly's are the second half
         people = tuple(
             Candidate(100 * (d + 1) + c + 1, names[c], PARTIES[c % len(PARTIES)])
             for c in range(candidates)
@@ -288,7 +289,7 @@ def make_plan(
         contests = (council,)
         if d == 0:  # the first district also elects its assembly: mark up to 3, or none
             members = tuple(
-                Candidate(c + 1, names[(c + 1) % candidates], PARTIES[(c + 2) % len(PARTIES)])
+                Candidate(c + 1, names[candidates + c], PARTIES[c % len(PARTIES)])
                 for c in range(candidates)
             )
             assembly = Contest(
