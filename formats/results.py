@@ -73,8 +73,9 @@ class OptionResult:
 @dataclass(frozen=True)
 class ContestResults:
     """One contest's results: its options in the manifest's order, its "vote no" box apart,
-    and the ballots it counted (each holds exactly one vote in each contest). `district` is
-    empty for a national contest's totals over every district."""
+    and the ballots it counted (each holds exactly one vote in a 1-of-L contest; in a
+    choose-several contest, `choose`, marks within its bounds or none: `blank`). `district`
+    is empty for a national contest's totals over every district."""
 
     district: str
     district_name: str

@@ -19,9 +19,9 @@ from verifier.results import STATUS_TEXT, Outcome
 
 # said once under the results when a contest lets a ballot mark several candidates
 MARKS_NOTE = N_(
-    "Where a ballot may mark several candidates, a candidate's number is the ballots that "
-    "marked it and its share is of the ballots counted, so the shares may add up to more "
-    "than 100 %; blank ballots marked no candidate."
+    "Where a ballot may mark several candidates, each candidate's count is the number of "
+    "ballots that marked them and its share is of the ballots counted, so the shares may add "
+    "up to more than 100 %; blank ballots marked no candidate."
 )
 STYLE = {"pass": "green", "fail": "bold red", "not made": "yellow"}
 
