@@ -213,6 +213,8 @@ def add_contests(table: Table, district: str, contests: Sequence[Contest]) -> No
             heading += "\n" + _("Question: {question}").format(
                 question=in_every_language(contest.question)
             )
+        if contest.rule is not None:  # a choose-several contest: how many a ballot marks
+            heading += "\n" + contest.rule
         for index, candidate in enumerate(contest.options):
             table.add_row(
                 district if index == 0 else "",

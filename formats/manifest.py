@@ -35,7 +35,7 @@ from canonical.encoding import (
 from crypto.paillier import PRODUCTION_KEY_BITS
 from formats.names import Name, name_problems
 from formats.personal_codes import OPAQUE, SCHEMES
-from i18n import N_
+from i18n import N_, _, ngettext
 
 if TYPE_CHECKING:  # imported lazily: the manifest format must load without the crypto stack
     from cryptography import x509
@@ -101,6 +101,22 @@ VOTE_NO_NAME = Name.catalog(N_("Vote no"))
 NO_PARTY = Name.plain("")
 
 
+def choose_rule(low: int, high: int, candidates: int) -> str:
+    """A choose-several contest's rule as people read it ("Mark up to 3 candidates, or
+    none"), in the current language: the one wording for the results and the ceremony."""
+    if low == 0 and high == candidates:
+        return _("Mark any number of the candidates, or none")
+    if low == high:
+        return ngettext(
+            "Mark exactly {count} candidate", "Mark exactly {count} candidates", high
+        ).format(count=high)
+    if low == 0:
+        return ngettext(
+            "Mark up to {count} candidate, or none", "Mark up to {count} candidates, or none", high
+        ).format(count=high)
+    return _("Mark between {low} and {high} candidates").format(low=low, high=high)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A candidate (number, name, party), a party of a party list, or a referendum's answer."""
@@ -162,6 +178,13 @@ class Contest:
         if not self.vote_no:
             return self.candidates
         return (*self.candidates, Candidate(VOTE_NO, VOTE_NO_NAME))
+
+    @property
+    def rule(self) -> str | None:
+        """How many candidates a ballot marks, as people read it; None for exactly one."""
+        if not self.choose_several:
+            return None
+        return choose_rule(self.min_marks, self.max_marks, len(self.candidates))
 
     @property
     def counts_size(self) -> int:

@@ -22,11 +22,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from canonical.encoding import FormatError
-from formats.manifest import VOTE_NO, Contest, Manifest, format_time
+from formats.manifest import VOTE_NO, Contest, Manifest, choose_rule, format_time
 from formats.record import ContestResult, Counts, NationalResult, TallyReport
 from i18n import N_, _
 
-# The CSV's header row, in column order (docs/spec.md, "Results"); one row per option.
+# The CSV's header row, in column order (docs/spec.md, "Results"); one row per option, and a
+# choose-several contest's blank ballots in a row of their own (option empty).
 CSV_COLUMNS = (
     "election_id",
     "district",
@@ -43,6 +44,8 @@ CSV_COLUMNS = (
 SHARE_PLACES = Decimal("0.01")
 # The CSV's district_name of a national contest's totals (its district is empty)
 NATIONAL_TOTAL = N_("National total")
+# The CSV's option_name of a choose-several contest's blank ballots (its option is empty)
+BLANK_BALLOTS = N_("Blank ballots")
 
 
 def share_percent(votes: int, counted: int) -> Decimal | None:
@@ -70,8 +73,9 @@ class OptionResult:
 @dataclass(frozen=True)
 class ContestResults:
     """One contest's results: its options in the manifest's order, its "vote no" box apart,
-    and the ballots it counted (each holds exactly one vote in each contest). `district` is
-    empty for a national contest's totals over every district."""
+    and the ballots it counted (each holds exactly one vote in a 1-of-L contest; in a
+    choose-several contest, `choose`, marks within its bounds or none: `blank`). `district`
+    is empty for a national contest's totals over every district."""
 
     district: str
     district_name: str
@@ -104,6 +108,23 @@ class ContestResults:
     def votes(self) -> int:
         """The candidates' (answers') votes; "vote no" is not a vote for any of them."""
         return sum(option.votes for option in self.options)
+
+    @property
+    def choose_several(self) -> bool:
+        """Each ballot marks between choose[0] and choose[1] candidates: an option's votes are
+        the ballots that marked it."""
+        return self.choose is not None
+
+    @property
+    def rule(self) -> str | None:
+        """How many candidates a ballot marks, as people read it (None: exactly one)."""
+        if self.choose is None:
+            return None
+        return choose_rule(self.choose[0], self.choose[1], len(self.options))
+
+    @property
+    def blank_share(self) -> Decimal | None:
+        return None if self.blank is None else share_percent(self.blank, self.counted_ballots)
 
     def share(self, option: OptionResult) -> Decimal | None:
         return share_percent(option.votes, self.counted_ballots)
@@ -145,7 +166,7 @@ class ContestResults:
         if self.blank is not None:
             head["blank_ballots"] = {
                 "ballots": self.blank,
-                "share": _share_number(share_percent(self.blank, self.counted_ballots)),
+                "share": _share_number(self.blank_share),
             }
         return head
 
@@ -174,6 +195,10 @@ class ElectionResults:
     def has_vote_no(self) -> bool:
         return any(contest.vote_no is not None for contest in self.contests)
 
+    @property
+    def has_choose_several(self) -> bool:
+        return any(contest.choose_several for contest in self.contests)
+
     def to_dict(self) -> dict[str, Any]:
         body = {
             "election_id": self.election_id,
@@ -191,20 +216,26 @@ class ElectionResults:
 
     def csv_rows(self) -> Iterator[list[str]]:
         """The CSV's rows after the header (CSV_COLUMNS): one per option of every contest,
-        "vote no" after the candidates, then the national totals (district empty)."""
+        "vote no" after the candidates, a choose-several contest's blank ballots after its
+        candidates (option empty), then the national totals (district empty)."""
         for contest in self.contests + self.national:
-            for option in contest.rows:
-                share = contest.share(option)
+            rows = [
+                (str(option.number), option.name, option.party, option.votes, contest.share(option))
+                for option in contest.rows
+            ]
+            if contest.blank is not None:
+                rows.append(("", _(BLANK_BALLOTS), "", contest.blank, contest.blank_share))
+            for number, name, party, votes, share in rows:
                 yield [
                     self.election_id,
                     contest.district,
                     contest.district_name,
                     contest.contest,
                     contest.contest_name,
-                    str(option.number),
-                    option.name,
-                    option.party,
-                    str(option.votes),
+                    number,
+                    name,
+                    party,
+                    str(votes),
                     "" if share is None else str(share),
                     str(contest.counted_ballots),
                 ]

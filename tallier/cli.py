@@ -246,9 +246,12 @@ def _print_results(combined: Any) -> None:
 
 def _counts_table(title: str, contest: Any, counts: Any) -> Table:
     """A contest's counts: its candidates (a referendum's answers, under its question), then
-    "vote no" in a row of its own."""
+    "vote no" in a row of its own; a choose-several contest's rule under its name, the
+    ballots marking each candidate, and its blank ballots in a row of their own."""
     if contest.question is not None:
         title += f"\n{contest.question}"
+    if contest.rule is not None:
+        title += f"\n{contest.rule}"
     table = Table(title=title)
     table.add_column(_("no."), justify="right")
     if contest.is_referendum:
@@ -256,7 +259,9 @@ def _counts_table(title: str, contest: Any, counts: Any) -> Table:
     else:
         table.add_column(_("candidate"))
         table.add_column(_("party"))
-    table.add_column(_("votes"), justify="right")
+    table.add_column(
+        _("ballots marking") if contest.choose_several else _("votes"), justify="right"
+    )
     blank = None
     if contest.blank_allowed:  # a choose-several contest's last count: its blank ballots
         *counts, blank = counts

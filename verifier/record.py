@@ -1470,8 +1470,11 @@ def chunked(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 def _marks_problem(enc: ContestEncoding, counts: Sequence[int], counted: int) -> str | None:
     """Whether a choose-several contest's counts can come from `counted` valid ballots: the
-    blank ones (last count, where blank is allowed) at most `counted`, and the marks between
-    min_marks and max_marks per ballot that is not blank (docs/spec.md, results-report)."""
+    blank ones (last count, where blank is allowed) at most `counted`, no candidate marked on
+    more ballots than are not blank, and the marks between min_marks and max_marks per ballot
+    that is not blank (docs/spec.md, results-report). Together these are also enough: such
+    counts always come from some set of valid ballots (spread the marks evenly over the
+    ballots that are not blank: Gale-Ryser)."""
     blank = counts[enc.candidates] if enc.blank_allowed else 0
     marks = sum(counts[: enc.candidates])
     if blank > counted:
@@ -1479,6 +1482,12 @@ def _marks_problem(enc: ContestEncoding, counts: Sequence[int], counted: int) ->
             blank=blank, counted=counted
         )
     marking = counted - blank
+    for position, count in enumerate(counts[: enc.candidates], 1):
+        if count > marking:
+            return _(
+                "candidate {position} of the list is marked on {marks} ballots, but only "
+                "{ballots} ballots are not blank"
+            ).format(position=position, marks=count, ballots=marking)
     low, high = max(enc.min_marks, 1) * marking, enc.max_marks * marking
     if not low <= marks <= high:
         return _(

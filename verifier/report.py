@@ -40,8 +40,9 @@ class Bar:
 
 
 def chart(contest: ContestResults) -> dict[str, Any]:
-    """The bars of a contest's chart: one per option, "vote no" last, as long as its share of
-    the counted ballots (the longest possible bar is 100 %)."""
+    """The bars of a contest's chart: one per option, "vote no" (or a choose-several contest's
+    blank ballots) last, as long as its share of the counted ballots (the longest possible
+    bar is 100 %)."""
     bars = []
     room = CHART_WIDTH - 140  # the rest of the line holds the bar's number
     for position, option in enumerate(contest.rows):
@@ -58,6 +59,16 @@ def chart(contest: ContestResults) -> dict[str, Any]:
                 _("{votes} ({share})").format(votes=option.votes, share=_share(share)),
                 position * ROW_HEIGHT,
                 round(room * fraction, 2),
+            )
+        )
+    if contest.blank is not None:  # a choose-several contest's blank ballots: the last bar
+        share = contest.blank_share
+        bars.append(
+            Bar(
+                _("Blank ballots (no candidate marked)"),
+                _("{votes} ({share})").format(votes=contest.blank, share=_share(share)),
+                len(bars) * ROW_HEIGHT,
+                round(room * (0.0 if share is None else float(share) / 100), 2),
             )
         )
     return {

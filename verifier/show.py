@@ -13,10 +13,16 @@ from rich.table import Table
 from rich.text import Text
 
 from formats.results import CSV_COLUMNS, ContestResults, ElectionResults
-from i18n import _, format_datetime, ngettext
+from i18n import N_, _, format_datetime, ngettext
 from verifier.record import TITLES
 from verifier.results import STATUS_TEXT, Outcome
 
+# said once under the results when a contest lets a ballot mark several candidates
+MARKS_NOTE = N_(
+    "Where a ballot may mark several candidates, each candidate's count is the number of "
+    "ballots that marked them and its share is of the ballots counted, so the shares may add "
+    "up to more than 100 %; blank ballots marked no candidate."
+)
 STYLE = {"pass": "green", "fail": "bold red", "not made": "yellow"}
 
 
@@ -81,6 +87,9 @@ def print_results(results: ElectionResults, console: Console) -> None:
     order; then the national contests' totals over every district. A national contest's
     counts per district (a 68-row party list in each of 400 constituencies) are left to the
     CSV, JSON and HTML: a terminal shows its totals once."""
+    if results.has_choose_several:
+        console.print()
+        console.print(Text(_(MARKS_NOTE), style="dim"))
     for _district, district_name, contests in results.districts():
         console.print()
         console.print(Text(_("District: {name}").format(name=district_name), style="bold"))
@@ -107,10 +116,13 @@ def print_results(results: ElectionResults, console: Console) -> None:
 
 def contest_table(contest: ContestResults) -> Table:
     """A contest's votes: its candidates (a referendum's answers, under its question), then
-    "vote no" in a row of its own, apart."""
+    "vote no" in a row of its own, apart. A choose-several contest says its rule under its
+    name, counts the ballots marking each candidate, and its blank ballots in a row apart."""
     title = contest.contest_name
     if contest.question is not None:
         title += "\n" + contest.question
+    if contest.rule is not None:
+        title += "\n" + contest.rule
     table = Table(
         title=title,
         caption=ngettext(
@@ -125,7 +137,8 @@ def contest_table(contest: ContestResults) -> Table:
     else:
         table.add_column(_("Candidate"), overflow="fold")
         table.add_column(_("Party"), overflow="fold")
-    table.add_column(_("Votes"), justify="right", overflow="fold")
+    votes = _("Ballots marking") if contest.choose_several else _("Votes")
+    table.add_column(votes, justify="right", overflow="fold")
     table.add_column(_("Share"), justify="right", overflow="fold")
     for option in contest.options:
         party = () if contest.is_referendum else (Text(option.party),)
@@ -145,6 +158,15 @@ def contest_table(contest: ContestResults) -> Table:
             *party,
             str(contest.vote_no.votes),
             share_text(contest.share(contest.vote_no)),
+        )
+    if contest.blank is not None:
+        table.add_section()
+        table.add_row(
+            "",
+            Text(_("Blank ballots (no candidate marked)")),
+            "",
+            str(contest.blank),
+            share_text(contest.blank_share),
         )
     return table
 

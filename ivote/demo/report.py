@@ -181,7 +181,10 @@ def contest_table(title: str, contest: SimContest, found: Any, wanted: list[int]
     )
     if contest.kind == KIND_CANDIDATES:
         table.add_column(_("party"))
-    table.add_column(_("votes"), justify="right", style="bold")
+    several = contest.contest.choose_several
+    if several:  # the rule under the title; each count is the ballots marking the candidate
+        table.title = escape(f"{title}\n{contest.contest.rule}")
+    table.add_column(_("ballots marking") if several else _("votes"), justify="right", style="bold")
     table.add_column(_("voters' last choices"), justify="right")
     hidden = 0
     for position, option in enumerate(contest.contest.options):
@@ -196,6 +199,14 @@ def contest_table(title: str, contest: SimContest, found: Any, wanted: list[int]
         row += ["-" if votes is None else str(votes), str(chosen)]
         style = "bold red" if votes != chosen else ("italic" if option.is_vote_no else "")
         table.add_row(*map(escape, row), style=style)
+    if contest.contest.blank_allowed:  # the last count: the ballots marking nobody
+        position = len(contest.contest.options)
+        votes = found[position] if found is not None and position < len(found) else None
+        chosen = wanted[position]
+        row = ["", _("Blank ballots (no candidate marked)"), ""]
+        row += ["-" if votes is None else str(votes), str(chosen)]
+        table.add_section()
+        table.add_row(*map(escape, row), style="bold red" if votes != chosen else "italic")
     if hidden:
         table.caption = ngettext(
             "{count} party nobody chose is not shown",

@@ -44,6 +44,7 @@ from crypto.paillier import PRODUCTION_KEY_BITS
 from i18n import _, current_language, format_datetime, ngettext
 from ivote.demo.scenario import (
     ESTONIA,
+    Choices,
     Plan,
     SimVoter,
     definition_toml,
@@ -571,7 +572,7 @@ class Demo:
         # Twice the cores: while one voter waits for the collector, another one encrypts.
         processes = self.options.voter_processes or 2 * (os.cpu_count() or 1)
 
-        def job(voter: SimVoter, before: dict[str, int] | None = None) -> CastJob:
+        def job(voter: SimVoter, before: Choices | None = None) -> CastJob:
             return CastJob(
                 voter.personal_code,
                 voter.district,

@@ -4,9 +4,10 @@ their ballot, vote no, revote, vote on paper, check their vote). Everything is d
 `secrets`; nothing here touches a file or the network.
 
 Two scenarios: "estonia" (the default: a Tallinn city council election, one contest per
-district) and "thailand" (a Thai general election in small, ivote.demo.thailand: constituency
-MPs, the national party list and a referendum on every ballot, "vote no" boxes, names in Thai
-and English, Thai citizen IDs).
+district, and in the first district also a district assembly where each voter marks up to 3
+candidates, or none: a choose-several contest) and "thailand" (a Thai general election in
+small, ivote.demo.thailand: constituency MPs, the national party list and a referendum on
+every ballot, "vote no" boxes, names in Thai and English, Thai citizen IDs).
 
 The definition and voter list are written in the officials' input formats (docs/spec.md,
 "Election definition" and "Voter list") and go through `ivote ceremony init` like any other.
@@ -55,6 +56,11 @@ PARTIES = ("Green Party", "Citizens' List", "Blue Party", "Social Democrats", ""
 
 CONTEST_ID = "council"
 CONTEST_NAME = "City council"
+# The first district's choose-several contest: mark up to ASSEMBLY_MARKS of its candidates
+ASSEMBLY_ID = "assembly"
+ASSEMBLY_NAME = "District assembly"
+ASSEMBLY_MARKS = 3
+BLANK_RATE = 0.2  # of the first district's voters, who leave the assembly blank
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,30 @@ class SimContest:
     @property
     def candidates(self) -> tuple[Candidate, ...]:
         return self.contest.candidates
+
+    def draw_marks(
+        self, other_than: frozenset[int] | None = None, blank: bool = False
+    ) -> frozenset[int]:
+        """A choose-several contest's marked numbers: none when asked and the contest allows
+        a blank ballot, else between max(min, 1) and max candidates drawn by popularity
+        (another set than `other_than`, when there is one)."""
+        contest = self.contest
+        if blank and contest.blank_allowed and other_than != frozenset():
+            return frozenset()
+        low = max(contest.min_marks, 1)
+        marked: frozenset[int] = frozenset()
+        for _attempt in range(20):
+            pool = list(self.candidates)
+            weights = [self.popularity[index] for index in range(len(pool))]
+            marked = frozenset()
+            for _mark in range(_random.randint(low, contest.max_marks)):
+                picked = _random.choices(range(len(pool)), weights=weights)[0]
+                marked |= {pool.pop(picked).number}
+                del weights[picked]
+            if marked != other_than:
+                return marked
+        # always the same set (one candidate, or every one): blank instead, where allowed
+        return frozenset() if contest.blank_allowed else marked
 
     def draw(self, other_than: int | None = None, vote_no: bool = False) -> int:
         """A choice number: "vote no" when asked and the contest has the box, else a
@@ -103,7 +133,9 @@ class SimVoter:
     district: str
 
 
-Choices = dict[str, int]  # contest id -> choice number, for every contest of the ballot
+# contest id -> choice number (a choose-several contest: the marked numbers), every contest of
+# the ballot
+Choices = dict[str, int | frozenset[int]]
 
 
 @dataclass
@@ -119,6 +151,7 @@ class Plan:
     paper_voters: frozenset[str]
     checkers: frozenset[str]
     no_voters: frozenset[str] = frozenset()  # they vote no wherever the ballot has the box
+    blank_voters: frozenset[str] = frozenset()  # they mark nothing where blank is allowed
     national: tuple[SimContest, ...] = ()  # on every district's ballot, after its own
     personal_code_scheme: str = OPAQUE
     timezone: dt.tzinfo = dt.UTC  # of the voting period the definition gives
@@ -142,26 +175,40 @@ class Plan:
         """A voter's choice in every contest of their ballot; a revoter (`before` given)
         changes their mind in each contest where there is another option."""
         vote_no = voter.personal_code in self.no_voters
-        return {
-            contest.id: contest.draw(
-                None if before is None else before[contest.id], vote_no and before is None
-            )
-            for contest in self.ballot(voter.district)
-        }
+        blank = voter.personal_code in self.blank_voters
+        choices: Choices = {}
+        for contest in self.ballot(voter.district):
+            earlier = None if before is None else before[contest.id]
+            if contest.contest.choose_several:
+                assert earlier is None or isinstance(earlier, frozenset)
+                choices[contest.id] = contest.draw_marks(earlier, blank and before is None)
+            else:
+                assert earlier is None or isinstance(earlier, int)
+                choices[contest.id] = contest.draw(earlier, vote_no and before is None)
+        return choices
 
     def expected_results(self) -> dict[str, dict[str, list[int]]]:
         """Per district and contest, votes per option (the manifest's order, "vote no"
-        last) from each voter's last cast, leaving out the voters who also voted on paper."""
+        last) from each voter's last cast, leaving out the voters who also voted on paper; in
+        a choose-several contest the ballots marking each candidate, then (where allowed) the
+        blank ballots, as the record's results count them."""
+        blank = -1  # the key of a blank choose-several ballot: never a choice number
         last: dict[str, Counter[tuple[str, int]]] = {d.id: Counter() for d in self.districts}
         for voter in self.voters:
             casts = self.casts.get(voter.personal_code)
             if casts and voter.personal_code not in self.paper_voters:
-                last[voter.district].update(casts[-1].items())
+                for contest_id, choice in casts[-1].items():
+                    if isinstance(choice, frozenset):
+                        marks = choice or {blank}
+                        last[voter.district].update((contest_id, n) for n in marks)
+                    else:
+                        last[voter.district][(contest_id, choice)] += 1
         return {
             district.id: {
                 contest.id: [
-                    last[district.id][(contest.id, option.number)]
-                    for option in contest.contest.options
+                    last[district.id][(contest.id, number)]
+                    for number in [option.number for option in contest.contest.options]
+                    + ([blank] if contest.contest.blank_allowed else [])
                 ]
                 for contest in self.ballot(district.id)
             }
@@ -231,14 +278,30 @@ def make_plan(
     made_districts = []
     for d in range(districts):
         name = _district_name(d)
-        names = _random.sample([f"{g} {s}" for g in GIVEN_NAMES for s in SURNAMES], candidates)
+        everyone = [f"{g} {s}" for g in GIVEN_NAMES for s in SURNAMES]
+        names = _random.sample(everyone, 2 * candidates)  # the assembly's are the second half
         people = tuple(
             Candidate(100 * (d + 1) + c + 1, names[c], PARTIES[c % len(PARTIES)])
             for c in range(candidates)
         )
         popularity = tuple(1 + _random.randrange(10) for _ in people)
         council = SimContest(Contest(CONTEST_ID, Name.plain(CONTEST_NAME), people), popularity)
-        made_districts.append(District(_slug(name), Name.plain(name), (council,)))
+        contests = (council,)
+        if d == 0:  # the first district also elects its assembly: mark up to 3, or none
+            members = tuple(
+                Candidate(c + 1, names[candidates + c], PARTIES[c % len(PARTIES)])
+                for c in range(candidates)
+            )
+            assembly = Contest(
+                ASSEMBLY_ID,
+                Name.plain(ASSEMBLY_NAME),
+                members,
+                min_marks=0,
+                max_marks=min(ASSEMBLY_MARKS, candidates),
+            )
+            liked = tuple(1 + _random.randrange(10) for _ in members)
+            contests = (council, SimContest(assembly, liked))
+        made_districts.append(District(_slug(name), Name.plain(name), contests))
     unique: set[str] = set()
     while len(unique) < voters:
         unique.add(personal_code())
@@ -262,6 +325,10 @@ def make_plan(
         revoters=chosen(codes, revote_rate),
         paper_voters=chosen(codes, paper_rate),
         checkers=chosen(codes, check_rate),
+        blank_voters=chosen(
+            [v.personal_code for v in made_voters if v.district == made_districts[0].id],
+            BLANK_RATE,
+        ),
     )
 
 
@@ -285,6 +352,14 @@ def _contest_toml(table: str, contest: Contest) -> list[str]:
     ]
     if contest.vote_no:
         lines.append("vote_no = true")
+    if contest.choose_several:  # the definition's forms (docs/spec.md, "Election definition")
+        low, high = contest.min_marks, contest.max_marks
+        form = (
+            f"at_most = {high}"
+            if low == 0
+            else f"exactly = {high}" if low == high else f"min = {low}, max = {high}"
+        )
+        lines.append(f"choose = {{ {form} }}")
     if contest.question is not None:
         lines.append(f"question = {_toml_name(contest.question)}")
         for answer in contest.candidates:

@@ -39,7 +39,9 @@ def init_worker(collector_url: str, fingerprint: str, test_election: bool = Fals
 class CastJob:
     personal_code: str
     district: str
-    choices: dict[str, int]  # contest id -> choice number, every contest of the ballot
+    # contest id -> choice number (a choose-several contest: the marked numbers), every
+    # contest of the ballot
+    choices: dict[str, int | frozenset[int]]
     eid_path: str
     pin: str
 
@@ -108,7 +110,7 @@ def _key_proven(client: Any, election: Any) -> Any:
 class CheckOutcome:
     personal_code: str
     error: str | None = None
-    found: dict[str, int] | None = None  # the choices the stored ballot holds
+    found: dict[str, int | frozenset[int]] | None = None  # the choices the stored ballot holds
     signer: str = ""  # personal code of the e-ID that signed it
 
 

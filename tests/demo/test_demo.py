@@ -24,6 +24,7 @@ from formats.manifest import VOTE_NO, ElectionDirectory
 from formats.record import ElectionRecord
 from i18n import format_datetime
 from ivote.demo.report import EXPECTED_FILE, Expected, compare
+from ivote.demo.scenario import ASSEMBLY_ID, CONTEST_ID
 
 FIXTURE_PRIMES = Path(__file__).parents[1] / "fixtures" / "safe_primes.json"
 IVOTE = str(Path(sys.executable).parent / "ivote")
@@ -117,7 +118,18 @@ def test_demo_end_to_end(db_url: str, tmp_path: Path) -> None:
     assert report["cancelled_by_paper"] == 1
     assert report["invalid"] == 0
     assert report["counted"] == 9
-    assert sum(sum(counts) for counts in results.values()) == 9
+    # one vote per counted ballot in each council; the first district's assembly (mark up to
+    # 3, or none) counts the ballots marking each candidate, then the blank ones
+    councils = [counts for (_, contest), counts in results.items() if contest == CONTEST_ID]
+    assert sum(sum(counts) for counts in councils) == 9
+    [first] = [district for district, contest in results if contest == ASSEMBLY_ID]
+    counted = record.tally.report["districts"][first]["counted"]
+    *marks, blank = results[(first, ASSEMBLY_ID)]
+    assert blank <= counted and max(marks) <= counted - blank
+    assert counted - blank <= sum(marks) <= 3 * (counted - blank)
+    # up to 3 of the district's 3 candidates: any number of them
+    assert "Mark any number of the candidates, or none" in result.stdout
+    assert "Blank ballots (no candidate marked)" in result.stdout
     # t of N: exactly the threshold's number of trustees decrypted
     assert len(record.decryption.trustees) == 2
     assert len(list((out / "shares").glob("shares-*.json"))) == 2

@@ -17,6 +17,8 @@ from formats import personal_codes
 from formats.manifest import VOTE_NO, Manifest
 from ivote.demo.report import expected_from
 from ivote.demo.scenario import (
+    ASSEMBLY_ID,
+    ASSEMBLY_MARKS,
     CONTEST_ID,
     THAILAND,
     Plan,
@@ -90,11 +92,49 @@ def test_generated_election_passes_the_officials_validation(
         contest = manifest.district(district.id).contest(CONTEST_ID)
         assert contest.candidates == district.contests[0].candidates
         assert not contest.vote_no
+    # the first district's assembly: mark up to 3 (at most every candidate), or none
+    assembly = manifest.district(plan.districts[0].id).contest(ASSEMBLY_ID)
+    assert (assembly.min_marks, assembly.max_marks) == (0, min(ASSEMBLY_MARKS, candidates))
+    assert assembly == plan.districts[0].contests[1].contest
     assert not manifest.national_contests
     assert listed == voters
     assert plan.revoters <= {v.personal_code for v in plan.voters}
     if rate > 0:
         assert plan.revoters and plan.paper_voters and plan.checkers
+
+
+def test_a_revoter_marks_another_set_in_the_assembly() -> None:
+    plan = make_plan(5, 1, 4, 0, 0, 0, NOW)
+    assembly = plan.districts[0].contests[1]
+    numbers = {c.number for c in assembly.candidates}
+    seen = set()
+    for _ in range(200):
+        first = assembly.draw_marks()
+        assert 1 <= len(first) <= ASSEMBLY_MARKS and first <= numbers
+        assert assembly.draw_marks(other_than=first) != first
+        assert assembly.draw_marks(blank=True) == frozenset()
+        assert assembly.draw_marks(other_than=frozenset(), blank=True)  # a blank voter revotes
+        seen.add(first)
+    assert len(seen) > 10  # sets of every size, by popularity
+    lonely = make_plan(5, 1, 1, 0, 0, 0, NOW).districts[0].contests[1]
+    only = frozenset({lonely.candidates[0].number})
+    assert lonely.contest.rule == "Mark any number of the candidates, or none"
+    assert lonely.draw_marks(other_than=only) == frozenset()  # no other set: blank
+
+
+def test_the_first_districts_voters_mark_sets_some_blank() -> None:
+    plan = make_plan(40, 2, 5, 0, 0, 0, NOW)
+    first = plan.districts[0]
+    assert [c.id for c in first.contests] == [CONTEST_ID, ASSEMBLY_ID]
+    assert [c.id for c in plan.districts[1].contests] == [CONTEST_ID]
+    voters = [v for v in plan.voters if v.district == first.id]
+    assert plan.blank_voters and plan.blank_voters <= {v.personal_code for v in voters}
+    for voter in voters:
+        choices = plan.choose(voter)
+        assert isinstance(choices[CONTEST_ID], int)
+        marked = choices[ASSEMBLY_ID]
+        assert isinstance(marked, frozenset)
+        assert (marked == frozenset()) == (voter.personal_code in plan.blank_voters)
 
 
 @given(data=st.data(), voters=st.integers(1, 30), districts=st.integers(1, 4))
@@ -104,10 +144,16 @@ def test_expected_counts_account_for_every_cast(
     plan = make_plan(voters, districts, 3, 0.3, 0.2, 0.0, NOW)
     for voter in plan.voters:
         numbers = [c.number for c in plan.district(voter.district).contests[0].candidates]
-        plan.casts[voter.personal_code] = [
-            {CONTEST_ID: number}
-            for number in data.draw(st.lists(st.sampled_from(numbers), min_size=0, max_size=3))
-        ]
+        members = [c.number for c in plan.districts[0].contests[1].candidates]
+        casts = []
+        for number in data.draw(st.lists(st.sampled_from(numbers), min_size=0, max_size=3)):
+            cast: dict[str, int | frozenset[int]] = {CONTEST_ID: number}
+            if voter.district == plan.districts[0].id:
+                cast[ASSEMBLY_ID] = frozenset(
+                    data.draw(st.sets(st.sampled_from(members), max_size=ASSEMBLY_MARKS))
+                )
+            casts.append(cast)
+        plan.casts[voter.personal_code] = casts
     expected = expected_from(plan)
     voted = [v for v in plan.voters if plan.casts[v.personal_code]]
     counted = [v for v in voted if v.personal_code not in plan.paper_voters]
@@ -120,7 +166,18 @@ def test_expected_counts_account_for_every_cast(
     for voter in counted:
         last = plan.casts[voter.personal_code][-1][CONTEST_ID]
         council = plan.district(voter.district).contests[0].contest
+        assert isinstance(last, int)
         assert expected.results[voter.district][CONTEST_ID][council.index_of(last)] >= 1
+    # the assembly: per member the counted ballots marking them, then the blank ones
+    first = plan.districts[0].id
+    lasts = [
+        plan.casts[v.personal_code][-1][ASSEMBLY_ID] for v in counted if v.district == first
+    ]
+    members = [c.number for c in plan.districts[0].contests[1].candidates]
+    assert expected.results[first][ASSEMBLY_ID] == [
+        *(sum(number in marked for marked in lasts) for number in members),  # type: ignore[operator]
+        sum(not marked for marked in lasts),
+    ]
 
 
 # -- the Thai scenario ---------------------------------------------------------------------
