@@ -99,12 +99,15 @@ def _show_candidates(district: Any) -> None:
     from rich.text import Text
 
     from formats.manifest import VOTE_NO
+    from voter_app.marks import rule_text
 
     console = Console()
     for contest in district.contests:
         # a national contest (the party list, a referendum) is the same in every district
         title = str(contest.name) if contest.national else f"{contest.name} — {district.name}"
-        table = Table(title=Text(title))
+        # a choose-several contest's table says how many the voter may mark
+        caption = Text(rule_text(contest)) if contest.choose_several else None
+        table = Table(title=Text(title), caption=caption)
         table.add_column(_("Number"), justify="right")
         with_party = any(candidate.party for candidate in contest.candidates)
         if contest.is_referendum:
@@ -130,7 +133,8 @@ def _show_candidates(district: Any) -> None:
         console.print(table)
 
 
-def _choices(district: Any, given: tuple[str, ...]) -> dict[str, int]:
+def _choices(district: Any, given: tuple[str, ...]) -> dict[str, Any]:
+    from voter_app.marks import resolve_marks
     from voter_app.voting import resolve_choice
 
     contests = district.contests
@@ -163,9 +167,12 @@ def _choices(district: Any, given: tuple[str, ...]) -> dict[str, int]:
                 raise click.ClickException(
                     _("no choice given for {contest}: use --choice").format(contest=contest.name)
                 )
-            choices[contest.id] = _ask_choice(contest)
+            choices[contest.id] = (
+                _ask_marks(contest) if contest.choose_several else _ask_choice(contest)
+            )
             continue
-        choices[contest.id] = resolve_choice(contest, text)
+        resolve = resolve_marks if contest.choose_several else resolve_choice
+        choices[contest.id] = resolve(contest, text)
     return choices
 
 
@@ -184,6 +191,56 @@ def _ask_choice(contest: Any) -> int:
             return resolve_choice(contest, click.prompt(prompt))
         except VoterAppError as exc:
             click.echo(str(exc), err=True)
+
+
+def _ask_marks(contest: Any) -> frozenset[int]:
+    """Ask on the terminal for a choose-several contest's marks: each answer adds numbers or
+    names (commas between them), the prompt says how many more may be marked, "none" clears
+    the marks, Enter ends (asking again while too few are marked). A bad answer is one line
+    and changes nothing."""
+    from voter_app.marks import in_ballot_order, is_blank_answer, marks_problem, resolve_marks
+    from voter_app.transport import VoterAppError
+    from voter_app.voting import describe
+
+    marked: list[int] = []
+    while True:
+        left = contest.max_marks - len(marked)
+        prompt = _(
+            "{contest}: numbers or names, commas between them ({left} more may be marked; "
+            "Enter when done)"
+        ).format(contest=contest.name, left=left)
+        answer = click.prompt(prompt, default="", show_default=False)
+        if not answer.strip():
+            problem = marks_problem(contest, len(marked))
+            if problem is None:
+                return frozenset(marked)
+            click.echo(problem, err=True)
+            continue
+        if is_blank_answer(answer):
+            marked.clear()
+            click.echo(_("{contest}: no candidate marked.").format(contest=contest.name))
+            continue
+        try:
+            new = resolve_marks(contest, answer, check_bounds=False)
+            again = [n for n in in_ballot_order(contest, new) if n in marked]
+            if again:
+                raise VoterAppError(
+                    _("{contest}: {candidate} is marked already.").format(
+                        contest=contest.name, candidate=describe(contest, again[0])
+                    )
+                )
+            total = len(marked) + len(new)
+            if total > contest.max_marks:
+                raise VoterAppError(marks_problem(contest, total) or "")
+        except VoterAppError as exc:
+            click.echo(str(exc), err=True)
+            continue
+        marked = in_ballot_order(contest, [*marked, *new])
+        click.echo(
+            _("{contest}, marked: {marks}").format(
+                contest=contest.name, marks=describe(contest, frozenset(marked))
+            )
+        )
 
 
 @click.group(name="vote")
@@ -245,7 +302,9 @@ def _common(command: F) -> F:
     multiple=True,
     help=_(
         "A choice: the number or name (0 or no: vote no, where the contest has that box); "
-        "CONTEST=... when there are several contests."
+        "CONTEST=... when there are several contests. A choose-several contest takes numbers "
+        "or names separated by commas (CONTEST=11,13); empty, none or blank for no mark, "
+        "where the contest allows it."
     ),
 )
 @_PIN_FILE
@@ -387,7 +446,7 @@ def _refuse_unless_open(election: Any, status: str) -> None:
         raise click.ClickException(message)
 
 
-def _print_choices(district: Any, choices: dict[str, int], title: str) -> None:
+def _print_choices(district: Any, choices: dict[str, Any], title: str) -> None:
     from voter_app.voting import describe
 
     click.echo(title)
@@ -464,7 +523,7 @@ def _print_audit(prepared: Any, store: Any, out: Path | None) -> None:
 def _print_receipt(
     election: Any,
     district: Any,
-    choices: dict[str, int],
+    choices: dict[str, Any],
     payload_hash: bytes,
     result: Any,
     qr_png: Path | None,
