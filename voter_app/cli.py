@@ -105,9 +105,7 @@ def _show_candidates(district: Any) -> None:
     for contest in district.contests:
         # a national contest (the party list, a referendum) is the same in every district
         title = str(contest.name) if contest.national else f"{contest.name} — {district.name}"
-        # a choose-several contest's table says how many the voter may mark
-        caption = Text(rule_text(contest)) if contest.choose_several else None
-        table = Table(title=Text(title), caption=caption)
+        table = Table(title=Text(title))
         table.add_column(_("Number"), justify="right")
         with_party = any(candidate.party for candidate in contest.candidates)
         if contest.is_referendum:
@@ -131,6 +129,8 @@ def _show_candidates(district: Any) -> None:
             question = _("Referendum question: {question}").format(question=contest.question)
             console.print(Text(question))
         console.print(table)
+        if contest.choose_several:  # under its table: how many the voter may mark
+            console.print(Text(rule_text(contest)))
 
 
 def _choices(district: Any, given: tuple[str, ...]) -> dict[str, Any]:
