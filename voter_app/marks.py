@@ -76,19 +76,22 @@ def is_blank_answer(text: str) -> bool:
 
 def resolve_marks(contest: Contest, text: str, check_bounds: bool = True) -> frozenset[int]:
     """The candidate numbers a voter typed for a choose-several contest: numbers or names
-    (each understood as `resolve_choice` understands one choice) separated by commas; an
-    empty answer or a blank word is no mark. VoterAppError, in one line naming the contest,
+    (each understood as `resolve_choice` understands one choice, or as `describe` shows it,
+    "11 Name (Party)", in any language) separated by commas; an empty answer or a blank word
+    is no mark. VoterAppError, in one line naming the contest,
     for an unknown or repeated candidate, and (`check_bounds`) for too many or too few."""
     whole = " ".join(text.split()).casefold()
     named = bool(whole) and any(
         whole in (t.casefold() for t in c.name.all_texts()) for c in contest.candidates
     )
     marked: list[int] = []
+    shown = _shown_forms(contest)
     if not is_blank_answer(text) or named:  # a candidate named "Blank" is that candidate
         for piece in text.split(SEPARATOR):
             if not piece.strip():
                 continue  # "11, 13," or "11,,13": a stray comma marks nothing
-            number = resolve_choice(contest, piece)
+            folded = " ".join(piece.split()).casefold()
+            number = shown.get(folded) or resolve_choice(contest, piece)
             if number in marked:
                 raise VoterAppError(
                     _("{contest}: {candidate} is given twice: mark each candidate once.").format(
@@ -99,6 +102,18 @@ def resolve_marks(contest: Contest, text: str, check_bounds: bool = True) -> fro
     if check_bounds and (problem := marks_problem(contest, len(marked))):
         raise VoterAppError(problem)
     return frozenset(marked)
+
+
+def _shown_forms(contest: Contest) -> dict[str, int]:
+    """Each candidate as `describe` shows it in every language (casefolded) -> its number:
+    what the summary shows may be typed back."""
+    forms: dict[str, int] = {}
+    for code in LANGUAGES:
+        with language(code):
+            for candidate in contest.candidates:
+                text = " ".join(describe(contest, candidate.number).split()).casefold()
+                forms[text] = candidate.number
+    return forms
 
 
 def in_ballot_order(contest: Contest, marked: Iterable[int]) -> list[int]:

@@ -1,0 +1,109 @@
+"""Choose-several contests in the voter app without a collector: the rule's words, the bounds'
+refusals, and (hypothesis) that any valid marking typed the way the CLI shows it (numbers,
+names in either language, the summary's "11 Name (Party)", commas, a blank word) reads back
+as the same set."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from formats.manifest import Candidate, Contest
+from formats.names import Name
+from i18n import language
+from voter_app.marks import marks_problem, resolve_marks, rule_text, typed
+from voter_app.transport import VoterAppError
+from voter_app.voting import describe
+
+
+def contest_of(count: int, low: int, high: int) -> Contest:
+    candidates = tuple(
+        Candidate(
+            10 + i,
+            Name.of({"en": f"Person {chr(65 + i)}", "th": f"ผู้สมัคร {chr(0x0E01 + i)}"}),
+            "Green" if i % 2 else "",
+        )
+        for i in range(count)
+    )
+    return Contest("council", "Municipal council", candidates, min_marks=low, max_marks=high)
+
+
+@pytest.mark.parametrize(
+    ("count", "low", "high", "en", "th"),
+    [
+        (5, 0, 3, "Choose up to 3 candidates (or none)", "เลือกผู้สมัครได้ไม่เกิน 3 คน (หรือไม่เลือกเลย)"),
+        (5, 0, 1, "Choose up to 1 candidate (or none)", "เลือกผู้สมัครได้ไม่เกิน 1 คน (หรือไม่เลือกเลย)"),
+        (5, 2, 2, "Choose exactly 2 candidates", "เลือกผู้สมัคร 2 คนพอดี"),
+        (5, 1, 3, "Choose between 1 and 3 candidates", "เลือกผู้สมัครตั้งแต่ 1 ถึง 3 คน"),
+        (4, 0, 4, "Approval: mark every candidate you approve of (or none)",
+         "แบบเห็นชอบ: ทำเครื่องหมายผู้สมัครทุกคนที่ท่านเห็นชอบ (หรือไม่ทำเครื่องหมายเลย)"),
+    ],
+)  # fmt: skip
+def test_the_rule_in_both_languages(
+    count: int, low: int, high: int, en: str, th: str
+) -> None:
+    contest = contest_of(count, low, high)
+    with language("en"):
+        assert rule_text(contest) == en
+    with language("th"):
+        assert rule_text(contest) == th
+
+
+def test_the_bounds_refusals_name_the_contest() -> None:
+    between = contest_of(5, 1, 3)
+    with language("en"):
+        assert marks_problem(between, 4) == "Municipal council: 4 marked, too many: mark at most 3."
+        assert marks_problem(between, 0) == "Municipal council: nothing marked: mark at least 1."
+        assert [marks_problem(between, n) for n in (1, 2, 3)] == [None] * 3
+        assert marks_problem(contest_of(5, 2, 3), 1) == (
+            "Municipal council: 1 marked, too few: mark at least 2."
+        )
+        with pytest.raises(VoterAppError, match="nothing marked"):
+            resolve_marks(between, "none")
+        with pytest.raises(VoterAppError, match="10 Person A is given twice"):
+            resolve_marks(between, "10, person a")
+        assert resolve_marks(contest_of(5, 0, 3), " , ") == frozenset()
+
+
+def markings(draw: st.DrawFn) -> tuple[Contest, frozenset[int], str]:
+    count = draw(st.integers(1, 8))
+    low = draw(st.integers(0, count))
+    high = draw(st.integers(max(low, 1), count))
+    contest = contest_of(count, low, high)
+    numbers = [c.number for c in contest.candidates]
+    marked = draw(st.lists(st.sampled_from(numbers), min_size=low, max_size=high, unique=True))
+    pieces = []
+    for number in marked:
+        candidate = contest.candidate(number)
+        form = draw(st.sampled_from(["number", "en", "th", "shown_en", "shown_th"]))
+        if form == "number":
+            text = str(number)
+        elif form in ("en", "th"):
+            text = candidate.name.text(form)
+            text = draw(st.sampled_from([text, text.upper(), text.replace(" ", "  ")]))
+        else:
+            with language(form[-2:]):
+                text = describe(contest, number)
+        pieces.append(draw(st.sampled_from(["", " "])) + text + draw(st.sampled_from(["", " "])))
+    if not marked:
+        text = draw(st.sampled_from(["", " ", "none", "Blank", "ไม่ทำเครื่องหมาย", "-"]))
+    else:
+        text = draw(st.sampled_from([",", ", "])).join(pieces)
+        text += draw(st.sampled_from(["", ","]))
+    return contest, frozenset(marked), text
+
+
+@given(st.composite(markings)())
+def test_a_valid_marking_typed_reads_back_as_the_same_set(
+    case: tuple[Contest, frozenset[int], str],
+) -> None:
+    contest, marked, text = case
+    assert resolve_marks(contest, text) == marked
+    # the numbers the CLI would type, and the summary's own words, read back too
+    assert resolve_marks(contest, typed(contest, marked)) == marked
+    for code in ("en", "th"):
+        with language(code):
+            shown = describe(contest, marked)
+        if marked:
+            assert resolve_marks(contest, shown) == marked
