@@ -150,6 +150,9 @@ def _choices(district: Any, given: tuple[str, ...]) -> dict[str, Any]:
                         known=", ".join(c.id for c in contests),
                     )
                 )
+            several = any(c.id == contest_id and c.choose_several for c in contests)
+            if several and contest_id in by_contest:  # marks given in several --choice
+                text = f"{by_contest[contest_id]},{text}"
             by_contest[contest_id] = text
         elif len(contests) == 1:
             by_contest[contests[0].id] = item

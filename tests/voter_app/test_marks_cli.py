@@ -26,13 +26,20 @@ def test_marks_by_number_and_name_cast_and_checked(
     before = council_collector.log_size()
     result = cast_in(
         "en", council_collector, council_election, "v1", pin_file, tmp_path / "computer",
-        "mayor=2", "council=13, candidate 11",
+        "mayor=2", "council=13, candidate 11,", "council=  ",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     summary = "  Mayor: 2 Candidate 2\n  Municipal council: 11 Candidate 11, 13 Candidate 13\n"
     assert out.count(summary) == 2, out  # before casting, and with the receipt
     assert council_collector.log_size() == before + 1
+    # the marks of one contest in several --choice options are taken together
+    again = cast_in(
+        "en", council_collector, council_election, "v1", pin_file, tmp_path / "computer",
+        "mayor=1", "council=12", "council=Candidate 15",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "  Municipal council: 12 Candidate 12, 15 Candidate 15\n" in again.stdout
     checked = check_in("en", council_collector, council_election, check_code_of(out), tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "Your ballot in Municipal council: 11 Candidate 11, 13 Candidate 13" in checked.stdout
