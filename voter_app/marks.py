@@ -10,7 +10,9 @@ blank ballot). docs/spec.md, "Voter app", "The ballot", says it in words.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from formats.ballot import Choice
 from formats.manifest import Contest
 from i18n import LANGUAGES, N_, _, language, ngettext
 from voter_app.transport import VoterAppError
@@ -126,3 +128,14 @@ def typed(contest: Contest, marked: Iterable[int]) -> str:
     """A marking written the way a voter types it at the CLI (numbers, commas), or "" for
     blank: `resolve_marks` of it gives the marking back."""
     return f"{SEPARATOR} ".join(str(n) for n in in_ballot_order(contest, marked))
+
+
+def choice_view(contest: Contest, choice: Choice) -> dict[str, Any]:
+    """A contest's choice for the pages' JSON: `contest` (its name), `candidate` (the choice as
+    `describe` names it) and, for a choose-several contest, `marks`: each marked candidate so
+    named, in ballot order (empty for blank), for the page to show one a line."""
+    view: dict[str, Any] = {"contest": str(contest.name), "candidate": describe(contest, choice)}
+    if contest.choose_several:
+        assert not isinstance(choice, int)
+        view["marks"] = [describe(contest, n) for n in in_ballot_order(contest, choice)]
+    return view

@@ -39,7 +39,7 @@ from formats.ballot import Choice, verification_code
 from formats.manifest import VOTE_NO, Candidate, Contest, District, Manifest
 from i18n import N_, _, current_language, format_datetime, language, ngettext
 from voter_app.check_page import install_check_page
-from voter_app.marks import marks_problem, rule_text
+from voter_app.marks import choice_view, marks_problem, rule_text
 from voter_app.pages import render, request_language
 from voter_app.qr import qr_svg
 from voter_app.store import VoterStore
@@ -495,12 +495,7 @@ def create_app(
         def step() -> dict[str, Any]:
             election, choices = chosen(body)
             district = election.district(session.district or "")
-            return {
-                "choices": [
-                    {"contest": str(c.name), "candidate": describe(c, choices[c.id])}
-                    for c in district.contests
-                ]
-            }
+            return {"choices": [choice_view(c, choices[c.id]) for c in district.contests]}
 
         return run(step)
 
@@ -646,12 +641,9 @@ def create_app(
     return app
 
 
-def _choices_view(prepared: PreparedBallot) -> list[dict[str, str]]:
+def _choices_view(prepared: PreparedBallot) -> list[dict[str, Any]]:
     district = prepared.election.district(prepared.district)
-    return [
-        {"contest": str(c.name), "candidate": describe(c, prepared.choices[c.id])}
-        for c in district.contests
-    ]
+    return [choice_view(c, prepared.choices[c.id]) for c in district.contests]
 
 
 def _page_choices(district: District, raw: Any) -> dict[str, Choice]:
