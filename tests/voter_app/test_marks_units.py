@@ -1,20 +1,25 @@
 """Choose-several contests in the voter app without a collector: the rule's words, the bounds'
 refusals, and (hypothesis) that any valid marking typed the way the CLI shows it (numbers,
 names in either language, the summary's "11 Name (Party)", commas, a blank word) reads back
-as the same set."""
+as the same set; an audit's revealed marks against what the ballot holds."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from voter_helpers import VoterElection
 
-from formats.manifest import Candidate, Contest
+from canonical.encoding import FORMAT_VERSION, b64url, hex_int, object_hash
+from formats.ballot import build_ballot
+from formats.manifest import Candidate, Contest, Manifest
 from formats.names import Name
 from i18n import language
 from voter_app.marks import marks_problem, resolve_marks, rule_text, typed
 from voter_app.transport import VoterAppError
-from voter_app.voting import describe
+from voter_app.voting import AUDIT_KIND, choices_json, describe, verify_audit
 
 
 def contest_of(count: int, low: int, high: int) -> Contest:
@@ -107,3 +112,34 @@ def test_a_valid_marking_typed_reads_back_as_the_same_set(
             shown = describe(contest, marked)
         if marked:
             assert resolve_marks(contest, shown) == marked
+
+
+def audit_of(manifest: Manifest, claimed: dict[str, Any]) -> dict[str, Any]:
+    """An audit document of a ward-1 ballot marking 11 and 14 in the council, revealing
+    `claimed` as its choices."""
+    payload, randomness = build_ballot(
+        manifest, "ward-1", {"mayor": 1, "council": frozenset({11, 14})}, bytes(32)
+    )
+    return {
+        "version": FORMAT_VERSION,
+        "kind": AUDIT_KIND,
+        "payload": payload,
+        "payload_hash": b64url(object_hash(payload)),
+        "choices": claimed,
+        "randomness": {cid: [hex_int(r) for r in rs] for cid, rs in randomness.items()},
+    }
+
+
+def test_an_audit_reveals_the_marks_and_a_false_claim_is_refused(
+    council_election: VoterElection,
+) -> None:
+    manifest = council_election.manifest
+    honest = choices_json({"mayor": 1, "council": frozenset({14, 11})})
+    assert honest == {"mayor": 1, "council": [11, 14]}
+    result = verify_audit(manifest, audit_of(manifest, honest))
+    assert result.choices == {"mayor": 1, "council": frozenset({11, 14})}
+    # an app that encrypted other marks than it shows is caught
+    with pytest.raises(VoterAppError, match="the app did not encrypt honestly"):
+        verify_audit(manifest, audit_of(manifest, {"mayor": 1, "council": [11, 15]}))
+    with pytest.raises(VoterAppError, match="a candidate is given twice"):
+        verify_audit(manifest, audit_of(manifest, {"mayor": 1, "council": [11, 11, 14]}))
