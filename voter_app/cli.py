@@ -140,7 +140,10 @@ def _choices(district: Any, given: tuple[str, ...]) -> dict[str, Any]:
     contests = district.contests
     by_contest: dict[str, str] = {}
     for item in given:
-        if "=" in item and len(contests) > 1:
+        if len(contests) == 1:
+            # CONTEST=... is understood for a single contest too
+            contest_id, text = contests[0].id, item.removeprefix(f"{contests[0].id}=")
+        elif "=" in item:
             contest_id, _equals, text = item.partition("=")
             if contest_id not in {c.id for c in contests}:
                 raise click.ClickException(
@@ -150,18 +153,16 @@ def _choices(district: Any, given: tuple[str, ...]) -> dict[str, Any]:
                         known=", ".join(c.id for c in contests),
                     )
                 )
-            several = any(c.id == contest_id and c.choose_several for c in contests)
-            if several and contest_id in by_contest:  # marks given in several --choice
-                text = f"{by_contest[contest_id]},{text}"
-            by_contest[contest_id] = text
-        elif len(contests) == 1:
-            by_contest[contests[0].id] = item
         else:
             raise click.ClickException(
                 _("several contests: give each choice as CONTEST=CANDIDATE ({known})").format(
                     known=", ".join(c.id for c in contests)
                 )
             )
+        several = any(c.id == contest_id and c.choose_several for c in contests)
+        if several and contest_id in by_contest:  # marks given in several --choice
+            text = f"{by_contest[contest_id]},{text}"
+        by_contest[contest_id] = text
     choices = {}
     for contest in contests:
         text = by_contest.get(contest.id)

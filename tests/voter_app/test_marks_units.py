@@ -14,7 +14,7 @@ from voter_helpers import VoterElection
 
 from canonical.encoding import FORMAT_VERSION, b64url, hex_int, object_hash
 from formats.ballot import build_ballot
-from formats.manifest import Candidate, Contest, Manifest
+from formats.manifest import Candidate, Contest, District, Manifest
 from formats.names import Name
 from i18n import language
 from voter_app.marks import marks_problem, resolve_marks, rule_text, typed
@@ -143,3 +143,23 @@ def test_an_audit_reveals_the_marks_and_a_false_claim_is_refused(
         verify_audit(manifest, audit_of(manifest, {"mayor": 1, "council": [11, 15]}))
     with pytest.raises(VoterAppError, match="a candidate is given twice"):
         verify_audit(manifest, audit_of(manifest, {"mayor": 1, "council": [11, 11, 14]}))
+
+
+def test_choice_options_single_and_several_contests() -> None:
+    """`--choice` values as the CLI reads them: CONTEST=... also for a single contest, and a
+    choose-several contest's marks over several options taken together."""
+    from voter_app.cli import _choices
+
+    council = contest_of(5, 0, 3)
+    alone = District("ward-1", "Ward 1", (council,))
+    with language("en"):
+        assert _choices(alone, ("council=10,Person C",)) == {"council": frozenset({10, 12})}
+        assert _choices(alone, ("11",)) == {"council": frozenset({11})}
+        assert _choices(alone, ("council=",)) == {"council": frozenset()}
+        mayor = Contest("mayor", "Mayor", (Candidate(1, "One"), Candidate(2, "Two")))
+        both = District("ward-1", "Ward 1", (mayor, council))
+        assert _choices(both, ("mayor=2", "council=10", "council= 14")) == {
+            "mayor": 2, "council": frozenset({10, 14})
+        }  # fmt: skip
+        with pytest.raises(VoterAppError, match="4 marked, too many"):
+            _choices(both, ("mayor=1", "council=10,11", "council=12,13"))
