@@ -33,6 +33,7 @@ lint: $(STAMP)
 screenshots: $(STAMP) system-deps
 	IVOTE_SCREENSHOTS=docs/screenshots CI=true $(BIN)/python -m pytest -q \
 		tests/voter_app/test_vote_page.py tests/voter_app/test_check_page.py \
+		tests/voter_app/test_marks_page.py \
 		tests/tallier/test_results_page.py
 
 test: $(STAMP) system-deps

@@ -18,7 +18,14 @@ from typing import Any
 from canonical.encoding import DOMAINS, FormatError, b64url, require
 from crypto.eid import VoterIdentity
 from crypto.errors import CryptoError
-from formats.ballot import Ballot, ballot_hash, ballot_randomness, choices_in, parse_ballot
+from formats.ballot import (
+    Ballot,
+    Choice,
+    ballot_hash,
+    ballot_randomness,
+    choices_in,
+    parse_ballot,
+)
 from formats.ballot import verification_code as verification_code_of
 from formats.manifest import District
 from formats.receipt import LatestStatement, Receipt
@@ -66,7 +73,7 @@ class CheckRefused(VoterAppError):
 class CheckResult:
     election: Election
     district: District
-    choices: dict[str, int]  # contest id -> candidate number the stored ballot holds
+    choices: dict[str, Choice]  # contest id -> the candidate number (the marks) it holds
     voter: VoterIdentity
     receipt: Receipt
     received: dt.datetime
@@ -102,7 +109,7 @@ def _signed_ballot(
     return ballot, identity
 
 
-def _opens(election: Election, signed: Any, code: CheckCode) -> dict[str, int] | None:
+def _opens(election: Election, signed: Any, code: CheckCode) -> dict[str, Choice] | None:
     """The candidates the ballot holds under the code's seed, or None when it does not open."""
     manifest = election.manifest
     try:

@@ -23,10 +23,11 @@ from i18n import N_, _, format_datetime
 from voter_app import code as code_texts
 from voter_app.check import CheckRefused, check_vote
 from voter_app.code import GROUP, TEXT_LENGTH, CheckCode, CodeError
+from voter_app.marks import choice_view
 from voter_app.pages import render
 from voter_app.store import VoterStore
 from voter_app.transport import CollectorClient, CollectorUnreachable, VoterAppError
-from voter_app.voting import Election, describe, fetch_election
+from voter_app.voting import Election, fetch_election
 
 NOT_TRUSTED = N_(
     "This app does not trust an election at this collector yet. Open the voting page once and "
@@ -123,10 +124,7 @@ def install_check_page(
                 "district": str(result.district.name),
                 "voter": f"{voter.given_name} {voter.surname} ({voter.personal_code})",
                 "choices": [
-                    {
-                        "contest": str(contest.name),
-                        "candidate": describe(contest, result.choices[contest.id]),
-                    }
+                    choice_view(contest, result.choices[contest.id])
                     for contest in result.district.contests
                 ],
                 "received": format_datetime(result.received),

@@ -99,6 +99,7 @@ def _show_candidates(district: Any) -> None:
     from rich.text import Text
 
     from formats.manifest import VOTE_NO
+    from voter_app.marks import rule_text
 
     console = Console()
     for contest in district.contests:
@@ -128,15 +129,21 @@ def _show_candidates(district: Any) -> None:
             question = _("Referendum question: {question}").format(question=contest.question)
             console.print(Text(question))
         console.print(table)
+        if contest.choose_several:  # under its table: how many the voter may mark
+            console.print(Text(rule_text(contest)))
 
 
-def _choices(district: Any, given: tuple[str, ...]) -> dict[str, int]:
+def _choices(district: Any, given: tuple[str, ...]) -> dict[str, Any]:
+    from voter_app.marks import resolve_marks
     from voter_app.voting import resolve_choice
 
     contests = district.contests
     by_contest: dict[str, str] = {}
     for item in given:
-        if "=" in item and len(contests) > 1:
+        if len(contests) == 1:
+            # CONTEST=... is understood for a single contest too
+            contest_id, text = contests[0].id, item.removeprefix(f"{contests[0].id}=")
+        elif "=" in item:
             contest_id, _equals, text = item.partition("=")
             if contest_id not in {c.id for c in contests}:
                 raise click.ClickException(
@@ -146,15 +153,16 @@ def _choices(district: Any, given: tuple[str, ...]) -> dict[str, int]:
                         known=", ".join(c.id for c in contests),
                     )
                 )
-            by_contest[contest_id] = text
-        elif len(contests) == 1:
-            by_contest[contests[0].id] = item
         else:
             raise click.ClickException(
                 _("several contests: give each choice as CONTEST=CANDIDATE ({known})").format(
                     known=", ".join(c.id for c in contests)
                 )
             )
+        several = any(c.id == contest_id and c.choose_several for c in contests)
+        if several and contest_id in by_contest:  # marks given in several --choice
+            text = f"{by_contest[contest_id]},{text}"
+        by_contest[contest_id] = text
     choices = {}
     for contest in contests:
         text = by_contest.get(contest.id)
@@ -163,9 +171,12 @@ def _choices(district: Any, given: tuple[str, ...]) -> dict[str, int]:
                 raise click.ClickException(
                     _("no choice given for {contest}: use --choice").format(contest=contest.name)
                 )
-            choices[contest.id] = _ask_choice(contest)
+            choices[contest.id] = (
+                _ask_marks(contest) if contest.choose_several else _ask_choice(contest)
+            )
             continue
-        choices[contest.id] = resolve_choice(contest, text)
+        resolve = resolve_marks if contest.choose_several else resolve_choice
+        choices[contest.id] = resolve(contest, text)
     return choices
 
 
@@ -184,6 +195,56 @@ def _ask_choice(contest: Any) -> int:
             return resolve_choice(contest, click.prompt(prompt))
         except VoterAppError as exc:
             click.echo(str(exc), err=True)
+
+
+def _ask_marks(contest: Any) -> frozenset[int]:
+    """Ask on the terminal for a choose-several contest's marks: each answer adds numbers or
+    names (commas between them), the prompt says how many more may be marked, "none" clears
+    the marks, Enter ends (asking again while too few are marked). A bad answer is one line
+    and changes nothing."""
+    from voter_app.marks import in_ballot_order, is_blank_answer, marks_problem, resolve_marks
+    from voter_app.transport import VoterAppError
+    from voter_app.voting import describe
+
+    marked: list[int] = []
+    while True:
+        left = contest.max_marks - len(marked)
+        prompt = _(
+            "{contest}: numbers or names, commas between them ({left} more may be marked; "
+            "Enter when done)"
+        ).format(contest=contest.name, left=left)
+        answer = click.prompt(prompt, default="", show_default=False)
+        if not answer.strip():
+            problem = marks_problem(contest, len(marked))
+            if problem is None:
+                return frozenset(marked)
+            click.echo(problem, err=True)
+            continue
+        if is_blank_answer(answer):
+            marked.clear()
+            click.echo(_("{contest}: no candidate marked.").format(contest=contest.name))
+            continue
+        try:
+            new = resolve_marks(contest, answer, check_bounds=False)
+            again = [n for n in in_ballot_order(contest, new) if n in marked]
+            if again:
+                raise VoterAppError(
+                    _("{contest}: {candidate} is marked already.").format(
+                        contest=contest.name, candidate=describe(contest, again[0])
+                    )
+                )
+            total = len(marked) + len(new)
+            if total > contest.max_marks:
+                raise VoterAppError(marks_problem(contest, total) or "")
+        except VoterAppError as exc:
+            click.echo(str(exc), err=True)
+            continue
+        marked = in_ballot_order(contest, [*marked, *new])
+        click.echo(
+            _("{contest}, marked: {marks}").format(
+                contest=contest.name, marks=describe(contest, frozenset(marked))
+            )
+        )
 
 
 @click.group(name="vote")
@@ -245,7 +306,9 @@ def _common(command: F) -> F:
     multiple=True,
     help=_(
         "A choice: the number or name (0 or no: vote no, where the contest has that box); "
-        "CONTEST=... when there are several contests."
+        "CONTEST=... when there are several contests. A choose-several contest takes numbers "
+        "or names separated by commas (CONTEST=11,13); empty, none or blank for no mark, "
+        "where the contest allows it."
     ),
 )
 @_PIN_FILE
@@ -399,7 +462,7 @@ def _refuse_unless_open(election: Any, status: str) -> None:
         raise click.ClickException(message)
 
 
-def _print_choices(district: Any, choices: dict[str, int], title: str) -> None:
+def _print_choices(district: Any, choices: dict[str, Any], title: str) -> None:
     from voter_app.voting import describe
 
     click.echo(title)
@@ -476,7 +539,7 @@ def _print_audit(prepared: Any, store: Any, out: Path | None) -> None:
 def _print_receipt(
     election: Any,
     district: Any,
-    choices: dict[str, int],
+    choices: dict[str, Any],
     payload_hash: bytes,
     result: Any,
     qr_png: Path | None,

@@ -40,6 +40,7 @@ from crypto.merkle import verify_inclusion
 from formats.ballot import (
     SEED_BYTES,
     Ballot,
+    Choice,
     ballot_hash,
     ballot_randomness,
     ballot_statements,
@@ -549,6 +550,8 @@ def check_eligibility(client: CollectorClient, election: Election, signer: Signe
 # its number, and the short word. The word is taken before a name's prefix, so "no" never
 # picks a candidate or answer whose name starts with it.
 VOTE_NO_WORDS = ("0", "no")
+# A choose-several contest's ballot that marks no candidate (where the contest allows it).
+BLANK_TEXT = N_("blank (no candidate marked)")
 
 
 def vote_no_labels() -> tuple[str, ...]:
@@ -605,11 +608,15 @@ def resolve_choice(contest: Contest, text: str) -> int:
     )
 
 
-def describe(contest: Contest, number: int) -> str:
+def describe(contest: Contest, choice: Choice) -> str:
     """A choice for people, in the current language: "1 Name (Party)", a party or a
     referendum's answer "2 Name", and the "vote no" box by its label alone (it has no number
-    on the paper ballot)."""
-    candidate = contest.candidate(number)
+    on the paper ballot); a choose-several contest's marks in ballot order, separated by
+    commas, or BLANK_TEXT when none is marked."""
+    if not isinstance(choice, int):
+        marked = [c.number for c in contest.candidates if c.number in choice]
+        return ", ".join(describe(contest, n) for n in marked) if marked else _(BLANK_TEXT)
+    candidate = contest.candidate(choice)
     if candidate.is_vote_no:
         return str(candidate.name)
     party = f" ({candidate.party})" if candidate.party else ""
@@ -626,7 +633,7 @@ class PreparedBallot:
 
     election: Election
     district: str
-    choices: dict[str, int]
+    choices: dict[str, Choice]
     payload: dict[str, Any]
     randomness: dict[str, tuple[int, ...]]
     # the 128-bit seed the encryption randomness is derived from (the check code carries it)
@@ -651,7 +658,7 @@ def prepare_ballot(
     client: CollectorClient,
     election: Election,
     district: str,
-    choices: Mapping[str, int],
+    choices: Mapping[str, Choice],
     store: VoterStore | None = None,
 ) -> PreparedBallot:
     """Fetch a one-time challenge and encrypt the choices with their proofs, the encryption
@@ -695,7 +702,7 @@ def _record(
         "election_id": prepared.election.manifest.election_id,
         "manifest_hash": b64url(prepared.election.manifest.hash),
         "district": prepared.district,
-        "choices": dict(prepared.choices),
+        "choices": choices_json(prepared.choices),
         "signed_ballot": signed,
         "randomness": {cid: [hex_int(r) for r in rs] for cid, rs in prepared.randomness.items()},
     }
@@ -755,9 +762,33 @@ def audit_document(prepared: PreparedBallot) -> dict[str, Any]:
         "kind": AUDIT_KIND,
         "payload": prepared.payload,
         "payload_hash": b64url(prepared.payload_hash),
-        "choices": dict(prepared.choices),
+        "choices": choices_json(prepared.choices),
         "randomness": {cid: [hex_int(r) for r in rs] for cid, rs in prepared.randomness.items()},
     }
+
+
+def choices_json(choices: Mapping[str, Choice]) -> dict[str, Any]:
+    """The choices for a JSON document (the ballot record, the audit): a candidate number, or
+    for a choose-several contest the list of marked numbers in increasing order."""
+    return {
+        contest: choice if isinstance(choice, int) else sorted(choice)
+        for contest, choice in choices.items()
+    }
+
+
+def choices_from_json(obj: dict[str, Any], where: str) -> dict[str, Choice]:
+    """`choices_json` read back: a list of distinct numbers becomes a set of marks."""
+    out: dict[str, Choice] = {}
+    for contest, value in obj.items():
+        if isinstance(value, list):
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                raise FormatError(f"{where}.choices.{contest}", "expected candidate numbers")
+            if len(set(value)) != len(value):
+                raise FormatError(f"{where}.choices.{contest}", "a candidate is given twice")
+            out[contest] = frozenset(value)
+        else:
+            out[contest] = value
+    return out
 
 
 def _parse_randomness(obj: Any, where: str) -> dict[str, tuple[int, ...]]:
@@ -777,7 +808,7 @@ def _parse_randomness(obj: Any, where: str) -> dict[str, tuple[int, ...]]:
 class AuditResult:
     payload_hash: bytes
     district: District
-    choices: dict[str, int]  # what the ciphertexts hold, found by re-encryption
+    choices: dict[str, Choice]  # what the ciphertexts hold, found by re-encryption
 
 
 def verify_audit(manifest: Manifest, document: Any) -> AuditResult:
@@ -790,7 +821,7 @@ def verify_audit(manifest: Manifest, document: Any) -> AuditResult:
             raise FormatError("audit.kind", f"expected {AUDIT_KIND!r}")
         payload = require(document, "payload", dict, "audit")
         shown = parse_b64url(require(document, "payload_hash", str, "audit"), "audit.payload_hash")
-        claimed = require(document, "choices", dict, "audit")
+        claimed = choices_from_json(require(document, "choices", dict, "audit"), "audit")
         randomness = _parse_randomness(require(document, "randomness", dict, "audit"), "audit")
         if object_hash(payload) != shown:
             raise VoterAppError(_("the audited ballot is not the one whose hash was shown"))

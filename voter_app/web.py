@@ -36,10 +36,11 @@ from canonical.encoding import FormatError, canonical_bytes, decode_utf8, parse_
 from crypto import eid as eid_errors
 from crypto.eid import Signer, VoterIdentity, WrongPin, load_pkcs12_signer
 from crypto.errors import CryptoError
-from formats.ballot import verification_code
-from formats.manifest import VOTE_NO, Candidate, Contest, Manifest
+from formats.ballot import Choice, verification_code
+from formats.manifest import VOTE_NO, Candidate, Contest, District, Manifest
 from i18n import N_, _, current_language, format_datetime, language, ngettext
 from voter_app.check_page import install_check_page
+from voter_app.marks import choice_view, marks_problem, rule_text
 from voter_app.pages import render, request_language
 from voter_app.qr import qr_svg
 from voter_app.store import VoterStore
@@ -137,7 +138,12 @@ EID_REFUSALS = frozenset(
 
 
 class PageError(Exception):
-    """A problem to show on the page (HTTP 400 with a message)."""
+    """A problem to show on the page (HTTP 400 with a message; `contest`: the id of the
+    contest it is about, whose choices the page then focuses)."""
+
+    def __init__(self, message: str, contest: str | None = None) -> None:
+        super().__init__(message)
+        self.contest = contest
 
 
 @dataclass
@@ -284,6 +290,11 @@ def _district_view(election: Election, district_id: str) -> dict[str, Any]:
                 "national": contest.national,
                 "candidates": [choice(contest, c) for c in contest.candidates],
                 "vote_no": choice(contest, contest.options[-1]) if contest.vote_no else None,
+                # a choose-several contest: how many may be marked, and the rule in words
+                "choose": {"min": contest.min_marks, "max": contest.max_marks}
+                if contest.choose_several
+                else None,
+                "rule": rule_text(contest) if contest.choose_several else None,
             }
             for contest in district.contests
         ],
@@ -339,7 +350,8 @@ def create_app(
 
     @app.exception_handler(PageError)
     async def page_error(_request: Request, exc: PageError) -> Response:
-        return JSONResponse({"message": str(exc)}, status_code=400)
+        about = {"contest": exc.contest} if exc.contest is not None else {}
+        return JSONResponse({"message": str(exc), **about}, status_code=400)
 
     def run(step: Any) -> Any:
         """One step under the lock; the project's errors become a message for the page."""
@@ -501,36 +513,33 @@ def create_app(
         """Close the e-ID this session holds (the voter opens another one)."""
         return run(lambda: session.forget_eid() or {"ok": True})
 
-    @app.post("/api/prepare")
-    def prepare(body: dict[str, Any]) -> dict[str, Any]:
-        """Encrypt the choices (one candidate per contest of the voter's own district)."""
+    def chosen(body: dict[str, Any]) -> tuple[Election, dict[str, Choice]]:
+        """The page's choices, checked against the voter's own district."""
+        election = election_or_fetch()
+        if session.signer is None or session.district is None:
+            raise PageError(_("Open your e-ID first."))
+        return election, _page_choices(election.district(session.district), body.get("choices"))
+
+    @app.post("/api/review")
+    def review(body: dict[str, Any]) -> dict[str, Any]:
+        """Check the choices before the summary (nothing is encrypted or sent): a contest
+        whose choice does not fit is named, else the summary's texts."""
 
         def step() -> dict[str, Any]:
-            election = election_or_fetch()
-            if session.signer is None or session.district is None:
-                raise PageError(_("Open your e-ID first."))
-            raw = body.get("choices")
-            district = election.district(session.district)
-            if not isinstance(raw, dict):
-                raise PageError(_("Choose a candidate."))
-            choices: dict[str, int] = {}
-            for contest in district.contests:
-                number = raw.get(contest.id)
-                if number is None:
-                    raise PageError(_choose_in(contest))
-                if number == VOTE_NO and not contest.vote_no and isinstance(number, int):
-                    raise PageError(
-                        _('{contest} has no "vote no" box.').format(contest=contest.name)
-                    )
-                if not isinstance(number, int) or not any(
-                    c.number == number for c in contest.options
-                ):
-                    raise PageError(
-                        _("{contest} has no candidate {number}.").format(
-                            contest=contest.name, number=number
-                        )
-                    )
-                choices[contest.id] = number
+            election, choices = chosen(body)
+            district = election.district(session.district or "")
+            return {"choices": [choice_view(c, choices[c.id]) for c in district.contests]}
+
+        return run(step)
+
+    @app.post("/api/prepare")
+    def prepare(body: dict[str, Any]) -> dict[str, Any]:
+        """Encrypt the choices (one candidate per contest of the voter's own district, the
+        marks of a choose-several contest)."""
+
+        def step() -> dict[str, Any]:
+            election, choices = chosen(body)
+            assert session.district is not None
             session.prepared = prepare_ballot(
                 client, election, session.district, choices, store
             )
@@ -667,12 +676,68 @@ def create_app(
     return app
 
 
-def _choices_view(prepared: PreparedBallot) -> list[dict[str, str]]:
+def _choices_view(prepared: PreparedBallot) -> list[dict[str, Any]]:
     district = prepared.election.district(prepared.district)
-    return [
-        {"contest": str(c.name), "candidate": describe(c, prepared.choices[c.id])}
-        for c in district.contests
-    ]
+    return [choice_view(c, prepared.choices[c.id]) for c in district.contests]
+
+
+def _page_choices(district: District, raw: Any) -> dict[str, Choice]:
+    """The choices the page sent, `{contest id: number}` and for a choose-several contest
+    `{contest id: [numbers]}`, checked: every contest of the district has a choice, one of
+    its options (0 only with a "vote no" box), or marks of distinct candidates as many as the
+    contest takes. PageError names the contest otherwise."""
+    if not isinstance(raw, dict):
+        raise PageError(_("Choose a candidate."))
+    choices: dict[str, Choice] = {}
+    for contest in district.contests:
+        value = raw.get(contest.id)
+        if contest.choose_several:
+            choices[contest.id] = _page_marks(contest, value)
+            continue
+        if value is None:
+            raise PageError(_choose_in(contest), contest.id)
+        if value == VOTE_NO and not contest.vote_no and isinstance(value, int):
+            raise PageError(
+                _('{contest} has no "vote no" box.').format(contest=contest.name), contest.id
+            )
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not any(c.number == value for c in contest.options)
+        ):
+            raise PageError(
+                _("{contest} has no candidate {number}.").format(
+                    contest=contest.name, number=value
+                ),
+                contest.id,
+            )
+        choices[contest.id] = value
+    return choices
+
+
+def _page_marks(contest: Contest, value: Any) -> frozenset[int]:
+    """A choose-several contest's marks from the page: a list of distinct candidate numbers,
+    as many as the contest takes (marks.marks_problem, shared with the CLI)."""
+    if value is None:
+        value = []  # no box ticked
+    if not isinstance(value, list):
+        raise PageError(_choose_in(contest), contest.id)
+    numbers = {c.number for c in contest.candidates}
+    for number in value:
+        if isinstance(number, bool) or not isinstance(number, int) or number not in numbers:
+            raise PageError(
+                _("{contest} has no candidate {number}.").format(
+                    contest=contest.name, number=number
+                ),
+                contest.id,
+            )
+    if len(set(value)) != len(value):
+        raise PageError(
+            _("{contest}: a candidate is marked twice.").format(contest=contest.name), contest.id
+        )
+    if problem := marks_problem(contest, len(value)):
+        raise PageError(problem, contest.id)
+    return frozenset(value)
 
 
 def _choose_in(contest: Contest) -> str:

@@ -1,5 +1,6 @@
 """Session fixtures of the voter app's tests: one election open now, one collector process;
-the Thai general election in small and its collector."""
+the Thai general election in small and its collector; the council election (a choose-several
+contest) and its collector."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.election import build_thai_election
+from support.election import build_council_election, build_thai_election
 from voter_helpers import (
     COLLECTOR_PASSPHRASE,
     PIN,
@@ -60,6 +61,31 @@ def thai_collector(
 ) -> Iterator[CollectorProcess]:
     running = CollectorProcess(
         thai_election.directory, tmp_path_factory.mktemp("thai-db") / "ballots.sqlite"
+    ).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def council_election(
+    safe_primes: dict, tmp_path_factory: pytest.TempPathFactory
+) -> VoterElection:
+    """A municipal election: per ward a mayor (1 of 3) and a council where a voter marks up
+    to 3 candidates or none (tests/support/election.py, COUNCIL_SPEC); e-IDs under PIN."""
+    built = build_council_election(tmp_path_factory.mktemp("council-election"), safe_primes[512])
+    built.write_collector_key(COLLECTOR_PASSPHRASE)
+    built.write_eid_files(PIN)
+    return built
+
+
+@pytest.fixture(scope="session")
+def council_collector(
+    council_election: VoterElection, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CollectorProcess]:
+    running = CollectorProcess(
+        council_election.directory, tmp_path_factory.mktemp("council-db") / "ballots.sqlite"
     ).start()
     try:
         yield running
