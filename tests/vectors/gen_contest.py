@@ -180,22 +180,32 @@ def _contest(label: str, plaintexts: tuple[int, ...], honest_sum: bool) -> dict[
     }
 
 
-def _checked(case: dict[str, Any]) -> list[int]:
+def refused(
+    key: PublicKey, enc: Any, contest: dict[str, Any], context: dict[str, Any]
+) -> list[int]:
     """Indices of the statements the project's verifier refuses (individually and batched,
-    which must agree), from the contest as a ballot carries it."""
-    manifest = vector_manifest()
-    key = manifest.threshold_key.public_key
-    enc = manifest.contest_encoding(DISTRICT, CONTEST)
-    parsed = EncryptedContest.from_dict(case["contest"], key, enc, "contest")
-    statements = contest_statements(key, enc, parsed, contest_context(manifest, DISTRICT, CONTEST))
-    refused = []
+    which must agree), from a contest as a ballot carries it."""
+    parsed = EncryptedContest.from_dict(contest, key, enc, "contest")
+    statements = contest_statements(key, enc, parsed, context)
+    bad = []
     for position, s in enumerate(statements):
         try:
             verify_membership(key, s.ciphertext, s.allowed, s.proof, s.context)
         except (ProofInvalid, InvalidInput):
-            refused.append(position)
-    assert batch_verify(statements) == refused
-    return refused
+            bad.append(position)
+    assert batch_verify(statements) == bad
+    return bad
+
+
+def _checked(case: dict[str, Any]) -> list[int]:
+    """refused() for the vector election's council contest."""
+    manifest = vector_manifest()
+    return refused(
+        manifest.threshold_key.public_key,
+        manifest.contest_encoding(DISTRICT, CONTEST),
+        case["contest"],
+        contest_context(manifest, DISTRICT, CONTEST),
+    )
 
 
 def split_contest_vectors() -> dict[str, Any]:

@@ -13,19 +13,15 @@ from typing import Any
 from canonical.encoding import DOMAINS, hex_int
 from crypto import paillier
 from crypto.encoding import allowed_plaintexts, contest_encoding, count_plaintexts, encode_marks
-from crypto.errors import InvalidInput, ProofInvalid
 from crypto.membership import (
     CHALLENGE_BITS,
     EncryptedContest,
-    batch_verify,
-    contest_statements,
     membership_challenge,
     prove_with_nonces,
-    verify_membership,
 )
 from crypto.paillier import PublicKey
 from tests.vectors.fixed import KEY_BITS, derived, top_nibble_zero, vector_key
-from tests.vectors.gen_contest import _nonces, _nonces_dict, _statement_entry
+from tests.vectors.gen_contest import _nonces, _nonces_dict, _statement_entry, refused
 
 CANDIDATES, MIN_MARKS, MAX_MARKS, MAX_VOTERS = 3, 0, 2, 1000
 MARKED = (0, 2)
@@ -108,19 +104,7 @@ def _contest(label: str, plaintexts: tuple[int, ...]) -> dict[str, Any]:
 
 
 def _refused(contest: dict[str, Any]) -> list[int]:
-    """Statements the project's verifier refuses, individually and batched (which agree)."""
-    key = PublicKey(vector_key().key.n)
-    enc = _encoding()
-    parsed = EncryptedContest.from_dict(contest, key, enc, "contest")
-    statements = contest_statements(key, enc, parsed, CONTEXT)
-    refused = []
-    for position, s in enumerate(statements):
-        try:
-            verify_membership(key, s.ciphertext, s.allowed, s.proof, s.context)
-        except (ProofInvalid, InvalidInput):
-            refused.append(position)
-    assert batch_verify(statements) == refused
-    return refused
+    return refused(PublicKey(vector_key().key.n), _encoding(), contest, CONTEXT)
 
 
 def marks_contest_vectors() -> dict[str, Any]:
