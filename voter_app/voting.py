@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -831,13 +831,31 @@ def verify_audit(manifest: Manifest, document: Any) -> AuditResult:
     except (FormatError, CryptoError) as exc:
         raise VoterAppError(_("the audit does not verify: {problem}").format(problem=exc)) from exc
     if found != claimed:
+        contests = manifest.district(ballot.district).contests
+        differing = [c for c in contests if found.get(c.id) != claimed.get(c.id)]
         raise VoterAppError(
             _(
                 "the ballot holds {found}, not the choices the app revealed ({claimed}): the app "
                 "did not encrypt honestly"
-            ).format(found=found, claimed=claimed)
+            ).format(
+                found=_choices_text(differing, found), claimed=_choices_text(differing, claimed)
+            )
         )
     return AuditResult(shown, manifest.district(ballot.district), found)
+
+
+def _choices_text(contests: Sequence[Contest], choices: Mapping[str, Choice]) -> str:
+    """Each contest and its choice ("Mayor: 1 Name; ..."), for a message; a choice that is
+    no option of the contest, as a false claim may hold, is shown as given."""
+    parts = []
+    for contest in contests:
+        choice = choices.get(contest.id)
+        try:
+            text = "-" if choice is None else describe(contest, choice)
+        except (KeyError, TypeError):
+            text = repr(choice)
+        parts.append(f"{contest.name}: {text}")
+    return "; ".join(parts)
 
 
 def _verify_proofs(manifest: Manifest, ballot: Ballot) -> None:

@@ -161,7 +161,12 @@ def test_the_html_report(
         assert [int(row[3]) for row in candidates] == expected[:-1]
         assert [row[1] for row in blank_rows] == [blank]
         assert int(blank_rows[0][3]) == expected[-1]
-    # the chart's last bar is the blank ballots, and its description names them
+    # the chart says what its bars count, and its last bar is the blank ballots
+    title = page.locator("svg[role=img] title").nth(1).text_content() or ""
+    assert title == {
+        "en": "Ballots marking each candidate in Municipal council, Ward-1",
+        "th": "จำนวนบัตรที่ทำเครื่องหมายให้ผู้สมัครแต่ละคนในMunicipal council Ward-1",
+    }[lang]
     description = page.locator("svg[role=img] desc").nth(1).text_content() or ""
     assert {"en": "blank ballots: 1 (33.33 %)", "th": "บัตรที่ไม่ทำเครื่องหมาย: 1 ใบ"}[
         lang

@@ -139,8 +139,12 @@ def test_an_audit_reveals_the_marks_and_a_false_claim_is_refused(
     result = verify_audit(manifest, audit_of(manifest, honest))
     assert result.choices == {"mayor": 1, "council": frozenset({11, 14})}
     # an app that encrypted other marks than it shows is caught
-    with pytest.raises(VoterAppError, match="the app did not encrypt honestly"):
+    with pytest.raises(VoterAppError, match="the app did not encrypt honestly") as caught:
         verify_audit(manifest, audit_of(manifest, {"mayor": 1, "council": [11, 15]}))
+    # the message names the contest that differs and both markings, as a voter reads them
+    message = str(caught.value)
+    assert "Municipal council: 11 " in message and "15 " in message
+    assert "frozenset" not in message and "Mayor" not in message
     with pytest.raises(VoterAppError, match="a candidate is given twice"):
         verify_audit(manifest, audit_of(manifest, {"mayor": 1, "council": [11, 11, 14]}))
 
