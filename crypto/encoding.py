@@ -110,10 +110,9 @@ def contest_encoding(
             "max_voters",
             f"{max_voters} voters need {digit_bits}-bit digits: too many for a {key_bits}-bit key",
         )
-    enc = ContestEncoding(candidates, digit_bits, 1, min_marks, max_marks)
-    enc = ContestEncoding(
-        candidates, digit_bits, min(per_ciphertext, enc.digits), min_marks, max_marks
-    )
+    blank_digit = min_marks == 0  # only a choose-several contest can have min 0
+    per_ciphertext = min(per_ciphertext, candidates + blank_digit)
+    enc = ContestEncoding(candidates, digit_bits, per_ciphertext, min_marks, max_marks)
     if not enc.marks and enc.parts >= enc.base:
         raise InvalidInput(
             "candidates",
@@ -123,11 +122,11 @@ def contest_encoding(
     return enc
 
 
-def _check_marks(candidates: int, min_marks: object, max_marks: object, where: str) -> None:
+def _check_marks(candidates: int, min_marks: int, max_marks: int, where: str) -> None:
     for value, name in ((min_marks, "min_marks"), (max_marks, "max_marks")):
         if not isinstance(value, int) or isinstance(value, bool):
             raise InvalidInput(f"{where}{name}", f"expected an integer, got {value!r}")
-    if not 0 <= min_marks <= max_marks or not 1 <= max_marks <= candidates:  # type: ignore[operator]
+    if not 0 <= min_marks <= max_marks or not 1 <= max_marks <= candidates:
         raise InvalidInput(
             f"{where}max_marks",
             f"between {min_marks} and {max_marks} marks of {candidates} candidates: "

@@ -339,8 +339,8 @@ def choices_in(
             # whether that marking is allowed
             plaintexts = []
             for j, (rj, c) in enumerate(zip(r, stored, strict=True)):
-                zero = paillier.encrypt(key, 0, rj)
-                if c not in (zero, paillier.encrypt(key, 1, rj)):
+                zero = paillier.encrypt(key, 0, rj)  # the one exponentiation per ciphertext
+                if c not in (zero, zero * paillier.g_power(key, 1) % key.n_squared):
                     raise BallotError(holds, f"ciphertext {j} holds no mark for this randomness")
                 plaintexts.append(int(c != zero))
             marked = frozenset(j for j in range(enc.candidates) if plaintexts[j])

@@ -99,7 +99,6 @@ def _show_candidates(district: Any) -> None:
     from rich.text import Text
 
     from formats.manifest import VOTE_NO
-    from voter_app.marks import rule_text
 
     console = Console()
     for contest in district.contests:
@@ -130,7 +129,7 @@ def _show_candidates(district: Any) -> None:
             console.print(Text(question))
         console.print(table)
         if contest.choose_several:  # under its table: how many the voter may mark
-            console.print(Text(rule_text(contest)))
+            console.print(Text(contest.rule or ""))
 
 
 def _choices(district: Any, given: tuple[str, ...]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""Choose-several contests in the voter app: the rule a contest states, what a voter types
-for a marking (CLI), a marking's check (the CLI and the page's API share it), and how a
-marking is written back for a person or for JSON.
+"""Choose-several contests in the voter app: what a voter types for a marking (CLI), a
+marking's check (the CLI and the page's API share it), and how a marking is written back for
+a person or for JSON. The rule a contest states is `Contest.rule` (formats.manifest), the one
+wording every role shows.
 
 A choose-several contest (`Contest.choose_several`) takes between `min_marks` and `max_marks`
 of its candidates; with `min_marks` 0 (`Contest.blank_allowed`) a ballot may mark none (a
@@ -14,7 +15,7 @@ from typing import Any
 
 from formats.ballot import Choice
 from formats.manifest import Contest
-from i18n import LANGUAGES, N_, _, language, ngettext
+from i18n import LANGUAGES, N_, _, language
 from voter_app.transport import VoterAppError
 from voter_app.voting import describe, resolve_choice
 
@@ -23,26 +24,6 @@ from voter_app.voting import describe, resolve_choice
 BLANK_WORD = N_("blank")
 BLANK_WORDS = ("none", "blank", "-")
 SEPARATOR = ","
-
-
-def rule_text(contest: Contest) -> str:
-    """How many candidates a choose-several contest takes, for people: "Choose up to 3
-    candidates (or none)", "Choose exactly 2 candidates", "Choose between 1 and 3
-    candidates", "Approval: mark every candidate you approve of (or none)"."""
-    low, high, count = contest.min_marks, contest.max_marks, len(contest.candidates)
-    if low == 0 and high == count:
-        return _("Approval: mark every candidate you approve of (or none)")
-    if low == 0:
-        return ngettext(
-            "Choose up to {count} candidate (or none)",
-            "Choose up to {count} candidates (or none)",
-            high,
-        ).format(count=high)
-    if low == high:
-        return ngettext(
-            "Choose exactly {count} candidate", "Choose exactly {count} candidates", high
-        ).format(count=high)
-    return _("Choose between {min} and {max} candidates").format(min=low, max=high)
 
 
 def marks_problem(contest: Contest, count: int) -> str | None:

@@ -40,7 +40,7 @@ from formats.ballot import Choice, verification_code
 from formats.manifest import VOTE_NO, Candidate, Contest, District, Manifest
 from i18n import N_, _, current_language, format_datetime, language, ngettext
 from voter_app.check_page import install_check_page
-from voter_app.marks import choice_view, marks_problem, rule_text
+from voter_app.marks import choice_view, marks_problem
 from voter_app.pages import render, request_language
 from voter_app.qr import qr_svg
 from voter_app.store import VoterStore
@@ -294,7 +294,7 @@ def _district_view(election: Election, district_id: str) -> dict[str, Any]:
                 "choose": {"min": contest.min_marks, "max": contest.max_marks}
                 if contest.choose_several
                 else None,
-                "rule": rule_text(contest) if contest.choose_several else None,
+                "rule": contest.rule,
             }
             for contest in district.contests
         ],

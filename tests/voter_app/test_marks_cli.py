@@ -158,8 +158,8 @@ def test_the_prompt_says_how_many_more_and_asks_again_after_each_mistake(
     result = on_terminal(args, tmp_path, "\n".join(answers) + "\n")
     assert result.returncode == 0, result.stdout + result.stderr
     out, err = result.stdout, result.stderr
-    assert "│     15 │ Candidate 15 │\n└────────┴──────────────┘\nChoose up to 3 candidates (or " \
-           "none)\n" in out  # under the council's table
+    assert "│     15 │ Candidate 15 │\n└────────┴──────────────┘\nMark up to 3 candidates, or " \
+           "none\n" in out  # under the council's table
     prompt = "Municipal council: numbers or names, commas between them ({left} more may be " \
              "marked; Enter when done)"
     assert [out.count(prompt.format(left=n)) for n in (3, 1)] == [2, 5], out

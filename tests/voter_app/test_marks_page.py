@@ -21,7 +21,7 @@ from voter_helpers import CollectorProcess, VoterElection
 
 from voter_app.voting import BLANK_TEXT
 
-RULE = "Choose up to {count} candidate (or none)"  # the msgid of the council's rule (plural)
+RULE = "Mark up to {count} candidate, or none"  # the msgid of the council's rule (plural)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def rule(lang: str) -> str:
     from i18n import language, ngettext
 
     with language(lang):
-        return ngettext(RULE, "Choose up to {count} candidates (or none)", 3).format(count=3)
+        return ngettext(RULE, "Mark up to {count} candidates, or none", 3).format(count=3)
 
 
 @pytest.mark.parametrize(("lang", "voter"), [("en", "v2"), ("th", "v3")])

@@ -17,7 +17,7 @@ from formats.ballot import build_ballot
 from formats.manifest import Candidate, Contest, District, Manifest
 from formats.names import Name
 from i18n import language
-from voter_app.marks import marks_problem, resolve_marks, rule_text, typed
+from voter_app.marks import marks_problem, resolve_marks, typed
 from voter_app.transport import VoterAppError
 from voter_app.voting import AUDIT_KIND, choices_json, describe, verify_audit
 
@@ -37,12 +37,14 @@ def contest_of(count: int, low: int, high: int) -> Contest:
 @pytest.mark.parametrize(
     ("count", "low", "high", "en", "th"),
     [
-        (5, 0, 3, "Choose up to 3 candidates (or none)", "เลือกผู้สมัครได้ไม่เกิน 3 คน (หรือไม่เลือกเลย)"),
-        (5, 0, 1, "Choose up to 1 candidate (or none)", "เลือกผู้สมัครได้ไม่เกิน 1 คน (หรือไม่เลือกเลย)"),
-        (5, 2, 2, "Choose exactly 2 candidates", "เลือกผู้สมัคร 2 คนพอดี"),
-        (5, 1, 3, "Choose between 1 and 3 candidates", "เลือกผู้สมัครตั้งแต่ 1 ถึง 3 คน"),
-        (4, 0, 4, "Approval: mark every candidate you approve of (or none)",
-         "แบบเห็นชอบ: ทำเครื่องหมายผู้สมัครทุกคนที่ท่านเห็นชอบ (หรือไม่ทำเครื่องหมายเลย)"),
+        (5, 0, 3, "Mark up to 3 candidates, or none",
+         "ทำเครื่องหมายเลือกผู้สมัครได้ไม่เกิน 3 คน หรือไม่ทำเครื่องหมายเลย"),
+        (5, 0, 1, "Mark up to 1 candidate, or none",
+         "ทำเครื่องหมายเลือกผู้สมัครได้ไม่เกิน 1 คน หรือไม่ทำเครื่องหมายเลย"),
+        (5, 2, 2, "Mark exactly 2 candidates", "ทำเครื่องหมายเลือกผู้สมัคร 2 คนพอดี"),
+        (5, 1, 3, "Mark between 1 and 3 candidates", "ทำเครื่องหมายเลือกผู้สมัครได้ตั้งแต่ 1 ถึง 3 คน"),
+        (4, 0, 4, "Mark any number of the candidates, or none",
+         "ทำเครื่องหมายเลือกผู้สมัครได้กี่คนก็ได้ หรือไม่ทำเครื่องหมายเลย"),
     ],
 )  # fmt: skip
 def test_the_rule_in_both_languages(
@@ -50,9 +52,9 @@ def test_the_rule_in_both_languages(
 ) -> None:
     contest = contest_of(count, low, high)
     with language("en"):
-        assert rule_text(contest) == en
+        assert contest.rule == en
     with language("th"):
-        assert rule_text(contest) == th
+        assert contest.rule == th
 
 
 def test_the_bounds_refusals_name_the_contest() -> None:
